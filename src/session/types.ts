@@ -1,0 +1,81 @@
+/**
+ * The protocol-neutral vocabulary of a session: who is calling (Subject), what they reach (Target), what they ask
+ * (Command) and what Warden decides (Verdict). Engines translate their wire format into these; the pipeline decides
+ * on them. This module holds types only, no behaviour.
+ */
+
+/** What kind of principal a subject or an actor in a delegation chain is. */
+export type PrincipalKind = 'user' | 'service' | 'agent';
+
+/** One link of a delegation chain: who acts on behalf of the next one. */
+export interface Actor {
+  id: string;
+  kind: PrincipalKind;
+}
+
+/** A verified caller, built from a Warden token. */
+export interface Subject {
+  /** The caller's name (a user name, a service account name). */
+  id: string;
+  kind: PrincipalKind;
+  groups: string[];
+  /** Who acts on behalf of whom, outermost first; empty when the caller acts for itself. */
+  chain: Actor[];
+  /** The `jti` of the token that authenticated this subject. */
+  tokenId: string;
+  /** Target name patterns the token is limited to (`*` = every target). */
+  targets: string[];
+  /** When the token expires (epoch seconds). */
+  expiresAt: number;
+}
+
+/** Protocols Warden speaks. */
+export type ProtocolName = 'postgres';
+
+/** Upstream TLS modes, with libpq's meanings. */
+export type TlsMode = 'disable' | 'prefer' | 'require' | 'verify-full';
+
+/** A backend Warden connects to, without its secret. */
+export interface Target {
+  name: string;
+  type: ProtocolName;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  tls: TlsMode;
+  /** PEM CA bundle trusted for `verify-full` (in addition to the system's), null for the system's alone. */
+  ca: string | null;
+  labels: Record<string, string>;
+}
+
+/** Backend credentials from the vault; they never leave the upstream connection. */
+export interface Credentials {
+  user: string;
+  password: string | null;
+}
+
+/** A caller's request in protocol-neutral form. */
+export interface Command {
+  protocol: ProtocolName;
+  kind: 'sql';
+  /** The statement text exactly as the caller sent it. */
+  text: string;
+  /** Bound parameters in text form (null for SQL NULL, `<binary n bytes>` for binary values). */
+  params?: (string | null)[];
+}
+
+/** What the pipeline decided for one command. */
+export type Verdict = { effect: 'allow'; rule?: string } | { effect: 'deny'; message: string; rule?: string };
+
+/** How a command ended, reported by the engine once the upstream finished it. */
+export interface CommandOutcome {
+  durationMs: number;
+  /** The command tag (`SELECT 3`, `INSERT 0 1`, ...), of the last statement when a query string held several. */
+  tag?: string;
+  /** Rows returned or affected, summed over the statements of a query string. */
+  rows?: number;
+  error?: { code: string; message: string };
+  /** True when the command never ran (an earlier error in the same pipeline made the server skip it). */
+  skipped?: boolean;
+}

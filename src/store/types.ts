@@ -1,0 +1,110 @@
+/**
+ * The store's contract: plain records and the repositories that read and write them. Callers depend on this file
+ * only, never on kysely or on a particular database, so a PostgreSQL store can replace the embedded SQLite one
+ * without touching them. Timestamps are ISO-8601 strings in UTC.
+ */
+import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
+
+/** A target as stored: connection facts plus the vault-encrypted password. */
+export interface TargetRecord {
+  name: string;
+  type: ProtocolName;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** Vault ciphertext of the backend password, null when the backend needs none. Never leaves the server. */
+  passwordEnc: string | null;
+  tls: TlsMode;
+  ca: string | null;
+  labels: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A token Warden issued; the token text itself is never stored. */
+export interface TokenRecord {
+  id: string;
+  subject: string;
+  subjectKind: PrincipalKind;
+  groups: string[];
+  targets: string[];
+  issuedAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
+/** One session of one caller on one target. */
+export interface SessionRecord {
+  id: string;
+  protocol: ProtocolName;
+  subject: string;
+  subjectKind: PrincipalKind;
+  groups: string[];
+  chain: Actor[];
+  tokenId: string;
+  target: string;
+  database: string;
+  clientAddress: string;
+  startedAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+}
+
+/** One event of a session's append-only stream. `seq` is unique and increasing within a session. */
+export interface SessionEventRecord {
+  sessionId: string;
+  seq: number;
+  at: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/** Filters for listing sessions, newest first. */
+export interface SessionQuery {
+  limit?: number;
+  subject?: string;
+  target?: string;
+  active?: boolean;
+}
+
+/** Targets: upsert-free on purpose, so an `add` never silently replaces a target. */
+export interface TargetRepository {
+  /** Inserts a target; throws WardenError WARDEN_ERR_CONFLICT when the name exists. */
+  insert(target: TargetRecord): Promise<void>;
+  get(name: string): Promise<TargetRecord | undefined>;
+  list(): Promise<TargetRecord[]>;
+  /** Returns false when there was no such target. */
+  remove(name: string): Promise<boolean>;
+}
+
+/** Issued tokens and their revocation. */
+export interface TokenRepository {
+  insert(token: TokenRecord): Promise<void>;
+  get(id: string): Promise<TokenRecord | undefined>;
+  list(): Promise<TokenRecord[]>;
+  /** Marks a token revoked; returns false when there was no such token. */
+  revoke(id: string, at: string): Promise<boolean>;
+}
+
+/** Sessions and their events. */
+export interface SessionRepository {
+  insert(session: SessionRecord): Promise<void>;
+  end(id: string, at: string, reason: string): Promise<void>;
+  get(id: string): Promise<SessionRecord | undefined>;
+  list(query?: SessionQuery): Promise<SessionRecord[]>;
+  /** Appends many events in one transaction (the recorder batches them). */
+  appendEvents(events: SessionEventRecord[]): Promise<void>;
+  /** A session's events in `seq` order. */
+  events(sessionId: string): Promise<SessionEventRecord[]>;
+  /** Ends every session still open, e.g. after a crash left them dangling; returns how many. */
+  endDangling(at: string, reason: string): Promise<number>;
+}
+
+/** The whole store. */
+export interface Store {
+  targets: TargetRepository;
+  tokens: TokenRepository;
+  sessions: SessionRepository;
+  close(): Promise<void>;
+}
