@@ -83,17 +83,20 @@ export interface TokenRepository {
   insert(token: TokenRecord): Promise<void>;
   get(id: string): Promise<TokenRecord | undefined>;
   list(): Promise<TokenRecord[]>;
-  /** Marks a token revoked; returns false when there was no such token. */
+  /** Marks a token revoked; returns false when there was no such token. Revoking twice keeps the first time. */
   revoke(id: string, at: string): Promise<boolean>;
 }
 
 /** Sessions and their events. */
 export interface SessionRepository {
   insert(session: SessionRecord): Promise<void>;
+  /** Ends a session once: ending it again, or ending an unknown id, changes nothing. */
   end(id: string, at: string, reason: string): Promise<void>;
   get(id: string): Promise<SessionRecord | undefined>;
+  /** Newest first; `limit` defaults to 100 and must be 1..1000 (else WARDEN_ERR_BAD_REQUEST). */
   list(query?: SessionQuery): Promise<SessionRecord[]>;
-  /** Appends many events in one transaction (the recorder batches them). */
+  /** Appends many events in one transaction (the recorder batches them); a repeated seq fails the whole batch
+   *  with WARDEN_ERR_CONFLICT. */
   appendEvents(events: SessionEventRecord[]): Promise<void>;
   /** A session's events in `seq` order. */
   events(sessionId: string): Promise<SessionEventRecord[]>;
@@ -101,7 +104,7 @@ export interface SessionRepository {
   endDangling(at: string, reason: string): Promise<number>;
 }
 
-/** The whole store. */
+/** The whole store. Every method throws WARDEN_ERR_STORE_UNAVAILABLE when the database fails or is closed. */
 export interface Store {
   targets: TargetRepository;
   tokens: TokenRepository;

@@ -1,0 +1,126 @@
+/**
+ * The CLI's client of the control API: where the server is (`--url`, `WARDEN_URL`), which token to present
+ * (`--token`, `WARDEN_TOKEN`, then the admin.token file `warden start` writes) and one JSON request function that
+ * turns API errors and network failures into CliErrors. It must never print or log the token.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CliError, type Io } from './common.js';
+
+/** Where the control API listens unless told otherwise (the loopback default of `warden start`). */
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** How long one request may take before the CLI gives up. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Where to reach the API and with which token. */
+export interface Connection {
+  url: string;
+  token?: string;
+}
+
+/** The admin.token file of the data directory, the quick start's fallback credential. */
+export function adminTokenPath(io: Pick<Io, 'env' | 'cwd'>): string {
+  return join(resolve(io.cwd, io.env.WARDEN_DATA_DIR || '.warden'), 'admin.token');
+}
+
+/** Resolves the URL and token from flags, then the environment, then the admin.token file. */
+export function resolveConnection(flags: { url?: string; token?: string }, io: Pick<Io, 'env' | 'cwd'>): Connection {
+  const url = (flags.url || io.env.WARDEN_URL || DEFAULT_URL).replace(/\/+$/, '');
+  try {
+    new URL(url);
+  } catch {
+    throw new CliError(`invalid Warden URL "${url}"`);
+  }
+  let token = flags.token || io.env.WARDEN_TOKEN || undefined;
+  if (!token) {
+    const file = adminTokenPath(io);
+    if (existsSync(file)) token = readFileSync(file, 'utf8').trim() || undefined;
+  }
+  return { url, token };
+}
+
+/** The error code of a failed fetch (ECONNREFUSED, ENOTFOUND, ...), looking through undici's wrapping. */
+function networkCode(err: unknown): string | undefined {
+  const cause = (err as { cause?: { code?: string; errors?: { code?: string }[] } })?.cause;
+  return cause?.code ?? cause?.errors?.[0]?.code;
+}
+
+/** Turns a non-2xx response into a CliError carrying the API's code and message. */
+async function apiError(res: Response, url: string): Promise<CliError> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    if (body.error && typeof body.error.code === 'string' && typeof body.error.message === 'string') {
+      return new CliError(body.error.message, body.error.code);
+    }
+  } catch {
+    // Not JSON: probably not Warden answering; say so below.
+  }
+  return new CliError(`unexpected answer from ${url}: HTTP ${res.status} (is this a Warden control API?)`);
+}
+
+/** A small JSON client of the control API. */
+export class ApiClient {
+  constructor(readonly connection: Connection) {}
+
+  /** Sends one request; resolves to the parsed JSON body (undefined for 204), throws CliError otherwise. */
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const { url, token } = this.connection;
+    if (!token) {
+      throw new CliError(
+        'no Warden token: pass --token, set WARDEN_TOKEN, or run `warden start` in this directory (it writes .warden/admin.token)',
+      );
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      if ((err as Error)?.name === 'TimeoutError') {
+        throw new CliError(`Warden at ${url} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`);
+      }
+      const code = networkCode(err);
+      throw new CliError(`cannot reach Warden at ${url}: is it running?${code ? ` (${code})` : ''}`);
+    }
+    if (!res.ok) throw await apiError(res, url);
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new CliError(`unexpected answer from ${url}: not JSON (is this a Warden control API?)`);
+    }
+  }
+
+  /** GET a JSON resource. */
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  /** POST a JSON body. */
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+
+  /** DELETE a resource (204 expected). */
+  delete(path: string): Promise<void> {
+    return this.request<void>('DELETE', path);
+  }
+}
+
+/** Builds a client from a command's connection flags and the environment. */
+export function clientFor(flags: { url?: string; token?: string }, io: Pick<Io, 'env' | 'cwd'>): ApiClient {
+  return new ApiClient(resolveConnection(flags, io));
+}
+
+/** Encodes one path segment (target names are safe already; session ids from users may not be). */
+export function seg(value: string): string {
+  return encodeURIComponent(value);
+}

@@ -1,0 +1,139 @@
+/**
+ * Human-readable output of the CLI: aligned tables, compact timestamps and the session timeline. Pure functions of
+ * API responses to text. Everything shown passes through `clean`, because statement text and labels come from
+ * callers and must never be able to drive the operator's terminal with escape sequences.
+ */
+import type { TargetView } from '../control/routes/targets.js';
+import type { SessionEventRecord, SessionRecord, TokenRecord } from '../store/types.js';
+
+/** Replaces control characters (ANSI escapes, carriage returns, ...) with visible `\xNN` escapes. */
+export function clean(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** One line: whitespace runs (newlines included) become one space, then control characters are escaped. */
+export function oneLine(text: string): string {
+  return clean(text.replace(/\s+/g, ' ').trim());
+}
+
+/** `2024-05-01T12:34:56.789Z` -> `2024-05-01 12:34:56Z`; `-` for null. */
+export function shortTime(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** Aligns rows under upper-case headers, two spaces apart; the last column is not padded. */
+export function table(headers: string[], rows: string[][]): string {
+  const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map((c) => oneLine(c)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd())
+    .join('\n') + '\n';
+}
+
+/** Pretty JSON with a trailing newline, for `--json`. */
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** `k=v,k2=v2`, or `-` when there are none. */
+export function labels(map: Record<string, string>): string {
+  const entries = Object.entries(map);
+  return entries.length === 0 ? '-' : entries.map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+/** The targets table. */
+export function targetsTable(targets: TargetView[]): string {
+  if (targets.length === 0) return 'no targets\n';
+  return table(
+    ['name', 'type', 'address', 'database', 'user', 'tls', 'password', 'labels'],
+    targets.map((t) => [t.name, t.type, `${t.host}:${t.port}`, t.database, t.user, t.tls, t.hasPassword ? 'yes' : 'no', labels(t.labels)]),
+  );
+}
+
+/** One target, one field per line. */
+export function targetDetails(t: TargetView): string {
+  const rows: [string, string][] = [
+    ['name', t.name], ['type', t.type], ['address', `${t.host}:${t.port}`], ['database', t.database],
+    ['user', t.user], ['tls', t.tls], ['password', t.hasPassword ? 'set (encrypted)' : 'none'],
+    ['ca', t.hasCa ? 'custom' : 'system'], ['labels', labels(t.labels)],
+    ['created', shortTime(t.createdAt)], ['updated', shortTime(t.updatedAt)],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(9)} ${oneLine(v)}`).join('\n') + '\n';
+}
+
+/** active, expired or revoked, at `now`. */
+export function tokenStatus(t: TokenRecord, now = Date.now()): string {
+  if (t.revokedAt) return 'revoked';
+  return Date.parse(t.expiresAt) <= now ? 'expired' : 'active';
+}
+
+/** The tokens table (records only: the token text is never stored, so never shown). */
+export function tokensTable(tokens: TokenRecord[], now = Date.now()): string {
+  if (tokens.length === 0) return 'no tokens\n';
+  return table(
+    ['id', 'subject', 'kind', 'groups', 'targets', 'expires', 'status'],
+    tokens.map((t) => [t.id, t.subject, t.subjectKind, t.groups.join(',') || '-', t.targets.join(',') || '-',
+      shortTime(t.expiresAt), tokenStatus(t, now)]),
+  );
+}
+
+/** The sessions table. */
+export function sessionsTable(sessions: SessionRecord[]): string {
+  if (sessions.length === 0) return 'no sessions\n';
+  return table(
+    ['id', 'subject', 'target', 'database', 'client', 'started', 'ended', 'end reason'],
+    sessions.map((s) => [s.id, s.subject, s.target, s.database, s.clientAddress, shortTime(s.startedAt),
+      s.endedAt ? shortTime(s.endedAt) : 'active', s.endReason ?? '-']),
+  );
+}
+
+/** `+1.234s` from the session start. */
+export function offset(startIso: string, atIso: string): string {
+  const ms = Math.max(0, Date.parse(atIso) - Date.parse(startIso));
+  return `+${(ms / 1000).toFixed(3)}s`;
+}
+
+/** A bound parameter as shown: quoted text, NULL for null. */
+function param(p: unknown): string {
+  return p === null ? 'NULL' : `'${String(p).replace(/'/g, "''")}'`;
+}
+
+/** The details of a `statement` event: text, params, duration, rows, tag, error. */
+function statementDetails(d: Record<string, unknown>): string[] {
+  const parts = [typeof d.text === 'string' ? d.text : ''];
+  if (Array.isArray(d.params) && d.params.length > 0) parts.push(`params=[${d.params.map(param).join(', ')}]`);
+  if (typeof d.durationMs === 'number') parts.push(`${d.durationMs.toFixed(d.durationMs < 10 ? 2 : 0)}ms`);
+  if (typeof d.rows === 'number') parts.push(`rows=${d.rows}`);
+  if (typeof d.tag === 'string') parts.push(`tag="${d.tag}"`);
+  const err = d.error as { code?: unknown; message?: unknown } | undefined;
+  if (err && typeof err === 'object') parts.push(`error=${String(err.code ?? '')}: ${String(err.message ?? '')}`);
+  if (d.skipped === true) parts.push('skipped');
+  return parts;
+}
+
+/** Any other event: its data as `key=value` pairs. */
+function genericDetails(d: Record<string, unknown>): string[] {
+  return Object.entries(d).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+}
+
+/** One timeline line: offset, event type, details. */
+export function eventLine(start: string, e: SessionEventRecord): string {
+  const details = e.type === 'statement' ? statementDetails(e.data) : genericDetails(e.data);
+  return `${offset(start, e.at).padStart(10)}  ${oneLine(e.type).padEnd(14)} ${oneLine(details.join('  '))}`.trimEnd();
+}
+
+/** The readable timeline of `warden sessions show`: a header, then one line per event in order. */
+export function sessionTimeline(session: SessionRecord, events: SessionEventRecord[]): string {
+  const chain = session.chain?.length ? ` on behalf of ${session.chain.map((a) => a.id).join(' -> ')}` : '';
+  const header = [
+    `session   ${session.id}`,
+    `subject   ${session.subject} (${session.subjectKind}${session.groups?.length ? `; groups ${session.groups.join(',')}` : ''})${chain}`,
+    `target    ${session.target} (database ${session.database}, ${session.protocol})`,
+    `client    ${session.clientAddress}`,
+    `started   ${shortTime(session.startedAt)}`,
+    `ended     ${session.endedAt ? `${shortTime(session.endedAt)} (${session.endReason ?? 'no reason'})` : 'still active'}`,
+  ].map(oneLine);
+  const lines = events.map((e) => eventLine(session.startedAt, e));
+  return [...header, '', ...(lines.length ? lines : ['(no events recorded)'])].join('\n') + '\n';
+}

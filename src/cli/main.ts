@@ -1,0 +1,77 @@
+/**
+ * The `warden` command: top-level help, version and dispatch to one module per subcommand. Subcommand modules are
+ * imported lazily so `warden tokens list` never loads the server (and `warden --version` loads nothing at all).
+ * It must never call process.exit: it returns the exit code and bin/warden.mjs sets it, so output is flushed.
+ */
+import { readFileSync } from 'node:fs';
+import { processIo, type Io } from './common.js';
+
+/** A subcommand module: `run(argv)` returns the exit code; the API commands also accept an Io for tests. */
+type CommandModule = { run(argv: string[], io?: Io): Promise<number> };
+
+/** The subcommands and their one-line descriptions, in help order. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  start: { summary: 'run the gateway: listeners, control API, recording', load: () => import('./start.js') },
+  targets: { summary: 'add, list, show and remove backends', load: () => import('./targets.js') },
+  tokens: { summary: 'issue, list and revoke Warden tokens', load: () => import('./tokens.js') },
+  sessions: { summary: 'list recorded sessions and show their timeline', load: () => import('./sessions.js') },
+};
+
+/** Warden's version, from package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** The top-level usage text. */
+export function usage(): string {
+  const commands = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n');
+  return `warden: a Layer 7 access gateway
+
+Usage: warden <command> [arguments]
+
+Commands:
+${commands}
+  help [CMD] show help (of one command)
+
+Options:
+  -h, --help     show help; \`warden <command> --help\` shows a command's help
+  -v, --version  print the version
+
+The targets, tokens and sessions commands call the control API at $WARDEN_URL (default http://127.0.0.1:8080)
+with the token from --token or $WARDEN_TOKEN; when neither is set they use <$WARDEN_DATA_DIR or ./.warden>/admin.token
+if that file exists (\`warden start\` writes it on first start, for the quick start).
+`;
+}
+
+/** Runs `warden` with the arguments after the program name; resolves to the process exit code. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    io.stderr(usage());
+    return 2;
+  }
+  if (first === '--help' || first === '-h') {
+    io.stdout(usage());
+    return 0;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    io.stdout(`${version()}\n`);
+    return 0;
+  }
+  if (first === 'help') {
+    if (rest.length === 0) {
+      io.stdout(usage());
+      return 0;
+    }
+    return main([rest[0], '--help'], io);
+  }
+  if (!Object.hasOwn(COMMANDS, first)) {
+    const what = first.startsWith('-') ? `unknown option "${first}"` : `unknown command "${first}"`;
+    io.stderr(`warden: ${what}\n\n${usage()}`);
+    return 2;
+  }
+  const command = await COMMANDS[first].load();
+  // `start` is the lead's module and takes argv only; the others also take the Io.
+  return first === 'start' ? command.run(rest) : command.run(rest, io);
+}

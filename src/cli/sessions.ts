@@ -1,0 +1,70 @@
+/**
+ * `warden sessions list|show`: read recorded sessions through the control API, as a table, a timeline or JSON.
+ * Read-only; everything printed from a recording goes through format.ts, which escapes control characters.
+ */
+import type { SessionEventRecord, SessionRecord } from '../store/types.js';
+import { clientFor, seg } from './client.js';
+import {
+  CONNECTION_HELP,
+  CONNECTION_OPTIONS,
+  UsageError,
+  dispatch,
+  expectPositionals,
+  parseCommand,
+  processIo,
+  type Io,
+} from './common.js';
+import { json, sessionTimeline, sessionsTable } from './format.js';
+
+/** Usage of `warden sessions`. */
+export const SESSIONS_USAGE = `Usage:
+  warden sessions list [--json] [--active] [--limit N] [--subject NAME] [--target NAME]
+  warden sessions show ID [--json]
+
+  list    newest first (default limit 100, at most 1000); --active shows only sessions still open
+  show    the session and a timeline of its events: offset, type, statement, params, duration, rows, error
+
+${CONNECTION_HELP}`;
+
+/** Builds the query string of `GET /api/sessions` from the list flags. */
+export function sessionsQuery(values: { active?: boolean; limit?: string; subject?: string; target?: string }): string {
+  const params = new URLSearchParams();
+  if (values.limit !== undefined) {
+    if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1) {
+      throw new UsageError(`--limit must be a positive integer, got "${values.limit}"`);
+    }
+    params.set('limit', values.limit);
+  }
+  if (values.active) params.set('active', 'true');
+  if (values.subject !== undefined) params.set('subject', values.subject);
+  if (values.target !== undefined) params.set('target', values.target);
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+async function list(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...CONNECTION_OPTIONS,
+    json: { type: 'boolean' }, active: { type: 'boolean' }, limit: { type: 'string' },
+    subject: { type: 'string' }, target: { type: 'string' },
+  });
+  expectPositionals(positionals, []);
+  const sessions = await clientFor(values, io).get<SessionRecord[]>(`/api/sessions${sessionsQuery(values)}`);
+  io.stdout(values.json ? json(sessions) : sessionsTable(sessions));
+  return 0;
+}
+
+async function show(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const [id] = expectPositionals(positionals, ['ID']);
+  const found = await clientFor(values, io).get<{ session: SessionRecord; events: SessionEventRecord[] }>(
+    `/api/sessions/${seg(id)}`,
+  );
+  io.stdout(values.json ? json(found) : sessionTimeline(found.session, found.events));
+  return 0;
+}
+
+/** Runs `warden sessions ...`; returns the exit code. */
+export async function run(argv: string[], io: Io = processIo()): Promise<number> {
+  return dispatch(argv, io, SESSIONS_USAGE, { list, ls: list, show });
+}

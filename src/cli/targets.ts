@@ -1,0 +1,133 @@
+/**
+ * `warden targets add|list|show|rm`: manage backends through the control API. A password is only ever read from
+ * stdin (`--password-stdin`), never from a flag, because flags end up in shell history and in `ps` output; it is
+ * sent once to the API and never printed.
+ */
+import { readFileSync } from 'node:fs';
+import type { TargetView } from '../control/routes/targets.js';
+import { clientFor, seg } from './client.js';
+import {
+  CONNECTION_HELP,
+  CONNECTION_OPTIONS,
+  CliError,
+  UsageError,
+  dispatch,
+  expectPositionals,
+  parseCommand,
+  processIo,
+  required,
+  type Io,
+} from './common.js';
+import { json, targetDetails, targetsTable } from './format.js';
+
+const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
+
+/** Usage of `warden targets`. */
+export const TARGETS_USAGE = `Usage:
+  warden targets add NAME --type postgres --host HOST --port PORT --database DB --user USER
+                     [--password-stdin] [--tls disable|prefer|require|verify-full] [--ca-file PATH]
+                     [--label KEY=VALUE ...] [--json]
+  warden targets list [--json]
+  warden targets show NAME [--json]
+  warden targets rm NAME
+
+  --password-stdin   read the backend password from standard input (a trailing newline is removed);
+                     passwords are never accepted as flags. Stored encrypted; never shown again.
+  --tls              how Warden connects to the backend (default prefer)
+  --ca-file          PEM CA bundle to trust for verify-full
+
+${CONNECTION_HELP}`;
+
+/** Parses `--label k=v` values into a map. */
+export function parseLabels(values: string[] | undefined): Record<string, string> | undefined {
+  if (!values || values.length === 0) return undefined;
+  const labels: Record<string, string> = {};
+  for (const item of values) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label must be KEY=VALUE, got "${item}"`);
+    labels[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** Parses a TCP port flag. */
+export function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new UsageError(`--port must be 1-65535, got "${text}"`);
+  return port;
+}
+
+/** Reads the password from stdin, removing one trailing newline (what `echo` and here-strings add). */
+async function readPassword(io: Io): Promise<string> {
+  if (io.stdinIsTTY) io.stderr('Password (end with Ctrl-D): ');
+  const password = (await io.readStdin()).replace(/\r?\n$/, '');
+  if (password === '') throw new UsageError('--password-stdin given but standard input was empty');
+  return password;
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read --ca-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+async function add(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...CONNECTION_OPTIONS,
+    type: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, database: { type: 'string' },
+    user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, tls: { type: 'string' },
+    'ca-file': { type: 'string' }, label: { type: 'string', multiple: true }, json: { type: 'boolean' },
+  });
+  const [name] = expectPositionals(positionals, ['NAME']);
+  const type = required(values.type, 'type');
+  if (type !== 'postgres') throw new UsageError(`--type must be postgres, got "${type}"`);
+  if (values.tls !== undefined && !TLS_MODES.includes(values.tls)) {
+    throw new UsageError(`--tls must be one of ${TLS_MODES.join(', ')}, got "${values.tls}"`);
+  }
+  const body = {
+    name, type,
+    host: required(values.host, 'host'),
+    port: parsePort(required(values.port, 'port')),
+    database: required(values.database, 'database'),
+    user: required(values.user, 'user'),
+    ...(values.tls ? { tls: values.tls } : {}),
+    ...(values['ca-file'] ? { ca: readCa(values['ca-file']) } : {}),
+    ...(values.label ? { labels: parseLabels(values.label) } : {}),
+  };
+  const client = clientFor(values, io);
+  const password = values['password-stdin'] ? await readPassword(io) : undefined;
+  const target = await client.post<TargetView>('/api/targets', password === undefined ? body : { ...body, password });
+  io.stdout(values.json ? json(target) : `added target ${target.name} (${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${target.hasPassword ? ', password stored encrypted' : ''})\n`);
+  return 0;
+}
+
+async function list(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  expectPositionals(positionals, []);
+  const targets = await clientFor(values, io).get<TargetView[]>('/api/targets');
+  io.stdout(values.json ? json(targets) : targetsTable(targets));
+  return 0;
+}
+
+async function show(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const [name] = expectPositionals(positionals, ['NAME']);
+  const target = await clientFor(values, io).get<TargetView>(`/api/targets/${seg(name)}`);
+  io.stdout(values.json ? json(target) : targetDetails(target));
+  return 0;
+}
+
+async function rm(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, CONNECTION_OPTIONS);
+  const [name] = expectPositionals(positionals, ['NAME']);
+  await clientFor(values, io).delete(`/api/targets/${seg(name)}`);
+  io.stdout(`removed target ${name}\n`);
+  return 0;
+}
+
+/** Runs `warden targets ...`; returns the exit code. */
+export async function run(argv: string[], io: Io = processIo()): Promise<number> {
+  return dispatch(argv, io, TARGETS_USAGE, { add, list, ls: list, show, rm, remove: rm });
+}

@@ -1,0 +1,99 @@
+/**
+ * The control API: a fastify instance with every `/api` route, bearer authentication, JSON errors and the OpenAPI
+ * document. It owns HTTP concerns only; the store, the vault and the token service are handed in by the server,
+ * which also decides where to listen. It must never log an Authorization header, a password or a token text.
+ */
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { TokenService } from '../identity/tokens.js';
+import type { Store } from '../store/types.js';
+import type { Vault } from '../vault/vault.js';
+import { installAuth } from './auth.js';
+import { installErrorHandling } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { targetRoutes } from './routes/targets.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+
+/** What the control API needs from the rest of the server. */
+export interface ControlDeps {
+  store: Store;
+  tokens: TokenService;
+  vault: Vault;
+  logger: Logger;
+  /** The session recorder; flushed before session reads so buffered events are visible. */
+  recorder: { flush(): Promise<void> };
+  /** Warden's version, shown by `/api/health` and in the OpenAPI document. */
+  version: string;
+}
+
+/** Log paths that may carry secrets; pino replaces them before anything is written. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'authorization',
+  'body',
+  'req.body',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+];
+
+/** The logger fastify gets: the server's logger, with redaction and a request serializer that drops headers. */
+function controlLogger(logger: Logger): Logger {
+  return logger.child(
+    { component: 'control' },
+    {
+      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      serializers: {
+        // Only what identifies a request; headers (Authorization) and bodies (passwords) never reach the log.
+        req: (req: { method?: string; url?: string; ip?: string }) => ({
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.ip,
+        }),
+      },
+    },
+  );
+}
+
+async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  await app.register(swagger, {
+    // Name shared schemas by their $id in components.schemas (instead of def-0, def-1, ...).
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Warden control API', version, description: 'Manage targets, tokens and sessions of Warden.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'Warden token' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+}
+
+/** Builds the control API with every route registered; not listening yet (the server calls `.listen`). */
+export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: controlLogger(deps.logger),
+    // Reject unknown body fields instead of silently dropping them: `pasword` must be an error, not a no-op.
+    ajv: { customOptions: { removeAdditional: false } },
+    bodyLimit: 1024 * 1024,
+  }) as unknown as FastifyInstance;
+
+  // JSON only: without this, fastify would hand a text/plain body to the validators as a string.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandling(app);
+  installAuth(app, deps.tokens);
+  await registerOpenApi(app, deps.version);
+
+  app.get('/api/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  await app.register(healthRoutes(deps), { prefix: '/api' });
+  await app.register(targetRoutes(deps), { prefix: '/api' });
+  await app.register(tokenRoutes(deps), { prefix: '/api' });
+  await app.register(sessionRoutes(deps), { prefix: '/api' });
+  return app;
+}

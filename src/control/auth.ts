@@ -1,0 +1,57 @@
+/**
+ * Bearer authentication and authorization of control API requests. Every route is authenticated and needs the admin
+ * group unless its config says `auth: 'public'`; a later change adds finer roles through the same `auth` config.
+ * This module must never log or echo the token, and must fail closed: a route that forgets its config is admin-only.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { WardenError } from '../errors.js';
+import { ADMIN_GROUP, type TokenService } from '../identity/tokens.js';
+import type { Subject } from '../session/types.js';
+
+/** Who may call a route: anyone (`public`) or members of the admin group (`admin`, the default). */
+export type RouteAuth = 'public' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route; absent means `admin`. */
+    auth?: RouteAuth;
+  }
+  interface FastifyRequest {
+    /** The verified caller; set on every authenticated route before its handler runs. */
+    subject?: Subject;
+  }
+}
+
+/** Extracts the token of an `Authorization: Bearer <token>` header; throws when it is missing or malformed. */
+export function bearerToken(header: string | undefined): string {
+  if (!header) {
+    throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', 'missing bearer token: send "Authorization: Bearer <token>"');
+  }
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  if (!match) {
+    throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"');
+  }
+  return match[1];
+}
+
+/** Returns the verified subject of a request that passed the auth hook (throws if the route was public). */
+export function requireSubject(request: FastifyRequest): Subject {
+  if (!request.subject) throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', 'this request is not authenticated');
+  return request.subject;
+}
+
+/** Installs the authentication hook on the root instance, so it covers every route registered anywhere. */
+export function installAuth(app: FastifyInstance, tokens: TokenService): void {
+  app.decorateRequest('subject', undefined);
+  app.addHook('onRequest', async (request) => {
+    // Unknown routes get their 404 without a token: the OpenAPI document already lists every route.
+    if (request.is404) return;
+    const auth = request.routeOptions.config.auth ?? 'admin';
+    if (auth === 'public') return;
+    const subject = await tokens.verify(bearerToken(request.headers.authorization));
+    request.subject = subject;
+    if (!subject.groups.includes(ADMIN_GROUP)) {
+      throw new WardenError('WARDEN_ERR_FORBIDDEN', `this operation needs membership in the ${ADMIN_GROUP} group`);
+    }
+  });
+}

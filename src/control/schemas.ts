@@ -1,0 +1,253 @@
+/**
+ * JSON Schemas of the control API's requests and responses, with the TypeScript types of the bodies they describe.
+ * Fastify validates requests with them (ajv), serializes responses with them (so a field that is not listed here,
+ * like a target's `passwordEnc`, can never leak into a response) and @fastify/swagger turns them into OpenAPI.
+ * This module holds data only: no behaviour, no imports from the rest of Warden beyond types.
+ */
+import type { PrincipalKind, TlsMode } from '../session/types.js';
+
+/** Target names: no '/', because engines address a database as `target/db`. */
+export const TARGET_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
+
+const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'] as const;
+const PRINCIPAL_KINDS = ['user', 'service', 'agent'] as const;
+const nonEmpty = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const timestamp = { type: 'string', description: 'ISO-8601 timestamp in UTC' } as const;
+const nullableTimestamp = { type: ['string', 'null'], description: 'ISO-8601 timestamp in UTC' } as const;
+const stringList = { type: 'array', items: { type: 'string', minLength: 1, maxLength: 255 }, maxItems: 256 } as const;
+
+/** A reference to one of the shared schemas (registered with `app.addSchema`, listed under OpenAPI components). */
+function ref<Id extends string>(id: Id) {
+  return { $ref: `${id}#` } as const;
+}
+
+/** `{ error: { code, message } }`: the one shape of every error response. */
+const errorShape = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string', description: 'stable WARDEN_ERR_* code' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+/** Reference to the error shape, for route responses. */
+export const errorSchema = ref('Error');
+
+/** Error responses every authenticated route may give, for the OpenAPI document. */
+export const authErrors = { 400: errorSchema, 401: errorSchema, 403: errorSchema } as const;
+
+/** Body of `POST /api/targets`. */
+export interface CreateTargetBody {
+  name: string;
+  type: 'postgres';
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string | null;
+  tls: TlsMode;
+  ca?: string;
+  labels?: Record<string, string>;
+}
+
+/** Schema of CreateTargetBody; unknown fields are rejected so a typo (`pasword`) is never silently dropped. */
+export const createTargetBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'type', 'host', 'port', 'database', 'user'],
+  properties: {
+    name: { type: 'string', pattern: TARGET_NAME_PATTERN, description: 'letters, digits, ".", "_", "-"; no "/"' },
+    type: { type: 'string', enum: ['postgres'] },
+    host: nonEmpty,
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    database: nonEmpty,
+    user: nonEmpty,
+    password: { type: ['string', 'null'], maxLength: 4096, description: 'stored encrypted, never returned' },
+    tls: { type: 'string', enum: TLS_MODES, default: 'prefer' },
+    ca: { type: 'string', maxLength: 262144, description: 'PEM CA bundle trusted for verify-full' },
+    labels: {
+      type: 'object',
+      maxProperties: 64,
+      propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' },
+      additionalProperties: { type: 'string', maxLength: 255 },
+    },
+  },
+} as const;
+
+/** A target as the API shows it: never the password nor its ciphertext, only whether there is one. */
+const targetShape = {
+  $id: 'Target',
+  type: 'object',
+  required: ['name', 'type', 'host', 'port', 'database', 'user', 'tls', 'hasPassword', 'hasCa', 'labels'],
+  properties: {
+    name: { type: 'string' },
+    type: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'integer' },
+    database: { type: 'string' },
+    user: { type: 'string' },
+    tls: { type: 'string', enum: TLS_MODES },
+    hasPassword: { type: 'boolean' },
+    hasCa: { type: 'boolean' },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  },
+} as const;
+
+/** Path parameters `{ name }`. */
+export const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 255 } },
+} as const;
+
+/** Body of `POST /api/tokens`. */
+export interface CreateTokenBody {
+  user: string;
+  groups?: string[];
+  targets?: string[];
+  ttl: string;
+  kind?: PrincipalKind;
+}
+
+/** Schema of CreateTokenBody. */
+export const createTokenBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['user'],
+  properties: {
+    user: nonEmpty,
+    groups: stringList,
+    targets: { ...stringList, description: 'target name patterns the token may reach (`*` = all)' },
+    ttl: { type: 'string', minLength: 1, maxLength: 32, default: '1h', description: 'e.g. 30m, 1h, 7d' },
+    kind: { type: 'string', enum: PRINCIPAL_KINDS },
+  },
+} as const;
+
+/** A stored token record (never the token text). */
+const tokenShape = {
+  $id: 'TokenRecord',
+  type: 'object',
+  required: ['id', 'subject', 'subjectKind', 'groups', 'targets', 'issuedAt', 'expiresAt', 'revokedAt'],
+  properties: {
+    id: { type: 'string' },
+    subject: { type: 'string' },
+    subjectKind: { type: 'string', enum: PRINCIPAL_KINDS },
+    groups: { type: 'array', items: { type: 'string' } },
+    targets: { type: 'array', items: { type: 'string' } },
+    issuedAt: timestamp,
+    expiresAt: timestamp,
+    revokedAt: nullableTimestamp,
+  },
+} as const;
+
+/** Response of `POST /api/tokens`: the only response that ever carries token text. */
+export const issuedToken = {
+  type: 'object',
+  required: ['token', 'id', 'expiresAt', 'user', 'groups', 'targets'],
+  properties: {
+    token: { type: 'string', description: 'shown once; Warden stores only its id' },
+    id: { type: 'string' },
+    expiresAt: timestamp,
+    user: { type: 'string' },
+    kind: { type: 'string', enum: PRINCIPAL_KINDS },
+    groups: { type: 'array', items: { type: 'string' } },
+    targets: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** Body of `POST /api/tokens/revoke`: exactly one of `id` and `token` (checked by the handler, for a clear message). */
+export interface RevokeTokenBody {
+  id?: string;
+  token?: string;
+}
+
+/** Schema of RevokeTokenBody. */
+export const revokeTokenBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { id: nonEmpty, token: { type: 'string', minLength: 1, maxLength: 8192 } },
+} as const;
+
+/** Query of `GET /api/sessions`. */
+export interface SessionListQuery {
+  limit: number;
+  subject?: string;
+  target?: string;
+  active?: boolean;
+}
+
+/** Schema of SessionListQuery. */
+export const sessionListQuery = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    subject: { type: 'string', minLength: 1 },
+    target: { type: 'string', minLength: 1 },
+    active: { type: 'boolean', description: 'true: only sessions still open; false: only ended ones' },
+  },
+} as const;
+
+/** Path parameters `{ id }`. */
+export const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 255 } },
+} as const;
+
+/** A stored session record. */
+const sessionShape = {
+  $id: 'Session',
+  type: 'object',
+  required: ['id', 'protocol', 'subject', 'target', 'database', 'startedAt', 'endedAt', 'endReason'],
+  properties: {
+    id: { type: 'string' },
+    protocol: { type: 'string' },
+    subject: { type: 'string' },
+    subjectKind: { type: 'string', enum: PRINCIPAL_KINDS },
+    groups: { type: 'array', items: { type: 'string' } },
+    chain: {
+      type: 'array',
+      items: { type: 'object', properties: { id: { type: 'string' }, kind: { type: 'string' } } },
+    },
+    tokenId: { type: 'string' },
+    target: { type: 'string' },
+    database: { type: 'string' },
+    clientAddress: { type: 'string' },
+    startedAt: timestamp,
+    endedAt: nullableTimestamp,
+    endReason: { type: ['string', 'null'] },
+  },
+} as const;
+
+/** One recorded event; `data` is free-form per event type. */
+const sessionEventShape = {
+  $id: 'SessionEvent',
+  type: 'object',
+  required: ['sessionId', 'seq', 'at', 'type', 'data'],
+  properties: {
+    sessionId: { type: 'string' },
+    seq: { type: 'integer' },
+    at: timestamp,
+    type: { type: 'string' },
+    data: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+/** Reference to the target view (never a password nor its ciphertext). */
+export const targetView = ref('Target');
+/** Reference to a stored token record (never the token text). */
+export const tokenRecord = ref('TokenRecord');
+/** Reference to a session record. */
+export const sessionRecord = ref('Session');
+/** Reference to a session event. */
+export const sessionEvent = ref('SessionEvent');
+
+/** The shared schemas, to register with `app.addSchema` before any route uses them. */
+export const SHARED_SCHEMAS = [errorShape, targetShape, tokenShape, sessionShape, sessionEventShape];

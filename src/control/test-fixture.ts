@@ -1,0 +1,90 @@
+/**
+ * Test fixture of the control API: the REAL store (a SQLite file), vault and token service in a fresh temporary
+ * data directory, a control API built on them and an admin token. Used by the control and CLI tests; never by
+ * production code (it issues admin tokens freely).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { Vault } from '../vault/vault.js';
+import { buildControlApi, type ControlDeps } from './app.js';
+
+/** Everything a control API test needs, plus `close` to release it. */
+export interface ControlFixture {
+  app: FastifyInstance;
+  deps: ControlDeps;
+  store: Store;
+  vault: Vault;
+  tokens: TokenService;
+  dataDir: string;
+  /** A valid token in the admin group. */
+  adminToken: string;
+  /** How many times the API flushed the recorder. */
+  flushes: () => number;
+  /** Every log line the API wrote, as raw text (to prove secrets never reach it). */
+  logText: () => string;
+  close(): Promise<void>;
+}
+
+/** Builds a fresh fixture in its own temporary directory. */
+export async function createControlFixture(): Promise<ControlFixture> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warden-control-'));
+  const store = await openStore({ kind: 'sqlite', path: join(dataDir, 'warden.db') });
+  const vault = await Vault.loadOrCreate(dataDir);
+  const tokens = await TokenService.create({ store, dataDir });
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  let flushes = 0;
+  const deps: ControlDeps = {
+    store,
+    tokens,
+    vault,
+    logger: pino({ level: 'debug' }, sink),
+    recorder: { flush: async () => void flushes++ },
+    version: '0.0.0-test',
+  };
+  const app = await buildControlApi(deps);
+  const admin = await tokens.issue({ subject: 'root', kind: 'user', groups: [ADMIN_GROUP], targets: ['*'], ttlSeconds: 3600 });
+  return {
+    app, deps, store, vault, tokens, dataDir,
+    adminToken: admin.token,
+    flushes: () => flushes,
+    logText: () => logLines.join(''),
+    async close() {
+      await app.close();
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A session record with sensible defaults, for seeding the store. */
+export function sessionFixture(id: string, over: Partial<import('../store/types.js').SessionRecord> = {}) {
+  return {
+    id,
+    protocol: 'postgres' as const,
+    subject: 'alice',
+    subjectKind: 'user' as const,
+    groups: ['dev'],
+    chain: [],
+    tokenId: 'tok_1',
+    target: 'pg1',
+    database: 'app',
+    clientAddress: '127.0.0.1:50000',
+    startedAt: '2030-01-01T00:00:00.000Z',
+    endedAt: null,
+    endReason: null,
+    ...over,
+  };
+}

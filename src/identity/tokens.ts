@@ -1,0 +1,205 @@
+/**
+ * Warden tokens: short JWTs signed with the gateway's Ed25519 key, carrying who the caller is (sub, kind,
+ * groups) and which targets it may reach. Issuing stores a TokenRecord (never the token text) so tokens can be
+ * listed and revoked; verifying checks signature, issuer, audience, type and times, then revocation in the store.
+ * This module must never log, store or put into an error message the text of a token.
+ */
+import { randomBytes } from 'node:crypto';
+import { compactVerify, errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import { WardenError } from '../errors.js';
+import type { PrincipalKind, Subject } from '../session/types.js';
+import type { Store, TokenRecord } from '../store/types.js';
+import { asWardenClaims, isPrincipalKind, isStringList, subjectFromClaims, type WardenClaims } from './claims.js';
+import { loadOrCreateSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
+
+/** Members of this group administer Warden itself (the control API). */
+export const ADMIN_GROUP = 'warden-admins';
+/** The `iss` and `aud` of every Warden token. */
+export const TOKEN_ISSUER = 'warden';
+export const TOKEN_AUDIENCE = 'warden';
+/** The JWT `typ` header of Warden tokens, so no other JWT signed by the same key can pass as one. */
+export const TOKEN_TYPE = 'warden+jwt';
+/** Default ceiling on a token's lifetime: 30 days. */
+export const DEFAULT_MAX_TTL_SECONDS = 30 * 86_400;
+/**
+ * Tolerated clock skew between replicas (seconds). Warden both issues and checks its tokens, so skew is only
+ * between its own replicas; a small value keeps an expired token from living on.
+ */
+const CLOCK_TOLERANCE_SECONDS = 5;
+/** Longer input cannot be a Warden token; refusing it early bounds the work an anonymous caller can cause. */
+const MAX_TOKEN_LENGTH = 8192;
+
+/** What to put into a new token. */
+export interface IssueRequest {
+  subject: string;
+  kind?: PrincipalKind;
+  groups?: string[];
+  /** Target name patterns; default `['*']`. */
+  targets?: string[];
+  ttlSeconds: number;
+}
+
+/** A newly issued token: `token` is shown once to whoever asked and never kept by Warden. */
+export interface IssuedToken {
+  token: string;
+  id: string;
+  expiresAt: string;
+  record: TokenRecord;
+}
+
+/** Options of TokenService.create. */
+export interface TokenServiceOptions {
+  store: Store;
+  dataDir: string;
+  /** Ceiling on `ttlSeconds`; default 30 days. */
+  maxTtlSeconds?: number;
+  /** The clock in epoch milliseconds; tests inject one instead of sleeping. */
+  now?: () => number;
+}
+
+const invalid = (detail: string) => new WardenError('WARDEN_ERR_TOKEN_INVALID', 'invalid Warden token', { detail });
+const badRequest = (message: string) => new WardenError('WARDEN_ERR_BAD_REQUEST', message);
+
+/** True when the text has the three dot-separated parts of a compact JWS (token ids never contain a dot). */
+function looksLikeJwt(text: string): boolean {
+  return text.split('.').length === 3;
+}
+
+/** Validates an IssueRequest and fills in defaults. */
+function normalize(req: IssueRequest, maxTtl: number): Required<IssueRequest> {
+  if (typeof req.subject !== 'string' || !/^[^\s\p{Cc}]{1,256}$/u.test(req.subject)) {
+    throw badRequest('token subject must be 1 to 256 characters without spaces or control characters');
+  }
+  const kind = req.kind ?? 'user';
+  if (!isPrincipalKind(kind)) throw badRequest('token kind must be user, service or agent');
+  const groups = req.groups ?? [];
+  const targets = req.targets ?? ['*'];
+  if (!isStringList(groups)) throw badRequest('token groups must be non-empty strings');
+  if (!isStringList(targets) || targets.length === 0) throw badRequest('token targets must be non-empty strings');
+  if (!Number.isSafeInteger(req.ttlSeconds) || req.ttlSeconds <= 0) throw badRequest('token lifetime must be positive');
+  if (req.ttlSeconds > maxTtl) throw badRequest(`token lifetime must not exceed ${maxTtl} seconds`);
+  return { subject: req.subject, kind, groups: [...new Set(groups)], targets: [...new Set(targets)], ttlSeconds: req.ttlSeconds };
+}
+
+/** Issues, verifies and revokes Warden tokens. */
+export class TokenService {
+  readonly #store: Store;
+  readonly #key: SigningKey;
+  readonly #maxTtl: number;
+  readonly #now: () => number;
+
+  private constructor(store: Store, key: SigningKey, maxTtl: number, now: () => number) {
+    this.#store = store;
+    this.#key = key;
+    this.#maxTtl = maxTtl;
+    this.#now = now;
+  }
+
+  /** Loads (or creates on first start) the signing key under `dataDir` and returns a ready service. */
+  static async create(options: TokenServiceOptions): Promise<TokenService> {
+    const maxTtl = options.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
+    if (!Number.isSafeInteger(maxTtl) || maxTtl <= 0) throw badRequest('maximum token lifetime must be positive');
+    const key = await loadOrCreateSigningKey(options.dataDir);
+    return new TokenService(options.store, key, maxTtl, options.now ?? Date.now);
+  }
+
+  /** The key id (`kid`) new tokens carry. */
+  get keyId(): string {
+    return this.#key.kid;
+  }
+
+  /** Signs a token for `req` and records it; WARDEN_ERR_BAD_REQUEST for an invalid request. */
+  async issue(req: IssueRequest): Promise<IssuedToken> {
+    const { subject, kind, groups, targets, ttlSeconds } = normalize(req, this.#maxTtl);
+    const id = `tok_${randomBytes(16).toString('base64url')}`;
+    const iat = Math.floor(this.#now() / 1000);
+    const exp = iat + ttlSeconds;
+    const record: TokenRecord = {
+      id, subject, subjectKind: kind, groups, targets,
+      issuedAt: new Date(iat * 1000).toISOString(), expiresAt: new Date(exp * 1000).toISOString(), revokedAt: null,
+    };
+    const token = await new SignJWT({ kind, groups, targets })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: this.#key.kid, typ: TOKEN_TYPE })
+      .setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setSubject(subject).setJti(id)
+      .setIssuedAt(iat).setNotBefore(iat).setExpirationTime(exp)
+      .sign(this.#key.privateKey);
+    await this.#store.tokens.insert(record);
+    return { token, id, expiresAt: record.expiresAt, record };
+  }
+
+  /**
+   * Verifies signature, issuer, audience, type, expiry and not-before (5 s tolerance), then that the token is
+   * known and not revoked. Throws WARDEN_ERR_TOKEN_INVALID / _EXPIRED / _REVOKED; a store failure propagates as
+   * WARDEN_ERR_STORE_UNAVAILABLE so callers fail closed.
+   */
+  async verify(token: string): Promise<Subject> {
+    const claims = await this.#verifyClaims(token);
+    const record = await this.#store.tokens.get(claims.jti);
+    if (record === undefined || record.subject !== claims.sub) throw invalid(`unknown token id ${claims.jti}`);
+    if (record.revokedAt !== null) {
+      throw new WardenError('WARDEN_ERR_TOKEN_REVOKED', 'Warden token revoked', { detail: `token ${claims.jti}` });
+    }
+    return subjectFromClaims(claims);
+  }
+
+  /**
+   * Revokes a token given by id or as a whole token (its signature must verify; an expired one is accepted, so
+   * a leaked token can always be revoked). Returns the revoked record; WARDEN_ERR_NOT_FOUND when unknown.
+   */
+  async revoke(idOrToken: string): Promise<TokenRecord> {
+    if (typeof idOrToken !== 'string' || idOrToken.length === 0) throw badRequest('a token id or token is required');
+    const id = looksLikeJwt(idOrToken) ? await this.#idFromSignedToken(idOrToken) : idOrToken;
+    const at = new Date(this.#now()).toISOString();
+    const record = (await this.#store.tokens.revoke(id, at)) ? await this.#store.tokens.get(id) : undefined;
+    if (record === undefined) throw new WardenError('WARDEN_ERR_NOT_FOUND', `token "${id.slice(0, 64)}" not found`);
+    return record;
+  }
+
+  /** Resolves the verification key from the header; only our own `kid` is accepted. */
+  #keyFor = async (header: JWTHeaderParameters) => {
+    if (header.kid !== this.#key.kid) throw new errors.JWKSNoMatchingKey();
+    return this.#key.publicKey;
+  };
+
+  /** Runs jose's checks and the claim shape check, mapping every failure to a Warden code without the token. */
+  async #verifyClaims(token: string): Promise<WardenClaims> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+      throw invalid('empty or oversized token');
+    }
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#keyFor, {
+        algorithms: [SIGNING_ALG], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, typ: TOKEN_TYPE,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS, currentDate: new Date(this.#now()),
+        requiredClaims: ['sub', 'jti', 'iat', 'nbf', 'exp'],
+      }));
+    } catch (err) {
+      // jose reports expiry only after the signature verified, so EXPIRED never vouches for a forged token.
+      if (err instanceof errors.JWTExpired) {
+        throw new WardenError('WARDEN_ERR_TOKEN_EXPIRED', 'Warden token expired', { detail: err.message });
+      }
+      const code = (err as { code?: unknown }).code;
+      throw invalid(`${typeof code === 'string' ? code : 'error'}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const claims = asWardenClaims(payload);
+    if (claims === undefined) throw invalid('token claims have the wrong shape');
+    return claims;
+  }
+
+  /** The `jti` of a token whose signature, type and issuer verify, ignoring its times. */
+  async #idFromSignedToken(token: string): Promise<string> {
+    if (token.length > MAX_TOKEN_LENGTH) throw invalid('oversized token');
+    let claims: Record<string, unknown>;
+    try {
+      const { payload, protectedHeader } = await compactVerify(token, this.#keyFor, { algorithms: [SIGNING_ALG] });
+      if (protectedHeader.typ !== TOKEN_TYPE) throw new Error('wrong typ');
+      claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+    } catch (err) {
+      throw invalid(`cannot verify token to revoke: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (claims?.iss !== TOKEN_ISSUER || typeof claims.jti !== 'string' || claims.jti.length === 0) {
+      throw invalid('token to revoke has no Warden issuer or id');
+    }
+    return claims.jti;
+  }
+}

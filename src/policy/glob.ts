@@ -1,0 +1,23 @@
+/**
+ * Name patterns used wherever an operator names a set of things (targets, users, tables): `*` matches any run of
+ * characters, `?` one character, everything else itself. Pure; compiled patterns are cached by text.
+ */
+
+const compiled = new Map<string, RegExp>();
+
+/** True when `name` matches the glob `pattern` (case-sensitive, whole string). */
+export function globMatch(pattern: string, name: string): boolean {
+  if (pattern === '*') return true;
+  let re = compiled.get(pattern);
+  if (!re) {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`, 's');
+    compiled.set(pattern, re);
+  }
+  return re.test(name);
+}
+
+/** True when any of the patterns matches `name`. */
+export function anyGlobMatch(patterns: readonly string[], name: string): boolean {
+  return patterns.some((p) => globMatch(p, name));
+}

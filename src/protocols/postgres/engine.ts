@@ -1,0 +1,169 @@
+/**
+ * The PostgreSQL engine: takes one caller connection from startup to the end of its session. It negotiates TLS and
+ * the protocol version, asks for the password (the caller's Warden token), lets the pipeline authenticate and
+ * authorise, logs in upstream with the vaulted credentials, hands the caller Warden's own cancel key and relays.
+ * It never decides anything itself and never sends a backend secret or internal detail to the caller.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { WardenError, toWardenError } from '../../errors.js';
+import type { SessionPipeline } from '../../session/pipeline.js';
+import type { SessionRegistry } from '../../session/registry.js';
+import type { Session } from '../../session/session.js';
+import {
+  PROTOCOL_3_0, decodePassword, encodeAuthenticationCleartextPassword, encodeAuthenticationOk, encodeBackendKeyData,
+  encodeErrorResponse, encodeNegotiateProtocolVersion, encodeParameterStatus, encodeReadyForQuery, type StartupPacket,
+} from './codec.js';
+import { encodeWardenError } from './errors.js';
+import { filterStartupParams } from './params.js';
+import { Relay } from './relay.js';
+import { StartupChannel } from './startup.js';
+import { UpstreamStartupError, cancelUpstream, connectUpstream, type UpstreamConnection } from './upstream.js';
+
+/** Everything the engine needs from the server. */
+export interface PostgresEngineDeps {
+  pipeline: SessionPipeline;
+  registry: SessionRegistry;
+  tls: { cert: string; key: string };
+  /** True when callers may authenticate without TLS (loopback listener and the operator allowed it). */
+  allowPlaintext: boolean;
+  maxMessageBytes: number;
+  logger: Logger;
+  /** How long a caller may take from connecting to being authenticated. */
+  startupTimeoutMs?: number;
+}
+
+/** A caller that finished the startup phase: who it says it is and where it wants to go. */
+interface StartupResult {
+  user: string;
+  targetName: string;
+  database?: string;
+  token: string;
+  forwardParams: Record<string, string>;
+}
+
+/** Serves one caller connection to its end. Never throws. */
+export async function handleConnection(socket: Socket, deps: PostgresEngineDeps): Promise<void> {
+  socket.setNoDelay(true);
+  const clientAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+  const channel = new StartupChannel(socket);
+  const timer = setTimeout(() => socket.destroy(), deps.startupTimeoutMs ?? 30_000);
+  let startup: StartupResult | null;
+  let session: Session;
+  try {
+    startup = await initialize(channel, deps);
+    if (!startup) return;
+    session = await deps.pipeline.open({ protocol: 'postgres', token: startup.token, user: startup.user,
+      targetName: startup.targetName, database: startup.database, clientAddress });
+  } catch (err) {
+    refuse(channel, toWardenError(err), deps.logger, clientAddress);
+    return;
+  } finally {
+    clearTimeout(timer);
+  }
+  await serve(channel, session, startup, deps);
+}
+
+/** Runs the startup phase; returns null when the connection was a CancelRequest (already handled). */
+async function initialize(channel: StartupChannel, deps: PostgresEngineDeps): Promise<StartupResult | null> {
+  let packet: StartupPacket;
+  for (;;) {
+    packet = await channel.readStartupPacket();
+    if (packet.kind === 'ssl') {
+      if (channel.encrypted) throw new WardenError('WARDEN_ERR_PROTOCOL', 'SSL request on an encrypted connection');
+      await channel.upgradeTls(deps.tls);
+    } else if (packet.kind === 'gssenc') {
+      channel.write(Buffer.from('N')); // GSSAPI encryption is not offered; libpq then tries TLS or plaintext.
+    } else if (packet.kind === 'cancel') {
+      await forwardCancel(packet.processId, packet.secretKey, deps);
+      channel.close();
+      return null;
+    } else break;
+  }
+  if (packet.kind !== 'startup') throw new WardenError('WARDEN_ERR_PROTOCOL', 'expected a startup message');
+  const { forward, extensions } = filterStartupParams(packet.params);
+  if (packet.minor > 0 || extensions.length > 0) {
+    // Protocol 3.2 (and _pq_ extensions) are negotiated down: Warden speaks 3.0 with the caller.
+    channel.write(encodeNegotiateProtocolVersion(PROTOCOL_3_0 & 0xffff, extensions));
+  }
+  const user = packet.params.user;
+  if (!user) throw new WardenError('WARDEN_ERR_PROTOCOL', 'no user name given in the startup message');
+  if (!channel.encrypted && !deps.allowPlaintext) {
+    throw new WardenError('WARDEN_ERR_TLS_REQUIRED',
+      'Warden requires TLS: connect with sslmode=require (or prefer), the token is never sent in plain text');
+  }
+  channel.write(encodeAuthenticationCleartextPassword());
+  const message = await channel.readMessage();
+  if (message.type !== 0x70 /* p */) throw new WardenError('WARDEN_ERR_PROTOCOL', 'expected a password message');
+  const token = decodePassword(message.body);
+  const { targetName, database } = splitDatabase(packet.params.database ?? user);
+  return { user, targetName, database, token, forwardParams: forward };
+}
+
+/** `target` or `target/database`: the caller may pick another database on the target's server. */
+function splitDatabase(dbname: string): { targetName: string; database?: string } {
+  const slash = dbname.indexOf('/');
+  if (slash < 0) return { targetName: dbname };
+  const targetName = dbname.slice(0, slash);
+  const database = dbname.slice(slash + 1);
+  if (!targetName || !database) throw new WardenError('WARDEN_ERR_PROTOCOL', `invalid database name "${dbname}": use TARGET or TARGET/DATABASE`);
+  return { targetName, database };
+}
+
+/** Connects upstream, completes the caller's login and relays until the session ends. */
+async function serve(channel: StartupChannel, session: Session, startup: StartupResult, deps: PostgresEngineDeps): Promise<void> {
+  const { pipeline, registry, logger } = deps;
+  let upstream: UpstreamConnection;
+  try {
+    const credentials = await pipeline.credentials(session);
+    upstream = await connectUpstream({ target: session.target, credentials, database: session.database,
+      startupParams: startup.forwardParams });
+  } catch (err) {
+    const error = toWardenError(err);
+    const reason = `upstream login failed: ${error.code}`;
+    if (err instanceof UpstreamStartupError && err.fields.C) {
+      channel.close(encodeErrorResponse({ severity: 'FATAL', code: err.fields.C, message: err.fields.M ?? err.message }));
+    } else refuse(channel, error, logger, session.clientAddress);
+    logger.warn({ session: session.id, code: error.code, detail: error.detail }, reason);
+    await pipeline.close(session, reason);
+    return;
+  }
+  const cancelKey = registry.issueCancelKey(session.id);
+  const { socket: client, leftover } = channel.detach();
+  client.write(Buffer.concat([
+    encodeAuthenticationOk(),
+    ...Object.entries(upstream.parameters).map(([name, value]) => encodeParameterStatus(name, value)),
+    encodeBackendKeyData(cancelKey.processId, cancelKey.secretKey),
+    ...upstream.notices,
+    encodeReadyForQuery(upstream.readyStatus),
+  ]));
+  const relay = new Relay({ session, pipeline, client, upstream: upstream.socket, logger, maxMessageBytes: deps.maxMessageBytes });
+  registry.add({
+    session,
+    terminate: async (reason) => void (await relay.terminate(reason)),
+    cancel: () => cancelUpstream(session.target, upstream.processId, upstream.secretKey),
+  });
+  logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
+  const reason = await relay.run(leftover, upstream.leftover);
+  registry.remove(session.id);
+  await pipeline.close(session, reason);
+  logger.info({ session: session.id, reason }, 'session ended');
+}
+
+/** A CancelRequest names Warden's key; the upstream's own key never left Warden. Unknown keys are ignored, as PostgreSQL does. */
+async function forwardCancel(processId: number, secretKey: Buffer, deps: PostgresEngineDeps): Promise<void> {
+  const live = deps.registry.findByCancelKey(processId, secretKey);
+  if (!live?.cancel) return;
+  try {
+    await live.cancel();
+    deps.pipeline.onEvent(live.session, 'cancel', {});
+  } catch (err) {
+    deps.logger.warn({ err, session: live.session.id }, 'could not forward a cancel request upstream');
+  }
+}
+
+function refuse(channel: StartupChannel, err: WardenError, logger: Logger, clientAddress: string): void {
+  if (err.kind === 'internal') logger.error({ detail: err.detail, client: clientAddress }, 'startup failed');
+  else logger.debug({ code: err.code, client: clientAddress }, `startup refused: ${err.message}`);
+  channel.close(encodeWardenError(err));
+}

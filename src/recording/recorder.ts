@@ -1,0 +1,77 @@
+/**
+ * Buffered, append-only session recording. Engines and the pipeline append events in memory on the hot path; a
+ * timer writes them to the store in batches, off the data path, so a crash loses at most one flush interval
+ * (default 250 ms, well under the one second we promise). Events keep their order per session (`seq`).
+ * This module never decides anything and never blocks a caller on a store write.
+ */
+import type { Logger } from 'pino';
+import type { SessionEventRecord, SessionRepository } from '../store/types.js';
+
+/** Most events held in memory while the store refuses writes; past it the oldest are dropped (and logged). */
+const MAX_BUFFERED_EVENTS = 200_000;
+
+/** Options of a Recorder. */
+export interface RecorderOptions {
+  sessions: SessionRepository;
+  logger: Logger;
+  flushIntervalMs?: number;
+}
+
+/** Collects session events and writes them to the store in batches. */
+export class Recorder {
+  private buffer: SessionEventRecord[] = [];
+  private readonly nextSeq = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly options: RecorderOptions) {
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 250);
+    this.timer.unref();
+  }
+
+  /** Starts numbering a session's events; call once when the session opens. */
+  begin(sessionId: string): void {
+    this.nextSeq.set(sessionId, 1);
+  }
+
+  /** Appends one event; cheap and synchronous. `data` must hold no secret. */
+  append(sessionId: string, type: string, data: Record<string, unknown>): void {
+    if (this.closed) return;
+    const seq = this.nextSeq.get(sessionId) ?? 1;
+    this.nextSeq.set(sessionId, seq + 1);
+    this.buffer.push({ sessionId, seq, at: new Date().toISOString(), type, data });
+    if (this.buffer.length > MAX_BUFFERED_EVENTS) {
+      const dropped = this.buffer.splice(0, this.buffer.length - MAX_BUFFERED_EVENTS);
+      this.options.logger.error({ dropped: dropped.length }, 'recording buffer full: store not accepting writes');
+    }
+  }
+
+  /** Stops numbering a session (after its last event was appended). */
+  end(sessionId: string): void {
+    this.nextSeq.delete(sessionId);
+  }
+
+  /** Writes everything appended so far; concurrent callers share one write. Never throws. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.options.sessions.appendEvents(batch).catch((err: unknown) => {
+      // Keep the batch for the next attempt, ahead of newer events so order is preserved.
+      this.buffer = batch.concat(this.buffer);
+      this.options.logger.error({ err, events: batch.length }, 'recording flush failed; will retry');
+    }).finally(() => {
+      this.flushing = null;
+    });
+    await this.flushing;
+  }
+
+  /** Flushes what is left and stops the timer; later appends are ignored. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+    this.closed = true;
+  }
+}

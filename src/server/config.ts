@@ -1,0 +1,79 @@
+/**
+ * Warden's process configuration: flags, `WARDEN_*` environment variables and defaults, validated in one place.
+ * Precedence: flag > environment > default. This module only reads and validates; it never opens files or ports.
+ */
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { z } from 'zod';
+import { WardenError } from '../errors.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+/** The validated configuration of `warden start`. */
+export const ServerConfigSchema = z.object({
+  dataDir: z.string().min(1).default('./.warden'),
+  listenHost: z.string().min(1).default('127.0.0.1'),
+  apiPort: port.default(8080),
+  postgresPort: port.default(15432),
+  /** Lets callers send their token without TLS, honoured only when the listener is on loopback. */
+  allowPlaintextLoopback: bool.default(false),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest statement-bearing message (Query, Parse, Bind) a caller may send; COPY data is not limited. */
+  maxMessageBytes: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  /** Base64 of a 32-byte vault key; when unset the key lives in `<dataDir>/vault.key`. */
+  vaultKey: z.string().optional(),
+});
+
+/** Configuration of a running Warden server. */
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+
+/** Flag name, environment variable and config key, in one table so the three can never disagree. */
+const OPTIONS = [
+  { flag: 'data-dir', env: 'WARDEN_DATA_DIR', key: 'dataDir', type: 'string' },
+  { flag: 'listen-host', env: 'WARDEN_LISTEN_HOST', key: 'listenHost', type: 'string' },
+  { flag: 'api-port', env: 'WARDEN_API_PORT', key: 'apiPort', type: 'string' },
+  { flag: 'postgres-port', env: 'WARDEN_POSTGRES_PORT', key: 'postgresPort', type: 'string' },
+  { flag: 'allow-plaintext-loopback', env: 'WARDEN_ALLOW_PLAINTEXT_LOOPBACK', key: 'allowPlaintextLoopback', type: 'boolean' },
+  { flag: 'log-level', env: 'WARDEN_LOG_LEVEL', key: 'logLevel', type: 'string' },
+  { flag: 'max-message-bytes', env: 'WARDEN_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', type: 'string' },
+  { flag: null, env: 'WARDEN_VAULT_KEY', key: 'vaultKey', type: 'string' },
+] as const;
+
+/** Usage text of `warden start`, generated from the option table. */
+export const START_USAGE = `usage: warden start [options]
+
+Starts Warden in one process: the control API, the PostgreSQL listener and the embedded store.
+
+options (each also an environment variable):
+${OPTIONS.filter((o) => o.flag).map((o) => `  --${o.flag!.padEnd(26)} ${o.env}`).join('\n')}
+  WARDEN_VAULT_KEY             base64 of a 32-byte key for backend secrets (default: <data-dir>/vault.key)
+
+Ports given as 0 pick a free port; the chosen ones are printed and written to <data-dir>/ports.json.`;
+
+/** Parses `warden start` arguments and the environment into a validated configuration. */
+export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const parseOptions: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const o of OPTIONS) if (o.flag) parseOptions[o.flag] = { type: o.type };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: parseOptions, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new WardenError('WARDEN_ERR_BAD_REQUEST', (err as Error).message);
+  }
+  const raw: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    const fromFlag = o.flag ? values[o.flag] : undefined;
+    const value = fromFlag ?? env[o.env];
+    if (value !== undefined && value !== '') raw[o.key] = value;
+  }
+  const parsed = ServerConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const option = OPTIONS.find((o) => o.key === first.path[0]);
+    const name = option?.flag ? `--${option.flag}` : option?.env ?? String(first.path[0]);
+    throw new WardenError('WARDEN_ERR_BAD_REQUEST', `invalid ${name}: ${first.message}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}

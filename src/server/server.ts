@@ -1,0 +1,89 @@
+/**
+ * Process wiring for `warden start`: the only module that knows every part. It prepares the data directory, opens
+ * the store, loads or creates the keys, the TLS pair and the admin token, then starts the control API and the
+ * protocol listeners, and on stop ends everything in order so no recording is lost.
+ */
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { buildControlApi } from '../control/app.js';
+import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
+import { PostgresListener } from '../protocols/postgres/listener.js';
+import { Recorder } from '../recording/recorder.js';
+import { SessionPipeline } from '../session/pipeline.js';
+import { SessionRegistry } from '../session/registry.js';
+import { openStore } from '../store/index.js';
+import { Vault } from '../vault/vault.js';
+import type { ServerConfig } from './config.js';
+import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
+import { loadOrCreateTls } from './tls.js';
+
+/** The admin token lives a year; deleting `admin.token` and restarting issues a new one. */
+const ADMIN_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
+
+/** A started Warden. */
+export interface RunningServer {
+  ports: { api: number; postgres: number };
+  /** The admin token when this start created it (first start), to print once. */
+  newAdminToken: string | null;
+  /** Stops accepting, ends live sessions telling callers why, flushes recordings and closes the store. */
+  stop(reason?: string): Promise<void>;
+}
+
+/** Starts every part of Warden in this process. */
+export async function startServer(config: ServerConfig, logger: Logger, version: string): Promise<RunningServer> {
+  await prepareDataDir(config.dataDir);
+  const store = await openStore({ kind: 'sqlite', path: path.join(config.dataDir, 'warden.db') });
+  const dangling = await store.sessions.endDangling(new Date().toISOString(), 'Warden stopped before the session ended');
+  if (dangling > 0) logger.warn({ sessions: dangling }, 'closed sessions left open by an earlier run');
+  const vault = await Vault.loadOrCreate(config.dataDir, config.vaultKey);
+  const tokens = await TokenService.create({ store, dataDir: config.dataDir, maxTtlSeconds: ADMIN_TOKEN_TTL_SECONDS });
+  const tls = await loadOrCreateTls(config.dataDir);
+  const newAdminToken = await ensureAdminToken(config.dataDir, tokens);
+
+  const recorder = new Recorder({ sessions: store.sessions, logger });
+  const registry = new SessionRegistry();
+  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, logger });
+  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version });
+  const postgres = new PostgresListener({
+    pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
+    allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
+  });
+  if (config.allowPlaintextLoopback && !isLoopback(config.listenHost)) {
+    logger.warn({ host: config.listenHost }, 'plaintext logins are allowed on loopback only; this listener requires TLS');
+  }
+
+  await api.listen({ host: config.listenHost, port: config.apiPort });
+  const apiPort = (api.server.address() as { port: number }).port;
+  const postgresPort = await postgres.listen(config.listenHost, config.postgresPort);
+  const ports = { api: apiPort, postgres: postgresPort };
+  await writePorts(config.dataDir, ports);
+
+  let stopping: Promise<void> | null = null;
+  const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
+    await Promise.all([postgres.stopAccepting(), registry.terminateAll(reason)]);
+    postgres.destroyRemaining();
+    await api.close();
+    await recorder.close();
+    await store.close();
+  })());
+  return { ports, newAdminToken, stop };
+}
+
+/** Issues the admin token on first start (or after its file was deleted) and writes it 0600. */
+async function ensureAdminToken(dataDir: string, tokens: TokenService): Promise<string | null> {
+  const file = path.join(dataDir, 'admin.token');
+  if (await exists(file)) {
+    await fs.chmod(file, 0o600);
+    return null;
+  }
+  const issued = await tokens.issue({ subject: 'admin', kind: 'user', groups: [ADMIN_GROUP], targets: ['*'],
+    ttlSeconds: ADMIN_TOKEN_TTL_SECONDS });
+  await writePrivateFile(file, `${issued.token}\n`);
+  return issued.token;
+}
+
+/** True for loopback listen addresses (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,31 @@
+/**
+ * A Session: one caller connected to one target through one engine. Created by the pipeline once the caller is
+ * authenticated and allowed; engines hold it for the life of the connection. Holds no secret.
+ */
+import type { ProtocolName, Subject, Target } from './types.js';
+
+/** An open session. */
+export interface Session {
+  id: string;
+  protocol: ProtocolName;
+  subject: Subject;
+  target: Target;
+  /** The database (or equivalent) on the target this session uses. */
+  database: string;
+  clientAddress: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+}
+
+/** What an engine knows when it asks the pipeline to open a session. */
+export interface OpenRequest {
+  protocol: ProtocolName;
+  /** The Warden token the caller presented (verified by the pipeline, never stored or logged). */
+  token: string;
+  /** The user name the caller gave; must match the token's subject. */
+  user: string;
+  targetName: string;
+  /** A database other than the target's default, or undefined for the default. */
+  database?: string;
+  clientAddress: string;
+}

@@ -1,0 +1,194 @@
+/**
+ * The repositories of types.ts written once against kysely, so every dialect (SQLite now, PostgreSQL later)
+ * shares them. Every method runs inside `guard`, which turns any unexpected database failure into
+ * WARDEN_ERR_STORE_UNAVAILABLE so callers fail closed on one code. This module must never open connections or
+ * know which database it talks to: the dialect modules (sqlite.ts) do that and hand it a Kysely instance.
+ */
+import type { Kysely } from 'kysely';
+import { WardenError } from '../errors.js';
+import type { Database } from './schema.js';
+import {
+  eventFromRow, eventToRow, sessionFromRow, sessionToRow, targetFromRow, targetToRow, tokenFromRow, tokenToRow,
+} from './rows.js';
+import type {
+  SessionEventRecord, SessionQuery, SessionRecord, SessionRepository, Store, TargetRecord, TargetRepository,
+  TokenRecord, TokenRepository,
+} from './types.js';
+
+/** Default and largest page for `sessions.list`. */
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+/** Rows per INSERT when appending events: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const EVENT_BATCH_ROWS = 500;
+
+/** Shared between a store and its repositories so a closed store refuses work without touching the driver. */
+interface StoreState {
+  closed: boolean;
+}
+
+/** True for a primary-key or unique violation on SQLite (better-sqlite3) or PostgreSQL (pg, SQLSTATE 23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}
+
+/** Runs one repository operation, mapping unexpected failures to WARDEN_ERR_STORE_UNAVAILABLE. */
+async function guard<T>(state: StoreState, op: string, fn: () => Promise<T>): Promise<T> {
+  if (state.closed) {
+    throw new WardenError('WARDEN_ERR_STORE_UNAVAILABLE', 'Warden store unavailable', { detail: `${op}: closed` });
+  }
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WardenError) throw err;
+    const detail = `${op}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
+    throw new WardenError('WARDEN_ERR_STORE_UNAVAILABLE', 'Warden store unavailable', { detail, cause: err });
+  }
+}
+
+/** Inserts one row, reporting a duplicate key as WARDEN_ERR_CONFLICT with the caller's wording. */
+async function insertUnique(run: () => Promise<unknown>, conflictMessage: string): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new WardenError('WARDEN_ERR_CONFLICT', conflictMessage, { cause: err });
+    throw err;
+  }
+}
+
+function targetRepository(db: Kysely<Database>, s: StoreState): TargetRepository {
+  return {
+    insert: (t: TargetRecord) =>
+      guard(s, 'targets.insert', () =>
+        insertUnique(
+          () => db.insertInto('targets').values(targetToRow(t)).execute(),
+          `target "${t.name}" already exists`,
+        ),
+      ),
+    get: (name: string) =>
+      guard(s, 'targets.get', async () => {
+        const row = await db.selectFrom('targets').selectAll().where('name', '=', name).executeTakeFirst();
+        return row === undefined ? undefined : targetFromRow(row);
+      }),
+    list: () =>
+      guard(s, 'targets.list', async () =>
+        (await db.selectFrom('targets').selectAll().orderBy('name').execute()).map(targetFromRow),
+      ),
+    remove: (name: string) =>
+      guard(s, 'targets.remove', async () => {
+        const result = await db.deleteFrom('targets').where('name', '=', name).executeTakeFirst();
+        return result.numDeletedRows > 0n;
+      }),
+  };
+}
+
+function tokenRepository(db: Kysely<Database>, s: StoreState): TokenRepository {
+  return {
+    insert: (t: TokenRecord) =>
+      guard(s, 'tokens.insert', () =>
+        insertUnique(() => db.insertInto('tokens').values(tokenToRow(t)).execute(), `token "${t.id}" already exists`),
+      ),
+    get: (id: string) =>
+      guard(s, 'tokens.get', async () => {
+        const row = await db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+        return row === undefined ? undefined : tokenFromRow(row);
+      }),
+    list: () =>
+      guard(s, 'tokens.list', async () =>
+        (await db.selectFrom('tokens').selectAll().orderBy('issued_at', 'desc').orderBy('id', 'desc').execute()).map(
+          tokenFromRow,
+        ),
+      ),
+    // Revoking twice keeps the first time: the audit trail should show when access really ended.
+    revoke: (id: string, at: string) =>
+      guard(s, 'tokens.revoke', async () => {
+        await db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null)
+          .execute();
+        const row = await db.selectFrom('tokens').select('id').where('id', '=', id).executeTakeFirst();
+        return row !== undefined;
+      }),
+  };
+}
+
+/** Validates a list limit: an integer from 1 to MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT when absent. */
+function listLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIST_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new WardenError('WARDEN_ERR_BAD_REQUEST', `limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
+  }
+  return limit;
+}
+
+function sessionRepository(db: Kysely<Database>, s: StoreState): SessionRepository {
+  return {
+    insert: (r: SessionRecord) =>
+      guard(s, 'sessions.insert', () =>
+        insertUnique(() => db.insertInto('sessions').values(sessionToRow(r)).execute(), `session "${r.id}" already exists`),
+      ),
+    // Ends a session once: a second end (or an unknown id) changes nothing, so close paths never have to race.
+    end: (id: string, at: string, reason: string) =>
+      guard(s, 'sessions.end', async () => {
+        await db.updateTable('sessions').set({ ended_at: at, end_reason: reason }).where('id', '=', id)
+          .where('ended_at', 'is', null).execute();
+      }),
+    get: (id: string) =>
+      guard(s, 'sessions.get', async () => {
+        const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+        return row === undefined ? undefined : sessionFromRow(row);
+      }),
+    list: (query: SessionQuery = {}) =>
+      guard(s, 'sessions.list', async () => {
+        let q = db.selectFrom('sessions').selectAll();
+        if (query.subject !== undefined) q = q.where('subject', '=', query.subject);
+        if (query.target !== undefined) q = q.where('target', '=', query.target);
+        if (query.active === true) q = q.where('ended_at', 'is', null);
+        if (query.active === false) q = q.where('ended_at', 'is not', null);
+        const rows = await q.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(listLimit(query.limit)).execute();
+        return rows.map(sessionFromRow);
+      }),
+    appendEvents: (events: SessionEventRecord[]) =>
+      guard(s, 'sessions.appendEvents', async () => {
+        if (events.length === 0) return;
+        const rows = events.map(eventToRow);
+        await insertUnique(
+          () =>
+            db.transaction().execute(async (trx) => {
+              for (let i = 0; i < rows.length; i += EVENT_BATCH_ROWS) {
+                await trx.insertInto('session_events').values(rows.slice(i, i + EVENT_BATCH_ROWS)).execute();
+              }
+            }),
+          'session event sequence number already used',
+        );
+      }),
+    events: (sessionId: string) =>
+      guard(s, 'sessions.events', async () => {
+        const rows = await db.selectFrom('session_events').selectAll().where('session_id', '=', sessionId)
+          .orderBy('seq').execute();
+        return rows.map(eventFromRow);
+      }),
+    endDangling: (at: string, reason: string) =>
+      guard(s, 'sessions.endDangling', async () => {
+        const result = await db.updateTable('sessions').set({ ended_at: at, end_reason: reason })
+          .where('ended_at', 'is', null).executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      }),
+  };
+}
+
+/**
+ * Builds the whole Store over an open Kysely instance. `close` destroys the instance (and so the connection or
+ * pool) once; afterwards every method throws WARDEN_ERR_STORE_UNAVAILABLE.
+ */
+export function createKyselyStore(db: Kysely<Database>): Store {
+  const state: StoreState = { closed: false };
+  return {
+    targets: targetRepository(db, state),
+    tokens: tokenRepository(db, state),
+    sessions: sessionRepository(db, state),
+    async close(): Promise<void> {
+      if (state.closed) return;
+      state.closed = true;
+      await db.destroy();
+    },
+  };
+}

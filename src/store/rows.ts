@@ -1,0 +1,142 @@
+/**
+ * Translation between the store's records (types.ts, camelCase, real arrays and objects) and database rows
+ * (schema.ts, snake_case, JSON as TEXT). Pure functions only: no database access, no validation of business
+ * rules. A row whose JSON does not parse throws, and the repository reports that as the store being unusable.
+ */
+import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
+import type { SessionsTable, SessionEventsTable, TargetsTable, TokensTable } from './schema.js';
+import type { SessionEventRecord, SessionRecord, TargetRecord, TokenRecord } from './types.js';
+
+/** Parses a JSON array column, insisting on an array so a corrupt row cannot pass as data. */
+function jsonArray<T>(text: string, column: string): T[] {
+  const value: unknown = JSON.parse(text);
+  if (!Array.isArray(value)) throw new Error(`column ${column} does not hold a JSON array`);
+  return value as T[];
+}
+
+/** Parses a JSON object column, insisting on a plain object. */
+function jsonObject<T extends object>(text: string, column: string): T {
+  const value: unknown = JSON.parse(text);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`column ${column} does not hold a JSON object`);
+  }
+  return value as T;
+}
+
+/** A target record as a row. */
+export function targetToRow(t: TargetRecord): TargetsTable {
+  return {
+    name: t.name,
+    type: t.type,
+    host: t.host,
+    port: t.port,
+    database: t.database,
+    user: t.user,
+    password_enc: t.passwordEnc,
+    tls: t.tls,
+    ca: t.ca,
+    labels: JSON.stringify(t.labels ?? {}),
+    created_at: t.createdAt,
+    updated_at: t.updatedAt,
+  };
+}
+
+/** A targets row as a record. */
+export function targetFromRow(r: TargetsTable): TargetRecord {
+  return {
+    name: r.name,
+    type: r.type as ProtocolName,
+    host: r.host,
+    port: Number(r.port),
+    database: r.database,
+    user: r.user,
+    passwordEnc: r.password_enc,
+    tls: r.tls as TlsMode,
+    ca: r.ca,
+    labels: jsonObject<Record<string, string>>(r.labels, 'targets.labels'),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** A token record as a row. */
+export function tokenToRow(t: TokenRecord): TokensTable {
+  return {
+    id: t.id,
+    subject: t.subject,
+    subject_kind: t.subjectKind,
+    groups: JSON.stringify(t.groups),
+    targets: JSON.stringify(t.targets),
+    issued_at: t.issuedAt,
+    expires_at: t.expiresAt,
+    revoked_at: t.revokedAt,
+  };
+}
+
+/** A tokens row as a record. */
+export function tokenFromRow(r: TokensTable): TokenRecord {
+  return {
+    id: r.id,
+    subject: r.subject,
+    subjectKind: r.subject_kind as PrincipalKind,
+    groups: jsonArray<string>(r.groups, 'tokens.groups'),
+    targets: jsonArray<string>(r.targets, 'tokens.targets'),
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** A session record as a row. */
+export function sessionToRow(s: SessionRecord): SessionsTable {
+  return {
+    id: s.id,
+    protocol: s.protocol,
+    subject: s.subject,
+    subject_kind: s.subjectKind,
+    groups: JSON.stringify(s.groups),
+    chain: JSON.stringify(s.chain),
+    token_id: s.tokenId,
+    target: s.target,
+    database: s.database,
+    client_address: s.clientAddress,
+    started_at: s.startedAt,
+    ended_at: s.endedAt,
+    end_reason: s.endReason,
+  };
+}
+
+/** A sessions row as a record. */
+export function sessionFromRow(r: SessionsTable): SessionRecord {
+  return {
+    id: r.id,
+    protocol: r.protocol as ProtocolName,
+    subject: r.subject,
+    subjectKind: r.subject_kind as PrincipalKind,
+    groups: jsonArray<string>(r.groups, 'sessions.groups'),
+    chain: jsonArray<Actor>(r.chain, 'sessions.chain'),
+    tokenId: r.token_id,
+    target: r.target,
+    database: r.database,
+    clientAddress: r.client_address,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    endReason: r.end_reason,
+  };
+}
+
+/** A session event as a row. */
+export function eventToRow(e: SessionEventRecord): SessionEventsTable {
+  return { session_id: e.sessionId, seq: e.seq, at: e.at, type: e.type, data: JSON.stringify(e.data ?? {}) };
+}
+
+/** A session_events row as a record. */
+export function eventFromRow(r: SessionEventsTable): SessionEventRecord {
+  return {
+    sessionId: r.session_id,
+    seq: Number(r.seq),
+    at: r.at,
+    type: r.type,
+    data: jsonObject<Record<string, unknown>>(r.data, 'session_events.data'),
+  };
+}
