@@ -13,7 +13,7 @@ const EMPTY = Buffer.alloc(0);
 export class FrameScanner {
   private readonly interest: Uint8Array;
   private readonly maxBody: number;
-  /** Header bytes seen of the current message (0..4 after the type byte; 0 also when inside a body). */
+  /** Bytes of a split header seen so far (0..4, type byte included); 0 at a boundary and inside a body. */
   private headerGot = 0;
   private type = 0;
   /** The length word, accumulated byte by byte when the header is split across chunks. */

@@ -318,7 +318,7 @@ function readStartup(input: Buffer, parts: Buffer[]): StartupResult {
 function fuzzStartup(rng: Rng, input: Buffer): void {
   attempt('decodeStartupPacket', input, () => decodeStartupPacket(input));
   // With a correct length word the decoder gets past the first check and reaches the payload.
-  if (input.length >= 4) {
+  if (input.length >= 4 && input.readInt32BE(0) !== input.length) {
     const fixed = Buffer.from(input);
     fixed.writeInt32BE(fixed.length, 0);
     attempt('decodeStartupPacket', fixed, () => decodeStartupPacket(fixed));
