@@ -18,27 +18,35 @@ const CLIENTS = (process.env.BENCH_CLIENTS ?? '1 8 32').split(/\s+/).map(Number)
 const MODES = ['simple', 'extended'] as const;
 
 interface Route { name: string; port: number; user: string; password: string; database: string; pid?: number }
-interface Result { tps: number; latencyMs: number; transactions: number; wardenCpuUs?: number }
+interface Result { tps: number; latencyMs: number; transactions: number; /** the proxy's CPU per transaction */ cpuUs?: number }
 
 async function main(): Promise<void> {
   const pg = await startPostgres({ maxConnections: 200 });
   let warden: WardenProcess | undefined;
   let bouncer: ChildProcess | undefined;
+  let pipe: ChildProcess | undefined;
   try {
     await run(path.join(postgresBinDir(), 'pgbench'), ['-i', '-q', '-s', '10', '-h', '127.0.0.1', '-p', String(pg.port),
       '-U', pg.scram.user, pg.database], { env: { ...process.env, PGPASSWORD: pg.scram.password } });
-    warden = await startWarden({ args: ['--allow-plaintext-loopback', '--log-level', 'warn'] });
+    // BENCH_WARDEN_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Warden during the run.
+    const nodeArgs = process.env.BENCH_WARDEN_NODE_ARGS?.split(/\s+/).filter(Boolean);
+    warden = await startWarden({ args: ['--allow-plaintext-loopback', '--log-level', 'warn'], nodeArgs });
     await warden.cli(['targets', 'add', 'bench', '--type', 'postgres', '--host', '127.0.0.1', '--port', String(pg.port),
       '--database', pg.database, '--user', pg.scram.user, '--password-stdin', '--tls', 'disable'], { stdin: pg.scram.password });
     const token = (await warden.cli(['tokens', 'create', '--user', 'bench', '--ttl', '12h'])).stdout.trim();
     const bouncerPort = await freePort();
     bouncer = await startPgbouncer(pg, bouncerPort);
+    const pipePort = await freePort();
+    pipe = spawn(process.execPath, [new URL('./node-pipe.mjs', import.meta.url).pathname, String(pipePort), String(pg.port)],
+      { stdio: 'inherit' });
+    await waitForPort(pipePort);
     const routes: Route[] = [
       { name: 'direct', port: pg.port, user: pg.scram.user, password: pg.scram.password, database: pg.database },
       { name: 'warden', port: warden.ports.postgres, user: 'bench', password: token, database: 'bench', pid: warden.child.pid },
       ...(bouncer ? [{ name: 'pgbouncer', port: bouncerPort, user: pg.scram.user, password: pg.scram.password, database: pg.database }] : []),
+      { name: 'node-pipe', port: pipePort, user: pg.scram.user, password: pg.scram.password, database: pg.database, pid: pipe.pid },
     ];
-    console.log(`pgbench -S, ${SECONDS} s per run, ${os.cpus().length} cores, PostgreSQL ${pg.version}; Warden records every statement`);
+    console.log(`pgbench -S, ${SECONDS} s per run (one pgbench after another, same server), ${os.cpus().length} cores, PostgreSQL ${pg.version}; Warden records every statement`);
     for (const mode of MODES) {
       for (const clients of CLIENTS) {
         const results = new Map<string, Result>();
@@ -48,6 +56,7 @@ async function main(): Promise<void> {
     }
   } finally {
     bouncer?.kill('SIGTERM');
+    pipe?.kill('SIGTERM');
     await warden?.stop();
     await pg.stop();
   }
@@ -62,7 +71,7 @@ async function pgbench(route: Route, mode: string, clients: number): Promise<Res
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(stdout)?.[1]);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]);
   const result: Result = { tps, latencyMs, transactions };
-  if (route.pid) result.wardenCpuUs = ((await cpuTicks(route.pid)) - before) * (1e6 / 100) / transactions;
+  if (route.pid) result.cpuUs = ((await cpuTicks(route.pid)) - before) * (1e6 / 100) / transactions;
   return result;
 }
 
@@ -77,13 +86,23 @@ function report(mode: string, clients: number, r: Map<string, Result>): void {
   const direct = r.get('direct')!;
   const warden = r.get('warden')!;
   const bouncer = r.get('pgbouncer');
-  const row = (name: string, x: Result) => `  ${name.padEnd(10)} ${x.tps.toFixed(0).padStart(8)} tps  ${x.latencyMs.toFixed(3).padStart(7)} ms`;
+  const pipe = r.get('node-pipe')!;
+  const row = (name: string, x: Result) => `  ${name.padEnd(10)} ${x.tps.toFixed(0).padStart(8)} tps  ${x.latencyMs.toFixed(3).padStart(7)} ms`
+    + `  ${(x.tps / direct.tps).toFixed(2)} of direct${x.cpuUs === undefined ? '' : `  ${x.cpuUs.toFixed(1)} us CPU/tx`}`;
   console.log(`\n${mode}, ${clients} client${clients > 1 ? 's' : ''}`);
   for (const [name, x] of r) console.log(row(name, x));
   const ratios = [`warden/direct ${(warden.tps / direct.tps).toFixed(2)}`];
   if (bouncer) ratios.push(`warden/pgbouncer ${(warden.tps / bouncer.tps).toFixed(2)}`, `pgbouncer/direct ${(bouncer.tps / direct.tps).toFixed(2)}`);
-  ratios.push(`warden CPU ${warden.wardenCpuUs!.toFixed(1)} us/tx`);
+  ratios.push(`warden/node-pipe ${(warden.tps / pipe.tps).toFixed(2)}`);
   console.log(`  ${ratios.join('   ')}`);
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await run('pg_isready', ['-h', '127.0.0.1', '-p', String(port)]).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on port ${port}`);
 }
 
 /** Starts pgbouncer (session pooling, like Warden's one upstream connection per session) as the postgres user. */
@@ -107,13 +126,8 @@ async function startPgbouncer(pg: PgServer, port: number): Promise<ChildProcess 
   const args = [path.join(dir, 'pgbouncer.ini')];
   const child = asRoot ? spawn('setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', found, ...args], { stdio: 'ignore' })
     : spawn(found, args, { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const ok = await run('pg_isready', ['-h', '127.0.0.1', '-p', String(port)]).then(() => true, () => false);
-    if (ok) return child;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error('pgbouncer did not start');
+  await waitForPort(port).catch((err: unknown) => { child.kill(); throw err; });
+  return child;
 }
 
 await main();

@@ -72,6 +72,6 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return 2;
   }
   const command = await COMMANDS[first].load();
-  // `start` is the lead's module and takes argv only; the others also take the Io.
+  // `start` runs a server and writes to the process's own streams; the API commands take the Io (tests capture it).
   return first === 'start' ? command.run(rest) : command.run(rest, io);
 }

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { WardenError } from '../errors.js';
 import type { Database } from './schema.js';
 import {
-  eventFromRow, eventToRow, sessionFromRow, sessionToRow, targetFromRow, targetToRow, tokenFromRow, tokenToRow,
+  eventsFromChunk, eventsToChunk, sessionFromRow, sessionToRow, targetFromRow, targetToRow, tokenFromRow, tokenToRow,
 } from './rows.js';
 import type {
   SessionEventRecord, SessionQuery, SessionRecord, SessionRepository, Store, TargetRecord, TargetRepository,
@@ -18,8 +18,6 @@ import type {
 /** Default and largest page for `sessions.list`. */
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
-/** Rows per INSERT when appending events: well under SQLite's and PostgreSQL's bound-parameter limits. */
-const EVENT_BATCH_ROWS = 500;
 
 /** Shared between a store and its repositories so a closed store refuses work without touching the driver. */
 interface StoreState {
@@ -149,22 +147,24 @@ function sessionRepository(db: Kysely<Database>, s: StoreState): SessionReposito
     appendEvents: (events: SessionEventRecord[]) =>
       guard(s, 'sessions.appendEvents', async () => {
         if (events.length === 0) return;
-        const rows = events.map(eventToRow);
-        await insertUnique(
-          () =>
-            db.transaction().execute(async (trx) => {
-              for (let i = 0; i < rows.length; i += EVENT_BATCH_ROWS) {
-                await trx.insertInto('session_events').values(rows.slice(i, i + EVENT_BATCH_ROWS)).execute();
-              }
-            }),
-          'session event sequence number already used',
-        );
+        const chunks = chunksBySession(events);
+        await db.transaction().execute(async (trx) => {
+          for (const chunk of chunks) {
+            // Chunks of a session never overlap, so a repeated seq is caught against what is already stored.
+            const last = await trx.selectFrom('session_event_chunks').select(({ fn }) => fn.max('last_seq').as('last'))
+              .where('session_id', '=', chunk.session_id).executeTakeFirst();
+            if (last?.last !== null && last?.last !== undefined && Number(last.last) >= chunk.first_seq) {
+              throw new WardenError('WARDEN_ERR_CONFLICT', 'session event sequence number already used');
+            }
+            await trx.insertInto('session_event_chunks').values(chunk).execute();
+          }
+        });
       }),
     events: (sessionId: string) =>
       guard(s, 'sessions.events', async () => {
-        const rows = await db.selectFrom('session_events').selectAll().where('session_id', '=', sessionId)
-          .orderBy('seq').execute();
-        return rows.map(eventFromRow);
+        const rows = await db.selectFrom('session_event_chunks').selectAll().where('session_id', '=', sessionId)
+          .orderBy('first_seq').execute();
+        return rows.flatMap(eventsFromChunk);
       }),
     endDangling: (at: string, reason: string) =>
       guard(s, 'sessions.endDangling', async () => {
@@ -173,6 +173,23 @@ function sessionRepository(db: Kysely<Database>, s: StoreState): SessionReposito
         return Number(result.numUpdatedRows);
       }),
   };
+}
+
+/** Groups events into one chunk per session, sorted by seq; a seq repeated within the batch is a conflict. */
+function chunksBySession(events: SessionEventRecord[]) {
+  const bySession = new Map<string, SessionEventRecord[]>();
+  for (const e of events) {
+    const list = bySession.get(e.sessionId);
+    if (list) list.push(e);
+    else bySession.set(e.sessionId, [e]);
+  }
+  return [...bySession].map(([sessionId, list]) => {
+    list.sort((a, b) => a.seq - b.seq);
+    for (let i = 1; i < list.length; i++) {
+      if (list[i].seq === list[i - 1].seq) throw new WardenError('WARDEN_ERR_CONFLICT', 'session event sequence number already used');
+    }
+    return eventsToChunk(sessionId, list);
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
  * rules. A row whose JSON does not parse throws, and the repository reports that as the store being unusable.
  */
 import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
-import type { SessionsTable, SessionEventsTable, TargetsTable, TokensTable } from './schema.js';
+import type { SessionsTable, SessionEventChunksTable, TargetsTable, TokensTable } from './schema.js';
 import type { SessionEventRecord, SessionRecord, TargetRecord, TokenRecord } from './types.js';
 
 /** Parses a JSON array column, insisting on an array so a corrupt row cannot pass as data. */
@@ -125,18 +125,23 @@ export function sessionFromRow(r: SessionsTable): SessionRecord {
   };
 }
 
-/** A session event as a row. */
-export function eventToRow(e: SessionEventRecord): SessionEventsTable {
-  return { session_id: e.sessionId, seq: e.seq, at: e.at, type: e.type, data: JSON.stringify(e.data ?? {}) };
+/** One event as stored inside a chunk (the session id is the chunk's). */
+interface StoredEvent {
+  seq: number;
+  at: string;
+  type: string;
+  data: Record<string, unknown>;
 }
 
-/** A session_events row as a record. */
-export function eventFromRow(r: SessionEventsTable): SessionEventRecord {
-  return {
-    sessionId: r.session_id,
-    seq: Number(r.seq),
-    at: r.at,
-    type: r.type,
-    data: jsonObject<Record<string, unknown>>(r.data, 'session_events.data'),
-  };
+/** Events of one session, sorted by seq, as one chunk row. */
+export function eventsToChunk(sessionId: string, events: SessionEventRecord[]): SessionEventChunksTable {
+  const stored: StoredEvent[] = events.map((e) => ({ seq: e.seq, at: e.at, type: e.type, data: e.data ?? {} }));
+  return { session_id: sessionId, first_seq: stored[0].seq, last_seq: stored[stored.length - 1].seq,
+    events: JSON.stringify(stored) };
+}
+
+/** A chunk row as the records of its events. */
+export function eventsFromChunk(r: SessionEventChunksTable): SessionEventRecord[] {
+  return jsonArray<StoredEvent>(r.events, 'session_event_chunks.events').map((e) => ({ sessionId: r.session_id, seq: Number(e.seq), at: e.at, type: e.type,
+    data: e.data ?? {} }));
 }

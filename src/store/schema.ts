@@ -55,14 +55,16 @@ export interface SessionsTable {
   end_reason: string | null;
 }
 
-/** `session_events`: the append-only event stream of each session, keyed by (session_id, seq). */
-export interface SessionEventsTable {
+/**
+ * `session_event_chunks`: the append-only event stream of each session, in chunks of consecutive events (one per
+ * recorder flush), keyed by (session_id, first_seq). Chunks of one session never overlap.
+ */
+export interface SessionEventChunksTable {
   session_id: string;
-  seq: number;
-  at: string;
-  type: string;
-  /** JSON object with the event's payload. */
-  data: string;
+  first_seq: number;
+  last_seq: number;
+  /** JSON array of `{ seq, at, type, data }`, in seq order. */
+  events: string;
 }
 
 /** Every table Warden's store knows, as kysely's `Database` type parameter. */
@@ -70,5 +72,5 @@ export interface Database {
   targets: TargetsTable;
   tokens: TokensTable;
   sessions: SessionsTable;
-  session_events: SessionEventsTable;
+  session_event_chunks: SessionEventChunksTable;
 }

@@ -54,10 +54,10 @@ export function runWarden(args: string[], options: { stdin?: string; env?: Recor
 }
 
 /** Starts Warden with ports 0 in a fresh data dir (or `dataDir`) and waits until ports.json appears. */
-export async function startWarden(options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<WardenProcess> {
+export async function startWarden(options: { dataDir?: string; args?: string[]; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<WardenProcess> {
   const dataDir = options.dataDir ?? await fs.mkdtemp(path.join(os.tmpdir(), 'warden-e2e-'));
   await fs.rm(path.join(dataDir, 'ports.json'), { force: true });
-  const child = spawn(process.execPath, [WARDEN_BIN, 'start', '--data-dir', dataDir, '--api-port', '0',
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), WARDEN_BIN, 'start', '--data-dir', dataDir, '--api-port', '0',
     '--postgres-port', '0', '--log-level', 'info', ...(options.args ?? [])], {
     env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
