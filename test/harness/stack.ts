@@ -2,8 +2,8 @@
  * The usual end-to-end setup: a throwaway real PostgreSQL, a Warden process in front of it with one target, and
  * helpers to mint tokens and to run real `psql` and the `pg` driver through Warden.
  */
-import { spawn } from 'node:child_process';
 import pg from 'pg';
+import { runProcess, type ProcessResult } from './process.js';
 import { startPostgres, type PgServer, type StartPostgresOptions } from './postgres.js';
 import { startWarden, type WardenProcess } from './warden.js';
 
@@ -32,12 +32,6 @@ export interface PsqlOptions {
   env?: Record<string, string>;
 }
 
-/** Exit code and output of a process. */
-export interface ProcessResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Starts PostgreSQL and Warden and registers the target `pg-main`. */
 export async function startStack(options: { pg?: StartPostgresOptions; wardenArgs?: string[] } = {}): Promise<Stack> {
@@ -78,18 +72,9 @@ export async function startStack(options: { pg?: StartPostgresOptions; wardenArg
 
 /** Runs `psql -X -A -t` against Warden's PostgreSQL port with the token as the password. */
 export function runPsql(port: number, args: string[], o: PsqlOptions): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port),
-      '-U', o.user, '-d', o.database ?? 'pg-main', ...args], {
-      env: { ...process.env, PGPASSWORD: o.token, PGSSLMODE: o.sslmode ?? 'require', PGCONNECT_TIMEOUT: '10', ...o.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(o.stdin ?? '');
+  return runProcess('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port),
+    '-U', o.user, '-d', o.database ?? 'pg-main', ...args], {
+    env: { ...process.env, PGPASSWORD: o.token, PGSSLMODE: o.sslmode ?? 'require', PGCONNECT_TIMEOUT: '10', ...o.env },
+    stdin: o.stdin,
   });
 }

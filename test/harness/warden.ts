@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runProcess, type ProcessResult } from './process.js';
 
 /** Absolute path of the `warden` executable script. */
 export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
@@ -28,29 +29,14 @@ export interface WardenProcess {
 }
 
 /** Outcome of one CLI run. */
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessResult;
 
 const children = new Set<ChildProcess>();
 process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 
 /** Runs `node bin/warden.mjs ARGS` and collects its output. */
 export function runWarden(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WARDEN_BIN, ...args], {
-      env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
+  return runProcess(process.execPath, [WARDEN_BIN, ...args], { env: { ...process.env, ...options.env }, stdin: options.stdin });
 }
 
 /** Starts Warden with ports 0 in a fresh data dir (or `dataDir`) and waits until ports.json appears. */
