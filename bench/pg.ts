@@ -16,6 +16,17 @@ const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1 8 32').split(/\s+/).map(Number);
 const MODES = ['simple', 'extended'] as const;
+const BENCH_POLICY = `kind: Policy
+name: bench-guardrails
+rules:
+  - name: block-destructive
+    match: { classes: [destructive, unknown, admin, privilege] }
+    effect: deny
+    message: destructive statements are blocked
+  - name: reads-and-writes
+    match: { classes: [read, write] }
+    effect: allow
+`;
 
 interface Route { name: string; port: number; user: string; password: string; database: string; pid?: number }
 interface Result { tps: number; latencyMs: number; transactions: number; /** the proxy's CPU per transaction */ cpuUs?: number }
@@ -33,6 +44,8 @@ async function main(): Promise<void> {
     warden = await startWarden({ args: ['--allow-plaintext-loopback', '--log-level', 'warn'], nodeArgs });
     await warden.cli(['targets', 'add', 'bench', '--type', 'postgres', '--host', '127.0.0.1', '--port', String(pg.port),
       '--database', pg.database, '--user', pg.scram.user, '--password-stdin', '--tls', 'disable'], { stdin: pg.scram.password });
+    // The guardrails of a production target: every statement is parsed and judged on the data path.
+    await warden.applyPolicy(BENCH_POLICY);
     const token = (await warden.cli(['tokens', 'create', '--user', 'bench', '--ttl', '12h'])).stdout.trim();
     const bouncerPort = await freePort();
     bouncer = await startPgbouncer(pg, bouncerPort);

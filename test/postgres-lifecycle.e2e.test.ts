@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startPostgres, type PgServer } from './harness/postgres.js';
 import { runPsql } from './harness/stack.js';
-import { startWarden } from './harness/warden.js';
+import { ALLOW_ALL_POLICY, startWarden } from './harness/warden.js';
 
 let server: PgServer;
 before(async () => { server = await startPostgres(); });
@@ -32,6 +32,7 @@ test('first start, shutdown with a live session, restart on the same data dir', 
     String(server.port), '--database', 'app', '--user', server.scram.user, '--password-stdin', '--tls', 'prefer'],
   { stdin: server.scram.password });
   assert.equal(add.code, 0, add.stderr);
+  await warden.applyPolicy(ALLOW_ALL_POLICY);
   const token = (await warden.cli(['tokens', 'create', '--user', 'carol'])).stdout.trim();
   const client = new pg.Client({ host: '127.0.0.1', port: warden.ports.postgres, user: 'carol', password: token,
     database: 'pg-life', ssl: { rejectUnauthorized: false } });
@@ -65,6 +66,7 @@ test('plaintext logins on loopback when the operator allows them', async () => {
   try {
     await warden.cli(['targets', 'add', 'pg-plain', '--type', 'postgres', '--host', server.host, '--port',
       String(server.port), '--database', 'app', '--user', server.trust.user, '--tls', 'disable']);
+    await warden.applyPolicy(ALLOW_ALL_POLICY);
     const token = (await warden.cli(['tokens', 'create', '--user', 'dave'])).stdout.trim();
     const r = await runPsql(warden.ports.postgres, ['-c', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'],
       { user: 'dave', token, database: 'pg-plain', sslmode: 'disable' });

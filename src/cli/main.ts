@@ -15,6 +15,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   targets: { summary: 'add, list, show and remove backends', load: () => import('./targets.js') },
   tokens: { summary: 'issue, list and revoke Warden tokens', load: () => import('./tokens.js') },
   sessions: { summary: 'list recorded sessions and show their timeline', load: () => import('./sessions.js') },
+  approvals: { summary: 'list, show, approve and deny approval requests', load: () => import('./approvals.js') },
+  access: { summary: 'ask for time-limited access to a target', load: () => import('./access.js') },
+  apply: { summary: 'apply policy documents from a YAML or JSON file', load: async () => ({ run: (await import('./policies.js')).runApply }) },
+  policies: { summary: 'list, show and remove policies', load: () => import('./policies.js') },
+  policy: { summary: 'test what the policies decide for a statement', load: async () => ({ run: (await import('./policies.js')).runPolicy }) },
 };
 
 /** Warden's version, from package.json. */

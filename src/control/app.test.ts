@@ -348,7 +348,8 @@ test('unexpected errors are a generic 500; the detail only reaches the log', asy
   const sessions = Object.assign(Object.create(fx.store.sessions), {
     list: async () => { throw new Error('disk on fire at /var/secret/path'); },
   });
-  const broken: Store = { targets: fx.store.targets, tokens: fx.store.tokens, sessions, close: async () => {} };
+  // Spread so every other repository (whatever the store grows) stays the real one.
+  const broken: Store = { ...fx.store, sessions, close: async () => {} };
   const app = await buildControlApi({ ...fx.deps, store: broken });
   try {
     const res = await app.inject({ method: 'GET', url: '/api/sessions', headers: { authorization: `Bearer ${fx.adminToken}` } });

@@ -6,12 +6,16 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { ApprovalService } from '../approvals/service.js';
 import type { TokenService } from '../identity/tokens.js';
+import type { PolicyCatalog } from '../session/policy-catalog.js';
 import type { Store } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { healthRoutes } from './routes/health.js';
+import { policyRoutes } from './routes/policies.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { targetRoutes } from './routes/targets.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -27,6 +31,12 @@ export interface ControlDeps {
   recorder: { flush(): Promise<void> };
   /** Warden's version, shown by `/api/health` and in the OpenAPI document. */
   version: string;
+  /** The policies in force; the policy routes write through it so the store and memory agree. */
+  policies: PolicyCatalog;
+  /** What `POST /api/policy/test` assumes for statements no rule decides (the server's configured default). */
+  defaultEffect: 'allow' | 'deny';
+  /** Approval requests and decisions; its routes take any valid token (approvers need not be admins). */
+  approvals: ApprovalService;
 }
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
@@ -95,5 +105,7 @@ export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstanc
   await app.register(targetRoutes(deps), { prefix: '/api' });
   await app.register(tokenRoutes(deps), { prefix: '/api' });
   await app.register(sessionRoutes(deps), { prefix: '/api' });
+  await app.register(policyRoutes(deps), { prefix: '/api' });
+  await app.register(approvalRoutes(deps), { prefix: '/api' });
   return app;
 }

@@ -1,6 +1,7 @@
 /**
  * Bearer authentication and authorization of control API requests. Every route is authenticated and needs the admin
- * group unless its config says `auth: 'public'`; a later change adds finer roles through the same `auth` config.
+ * group unless its config says `auth: 'public'` (no token) or `auth: 'authenticated'` (any valid token; the handler
+ * checks what the caller may do, e.g. approvals); finer roles can be added through the same `auth` config.
  * This module must never log or echo the token, and must fail closed: a route that forgets its config is admin-only.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -8,8 +9,11 @@ import { WardenError } from '../errors.js';
 import { ADMIN_GROUP, type TokenService } from '../identity/tokens.js';
 import type { Subject } from '../session/types.js';
 
-/** Who may call a route: anyone (`public`) or members of the admin group (`admin`, the default). */
-export type RouteAuth = 'public' | 'admin';
+/**
+ * Who may call a route: anyone (`public`), any caller with a valid Warden token whatever its groups
+ * (`authenticated`: the handler decides with `request.subject`), or members of the admin group (`admin`, the default).
+ */
+export type RouteAuth = 'public' | 'authenticated' | 'admin';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,6 +54,7 @@ export function installAuth(app: FastifyInstance, tokens: TokenService): void {
     if (auth === 'public') return;
     const subject = await tokens.verify(bearerToken(request.headers.authorization));
     request.subject = subject;
+    if (auth === 'authenticated') return;
     if (!subject.groups.includes(ADMIN_GROUP)) {
       throw new WardenError('WARDEN_ERR_FORBIDDEN', `this operation needs membership in the ${ADMIN_GROUP} group`);
     }

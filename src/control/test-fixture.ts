@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { ApprovalService } from '../approvals/service.js';
+import { Notifier } from '../approvals/notifier.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
+import { PolicyCatalog } from '../session/policy-catalog.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { Vault } from '../vault/vault.js';
@@ -32,8 +35,14 @@ export interface ControlFixture {
   close(): Promise<void>;
 }
 
+/** Options of a fixture; everything defaults to what most tests want. */
+export interface ControlFixtureOptions {
+  /** The default effect the policy test route assumes (default `deny`). */
+  defaultEffect?: 'allow' | 'deny';
+}
+
 /** Builds a fresh fixture in its own temporary directory. */
-export async function createControlFixture(): Promise<ControlFixture> {
+export async function createControlFixture(options: ControlFixtureOptions = {}): Promise<ControlFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warden-control-'));
   const store = await openStore({ kind: 'sqlite', path: join(dataDir, 'warden.db') });
   const vault = await Vault.loadOrCreate(dataDir);
@@ -46,13 +55,18 @@ export async function createControlFixture(): Promise<ControlFixture> {
     },
   });
   let flushes = 0;
+  const logger = pino({ level: 'debug' }, sink);
+  const notifier = new Notifier({ webhookUrls: [], slackWebhookUrls: [], publicUrl: 'http://127.0.0.1', logger });
   const deps: ControlDeps = {
     store,
     tokens,
     vault,
-    logger: pino({ level: 'debug' }, sink),
+    logger,
     recorder: { flush: async () => void flushes++ },
     version: '0.0.0-test',
+    policies: await PolicyCatalog.load(store),
+    defaultEffect: options.defaultEffect ?? 'deny',
+    approvals: await ApprovalService.create({ store, logger, notifier }),
   };
   const app = await buildControlApi(deps);
   const admin = await tokens.issue({ subject: 'root', kind: 'user', groups: [ADMIN_GROUP], targets: ['*'], ttlSeconds: 3600 });
@@ -63,6 +77,7 @@ export async function createControlFixture(): Promise<ControlFixture> {
     logText: () => logLines.join(''),
     async close() {
       await app.close();
+      await deps.approvals.shutdown('test finished');
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },

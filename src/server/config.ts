@@ -11,6 +11,9 @@ const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
+const list = z.string().default('').transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().url()));
+
 /** The validated configuration of `warden start`. */
 export const ServerConfigSchema = z.object({
   dataDir: z.string().min(1).default('./.warden'),
@@ -24,6 +27,14 @@ export const ServerConfigSchema = z.object({
   maxMessageBytes: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   /** Base64 of a 32-byte vault key; when unset the key lives in `<dataDir>/vault.key`. */
   vaultKey: z.string().optional(),
+  /** What happens to a statement no policy rule matches. Deny unless the operator says otherwise. */
+  defaultEffect: z.enum(['deny', 'allow']).default('deny'),
+  /** Generic JSON webhooks told about approval requests and decisions (comma-separated). */
+  webhookUrls: list,
+  /** Slack-compatible incoming webhooks told about approval requests and decisions (comma-separated). */
+  slackWebhookUrls: list,
+  /** How approvers reach this Warden's API, used in notifications (default: the API's own address). */
+  publicUrl: z.string().url().optional(),
 });
 
 /** Configuration of a running Warden server. */
@@ -38,6 +49,10 @@ const OPTIONS = [
   { flag: 'allow-plaintext-loopback', env: 'WARDEN_ALLOW_PLAINTEXT_LOOPBACK', key: 'allowPlaintextLoopback', type: 'boolean' },
   { flag: 'log-level', env: 'WARDEN_LOG_LEVEL', key: 'logLevel', type: 'string' },
   { flag: 'max-message-bytes', env: 'WARDEN_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', type: 'string' },
+  { flag: 'default-effect', env: 'WARDEN_DEFAULT_EFFECT', key: 'defaultEffect', type: 'string' },
+  { flag: 'webhook-url', env: 'WARDEN_WEBHOOK_URLS', key: 'webhookUrls', type: 'string' },
+  { flag: 'slack-webhook-url', env: 'WARDEN_SLACK_WEBHOOK_URLS', key: 'slackWebhookUrls', type: 'string' },
+  { flag: 'public-url', env: 'WARDEN_PUBLIC_URL', key: 'publicUrl', type: 'string' },
   { flag: null, env: 'WARDEN_VAULT_KEY', key: 'vaultKey', type: 'string' },
 ] as const;
 

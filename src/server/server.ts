@@ -6,11 +6,15 @@
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { initSqlAnalysis } from '../analysis/sql/analyze.js';
+import { ApprovalService } from '../approvals/service.js';
+import { Notifier } from '../approvals/notifier.js';
 import { buildControlApi } from '../control/app.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
 import { PostgresListener } from '../protocols/postgres/listener.js';
 import { Recorder } from '../recording/recorder.js';
 import { SessionPipeline } from '../session/pipeline.js';
+import { PolicyCatalog } from '../session/policy-catalog.js';
 import { SessionRegistry } from '../session/registry.js';
 import { openStore } from '../store/index.js';
 import { Vault } from '../vault/vault.js';
@@ -41,10 +45,17 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
   const tls = await loadOrCreateTls(config.dataDir);
   const newAdminToken = await ensureAdminToken(config.dataDir, tokens);
 
+  await initSqlAnalysis();
+  const policies = await PolicyCatalog.load(store);
+
   const recorder = new Recorder({ sessions: store.sessions, logger });
   const registry = new SessionRegistry();
-  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, logger });
-  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version });
+  const publicUrl = config.publicUrl ?? `http://${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${config.apiPort}`;
+  const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
+  const approvals = await ApprovalService.create({ store, logger, notifier });
+  const { defaultEffect } = config;
+  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger });
+  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect });
   const postgres = new PostgresListener({
     pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
     allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
@@ -62,9 +73,11 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
   let stopping: Promise<void> | null = null;
   const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
     await Promise.all([postgres.stopAccepting(), registry.terminateAll(reason)]);
+    await approvals.shutdown(reason);
     postgres.destroyRemaining();
     await api.close();
     await recorder.close();
+    await notifier.idle(2000);
     await store.close();
   })());
   return { ports, newAdminToken, stop };

@@ -1,18 +1,25 @@
 /**
  * The shared session pipeline: the one place that decides whether a session may open and whether a command may
  * run, and that records what happened. Engines call it; it never touches protocol bytes. It fails closed: when it
- * cannot decide (store down, token unverifiable), the answer is no.
+ * cannot decide (store down, token unverifiable, SQL it cannot parse), the answer is no.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { analyzeSql } from '../analysis/sql/analyze.js';
+import type { ApprovalService } from '../approvals/service.js';
 import { WardenError, toWardenError } from '../errors.js';
+import type { TokenService } from '../identity/tokens.js';
+import { evaluate, mayAccess } from '../policy/evaluate.js';
 import { anyGlobMatch } from '../policy/glob.js';
+import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
 import type { Store, TargetRecord } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
-import type { TokenService } from '../identity/tokens.js';
+import { requestApproval } from './approval-wait.js';
+import type { PolicyCatalog } from './policy-catalog.js';
 import type { OpenRequest, Session } from './session.js';
-import type { Command, CommandOutcome, Credentials, Subject, Target, Verdict } from './types.js';
+import { StatementState } from './statement-state.js';
+import type { Command, CommandContext, CommandOutcome, Credentials, Subject, Target, Verdict } from './types.js';
 
 /** What the pipeline needs from the rest of Warden. */
 export interface PipelineDeps {
@@ -20,13 +27,17 @@ export interface PipelineDeps {
   tokens: TokenService;
   vault: Vault;
   recorder: Recorder;
+  policies: PolicyCatalog;
+  approvals: ApprovalService;
+  /** What happens to a statement no policy rule matches. */
+  defaultEffect: 'allow' | 'deny';
   logger: Logger;
 }
 
-const ALLOW: Verdict = { effect: 'allow' };
-
 /** Decides and records for every engine. */
 export class SessionPipeline {
+  private readonly states = new WeakMap<Session, StatementState>();
+
   constructor(private readonly deps: PipelineDeps) {}
 
   /**
@@ -48,10 +59,14 @@ export class SessionPipeline {
       if (!anyGlobMatch(verified.targets, record.name)) {
         throw new WardenError('WARDEN_ERR_ACCESS_DENIED', `user "${verified.id}" may not use target "${record.name}"`);
       }
-      const session = newSession(req, verified, toTarget(record));
+      const target = toTarget(record);
+      const accessGranted = await this.checkPolicyAccess(verified, target);
+      const session = newSession(req, verified, target);
       await this.deps.store.sessions.insert(sessionRow(session, null, null));
+      this.states.set(session, new StatementState(accessGranted));
       this.deps.recorder.begin(session.id);
-      this.deps.recorder.append(session.id, 'session.start', { clientAddress: req.clientAddress, database: session.database });
+      this.deps.recorder.append(session.id, 'session.start', { clientAddress: req.clientAddress, database: session.database,
+        ...(accessGranted ? { access: 'granted by an approved access request' } : {}) });
       return session;
     } catch (err) {
       const error = toWardenError(err);
@@ -68,11 +83,26 @@ export class SessionPipeline {
     return { user: record.user, password };
   }
 
-  /** Decides whether a command may run. Synchronous so that the common case costs no extra tick. */
-  onCommand(_session: Session, _command: Command): Verdict {
-    // Policies arrive with the guardrails issue; until then every authenticated, target-scoped session may run
-    // its statements, and every one of them is recorded by onOutcome.
-    return ALLOW;
+  /**
+   * Decides whether a command may run. Synchronous when the answer is immediate (the common case costs no extra
+   * tick); a promise when the command waits for a human's approval.
+   */
+  onCommand(session: Session, command: Command, context: CommandContext): Verdict | Promise<Verdict> {
+    const state = this.state(session);
+    const analysis = state.resolve(analyzeSql(command.text));
+    const decision = evaluate(this.deps.policies.current(), { subject: session.subject, target: session.target, analysis },
+      { defaultEffect: this.deps.defaultEffect, accessGranted: state.accessGranted });
+    const note = { effect: decision.effect, rule: decision.rule, classes: decision.classes };
+    if (decision.effect === 'allow') {
+      state.remember(analysis, command.text);
+      return { effect: 'allow', note };
+    }
+    if (decision.effect === 'deny') return this.deny(session, command, decision);
+    return requestApproval({ approvals: this.deps.approvals, recorder: this.deps.recorder, logger: this.deps.logger },
+      session, state, command, decision, context).then((verdict) => {
+      if (verdict.effect === 'allow') state.remember(analysis, command.text);
+      return verdict;
+    });
   }
 
   /** Records how a command ended. `command` is what the caller sent; it holds no Warden secret. */
@@ -80,6 +110,7 @@ export class SessionPipeline {
     this.deps.recorder.append(session.id, 'statement', {
       text: command.text,
       ...(command.params && command.params.length > 0 ? { params: command.params } : {}),
+      ...(command.decision ? { decision: command.decision } : {}),
       ...outcome,
     });
   }
@@ -89,8 +120,10 @@ export class SessionPipeline {
     this.deps.recorder.append(session.id, type, data);
   }
 
-  /** Ends a session in the recording and the store. Never throws: a failing store is logged. */
+  /** Ends a session in the recording and the store; a pending approval is cancelled. Never throws. */
   async close(session: Session, reason: string): Promise<void> {
+    const pending = this.states.get(session)?.pendingApproval;
+    if (pending) await this.deps.approvals.cancel(pending, `session ended: ${reason}`).catch(() => {});
     this.deps.recorder.append(session.id, 'session.end', { reason });
     this.deps.recorder.end(session.id);
     try {
@@ -98,6 +131,29 @@ export class SessionPipeline {
     } catch (err) {
       this.deps.logger.error({ err, session: session.id }, 'could not record the end of a session');
     }
+  }
+
+  private state(session: Session): StatementState {
+    const state = this.states.get(session);
+    // A session the pipeline did not open has no state: refuse rather than judge without it.
+    if (!state) throw new WardenError('WARDEN_ERR_INTERNAL', 'session state missing', { public: false });
+    return state;
+  }
+
+  /** With a deny default, a caller no rule could ever let in is refused at login, unless an access grant lets it. */
+  private async checkPolicyAccess(subject: Subject, target: Target): Promise<boolean> {
+    if (this.deps.defaultEffect === 'allow' || mayAccess(this.deps.policies.current(), subject, target)) return false;
+    if (await this.deps.approvals.hasAccess(subject, target.name)) return true;
+    throw new WardenError('WARDEN_ERR_ACCESS_DENIED', `no policy gives user "${subject.id}" access to target `
+      + `"${target.name}"; ask for it with: warden access request --target ${target.name} --duration 1h --reason "..."`);
+  }
+
+  private deny(session: Session, command: Command, decision: Decision): Verdict {
+    const message = decision.message ?? 'denied by policy';
+    this.deps.recorder.append(session.id, 'statement.denied', { text: command.text,
+      ...(command.params && command.params.length > 0 ? { params: command.params } : {}),
+      rule: decision.rule ?? null, classes: decision.classes, message });
+    return { effect: 'deny', message, note: { effect: 'deny', rule: decision.rule, classes: decision.classes } };
   }
 
   private async recordRefusal(req: OpenRequest, subject: Subject | undefined, error: WardenError): Promise<void> {
@@ -121,7 +177,7 @@ function unauthenticated(user: string): Subject {
 
 function newSession(req: OpenRequest, subject: Subject, target: Target): Session {
   return {
-    id: `ses_${randomUUID()}`, protocol: req.protocol, subject, target,
+    id: `ses_${randomUUID()}`, protocol: req.protocol, subject, target, applicationName: req.applicationName,
     database: req.database ?? target.database, clientAddress: req.clientAddress, startedAt: Date.now(),
   };
 }

@@ -15,6 +15,8 @@ export interface Session {
   clientAddress: string;
   /** Epoch milliseconds. */
   startedAt: number;
+  /** The caller's application name (PostgreSQL `application_name`), offered as the reason of approval requests. */
+  applicationName?: string;
 }
 
 /** What an engine knows when it asks the pipeline to open a session. */
@@ -28,4 +30,5 @@ export interface OpenRequest {
   /** A database other than the target's default, or undefined for the default. */
   database?: string;
   clientAddress: string;
+  applicationName?: string;
 }

@@ -63,10 +63,29 @@ export interface Command {
   text: string;
   /** Bound parameters in text form (null for SQL NULL, `<binary n bytes>` for binary values). */
   params?: (string | null)[];
+  /** What the pipeline decided for it (set by the pipeline, recorded with the outcome). */
+  decision?: DecisionNote;
 }
 
-/** What the pipeline decided for one command. */
-export type Verdict = { effect: 'allow'; rule?: string } | { effect: 'deny'; message: string; rule?: string };
+/** The part of a decision kept with a command's record: the rule, the classes, the approval that let it run. */
+export interface DecisionNote {
+  effect: 'allow' | 'deny' | 'require_approval';
+  rule?: string;
+  classes: string[];
+  /** The approval request or grant that let a held statement run. */
+  approval?: string;
+}
+
+/** What the pipeline decided for one command: run it, or refuse it with a message for the caller. */
+export type Verdict =
+  | { effect: 'allow'; note: DecisionNote }
+  | { effect: 'deny'; message: string; note: DecisionNote };
+
+/** Lets the pipeline talk to a caller while it holds a command (e.g. "waiting for approval"). */
+export interface CommandContext {
+  /** Sends the caller an informational notice in its protocol. */
+  notify(message: string): void;
+}
 
 /** How a command ended, reported by the engine once the upstream finished it. */
 export interface CommandOutcome {

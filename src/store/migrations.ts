@@ -5,6 +5,8 @@
  */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { WardenError } from '../errors.js';
+import { approvalsMigration } from './migrations-approvals.js';
+import { policiesMigration } from './migrations-policies.js';
 
 /** `001_initial`: targets, tokens, sessions and session events. */
 const initial: Migration = {
@@ -79,6 +81,8 @@ const initial: Migration = {
 /** All migrations by name; kysely runs them in name order. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001_initial': initial,
+  '002_policies': policiesMigration,
+  '003_approvals': approvalsMigration,
 };
 
 /** Serves MIGRATIONS to kysely's Migrator without touching the file system. */

@@ -6,6 +6,8 @@
  */
 import type { Kysely } from 'kysely';
 import { WardenError } from '../errors.js';
+import { approvalRepository } from './approvals.js';
+import { policyRepository } from './policies.js';
 import type { Database } from './schema.js';
 import {
   eventsFromChunk, eventsToChunk, sessionFromRow, sessionToRow, targetFromRow, targetToRow, tokenFromRow, tokenToRow,
@@ -202,6 +204,8 @@ export function createKyselyStore(db: Kysely<Database>): Store {
     targets: targetRepository(db, state),
     tokens: tokenRepository(db, state),
     sessions: sessionRepository(db, state),
+    policies: policyRepository(db, (op, fn) => guard(state, op, fn)),
+    approvals: approvalRepository(db, (op, fn) => guard(state, op, fn)),
     async close(): Promise<void> {
       if (state.closed) return;
       state.closed = true;

@@ -67,10 +67,19 @@ export interface SessionEventChunksTable {
   events: string;
 }
 
+/** `policies`: one row per policy resource; `document` is the validated policy as JSON text. */
+export interface PoliciesTable {
+  name: string;
+  document: string;
+  created_at: string;
+  updated_at: string;
+}
+
 /** Every table Warden's store knows, as kysely's `Database` type parameter. */
 export interface Database {
   targets: TargetsTable;
   tokens: TokensTable;
   sessions: SessionsTable;
   session_event_chunks: SessionEventChunksTable;
+  policies: PoliciesTable;
 }

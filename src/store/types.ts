@@ -4,6 +4,9 @@
  * without touching them. Timestamps are ISO-8601 strings in UTC.
  */
 import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
+import type { ApprovalRepository } from './approval-types.js';
+
+export type * from './approval-types.js';
 
 /** A target as stored: connection facts plus the vault-encrypted password. */
 export interface TargetRecord {
@@ -104,10 +107,34 @@ export interface SessionRepository {
   endDangling(at: string, reason: string): Promise<number>;
 }
 
+/**
+ * A policy resource as stored. `document` is the validated policy (src/policy/schema.ts) as plain JSON: the store
+ * does not know the policy language, and the policy catalog re-validates every document it loads.
+ */
+export interface PolicyRecord {
+  name: string;
+  document: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Policies: upserted by name, because `warden apply` is declarative (apply the same file twice, same result). */
+export interface PolicyRepository {
+  /** Inserts or replaces the policy named `record.name`; an update keeps the stored `createdAt`. */
+  put(record: PolicyRecord): Promise<'created' | 'updated'>;
+  get(name: string): Promise<PolicyRecord | undefined>;
+  /** Every policy, by name. */
+  list(): Promise<PolicyRecord[]>;
+  /** Returns false when there was no such policy. */
+  remove(name: string): Promise<boolean>;
+}
+
 /** The whole store. Every method throws WARDEN_ERR_STORE_UNAVAILABLE when the database fails or is closed. */
 export interface Store {
   targets: TargetRepository;
   tokens: TokenRepository;
   sessions: SessionRepository;
+  policies: PolicyRepository;
+  approvals: ApprovalRepository;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { runProcess, type ProcessResult } from './process.js';
 import { startPostgres, type PgServer, type StartPostgresOptions } from './postgres.js';
-import { startWarden, type WardenProcess } from './warden.js';
+import { ALLOW_ALL_POLICY, startWarden, type WardenProcess } from './warden.js';
 
 /** A PostgreSQL server with Warden in front of it. */
 export interface Stack {
@@ -33,8 +33,8 @@ export interface PsqlOptions {
 }
 
 
-/** Starts PostgreSQL and Warden and registers the target `pg-main`. */
-export async function startStack(options: { pg?: StartPostgresOptions; wardenArgs?: string[] } = {}): Promise<Stack> {
+/** Starts PostgreSQL and Warden, registers the target `pg-main` and applies `policy` (default: allow everything). */
+export async function startStack(options: { pg?: StartPostgresOptions; wardenArgs?: string[]; policy?: string } = {}): Promise<Stack> {
   const server = await startPostgres(options.pg);
   let warden: WardenProcess;
   try {
@@ -48,6 +48,7 @@ export async function startStack(options: { pg?: StartPostgresOptions; wardenArg
     String(server.port), '--database', server.database, '--user', server.scram.user, '--password-stdin', '--tls', 'disable'],
   { stdin: `${server.scram.password}\n` });
   if (added.code !== 0) throw new Error(`targets add failed: ${added.stderr}`);
+  await warden.applyPolicy(options.policy ?? ALLOW_ALL_POLICY);
   return {
     pg: server, warden, target,
     token: async (user, ...extra) => {

@@ -10,6 +10,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProcess, type ProcessResult } from './process.js';
 
+/** A policy that lets every caller run everything on every target (tests of the data path itself). */
+export const ALLOW_ALL_POLICY = `kind: Policy
+name: allow-all
+rules:
+  - name: everything
+    effect: allow
+`;
+
 /** Absolute path of the `warden` executable script. */
 export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
 
@@ -24,6 +32,8 @@ export interface WardenProcess {
   output(): { stdout: string; stderr: string };
   /** Runs the CLI against this Warden (admin token unless `env.WARDEN_TOKEN` says otherwise). */
   cli(args: string[], options?: { stdin?: string; env?: Record<string, string> }): Promise<CliResult>;
+  /** Applies policy YAML with `warden apply -f -`; throws when the CLI fails. */
+  applyPolicy(yaml: string): Promise<void>;
   /** Sends SIGTERM and waits for the exit code. */
   stop(): Promise<number | null>;
 }
@@ -56,10 +66,16 @@ export async function startWarden(options: { dataDir?: string; args?: string[]; 
   const ports = await waitForPorts(dataDir, exited, () => stderr);
   const adminToken = (await fs.readFile(path.join(dataDir, 'admin.token'), 'utf8')).trim();
   const url = `http://127.0.0.1:${ports.api}`;
+  const cli: WardenProcess['cli'] = (args, o = {}) =>
+    runWarden(args, { stdin: o.stdin, env: { WARDEN_URL: url, WARDEN_TOKEN: adminToken, ...o.env } });
   return {
     dataDir, ports, url, adminToken, child,
     output: () => ({ stdout, stderr }),
-    cli: (args, o = {}) => runWarden(args, { stdin: o.stdin, env: { WARDEN_URL: url, WARDEN_TOKEN: adminToken, ...o.env } }),
+    cli,
+    applyPolicy: async (yaml) => {
+      const r = await cli(['apply', '-f', '-'], { stdin: yaml });
+      if (r.code !== 0) throw new Error(`warden apply failed: ${r.stderr}`);
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;

@@ -7,6 +7,9 @@
 import { protocolError, tooLargeError } from './codec-reader.js';
 
 const HEADER = 5;
+
+/** Receives one complete interesting message: its type, its body and the index in the chunk just past it. */
+export type Visitor = (type: number, body: Buffer, end: number) => void;
 const EMPTY = Buffer.alloc(0);
 
 /** Splits a stream of typed messages into messages without copying the stream. */
@@ -27,6 +30,8 @@ export class FrameScanner {
   private piecesLength = 0;
   /** Set once a framing error happened: the stream is desynchronised and every later scan fails the same way. */
   private failure: Error | undefined;
+  /** Index in the chunk being scanned where the current message began; 0 when it began in an earlier chunk. */
+  private startInChunk = 0;
 
   /**
    * interest[type] !== 0 means the visitor wants that message type's body; other bodies are skipped without being
@@ -41,20 +46,23 @@ export class FrameScanner {
   }
 
   /**
-   * Scans one chunk and calls visit(type, body) for every complete interesting message, in order. `body` excludes
-   * the 5-byte header and is valid only during the call. Throws WARDEN_ERR_PROTOCOL on a length < 4 and
+   * Scans one chunk and calls visit(type, body, end) for every complete interesting message, in order. `body`
+   * excludes the 5-byte header and is valid only during the call; `end` is the index in `chunk` just past the
+   * message, so a caller can forward or withhold whole messages. Throws WARDEN_ERR_PROTOCOL on a length < 4 and
    * WARDEN_ERR_MESSAGE_TOO_LARGE as described above; after such an error the scanner refuses all further input.
    * If visit throws, the error propagates and the rest of the chunk is left unscanned.
    */
-  scan(chunk: Buffer, visit: (type: number, body: Buffer) => void): void {
+  scan(chunk: Buffer, visit: Visitor): void {
     if (this.failure) throw this.failure;
     const end = chunk.length;
     let i = 0;
+    this.startInChunk = 0;
     while (i < end) {
       if (this.remaining >= 0) {
         i = this.continueBody(chunk, i, visit);
       } else if (this.headerGot === 0 && end - i >= HEADER) {
         // Fast path: the whole header is in this chunk.
+        this.startInChunk = i;
         this.type = chunk[i];
         i = this.startBody(chunk, i + HEADER, chunk.readInt32BE(i + 1), visit);
       } else {
@@ -76,9 +84,21 @@ export class FrameScanner {
     return this.headerGot === 0 && this.remaining < 0;
   }
 
+  /**
+   * After a scan: where, in the chunk just scanned, the incomplete message at its end began, when that message is
+   * interesting (0 when it began in an earlier chunk); -1 when the chunk ended on a boundary or inside (or in the
+   * header of) an uninteresting message. A relay withholds bytes from there on until the message is whole.
+   */
+  get incompleteFrom(): number {
+    // A partial header already shows its type byte: only interesting messages are withheld.
+    if (this.headerGot > 0) return this.interest[this.type] !== 0 ? this.startInChunk : -1;
+    return this.remaining >= 0 && this.collecting ? this.startInChunk : -1;
+  }
+
   /** Consumes one byte of a header split across chunks; the state is numbers only, never a Buffer. */
-  private headerByte(chunk: Buffer, i: number, visit: (type: number, body: Buffer) => void): number {
+  private headerByte(chunk: Buffer, i: number, visit: Visitor): number {
     if (this.headerGot === 0) {
+      this.startInChunk = i;
       this.type = chunk[i];
       this.lengthAcc = 0;
     } else {
@@ -92,7 +112,7 @@ export class FrameScanner {
   }
 
   /** Validates a message length and starts its body at chunk[i]; returns the next index to scan. */
-  private startBody(chunk: Buffer, i: number, length: number, visit: (type: number, body: Buffer) => void): number {
+  private startBody(chunk: Buffer, i: number, length: number, visit: Visitor): number {
     if (length < 4) this.fail(protocolError(`invalid message length ${length} for message type 0x${hex(this.type)}`));
     const bodyLength = length - 4;
     this.collecting = this.interest[this.type] !== 0;
@@ -108,7 +128,7 @@ export class FrameScanner {
     }
     if (bodyLength <= chunk.length - i) {
       // Whole body present: hand out a view, no copy.
-      visit(this.type, bodyLength === 0 ? EMPTY : chunk.subarray(i, i + bodyLength));
+      visit(this.type, bodyLength === 0 ? EMPTY : chunk.subarray(i, i + bodyLength), i + bodyLength);
       return i + bodyLength;
     }
     this.remaining = bodyLength;
@@ -116,7 +136,7 @@ export class FrameScanner {
   }
 
   /** Consumes body bytes of the current message from chunk[i]; returns the next index to scan. */
-  private continueBody(chunk: Buffer, i: number, visit: (type: number, body: Buffer) => void): number {
+  private continueBody(chunk: Buffer, i: number, visit: Visitor): number {
     const take = Math.min(this.remaining, chunk.length - i);
     this.remaining -= take;
     if (!this.collecting) {
@@ -135,7 +155,7 @@ export class FrameScanner {
     this.pieces = [];
     this.piecesLength = 0;
     this.remaining = -1;
-    visit(this.type, body);
+    visit(this.type, body, i + take);
     return i + take;
   }
 

@@ -536,6 +536,29 @@ describe('FrameScanner', () => {
     }
   });
 
+  it('reports where each message ends and withholds incomplete interesting messages, at every cut', () => {
+    // Message boundaries of the unsplit stream, and which message each byte belongs to.
+    const ends: number[] = [];
+    for (let at = 0; at < stream.length; at += 1 + stream.readInt32BE(at + 1)) ends.push(at + 1 + stream.readInt32BE(at + 1));
+    const starts = [0, ...ends.slice(0, -1)];
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const scanner = new FrameScanner(interest, 1 << 20);
+      let offset = 0;
+      let forwarded = 0;
+      for (const chunk of [stream.subarray(0, cut), stream.subarray(cut)]) {
+        scanner.scan(chunk, (_type, _body, end) => assert.ok(ends.includes(offset + end), `end ${offset + end} at cut ${cut}`));
+        const from = scanner.incompleteFrom;
+        const upTo = from < 0 ? offset + chunk.length : offset + from;
+        forwarded = Math.max(forwarded, upTo);
+        // What may be forwarded never stops inside an interesting message.
+        const k = starts.findIndex((st, idx) => st < forwarded && forwarded < ends[idx]);
+        if (k >= 0) assert.equal(interest[stream[starts[k]]], 0, `cut ${cut}: forwarded ${forwarded} splits an interesting message`);
+        offset += chunk.length;
+      }
+      assert.equal(forwarded, stream.length);
+    }
+  });
+
   it('gives the same visits one byte at a time', () => {
     const scanner = new FrameScanner(interest, 1 << 20);
     const chunks = Array.from({ length: stream.length }, (_, k) => stream.subarray(k, k + 1));

@@ -40,6 +40,7 @@ interface StartupResult {
   database?: string;
   token: string;
   forwardParams: Record<string, string>;
+  applicationName?: string;
 }
 
 /** Serves one caller connection to its end. Never throws. */
@@ -54,7 +55,7 @@ export async function handleConnection(socket: Socket, deps: PostgresEngineDeps)
     startup = await initialize(channel, deps);
     if (!startup) return;
     session = await deps.pipeline.open({ protocol: 'postgres', token: startup.token, user: startup.user,
-      targetName: startup.targetName, database: startup.database, clientAddress });
+      targetName: startup.targetName, database: startup.database, clientAddress, applicationName: startup.applicationName });
   } catch (err) {
     refuse(channel, toWardenError(err), deps.logger, clientAddress);
     return;
@@ -97,7 +98,7 @@ async function initialize(channel: StartupChannel, deps: PostgresEngineDeps): Pr
   if (message.type !== 0x70 /* p */) throw new WardenError('WARDEN_ERR_PROTOCOL', 'expected a password message');
   const token = decodePassword(message.body);
   const { targetName, database } = splitDatabase(packet.params.database ?? user);
-  return { user, targetName, database, token, forwardParams: forward };
+  return { user, targetName, database, token, forwardParams: forward, applicationName: packet.params.application_name };
 }
 
 /** `target` or `target/database`: the caller may pick another database on the target's server. */

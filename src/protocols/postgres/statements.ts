@@ -1,28 +1,35 @@
 /**
- * Follows statements through the PostgreSQL protocol to learn how each ended. The server answers in the order the
- * caller asked, so a FIFO of what was sent (simple queries, Executes, Syncs) lined up with CommandComplete,
- * ErrorResponse and ReadyForQuery gives each statement its duration, tag, rows and error, pipelining included.
- * After an error in an extended-protocol batch the server skips everything up to the next Sync: those Executes are
- * reported as skipped. Pure bookkeeping: no I/O, no decisions.
+ * Follows every message Warden forwarded upstream until the server has answered it. The server answers in the
+ * order it was asked, so a FIFO of what was sent lined up with what comes back gives (1) each statement's outcome
+ * for the recording (duration, tag, rows, error, skipped) and (2) the moment the upstream has answered everything,
+ * which is when Warden may put its own answers (a refusal, a notice) into the caller's stream without reordering
+ * it. After an error in an extended-protocol batch the server skips everything up to the next Sync: those Executes
+ * are reported as skipped. Pure bookkeeping: no I/O, no decisions.
  */
 import { performance } from 'node:perf_hooks';
 import type { Command, CommandOutcome } from '../../session/types.js';
 import { rowsFromCommandTag } from './codec.js';
 
+/** What a forwarded message waits for. */
 type Pending =
   | { kind: 'simple' | 'exec'; command: Command; startedAt: number; rows: number; tag?: string; error?: CommandOutcome['error'] }
-  | { kind: 'sync' };
+  | { kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync' };
 
 /** Receives each finished statement. */
 export type OutcomeSink = (command: Command, outcome: CommandOutcome) => void;
 
-/** The in-flight statements of one connection. */
+/** The in-flight messages of one connection. */
 export class StatementTracker {
   private readonly queue: Pending[] = [];
+  private idleWaiters: (() => void)[] = [];
+  /** Messages forwarded since the last Sync: an open extended-protocol batch upstream. */
+  private unsynced = 0;
+  /** Transaction status from the last ReadyForQuery ('I' idle, 'T' in a transaction, 'E' failed transaction). */
+  transactionStatus: 'I' | 'T' | 'E' = 'I';
 
   constructor(private readonly sink: OutcomeSink) {}
 
-  /** A simple Query (possibly several statements) was sent; it ends at ReadyForQuery. */
+  /** A simple Query (possibly several statements) or a FunctionCall was sent; it ends at ReadyForQuery. */
   simple(command: Command): void {
     this.queue.push({ kind: 'simple', command, startedAt: performance.now(), rows: 0 });
   }
@@ -30,59 +37,101 @@ export class StatementTracker {
   /** An Execute was sent; it ends at its CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse. */
   execute(command: Command): void {
     this.queue.push({ kind: 'exec', command, startedAt: performance.now(), rows: 0 });
+    this.unsynced++;
   }
 
-  /** A Sync was sent; the server answers it with ReadyForQuery. */
-  sync(): void {
-    this.queue.push({ kind: 'sync' });
+  /** A Parse, Bind, Describe, Close or Sync was sent. */
+  sent(kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync'): void {
+    this.queue.push({ kind });
+    this.unsynced = kind === 'sync' ? 0 : this.unsynced + 1;
   }
 
-  /** Number of statements and syncs awaiting an answer. */
-  get inFlight(): number {
-    return this.queue.length;
+  /** True when the upstream has answered everything forwarded so far. */
+  get idle(): boolean {
+    return this.queue.length === 0;
   }
 
-  /** CommandComplete (tag), EmptyQueryResponse (tag '') or PortalSuspended (tag undefined, `suspended`). */
+  /** True when extended-protocol messages were forwarded since the last Sync (the upstream batch is open). */
+  get batchOpen(): boolean {
+    return this.unsynced > 0;
+  }
+
+  /** Resolves once the upstream has answered everything forwarded so far. */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** ParseComplete, BindComplete, CloseComplete, RowDescription/NoData of a Describe. */
+  answered(kind: 'parse' | 'bind' | 'describe' | 'close'): void {
+    if (this.queue[0]?.kind === kind) this.shift();
+  }
+
+  /** CommandComplete (tag), EmptyQueryResponse (tag '') or PortalSuspended (tag undefined). */
   completed(tag: string | undefined): void {
     const head = this.queue[0];
-    if (!head || head.kind === 'sync') return;
+    if (!head || (head.kind !== 'simple' && head.kind !== 'exec')) return;
     if (tag) {
       head.tag = tag;
       head.rows += rowsFromCommandTag(tag) ?? 0;
     }
-    if (head.kind === 'exec') this.finish(this.queue.shift()!, tag === undefined ? { suspended: true } : {});
+    if (head.kind === 'exec') this.finish(this.shift(), tag === undefined ? { suspended: true } : {});
   }
 
-  /** ErrorResponse: fails the statement at the head; in a batch, the Executes up to the next Sync never run. */
+  /** ErrorResponse: fails the message at the head; in a batch, everything up to the next Sync is skipped. */
   failed(error: { code: string; message: string }): boolean {
     const head = this.queue[0];
     if (!head || head.kind === 'sync') return false;
-    head.error = error;
-    if (head.kind === 'simple') return true;
-    this.finish(this.queue.shift()!, {});
-    while (this.queue.length > 0 && this.queue[0].kind === 'exec') this.finish(this.queue.shift()!, { skipped: true });
-    return true;
+    if (head.kind === 'simple') {
+      head.error = error;
+      return true;
+    }
+    const failedItem = this.shift();
+    if (failedItem.kind === 'exec') failedItem.error = error;
+    this.finish(failedItem, {});
+    // The statement that failed is the Execute of this batch even when Parse or Bind was what failed.
+    let attributed = failedItem.kind === 'exec';
+    while (this.queue.length > 0 && this.queue[0].kind !== 'sync') {
+      const skipped = this.shift();
+      if (skipped.kind === 'exec' && !attributed) {
+        skipped.error = error;
+        this.finish(skipped, {});
+        attributed = true;
+      } else this.finish(skipped, { skipped: true });
+    }
+    return attributed || failedItem.kind === 'exec';
   }
 
   /** ReadyForQuery: ends the simple query or the batch it answers. */
-  ready(): void {
+  ready(status: 'I' | 'T' | 'E'): void {
+    this.transactionStatus = status;
     while (this.queue.length > 0) {
-      const item = this.queue.shift()!;
-      if (item.kind === 'sync') return;
+      const item = this.shift();
       this.finish(item, item.kind === 'exec' ? { skipped: true } : {});
-      if (item.kind === 'simple') return;
+      if (item.kind === 'sync' || item.kind === 'simple') break;
     }
   }
 
   /** The connection ended: whatever is still in flight never finished. */
   abandon(reason: string): void {
-    for (const item of this.queue.splice(0)) {
-      if (item.kind !== 'sync') this.finish(item, { error: item.error ?? { code: 'WARDEN', message: reason } });
+    while (this.queue.length > 0) {
+      const item = this.shift();
+      if (item.kind === 'simple' || item.kind === 'exec') this.finish(item, { error: item.error ?? { code: 'WARDEN', message: reason } });
     }
   }
 
+  private shift(): Pending {
+    const item = this.queue.shift()!;
+    if (this.queue.length === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    return item;
+  }
+
   private finish(item: Pending, extra: Partial<CommandOutcome> & { suspended?: boolean }): void {
-    if (item.kind === 'sync') return;
+    if (item.kind !== 'simple' && item.kind !== 'exec') return;
     const outcome: CommandOutcome = { durationMs: Math.round((performance.now() - item.startedAt) * 1000) / 1000 };
     if (item.tag !== undefined) outcome.tag = item.tag;
     if (item.tag !== undefined || item.kind === 'exec') outcome.rows = item.rows;

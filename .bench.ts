@@ -1,0 +1,13 @@
+import { initSqlAnalysis, analyzeSql, clearSqlAnalysisCache } from './src/analysis/sql/analyze.js';
+import { parseSync } from 'libpg-query';
+await initSqlAnalysis();
+const q = "SELECT u.id, u.email, count(o.id) AS orders FROM public.users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.created_at > now() - interval '7 days' AND u.status = $1 GROUP BY u.id, u.email ORDER BY orders DESC LIMIT 50";
+function rate(label: string, n: number, f: (i: number) => void) { const t = performance.now(); for (let i = 0; i < n; i++) f(i); const ms = performance.now() - t; console.log(label, Math.round(n / ms * 1000), '/s'); }
+for (let k = 0; k < 2; k++) {
+rate('raw parseSync', 20000, (i) => parseSync(q + ' OFFSET ' + i));
+rate('analyzeSql uncached', 20000, (i) => analyzeSql(q + ' OFFSET ' + i));
+clearSqlAnalysisCache();
+rate('analyzeSql cached', 1000000, () => analyzeSql(q));
+const u = "UPDATE accounts SET balance = balance - 10 WHERE id = 42";
+rate('update uncached', 20000, (i) => analyzeSql(u + ' + ' + i));
+}

@@ -1,0 +1,91 @@
+/**
+ * SQL analysis entry point: what a query string does, as statement classes (read, write, ddl, destructive,
+ * privilege, admin, unknown), relations, schemas and functions, per statement and in total. The policy engine
+ * decides on this; Warden parses with PostgreSQL's own parser (libpg-query), so comments, case, quoting, dollar
+ * quoting and Unicode escapes cannot disguise a statement.
+ *
+ * Owns the public API and the result cache. Pure: no I/O (the parser is WASM bundled in the package), never
+ * throws from analyzeSql, and fails closed: anything it cannot judge is `unknown`.
+ *
+ * Results: an empty or comment-only string has no statements and no classes (PostgreSQL answers it with
+ * EmptyQueryResponse and runs nothing). Text that does not parse is one `Unparseable` statement of class
+ * `unknown`, with `parseError` set.
+ */
+import { TextCache } from './cache.js';
+import { loadParser, parserReady, parseStatements } from './parse.js';
+import { analyzeStatement, sortedClasses } from './statement.js';
+import type { SqlAnalysis, StatementAnalysis } from './types.js';
+
+/** Cache bounds: 10,000 texts and 16 Mi characters of text in total. */
+export const SQL_ANALYSIS_CACHE_LIMITS = { maxEntries: 10_000, maxChars: 16 * 1024 * 1024 } as const;
+
+const cache = new TextCache<SqlAnalysis>(SQL_ANALYSIS_CACHE_LIMITS);
+
+/** Loads the parser (WASM) once; must be awaited before analyzeSql. Idempotent. */
+export function initSqlAnalysis(): Promise<void> {
+  return loadParser();
+}
+
+/**
+ * Analyses a query string (one or more statements). Synchronous, cached by exact text (LRU): the same text gives
+ * the same frozen object. Never throws: unparseable SQL, a NUL character, an internal error or a parser that was
+ * not loaded all give one `Unparseable` statement of class `unknown` and `parseError`.
+ */
+export function analyzeSql(text: string): SqlAnalysis {
+  if (typeof text !== 'string') return unparseable('', 'query text is not a string');
+  const hit = cache.get(text);
+  if (hit) return hit;
+  if (!parserReady()) return unparseable(text, 'SQL parser not loaded: await initSqlAnalysis() first');
+  const result = deepFreeze(analyzeUncached(text));
+  cache.set(text, result);
+  return result;
+}
+
+/** Entries and total text length currently cached (for metrics and tests). */
+export function sqlAnalysisCacheStats(): { entries: number; chars: number } {
+  return { entries: cache.size, chars: cache.totalChars };
+}
+
+/** Drops every cached analysis (tests; a parser upgrade). */
+export function clearSqlAnalysisCache(): void {
+  cache.clear();
+}
+
+function analyzeUncached(text: string): SqlAnalysis {
+  if (text.trim() === '') return { statements: [], classes: [] };
+  let parsed;
+  try {
+    parsed = parseStatements(text);
+  } catch (err) {
+    return unparseable(text, errorMessage(err));
+  }
+  const statements = parsed.map((s): StatementAnalysis => {
+    try {
+      return analyzeStatement(s.kind, s.node, s.text);
+    } catch (err) {
+      // A bug or a pathological tree must not let the statement through: it becomes unknown.
+      return { ...emptyStatement(s.kind, s.text), analysisError: errorMessage(err) };
+    }
+  });
+  return { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+}
+
+function unparseable(text: string, parseError: string): SqlAnalysis {
+  return { statements: [emptyStatement('Unparseable', text.trim())], classes: ['unknown'], parseError };
+}
+
+function emptyStatement(kind: string, text: string): StatementAnalysis {
+  return { kind, classes: ['unknown'], tables: [], schemas: [], functions: [], unboundedWrite: false, text };
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

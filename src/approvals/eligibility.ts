@@ -1,0 +1,72 @@
+/**
+ * Who may see and who may decide an approval request. Pure functions of a request and a Subject.
+ * The rules, in the order they are checked:
+ *  - nobody decides their own request: not the requester, nor anyone in the requester's delegation chain, nor a
+ *    caller acting through a chain that contains one of them (an agent must not approve for the person it serves);
+ *  - approving needs a person: an agent (or a caller acting through one) may deny but never approve, because the
+ *    point of just-in-time approval is a human looking at the statement;
+ *  - statement requests need a member of one of the required groups or one of the required users; access requests
+ *    need a member of the admin group;
+ *  - each approver counts once (the same approver twice is a conflict, not a second approval).
+ * This module must never read the store or the clock.
+ */
+import { WardenError } from '../errors.js';
+import { ADMIN_GROUP } from '../identity/tokens.js';
+import type { Subject } from '../session/types.js';
+import type { ApprovalRequest } from '../store/types.js';
+
+/** The decisions a person can give. */
+export type DecisionKind = 'approve' | 'deny';
+
+const forbidden = (message: string) => new WardenError('WARDEN_ERR_FORBIDDEN', message);
+
+/** Every id the request stands for: its requester and the actors of its chain. */
+function requesterIds(request: ApprovalRequest): Set<string> {
+  return new Set([request.requester, ...request.chain.map((a) => a.id)]);
+}
+
+/** True when the subject is (or acts through) the requester or anyone in the requester's chain. */
+export function isOwnRequest(request: ApprovalRequest, subject: Subject): boolean {
+  const ids = requesterIds(request);
+  return ids.has(subject.id) || subject.chain.some((a) => ids.has(a.id));
+}
+
+/** True when the subject's groups or name satisfy the request's approver list (ignoring the other rules). */
+export function isNamedApprover(request: ApprovalRequest, subject: Subject): boolean {
+  const { groups, users } = request.approvers;
+  return users.includes(subject.id) || subject.groups.some((g) => groups.includes(g));
+}
+
+/** A readable sentence of who the request needs, e.g. `a member of dba or sre, or one of the users alice`. */
+export function neededApprovers(request: ApprovalRequest): string {
+  const { groups, users } = request.approvers;
+  const parts: string[] = [];
+  if (groups.length > 0) parts.push(`a member of ${groups.join(' or ')}`);
+  if (users.length > 0) parts.push(`one of the users ${users.join(', ')}`);
+  return parts.join(', or ') || 'an approver';
+}
+
+/**
+ * Throws the WardenError that stops `subject` from giving `decision` on `request`, or returns when allowed.
+ * Assumes the request is pending (the service checks that first, for the right CONFLICT message).
+ */
+export function checkCanDecide(request: ApprovalRequest, subject: Subject, decision: DecisionKind): void {
+  if (isOwnRequest(request, subject)) throw forbidden(`you cannot ${decision} your own request`);
+  const agent = subject.kind === 'agent' || subject.chain.some((a) => a.kind === 'agent');
+  if (decision === 'approve' && agent) throw forbidden('an agent cannot approve requests: approval needs a person');
+  const allowed = request.kind === 'access' ? subject.groups.includes(ADMIN_GROUP) : isNamedApprover(request, subject);
+  if (!allowed) throw forbidden(`${decision === 'approve' ? 'approval' : 'denial'} of this request needs ${neededApprovers(request)}`);
+  const again = request.decisions.some((d) => d.by === subject.id && d.decision === 'approve');
+  if (again) throw new WardenError('WARDEN_ERR_CONFLICT', 'you already approved this request');
+}
+
+/**
+ * True when the subject may see the request: administrators see everything, a requester sees their own requests
+ * (and those made on their behalf), approvers see what they could decide. Statement text can hold data, so nobody
+ * else sees it.
+ */
+export function canView(request: ApprovalRequest, subject: Subject): boolean {
+  if (subject.groups.includes(ADMIN_GROUP)) return true;
+  if (isOwnRequest(request, subject)) return true;
+  return request.kind === 'statement' && isNamedApprover(request, subject);
+}

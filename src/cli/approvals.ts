@@ -1,0 +1,99 @@
+/**
+ * `warden approvals list|show|approve|deny`: the approver's side of just-in-time approvals, through the control API.
+ * Approvers are ordinary members of groups like `dba` and run these with their own token (WARDEN_TOKEN or --token),
+ * never the admin token: the API checks who may decide. It must never print a token.
+ */
+import { parseDuration } from '../identity/duration.js';
+import type { ApprovalRequest } from '../store/types.js';
+import { approvalDetails, approvalsTable, decisionSummary } from './approvals-format.js';
+import { clientFor, seg } from './client.js';
+import {
+  CONNECTION_HELP, CONNECTION_OPTIONS, UsageError, dispatch, expectPositionals, parseCommand, processIo, type Io,
+} from './common.js';
+import { json } from './format.js';
+
+const STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled', 'all'];
+const KINDS = ['statement', 'access'];
+
+/** Usage of `warden approvals`. */
+export const APPROVALS_USAGE = `Usage:
+  warden approvals list [--status pending|approved|denied|expired|cancelled|all] [--kind statement|access] [--json]
+  warden approvals show ID [--json]
+  warden approvals approve ID [--comment TEXT] [--window 30m] [--json]
+  warden approvals deny ID [--comment TEXT] [--json]
+
+  list       requests you may see, newest first (default: --status pending)
+  approve    approve as yourself; a request needs its number of distinct approvers, never its requester
+  --window   also let the requester run statements of the same classes on the same target for this long
+             (at most 24h; with several approvers, only when each of them gives a window, for the shortest)
+  deny       deny as yourself; one eligible denial ends the request
+
+Approvers use their own token: WARDEN_TOKEN=<your token> warden approvals approve ID
+
+${CONNECTION_HELP}`;
+
+/** Checks a choice flag, turning a bad value into a usage error that lists the choices. */
+function choice(value: string | undefined, flag: string, choices: string[]): string | undefined {
+  if (value !== undefined && !choices.includes(value)) {
+    throw new UsageError(`--${flag} must be one of ${choices.join(', ')}, got "${value}"`);
+  }
+  return value;
+}
+
+/** Parses a duration flag with the API's own rules, as a usage error when it is malformed. */
+function durationFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${(err as Error).message}`);
+  }
+}
+
+async function list(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...CONNECTION_OPTIONS, status: { type: 'string' }, kind: { type: 'string' }, json: { type: 'boolean' },
+  });
+  expectPositionals(positionals, []);
+  const status = choice(values.status, 'status', STATUSES) ?? 'pending';
+  const kind = choice(values.kind, 'kind', KINDS);
+  const query = new URLSearchParams({ status, ...(kind ? { kind } : {}) });
+  const requests = await clientFor(values, io).get<ApprovalRequest[]>(`/api/approvals?${query}`);
+  io.stdout(values.json ? json(requests) : approvalsTable(requests));
+  return 0;
+}
+
+async function show(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const [id] = expectPositionals(positionals, ['ID']);
+  const request = await clientFor(values, io).get<ApprovalRequest>(`/api/approvals/${seg(id)}`);
+  io.stdout(values.json ? json(request) : approvalDetails(request));
+  return 0;
+}
+
+async function approve(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...CONNECTION_OPTIONS, comment: { type: 'string' }, window: { type: 'string' }, json: { type: 'boolean' },
+  });
+  const [id] = expectPositionals(positionals, ['ID']);
+  const windowSeconds = durationFlag(values.window, 'window');
+  const body = { ...(values.comment !== undefined ? { comment: values.comment } : {}),
+    ...(values.window !== undefined ? { window: values.window } : {}) };
+  const request = await clientFor(values, io).post<ApprovalRequest>(`/api/approvals/${seg(id)}/approve`, body);
+  io.stdout(values.json ? json(request) : decisionSummary('approved', request, windowSeconds));
+  return 0;
+}
+
+async function deny(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, comment: { type: 'string' }, json: { type: 'boolean' } });
+  const [id] = expectPositionals(positionals, ['ID']);
+  const body = values.comment !== undefined ? { comment: values.comment } : {};
+  const request = await clientFor(values, io).post<ApprovalRequest>(`/api/approvals/${seg(id)}/deny`, body);
+  io.stdout(values.json ? json(request) : decisionSummary('denied', request));
+  return 0;
+}
+
+/** Runs `warden approvals ...`; returns the exit code. */
+export async function run(argv: string[], io: Io = processIo()): Promise<number> {
+  return dispatch(argv, io, APPROVALS_USAGE, { list, ls: list, show, approve, deny });
+}

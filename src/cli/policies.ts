@@ -1,0 +1,181 @@
+/**
+ * `warden apply -f FILE`, `warden policies list|show|rm` and `warden policy test`: manage policy resources and
+ * dry-run decisions through the control API. Files are sent as written: the server parses and validates them, so
+ * the CLI and every other client get the same checks and messages. Statement text shown here comes from callers
+ * and passes through `oneLine` so it can never drive the terminal.
+ */
+import { readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { PolicyTestResult } from '../control/routes/policies.js';
+import { clientFor, seg } from './client.js';
+import {
+  CONNECTION_HELP, CONNECTION_OPTIONS, CliError, UsageError, dispatch, expectPositionals, guard, parseCommand,
+  processIo, required, splitList, type Io,
+} from './common.js';
+import { json, oneLine, shortTime, table } from './format.js';
+
+const KINDS = ['user', 'service', 'agent'];
+const FORMATS = ['yaml', 'json'];
+
+/** Usage of `warden apply`. */
+export const APPLY_USAGE = `Usage:
+  warden apply -f FILE [--format yaml|json] [--json]
+
+  -f, --file FILE   policy documents to apply; \`-\` reads standard input. YAML may hold several documents
+                    separated by \`---\`; JSON holds one policy or an array. All or nothing: one bad document
+                    and nothing is applied.
+  --format          how to parse FILE (default: json for a .json file, else yaml)
+  --json            print the API's answer as JSON
+
+${CONNECTION_HELP}`;
+
+/** Usage of `warden policies`. */
+export const POLICIES_USAGE = `Usage:
+  warden policies list [--json]
+  warden policies show NAME [--json]     the document as YAML (re-appliable with \`warden apply -f\`)
+  warden policies rm NAME
+
+${CONNECTION_HELP}`;
+
+/** Usage of `warden policy`. */
+export const POLICY_USAGE = `Usage:
+  warden policy test --user NAME [--kind user|service|agent] [--groups a,b] --target TARGET "SQL" [--json]
+
+  Shows what the policies in force decide for SQL run by that caller on that target; nothing is run.
+  SQL \`-\` reads the statement from standard input.
+
+${CONNECTION_HELP}`;
+
+/** One entry of `GET /api/policies`. */
+interface PolicyEntry {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  policy: { name: string; description?: string; rules: unknown[] };
+}
+
+/** The format of a policy file: `--format` when given, else by extension (.json is JSON, anything else YAML). */
+export function fileFormat(file: string, flag: string | undefined): 'yaml' | 'json' {
+  if (flag !== undefined) {
+    if (!FORMATS.includes(flag)) throw new UsageError(`--format must be yaml or json, got "${flag}"`);
+    return flag as 'yaml' | 'json';
+  }
+  return extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';
+}
+
+function readPolicyFile(file: string, io: Io): Promise<string> | string {
+  if (file === '-') return io.readStdin();
+  try {
+    return readFileSync(resolve(io.cwd, file), 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** Runs `warden apply ...`; returns the exit code. */
+export async function runApply(argv: string[], io: Io = processIo()): Promise<number> {
+  return guard(io, APPLY_USAGE, async () => {
+    const { values, positionals } = parseCommand(argv, {
+      ...CONNECTION_OPTIONS, file: { type: 'string', short: 'f' }, format: { type: 'string' }, json: { type: 'boolean' },
+    });
+    if (values.help) {
+      io.stdout(APPLY_USAGE);
+      return 0;
+    }
+    expectPositionals(positionals, []);
+    const file = required(values.file, 'file');
+    const format = fileFormat(file, values.format);
+    const client = clientFor(values, io);
+    const text = await readPolicyFile(file, io);
+    const result = await client.post<{ applied: { name: string; status: string }[] }>('/api/policies/apply', { text, format });
+    io.stdout(values.json ? json(result) : result.applied.map((a) => `policy/${oneLine(a.name)} ${a.status}\n`).join(''));
+    return 0;
+  });
+}
+
+/** The policies table: name, rule count, last apply, description. */
+export function policiesTable(entries: PolicyEntry[]): string {
+  if (entries.length === 0) return 'no policies\n';
+  return table(
+    ['name', 'rules', 'updated', 'description'],
+    entries.map((e) => [e.name, String(e.policy.rules.length), shortTime(e.updatedAt), e.policy.description ?? '-']),
+  );
+}
+
+async function list(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  expectPositionals(positionals, []);
+  const entries = await clientFor(values, io).get<PolicyEntry[]>('/api/policies');
+  io.stdout(values.json ? json(entries) : policiesTable(entries));
+  return 0;
+}
+
+async function show(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const [name] = expectPositionals(positionals, ['NAME']);
+  const policy = await clientFor(values, io).get<Record<string, unknown>>(`/api/policies/${seg(name)}`);
+  io.stdout(values.json ? json(policy) : stringify(policy));
+  return 0;
+}
+
+async function rm(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, CONNECTION_OPTIONS);
+  const [name] = expectPositionals(positionals, ['NAME']);
+  await clientFor(values, io).delete(`/api/policies/${seg(name)}`);
+  io.stdout(`removed policy ${oneLine(name)}\n`);
+  return 0;
+}
+
+/** Runs `warden policies ...`; returns the exit code. */
+export async function run(argv: string[], io: Io = processIo()): Promise<number> {
+  return dispatch(argv, io, POLICIES_USAGE, { list, ls: list, show, get: show, rm, remove: rm });
+}
+
+/** The readable answer of `warden policy test`: the decision line, its details, then one line per statement. */
+export function testReport(r: PolicyTestResult): string {
+  const o = oneLine;
+  const lines = [`${o(r.effect)}  (${o(r.rule ?? 'default')})  classes: ${o(r.classes.join(',')) || '-'}`];
+  if (r.message !== undefined) lines.push(`  message: ${o(r.message)}`);
+  if (r.approval !== undefined) {
+    const who = [...r.approval.groups.map((g) => `group ${g}`), ...r.approval.users.map((u) => `user ${u}`)].join(', ');
+    lines.push(`  approvers: ${o(who)}; ${r.approval.count} needed; timeout ${r.approval.timeoutSeconds}s`);
+  }
+  if (r.parseError !== undefined) lines.push(`  parse error: ${o(r.parseError)}`);
+  r.statements.forEach((s, i) => {
+    const facts = [s.classes.join(','), s.kind];
+    if (s.tables.length > 0) facts.push(`tables=${s.tables.join(',')}`);
+    if (s.functions.length > 0) facts.push(`functions=${s.functions.join(',')}`);
+    if (s.unboundedWrite) facts.push('unbounded-write');
+    lines.push(`  ${i + 1}. ${facts.map(o).join('  ')}  ${o(s.text)}`);
+  });
+  return lines.join('\n') + '\n';
+}
+
+async function test(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...CONNECTION_OPTIONS, user: { type: 'string' }, kind: { type: 'string' }, groups: { type: 'string' },
+    target: { type: 'string' }, json: { type: 'boolean' },
+  });
+  const [sqlArg] = expectPositionals(positionals, ['SQL']);
+  if (values.kind !== undefined && !KINDS.includes(values.kind)) {
+    throw new UsageError(`--kind must be one of ${KINDS.join(', ')}, got "${values.kind}"`);
+  }
+  const body = {
+    user: required(values.user, 'user'),
+    target: required(values.target, 'target'),
+    ...(values.kind ? { kind: values.kind } : {}),
+    ...(values.groups !== undefined ? { groups: splitList(values.groups) } : {}),
+  };
+  const client = clientFor(values, io);
+  const sql = sqlArg === '-' ? await io.readStdin() : sqlArg;
+  if (sql.trim() === '') throw new UsageError('the SQL to test is empty');
+  const result = await client.post<PolicyTestResult>('/api/policy/test', { ...body, sql });
+  io.stdout(values.json ? json(result) : testReport(result));
+  return 0;
+}
+
+/** Runs `warden policy ...`; returns the exit code. */
+export async function runPolicy(argv: string[], io: Io = processIo()): Promise<number> {
+  return dispatch(argv, io, POLICY_USAGE, { test });
+}

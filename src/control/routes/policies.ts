@@ -1,0 +1,141 @@
+/**
+ * `/api/policies` and `/api/policy/test`: apply, list, show and remove policy resources, and dry-run the policy
+ * decision for one statement. The server parses policy text itself (clients send files as written), so every
+ * client gets the same validation and error messages. It must never run a statement: the test route only analyses
+ * and evaluates. Writes go through the PolicyCatalog so what is stored and what is enforced never differ.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { analyzeSql, initSqlAnalysis } from '../../analysis/sql/analyze.js';
+import type { SqlAnalysis } from '../../analysis/sql/types.js';
+import { WardenError } from '../../errors.js';
+import { evaluate } from '../../policy/evaluate.js';
+import { parsePolicyDocuments } from '../../policy/load.js';
+import type { Decision } from '../../policy/types.js';
+import type { Subject, Target } from '../../session/types.js';
+import type { TargetRecord } from '../../store/types.js';
+import type { ControlDeps } from '../app.js';
+import {
+  applyPoliciesBody, applyPoliciesResponse, policyDocument, policyEntry, policyTestBody, policyTestResponse,
+  type ApplyPoliciesBody, type PolicyTestBody,
+} from '../policy-schemas.js';
+import { authErrors, errorSchema, nameParams } from '../schemas.js';
+
+/** Token id of the made-up subject of a policy test; no real token has it. */
+export const POLICY_TEST_TOKEN_ID = 'policy-test';
+
+/** The answer of `POST /api/policy/test`. */
+export interface PolicyTestResult extends Decision {
+  statements: Array<{
+    text: string;
+    kind: string;
+    classes: string[];
+    tables: string[];
+    schemas: string[];
+    functions: string[];
+    unboundedWrite: boolean;
+  }>;
+  parseError?: string;
+}
+
+function policyNotFound(name: string): WardenError {
+  return new WardenError('WARDEN_ERR_NOT_FOUND', `policy ${name} not found`);
+}
+
+/** The subject a test request describes: acting for itself, allowed every target (the token scope is not tested). */
+function testSubject(body: PolicyTestBody): Subject {
+  return {
+    id: body.user, kind: body.kind ?? 'user', groups: body.groups ?? [], chain: [], tokenId: POLICY_TEST_TOKEN_ID,
+    targets: ['*'], expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  };
+}
+
+/** A stored target as the policy engine sees it (no secret, no timestamps). */
+function toTarget(r: TargetRecord): Target {
+  return { name: r.name, type: r.type, host: r.host, port: r.port, database: r.database, user: r.user, tls: r.tls,
+    ca: r.ca, labels: r.labels };
+}
+
+/** The Decision and the per-statement analysis, field by field so the response shape never depends on internals. */
+export function toTestResult(decision: Decision, analysis: SqlAnalysis): PolicyTestResult {
+  return {
+    ...decision,
+    statements: analysis.statements.map((s) => ({
+      text: s.text, kind: s.kind, classes: s.classes, tables: s.tables, schemas: s.schemas, functions: s.functions,
+      unboundedWrite: s.unboundedWrite,
+    })),
+    ...(analysis.parseError === undefined ? {} : { parseError: analysis.parseError }),
+  };
+}
+
+/** Registers the policy routes (under the `/api` prefix); admin-only like every route without an `auth` config. */
+export function policyRoutes(deps: ControlDeps): FastifyPluginAsync {
+  return async (app) => {
+    // The SQL parser is WebAssembly that loads once; awaiting it here means no request ever waits for it.
+    await initSqlAnalysis();
+    const tags = ['policies'];
+
+    app.post<{ Body: ApplyPoliciesBody }>(
+      '/policies/apply',
+      {
+        schema: {
+          tags, summary: 'Apply policy documents (all or nothing)', body: applyPoliciesBody,
+          response: { 200: applyPoliciesResponse, ...authErrors },
+        },
+      },
+      async (request) => {
+        // Parsing every document before the first write is what makes a bad file apply nothing.
+        const policies = parsePolicyDocuments(request.body.text, request.body.format ?? 'yaml');
+        const applied = await deps.policies.apply(policies);
+        request.log.info({ policies: applied }, 'policies applied');
+        return { applied };
+      },
+    );
+
+    app.get(
+      '/policies',
+      { schema: { tags, summary: 'List policies', response: { 200: { type: 'array', items: policyEntry }, ...authErrors } } },
+      async () =>
+        (await deps.store.policies.list()).map((r) => ({
+          name: r.name, createdAt: r.createdAt, updatedAt: r.updatedAt, policy: r.document,
+        })),
+    );
+
+    app.get<{ Params: { name: string } }>(
+      '/policies/:name',
+      { schema: { tags, summary: 'Show a policy document', params: nameParams, response: { 200: policyDocument, 404: errorSchema, ...authErrors } } },
+      async (request) => {
+        const record = await deps.store.policies.get(request.params.name);
+        if (!record) throw policyNotFound(request.params.name);
+        return record.document;
+      },
+    );
+
+    app.delete<{ Params: { name: string } }>(
+      '/policies/:name',
+      { schema: { tags, summary: 'Remove a policy', params: nameParams, response: { 204: { type: 'null' }, 404: errorSchema, ...authErrors } } },
+      async (request, reply) => {
+        if (!(await deps.policies.remove(request.params.name))) throw policyNotFound(request.params.name);
+        request.log.info({ policy: request.params.name }, 'policy removed');
+        return reply.code(204).send();
+      },
+    );
+
+    app.post<{ Body: PolicyTestBody }>(
+      '/policy/test',
+      {
+        schema: {
+          tags, summary: 'Show what the policies in force decide for a statement (nothing is run)', body: policyTestBody,
+          response: { 200: policyTestResponse, 404: errorSchema, ...authErrors },
+        },
+      },
+      async (request) => {
+        const record = await deps.store.targets.get(request.body.target);
+        if (!record) throw new WardenError('WARDEN_ERR_TARGET_NOT_FOUND', `target ${request.body.target} not found`);
+        const analysis = analyzeSql(request.body.sql);
+        const input = { subject: testSubject(request.body), target: toTarget(record), analysis };
+        const decision = evaluate(deps.policies.current(), input, { defaultEffect: deps.defaultEffect });
+        return toTestResult(decision, analysis);
+      },
+    );
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * The policy decision for one query string: allow, deny or require_approval, and the rule that decided. Pure and
+ * deterministic: the same policies, input and options always give the same Decision. It must never do I/O, read the
+ * clock or keep state between calls; approvals, grants and recording belong to the session pipeline.
+ *
+ * Semantics (exact):
+ * 1. Order: policies sorted by name (code-unit order; equal names keep their given order), rules in file order.
+ *    "First" below always means first in this order. Rules without an effect (mask-only) are ignored here.
+ * 2. A rule applies to a subject when its `subjects` is absent, or ANY listed item matches: `users` (subject kind
+ *    user, id glob), `services` (kind service), `agents` (kind agent), `groups` (any group of the subject),
+ *    `chain.actors` (the id of any actor in the delegation chain), `chain.longerThan` (chain length > n).
+ * 3. A rule applies to a target when its name matches any of `targets` (default ["*"]) and every `targetLabels`
+ *    entry names a label the target has, whose value matches the entry's glob.
+ * 4. A rule applies to class C of a statement S when its `match` is absent, or every given condition holds:
+ *    `classes` lists C; `unbounded` equals S.unboundedWrite; and `tables`, `functions`, `schemas` as follows.
+ *    - deny and require_approval rules (restrictive) hold when S MAY touch a matching object: any table (function)
+ *      matches; an unqualified name also matches a qualified pattern by its last part (`orders` may resolve to
+ *      `audit.orders` through the caller-controlled search_path), and a qualified name also matches a pattern
+ *      without a schema by its last part (`secrets` covers `public.secrets`). `schemas` holds when any schema S
+ *      names matches, or S touches an unqualified table.
+ *    - allow rules hold only when S touches such objects and ALL of them match as written: every table (function)
+ *      matches a pattern; for `schemas`, S names at least one schema, all match, and none of its tables is
+ *      unqualified. So joining an allowed table with a forbidden one is not allowed by that rule.
+ *    Names are compared case-sensitively, as PostgreSQL stores them (lower case unless quoted).
+ * 5. For each statement S (in order) and each class C of S (in order), among the rules that apply (2-4):
+ *    the first deny -> deny; else the first require_approval -> require_approval (its approvers and timeout);
+ *    else the first allow -> allow; else the default: `defaultEffect`, except that `accessGranted` turns a default
+ *    deny into allow. Explicit deny and require_approval rules still apply under a grant.
+ * 6. The query string's decision is the strongest over all (S, C) pairs, deny > require_approval > allow; among
+ *    equally strong pairs one decided by a rule beats one decided by the default, then the first in statement order
+ *    (then class order) decides the rule, message and approval.
+ *    A query string with no statements is allowed.
+ * 7. Messages: a deny rule's `message`, else `denied by policy rule <policy>/<rule>`; a default deny says
+ *    `no policy allows <classes> statements for <subject id> on target "<name>"`, listing every class that fell to
+ *    the default deny anywhere in the string, sorted. Decision.rule is `<policy>/<rule>` (undefined for a default
+ *    or a grant); Decision.classes is the sorted union of all statements' classes; Decision.grant is true when the
+ *    access grant allowed the deciding pair.
+ */
+import type { StatementAnalysis, StatementClass } from '../analysis/sql/types.js';
+import { parseDuration } from '../identity/duration.js';
+import type { Subject, Target } from '../session/types.js';
+import { statementMatches, subjectMatches, targetMatches } from './match.js';
+import { DEFAULT_APPROVAL_TIMEOUT, type MaskItem, type Policy, type PolicyRule } from './schema.js';
+import type { Decision, Effect, EvaluationInput } from './types.js';
+
+/** How evaluate() treats statements no rule decides. */
+export interface EvaluateOptions {
+  defaultEffect: 'allow' | 'deny';
+  /** A temporary access grant for this subject and target replaces the default deny by allow (never a rule's deny). */
+  accessGranted?: boolean;
+}
+
+/** A rule with an effect that applies to the subject and target, with its display id. */
+interface Candidate {
+  id: string;
+  rule: PolicyRule & { effect: Effect };
+}
+
+/** The outcome of one (statement, class) pair. */
+interface PairOutcome {
+  effect: Effect;
+  candidate?: Candidate;
+  source: 'rule' | 'default' | 'grant';
+}
+
+const STRENGTH: Record<Effect, number> = { allow: 0, require_approval: 1, deny: 2 };
+
+/**
+ * Whether `a` outranks `b`: a stronger effect wins; at equal effect a rule outranks the default, so a caller
+ * refused for `DROP TABLE` (classes ddl and destructive) reads the destructive rule's message rather than the
+ * default's; otherwise the earlier pair stays.
+ */
+function stronger(a: PairOutcome, b: PairOutcome): boolean {
+  if (STRENGTH[a.effect] !== STRENGTH[b.effect]) return STRENGTH[a.effect] > STRENGTH[b.effect];
+  return a.source === 'rule' && b.source !== 'rule';
+}
+
+/** Decides one query string; see the module header for the exact, ordered semantics. */
+export function evaluate(policies: readonly Policy[], input: EvaluationInput, options: EvaluateOptions): Decision {
+  const { subject, target, analysis } = input;
+  const classes = unionClasses(analysis.statements);
+  if (analysis.statements.length === 0) return { effect: 'allow', classes };
+  const candidates = applicableRules(policies, subject, target);
+  let best: PairOutcome | undefined;
+  const defaultDenied = new Set<StatementClass>();
+  for (const statement of analysis.statements) {
+    for (const cls of statement.classes) {
+      const outcome = decidePair(candidates, statement, cls, options);
+      if (outcome.source === 'default' && outcome.effect === 'deny') defaultDenied.add(cls);
+      if (best === undefined || stronger(outcome, best)) best = outcome;
+    }
+  }
+  // A statement always has a class (the analysis guarantees it), but fail closed if one ever arrives without.
+  if (best === undefined) best = { effect: 'deny', source: 'default' };
+  return toDecision(best, classes, [...defaultDenied].sort(), subject, target);
+}
+
+/** Whether any allow or require_approval rule could ever apply to this subject on this target (ignoring `match`). */
+export function mayAccess(policies: readonly Policy[], subject: Subject, target: Target): boolean {
+  return applicableRules(policies, subject, target).some((c) => c.rule.effect !== 'deny');
+}
+
+/** The mask items of every rule (with or without an effect) that applies to this subject and target, in order. */
+export function maskRulesFor(
+  policies: readonly Policy[],
+  subject: Subject,
+  target: Target,
+): Array<{ rule: string; items: MaskItem[] }> {
+  const out: Array<{ rule: string; items: MaskItem[] }> = [];
+  for (const policy of ordered(policies)) {
+    for (const rule of policy.rules) {
+      if (rule.mask === undefined || !appliesTo(rule, subject, target)) continue;
+      out.push({ rule: `${policy.name}/${rule.name}`, items: rule.mask });
+    }
+  }
+  return out;
+}
+
+/** Policies by name, stable; the given array is returned as is when already ordered (the usual case). */
+function ordered(policies: readonly Policy[]): readonly Policy[] {
+  const sorted = policies.every((p, i) => i === 0 || policies[i - 1].name <= p.name);
+  if (sorted) return policies;
+  return [...policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function appliesTo(rule: PolicyRule, subject: Subject, target: Target): boolean {
+  return targetMatches(rule, target) && subjectMatches(rule.subjects, subject);
+}
+
+/** Rules with an effect that apply to the subject and target, in evaluation order; computed once per call. */
+function applicableRules(policies: readonly Policy[], subject: Subject, target: Target): Candidate[] {
+  const out: Candidate[] = [];
+  for (const policy of ordered(policies)) {
+    for (const rule of policy.rules) {
+      if (rule.effect === undefined || !appliesTo(rule, subject, target)) continue;
+      out.push({ id: `${policy.name}/${rule.name}`, rule: rule as Candidate['rule'] });
+    }
+  }
+  return out;
+}
+
+function decidePair(
+  candidates: readonly Candidate[],
+  statement: StatementAnalysis,
+  cls: StatementClass,
+  options: EvaluateOptions,
+): PairOutcome {
+  let approval: Candidate | undefined;
+  let allow: Candidate | undefined;
+  for (const candidate of candidates) {
+    const effect = candidate.rule.effect;
+    // Skip matching work for effects that can no longer change this pair's outcome.
+    if (effect === 'allow' && (allow !== undefined || approval !== undefined)) continue;
+    if (effect === 'require_approval' && approval !== undefined) continue;
+    if (!statementMatches(candidate.rule, statement, cls, effect !== 'allow')) continue;
+    if (effect === 'deny') return { effect, candidate, source: 'rule' };
+    if (effect === 'require_approval') approval = candidate;
+    else allow = candidate;
+  }
+  if (approval !== undefined) return { effect: 'require_approval', candidate: approval, source: 'rule' };
+  if (allow !== undefined) return { effect: 'allow', candidate: allow, source: 'rule' };
+  if (options.defaultEffect === 'allow') return { effect: 'allow', source: 'default' };
+  return options.accessGranted === true ? { effect: 'allow', source: 'grant' } : { effect: 'deny', source: 'default' };
+}
+
+function toDecision(
+  best: PairOutcome,
+  classes: StatementClass[],
+  defaultDenied: StatementClass[],
+  subject: Subject,
+  target: Target,
+): Decision {
+  const decision: Decision = { effect: best.effect, classes };
+  if (best.source === 'grant') decision.grant = true;
+  const candidate = best.candidate;
+  if (candidate === undefined) {
+    if (best.effect === 'deny') {
+      const listed = defaultDenied.length > 0 ? defaultDenied.join(', ') : 'these';
+      decision.message = `no policy allows ${listed} statements for ${subject.id} on target "${target.name}"`;
+    }
+    return decision;
+  }
+  decision.rule = candidate.id;
+  if (best.effect === 'deny') decision.message = candidate.rule.message ?? `denied by policy rule ${candidate.id}`;
+  if (best.effect === 'require_approval') {
+    const { approvers, timeoutSeconds } = candidate.rule;
+    decision.approval = {
+      groups: [...(approvers?.groups ?? [])],
+      users: [...(approvers?.users ?? [])],
+      count: approvers?.count ?? 1,
+      // normalizePolicy always sets it; the fallback only serves hand-built Policy objects.
+      timeoutSeconds: timeoutSeconds ?? parseDuration(DEFAULT_APPROVAL_TIMEOUT),
+    };
+  }
+  return decision;
+}
+
+function unionClasses(statements: readonly StatementAnalysis[]): StatementClass[] {
+  const all = new Set<StatementClass>();
+  for (const statement of statements) for (const cls of statement.classes) all.add(cls);
+  return [...all].sort();
+}

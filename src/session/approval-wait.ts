@@ -1,0 +1,71 @@
+/**
+ * Holding a statement for a human: use a time-window grant when one covers it, otherwise create an approval
+ * request, tell the caller where to approve it, wait for the outcome and turn it into a verdict. The statement runs
+ * only on `approved`; denial, expiry, cancellation and any failure to ask (store down) refuse it (fail closed).
+ */
+import type { Logger } from 'pino';
+import type { ApprovalService } from '../approvals/service.js';
+import { toWardenError } from '../errors.js';
+import type { Decision } from '../policy/types.js';
+import type { Recorder } from '../recording/recorder.js';
+import type { Session } from './session.js';
+import type { StatementState } from './statement-state.js';
+import type { Command, CommandContext, DecisionNote, Verdict } from './types.js';
+
+/** What waiting for an approval needs. */
+export interface ApprovalWaitDeps {
+  approvals: ApprovalService;
+  recorder: Recorder;
+  logger: Logger;
+}
+
+/** Resolves with allow once approved (or covered by a grant), deny otherwise. Never rejects. */
+export async function requestApproval(deps: ApprovalWaitDeps, session: Session, state: StatementState, command: Command,
+  decision: Decision, context: CommandContext): Promise<Verdict> {
+  const note: DecisionNote = { effect: 'require_approval', rule: decision.rule, classes: decision.classes };
+  const record = (type: string, data: Record<string, unknown>) => deps.recorder.append(session.id, type, { text: command.text, ...data });
+  try {
+    const grant = await deps.approvals.findGrant(session.subject, session.target.name, decision.classes);
+    if (grant) {
+      record('approval.grant_used', { grant: grant.id, rule: decision.rule });
+      return { effect: 'allow', note: { ...note, approval: grant.id } };
+    }
+    const { request, outcome } = await deps.approvals.requestStatement({
+      sessionId: session.id, subject: session.subject, target: session.target.name, statement: command.text,
+      classes: decision.classes, reason: state.reason ?? session.applicationName ?? null, rule: decision.rule ?? 'default',
+      requirement: decision.approval!,
+    });
+    state.pendingApproval = request.id;
+    record('approval.requested', { request: request.id, rule: decision.rule, classes: decision.classes });
+    context.notify(`Warden: this statement needs approval (rule ${decision.rule}); waiting up to `
+      + `${formatSeconds(decision.approval!.timeoutSeconds)} for request ${request.id}. `
+      + `An approver runs: warden approvals approve ${request.id}`);
+    const result = await outcome;
+    state.pendingApproval = undefined;
+    record(`approval.${result.status}`, { request: request.id, by: result.by, ...(result.comment ? { comment: result.comment } : {}) });
+    if (result.status === 'approved') return { effect: 'allow', note: { ...note, approval: request.id } };
+    return { effect: 'deny', note, message: refusalMessage(request.id, result, decision.approval!.timeoutSeconds) };
+  } catch (err) {
+    const error = toWardenError(err);
+    deps.logger.error({ session: session.id, code: error.code, detail: error.detail }, 'approval request failed');
+    record('approval.failed', { code: error.code });
+    return { effect: 'deny', note, message: `the statement needs approval and Warden could not ask for it: ${error.callerMessage}` };
+  }
+}
+
+function refusalMessage(id: string, result: { status: string; by: string[]; comment?: string; reason?: string }, timeoutSeconds: number): string {
+  switch (result.status) {
+    case 'denied':
+      return `approval request ${id} was denied by ${result.by.join(', ') || 'an approver'}${result.comment ? `: ${result.comment}` : ''}`;
+    case 'expired':
+      return `approval request ${id} timed out after ${formatSeconds(timeoutSeconds)}`;
+    default:
+      return `approval request ${id} was cancelled${result.reason ? `: ${result.reason}` : ''}`;
+  }
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}

@@ -1,0 +1,44 @@
+/**
+ * Per-session facts that change how later statements are judged: SQL-level prepared statements (an `EXECUTE x`
+ * is judged as the `PREPARE x AS ...` it runs), the reason the caller gave for its work (`SET warden.reason`), the
+ * pending approval request, and whether an access grant let the session in. Pure bookkeeping, no I/O.
+ */
+import type { SqlAnalysis, StatementAnalysis, StatementClass } from '../analysis/sql/types.js';
+
+/** `SET [SESSION|LOCAL] warden.reason = '...'` (or TO): only for the reason shown to approvers, never for a decision. */
+const REASON = /^\s*set\s+(?:session\s+|local\s+)?"?warden"?\."?reason"?\s*(?:=|to)\s*'((?:[^']|'')*)'/i;
+
+/** What a session remembers between statements. */
+export class StatementState {
+  private readonly prepared = new Map<string, StatementAnalysis>();
+  /** The reason the caller gave with `SET warden.reason`. */
+  reason: string | undefined;
+  /** The approval request this session is waiting on, if any. */
+  pendingApproval: string | undefined;
+
+  constructor(readonly accessGranted: boolean) {}
+
+  /** The analysis to judge: each `EXECUTE name` replaced by what its PREPARE was (unknown if never seen). */
+  resolve(analysis: SqlAnalysis): SqlAnalysis {
+    if (!analysis.statements.some((s) => s.executes !== undefined)) return analysis;
+    const statements = analysis.statements.map((s) => {
+      const prepared = s.executes === undefined ? undefined : this.prepared.get(s.executes.toLowerCase());
+      return prepared ? { ...prepared, text: s.text, executes: s.executes, prepares: undefined } : s;
+    });
+    const classes = [...new Set(statements.flatMap((s) => s.classes))].sort() as StatementClass[];
+    return { ...analysis, statements, classes };
+  }
+
+  /** Remembers what an allowed query string did to the session's state (PREPARE, DEALLOCATE, warden.reason). */
+  remember(analysis: SqlAnalysis, text: string): void {
+    for (const s of analysis.statements) {
+      if (s.prepares !== undefined) this.prepared.set(s.prepares.toLowerCase(), s);
+      if (s.deallocates !== undefined) {
+        if (s.deallocates.toLowerCase() === 'all') this.prepared.clear();
+        else this.prepared.delete(s.deallocates.toLowerCase());
+      }
+    }
+    const reason = REASON.exec(text);
+    if (reason) this.reason = reason[1].replace(/''/g, "'");
+  }
+}
