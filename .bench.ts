@@ -11,3 +11,6 @@ rate('analyzeSql cached', 1000000, () => analyzeSql(q));
 const u = "UPDATE accounts SET balance = balance - 10 WHERE id = 42";
 rate('update uncached', 20000, (i) => analyzeSql(u + ' + ' + i));
 }
+const pg = (i: number) => `UPDATE pgbench_accounts SET abalance = abalance + ${i % 5000 - 2500} WHERE aid = ${i * 7919 % 100000};`;
+rate('pgbench-like (numbers vary)', 200000, (i) => analyzeSql(pg(i)));
+console.log(analyzeSql(pg(3)).statements[0].text, analyzeSql(pg(3)).classes);

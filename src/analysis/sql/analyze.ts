@@ -11,15 +11,20 @@
  * EmptyQueryResponse and runs nothing). Text that does not parse is one `Unparseable` statement of class
  * `unknown`, with `parseError` set.
  */
+import { cacheKey } from './cache-key.js';
 import { TextCache } from './cache.js';
 import { loadParser, parserReady, parseStatements } from './parse.js';
+import { fromTemplate, makeTemplate, type Template } from './reuse.js';
 import { analyzeStatement, sortedClasses } from './statement.js';
 import type { SqlAnalysis, StatementAnalysis } from './types.js';
 
-/** Cache bounds: 10,000 texts and 16 Mi characters of text in total. */
+/** Bounds of each cache: 10,000 texts and 16 Mi characters of text in total. */
 export const SQL_ANALYSIS_CACHE_LIMITS = { maxEntries: 10_000, maxChars: 16 * 1024 * 1024 } as const;
 
+/** Exact text -> frozen analysis: the same text gives the same object. */
 const cache = new TextCache<SqlAnalysis>(SQL_ANALYSIS_CACHE_LIMITS);
+/** Text with numbers replaced (cache-key.ts) -> analysis to reuse for texts that differ only in numbers. */
+const templates = new TextCache<Template>(SQL_ANALYSIS_CACHE_LIMITS);
 
 /** Loads the parser (WASM) once; must be awaited before analyzeSql. Idempotent. */
 export function initSqlAnalysis(): Promise<void> {
@@ -28,36 +33,52 @@ export function initSqlAnalysis(): Promise<void> {
 
 /**
  * Analyses a query string (one or more statements). Synchronous, cached by exact text (LRU): the same text gives
- * the same frozen object. Never throws: unparseable SQL, a NUL character, an internal error or a parser that was
- * not loaded all give one `Unparseable` statement of class `unknown` and `parseError`.
+ * the same frozen object; a text that differs from a cached one only in numeric literals reuses its analysis with
+ * its own statement texts (reuse.ts). Never throws: unparseable SQL, a NUL character, an internal error or a parser
+ * that was not loaded all give one `Unparseable` statement of class `unknown` and `parseError`.
  */
 export function analyzeSql(text: string): SqlAnalysis {
   if (typeof text !== 'string') return unparseable('', 'query text is not a string');
   const hit = cache.get(text);
   if (hit) return hit;
   if (!parserReady()) return unparseable(text, 'SQL parser not loaded: await initSqlAnalysis() first');
-  const result = deepFreeze(analyzeUncached(text));
+  const key = cacheKey(text);
+  const template = key === text ? undefined : templates.get(key);
+  const reused = template && fromTemplate(template, text, key);
+  if (reused) {
+    const result = deepFreeze(reused);
+    cache.set(text, result);
+    return result;
+  }
+  const { analysis, ranges } = analyzeUncached(text);
+  const result = deepFreeze(analysis);
   cache.set(text, result);
+  if (key !== text) {
+    const made = makeTemplate(result, text, key, ranges);
+    if (made) templates.set(key, made);
+  }
   return result;
 }
 
 /** Entries and total text length currently cached (for metrics and tests). */
-export function sqlAnalysisCacheStats(): { entries: number; chars: number } {
-  return { entries: cache.size, chars: cache.totalChars };
+export function sqlAnalysisCacheStats(): { entries: number; chars: number; templates: number } {
+  return { entries: cache.size, chars: cache.totalChars, templates: templates.size };
 }
 
 /** Drops every cached analysis (tests; a parser upgrade). */
 export function clearSqlAnalysisCache(): void {
   cache.clear();
+  templates.clear();
 }
 
-function analyzeUncached(text: string): SqlAnalysis {
-  if (text.trim() === '') return { statements: [], classes: [] };
+/** A fresh analysis, and where each statement's text lies in the query string (for templates). */
+function analyzeUncached(text: string): { analysis: SqlAnalysis; ranges: [number, number][] } {
+  if (text.trim() === '') return { analysis: { statements: [], classes: [] }, ranges: [] };
   let parsed;
   try {
     parsed = parseStatements(text);
   } catch (err) {
-    return unparseable(text, errorMessage(err));
+    return { analysis: unparseable(text, errorMessage(err)), ranges: [] };
   }
   const statements = parsed.map((s): StatementAnalysis => {
     try {
@@ -67,7 +88,8 @@ function analyzeUncached(text: string): SqlAnalysis {
       return { ...emptyStatement(s.kind, s.text), analysisError: errorMessage(err) };
     }
   });
-  return { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  const analysis = { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  return { analysis, ranges: parsed.map((s) => s.range) };
 }
 
 function unparseable(text: string, parseError: string): SqlAnalysis {

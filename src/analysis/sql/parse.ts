@@ -15,6 +15,8 @@ export interface ParsedStatement {
   node: Node;
   /** The statement's own slice of the query string, trimmed. */
   text: string;
+  /** Where `text` lies in the query string: [start, end) in UTF-16 code units (JavaScript string offsets). */
+  range: [number, number];
 }
 
 let loading: Promise<void> | undefined;
@@ -47,13 +49,20 @@ export function parseStatements(text: string): ParsedStatement[] {
   if (!ready) throw new Error('SQL parser not loaded: await initSqlAnalysis() first');
   if (text.includes('\0')) throw new Error('NUL character in SQL text');
   const result = parseSync(text) as unknown as { stmts?: Node[] };
-  const slicer = makeSlicer(text);
+  const toChars = byteToCharOffset(text);
   return (result.stmts ?? []).map((raw) => {
     const wrapped = (raw.stmt ?? {}) as Node;
     const [kind] = Object.keys(wrapped);
-    const start = Number(raw.stmt_location ?? 0);
-    const len = raw.stmt_len === undefined || raw.stmt_len === 0 ? undefined : Number(raw.stmt_len);
-    return { kind: kind ?? 'Unknown', node: (wrapped[kind] ?? {}) as Node, text: slicer(start, len).trim() };
+    const startByte = Number(raw.stmt_location ?? 0);
+    // No length means "to the end" (the last statement of the string).
+    const endByte = raw.stmt_len === undefined || raw.stmt_len === 0 ? undefined : startByte + Number(raw.stmt_len);
+    let start = toChars(startByte);
+    let end = endByte === undefined ? text.length : toChars(endByte);
+    const slice = text.slice(start, end);
+    start += slice.length - slice.trimStart().length;
+    end -= slice.length - slice.trimEnd().length;
+    if (end < start) end = start;
+    return { kind: kind ?? 'Unknown', node: (wrapped[kind] ?? {}) as Node, text: text.slice(start, end), range: [start, end] };
   });
 }
 
@@ -65,13 +74,11 @@ export function parsePlpgsqlFunction(createFunction: string): Node {
 }
 
 /**
- * Parser locations are byte offsets into the UTF-8 encoding. ASCII text (the common case) is sliced directly;
- * anything else goes through the encoded bytes. A missing length means "to the end".
+ * Parser locations are byte offsets into the UTF-8 encoding; JavaScript strings are indexed in UTF-16 units.
+ * ASCII text (the common case) needs no conversion.
  */
-function makeSlicer(text: string): (start: number, len: number | undefined) => string {
-  if (!/[^\x00-\x7f]/.test(text)) {
-    return (start, len) => text.slice(start, len === undefined ? undefined : start + len);
-  }
+function byteToCharOffset(text: string): (byteOffset: number) => number {
+  if (!/[^\x00-\x7f]/.test(text)) return (offset) => offset;
   const bytes = Buffer.from(text, 'utf8');
-  return (start, len) => bytes.subarray(start, len === undefined ? undefined : start + len).toString('utf8');
+  return (offset) => bytes.subarray(0, offset).toString('utf8').length;
 }
