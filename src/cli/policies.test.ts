@@ -125,10 +125,10 @@ describe('warden apply and policies (spawned)', () => {
     const applied = await spawned(['apply', '-f', '-'], GUARDRAILS);
     assert.equal(applied.stdout, 'policy/prod-guardrails created\n', applied.stderr);
     const base = ['policy', 'test', '--user', 'bot', '--groups', 'agents', '--kind', 'agent', '--target', 'pg-prod', '--json'];
-    // DROP is ddl and destructive: under the fixture's default deny, the ddl class (first) decides, naming no rule.
+    // DROP is ddl and destructive: the destructive rule outranks the default deny of ddl, so the rule is named.
     const cases: [string, string, string | undefined][] = [
       ['INSERT INTO t VALUES (1)', 'require_approval', 'prod-guardrails/writes-need-approval'],
-      ['DROP TABLE t', 'deny', undefined],
+      ['DROP TABLE t', 'deny', 'prod-guardrails/block-destructive'],
       ['SELECT 1', 'allow', 'prod-guardrails/reads-and-writes'],
     ];
     const runs = await Promise.all(cases.map(([sql]) => spawned([...base, sql])));

@@ -23,7 +23,13 @@ export class StatementState {
     if (!analysis.statements.some((s) => s.executes !== undefined)) return analysis;
     const statements = analysis.statements.map((s) => {
       const prepared = s.executes === undefined ? undefined : this.prepared.get(s.executes.toLowerCase());
-      return prepared ? { ...prepared, text: s.text, executes: s.executes, prepares: undefined } : s;
+      if (!prepared) return s;
+      // The EXECUTE's own classes (e.g. a dangerous function in its parameters) count too; its `unknown` was only
+      // the placeholder for what the PREPARE does.
+      const own = s.classes.filter((c) => c !== 'unknown');
+      return { ...prepared, text: s.text, executes: s.executes, prepares: undefined,
+        classes: [...new Set([...prepared.classes, ...own])].sort() as StatementClass[],
+        functions: [...new Set([...prepared.functions, ...s.functions])] };
     });
     const classes = [...new Set(statements.flatMap((s) => s.classes))].sort() as StatementClass[];
     return { ...analysis, statements, classes };

@@ -113,7 +113,7 @@ const RULES: Record<string, Rule> = {
   AlterTableStmt(node, v) {
     for (const cmd of (node.cmds ?? []) as Node[]) {
       const subtype = String((cmd.AlterTableCmd as Node | undefined)?.subtype ?? '');
-      if (subtype.startsWith('AT_Drop')) add(v, 'destructive'); // DROP COLUMN, CONSTRAINT, DEFAULT, ...
+      if (subtype.startsWith('AT_Drop')) add(v, 'destructive'); // DROP COLUMN, CONSTRAINT, NOT NULL, IDENTITY, ...
       if (subtype === 'AT_ChangeOwner' || subtype.endsWith('RowSecurity')) add(v, 'privilege');
     }
   },

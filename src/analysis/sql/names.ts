@@ -1,7 +1,9 @@
 /**
  * Relation and schema names that statements carry as plain strings rather than RangeVar nodes: DROP TABLE and
  * COMMENT ON object lists, CREATE/DROP/ALTER SCHEMA, GRANT ... ON SCHEMA / ALL TABLES IN SCHEMA, ALTER DEFAULT
- * PRIVILEGES IN SCHEMA, ALTER ... SET SCHEMA, SET search_path.
+ * PRIVILEGES IN SCHEMA, ALTER ... SET SCHEMA, SET search_path. Also functions named without being called that
+ * run later: a trigger's or event trigger's function, a cast's, an operator's or aggregate's support functions
+ * (`CREATE OPERATOR ### (function = pg_read_file)` makes `SELECT ### 'x'` read a server file).
  *
  * Owns that per-statement extraction. Pure: no I/O. Called by the walker for the top statement and for every
  * nested one.
@@ -13,7 +15,17 @@ import type { Node } from './walk.js';
 export interface NameSink {
   tables: Set<string>;
   schemas: Set<string>;
+  functions: Set<string>;
+  /** Referenced functions are judged like calls (with no known first argument). */
+  calls: { name: string; firstArg: string | null | undefined }[];
 }
+
+/** DefElem names of CREATE OPERATOR / AGGREGATE / TYPE / TEXT SEARCH ... options whose value is a function. */
+const FUNCTION_OPTIONS = new Set(
+  ('function procedure sfunc finalfunc combinefunc serialfunc deserialfunc msfunc minvfunc mfinalfunc restrict ' +
+    'join input output receive send typmod_in typmod_out analyze subscript canonical subtype_diff lexize init ' +
+    'start gettoken end lextypes headline').split(' '),
+);
 
 /** Adds the string-named relations and schemas of one statement of node type `kind`. */
 export function namedObjects(kind: string, node: Node, into: NameSink): void {
@@ -52,7 +64,32 @@ export function namedObjects(kind: string, node: Node, into: NameSink): void {
       if (parts.length > 1) addSchema(parts[parts.length - 2], into);
       return;
     }
+    case 'CreateTrigStmt':
+    case 'CreateEventTrigStmt':
+      return addReference(node.funcname, into);
+    case 'CreateCastStmt':
+      return addReference((node.func as Node | undefined)?.objname, into);
+    case 'CreateTransformStmt':
+      for (const f of [node.fromsql, node.tosql]) addReference((f as Node | undefined)?.objname, into);
+      return;
+    case 'DefineStmt':
+      for (const opt of list(node.definition)) {
+        const def = (opt as Node).DefElem as Node | undefined;
+        const type = (def?.arg as Node | undefined)?.TypeName as Node | undefined;
+        if (def && type && FUNCTION_OPTIONS.has(String(def.defname))) addReference(type.names, into);
+      }
+      return;
   }
+}
+
+/** A function named by a list of String nodes (`[schema, name]`). */
+function addReference(names: unknown, into: NameSink): void {
+  const parts = list(names).map(text).filter((p) => p !== '');
+  if (parts.length === 0) return;
+  const name = parts.join('.').toLowerCase();
+  if (parts.length > 1) into.schemas.add(parts[parts.length - 2]);
+  into.functions.add(name);
+  into.calls.push({ name, firstArg: undefined });
 }
 
 /** DROP / COMMENT object lists: `[s, t]` name lists for relations (and `[s, t, col]` for columns), strings for schemas. */

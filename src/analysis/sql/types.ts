@@ -18,7 +18,10 @@ export interface StatementAnalysis {
   tables: string[];
   /** Schemas named explicitly (qualified relations and functions, CREATE/DROP SCHEMA, SET search_path). */
   schemas: string[];
-  /** Functions called, lower-cased, `schema.name` when qualified. */
+  /**
+   * Functions called, lower-cased, `schema.name` when qualified; also functions named to run later (a trigger's,
+   * a cast's, an operator's or aggregate's support function).
+   */
   functions: string[];
   /** An UPDATE or DELETE with no WHERE, or an always-true one (`WHERE true`, `1=1`, `$1=$1`, ...). */
   unboundedWrite: boolean;
