@@ -78,7 +78,8 @@ function stronger(a: PairOutcome, b: PairOutcome): boolean {
 /** Decides one query string; see the module header for the exact, ordered semantics. */
 export function evaluate(policies: readonly Policy[], input: EvaluationInput, options: EvaluateOptions): Decision {
   const { subject, target, analysis } = input;
-  const classes = unionClasses(analysis.statements);
+  // The analysis already holds the union (sorted); recomputing it per statement is wasted work on the data path.
+  const classes = analysis.classes.length > 0 || analysis.statements.length === 0 ? [...analysis.classes] : unionClasses(analysis.statements);
   if (analysis.statements.length === 0) return { effect: 'allow', classes };
   const candidates = applicableRules(policies, subject, target);
   let best: PairOutcome | undefined;
@@ -127,8 +128,24 @@ function appliesTo(rule: PolicyRule, subject: Subject, target: Target): boolean 
   return targetMatches(rule, target) && subjectMatches(rule.subjects, subject);
 }
 
-/** Rules with an effect that apply to the subject and target, in evaluation order; computed once per call. */
+/**
+ * Memo of applicableRules: a session evaluates every statement with the same policies array (the catalog swaps the
+ * array on change), subject and target objects, so their applicable rules are computed once per session.
+ */
+const applicableMemo = new WeakMap<readonly Policy[], WeakMap<Subject, WeakMap<Target, Candidate[]>>>();
+
+/** Rules with an effect that apply to the subject and target, in evaluation order. */
 function applicableRules(policies: readonly Policy[], subject: Subject, target: Target): Candidate[] {
+  let bySubject = applicableMemo.get(policies);
+  if (!bySubject) applicableMemo.set(policies, (bySubject = new WeakMap()));
+  let byTarget = bySubject.get(subject);
+  if (!byTarget) bySubject.set(subject, (byTarget = new WeakMap()));
+  let rules = byTarget.get(target);
+  if (!rules) byTarget.set(target, (rules = computeApplicableRules(policies, subject, target)));
+  return rules;
+}
+
+function computeApplicableRules(policies: readonly Policy[], subject: Subject, target: Target): Candidate[] {
   const out: Candidate[] = [];
   for (const policy of ordered(policies)) {
     for (const rule of policy.rules) {

@@ -57,6 +57,9 @@ export class ClientGate {
   /** The message that made the visitor stop, and the bytes after it in that chunk. */
   private stopped: { held: Held; rest: Buffer } | null = null;
   private readonly queued: Buffer[] = [];
+  /** The chunk being processed and where its current run of forwarded messages starts. */
+  private chunk: Buffer = Buffer.alloc(0);
+  private runStart = 0;
   /** After a refused Parse: the caller's messages are dropped up to its Sync, as the server itself would. */
   private discardUntilSync = false;
   private readonly statements = new Map<string, Command>();
@@ -81,24 +84,10 @@ export class ClientGate {
   }
 
   private process(chunk: Buffer): void {
-    let runStart = 0;
-    const visit = (type: number, body: Buffer, end: number): void => {
-      const start = end - 5 - body.length;
-      const action = this.decide(type, body);
-      if (action === 'forward') {
-        if (start < 0 && this.carry.length > 0) this.flushCarry();
-        return;
-      }
-      if (start > runStart) this.o.io.toUpstream(chunk.subarray(runStart, start));
-      const bytes = start < 0 ? Buffer.concat([...this.carry, chunk.subarray(0, end)]) : chunk.subarray(start, end);
-      this.carry = [];
-      runStart = end;
-      if (action === 'drop') return;
-      this.stopped = { held: { ...action, bytes }, rest: chunk.subarray(end) };
-      throw HOLD;
-    };
+    this.chunk = chunk;
+    this.runStart = 0;
     try {
-      this.scanner.scan(chunk, visit);
+      this.scanner.scan(chunk, this.visit);
     } catch (err) {
       if (err !== HOLD) throw err;
       const { held, rest } = this.stopped!;
@@ -107,11 +96,34 @@ export class ClientGate {
       this.hold(held);
       return;
     }
+    const { runStart } = this;
     const incomplete = this.scanner.incompleteFrom;
     const runEnd = incomplete < 0 ? chunk.length : Math.max(incomplete, runStart);
     if (runEnd > runStart) this.o.io.toUpstream(runStart === 0 && runEnd === chunk.length ? chunk : chunk.subarray(runStart, runEnd));
     if (incomplete >= 0) this.carry.push(chunk.subarray(runEnd));
   }
+
+  /**
+   * One whole message of the chunk being processed. Forwarded messages stay in the current run (written in one
+   * piece later); a dropped or held one cuts the run. A method bound once, not a closure per chunk: this runs for
+   * every chunk of every session.
+   */
+  private readonly visit = (type: number, body: Buffer, end: number): void => {
+    const { chunk } = this;
+    const start = end - 5 - body.length;
+    const action = this.decide(type, body);
+    if (action === 'forward') {
+      if (start < 0 && this.carry.length > 0) this.flushCarry();
+      return;
+    }
+    if (start > this.runStart) this.o.io.toUpstream(chunk.subarray(this.runStart, start));
+    const bytes = start < 0 ? Buffer.concat([...this.carry, chunk.subarray(0, end)]) : chunk.subarray(start, end);
+    this.carry = [];
+    this.runStart = end;
+    if (action === 'drop') return;
+    this.stopped = { held: { ...action, bytes }, rest: chunk.subarray(end) };
+    throw HOLD;
+  };
 
   private flushCarry(): void {
     for (const piece of this.carry) this.o.io.toUpstream(piece);
