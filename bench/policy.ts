@@ -7,28 +7,10 @@ import { performance } from 'node:perf_hooks';
 import { analyzeSql, clearSqlAnalysisCache, initSqlAnalysis } from '../src/analysis/sql/analyze.js';
 import { evaluate } from '../src/policy/evaluate.js';
 import { parsePolicyDocuments } from '../src/policy/load.js';
+import { GUARDRAILS_YAML } from '../src/policy/test-fixtures.js';
 import type { Subject, Target } from '../src/session/types.js';
 
-const GUARDRAILS = parsePolicyDocuments(`kind: Policy
-name: prod-guardrails
-rules:
-  - name: block-destructive
-    targets: ["pg-*"]
-    match: { classes: [destructive, unknown] }
-    effect: deny
-    message: destructive statements are blocked on production
-  - name: writes-need-approval
-    targets: ["pg-*"]
-    subjects: { groups: [agents] }
-    match: { classes: [write] }
-    effect: require_approval
-    approvers: { groups: [dba], count: 1 }
-    timeout: 2m
-  - name: reads-and-writes
-    targets: ["pg-*"]
-    match: { classes: [read, write] }
-    effect: allow
-`);
+const GUARDRAILS = parsePolicyDocuments(GUARDRAILS_YAML);
 const subject: Subject = { id: 'bot', kind: 'agent', groups: ['agents'], chain: [], tokenId: 't', targets: ['*'], expiresAt: 0 };
 const target: Target = { name: 'pg-prod', type: 'postgres', host: 'h', port: 5432, database: 'app', user: 'u', tls: 'disable', ca: null, labels: {} };
 

@@ -10,28 +10,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { GUARDRAILS_YAML } from '../src/policy/test-fixtures.js';
 import { startStack, type Stack } from './harness/stack.js';
 
-const GUARDRAILS = `kind: Policy
-name: prod-guardrails
-rules:
-  - name: block-destructive
-    targets: ["pg-*"]
-    match: { classes: [destructive, unknown] }
-    effect: deny
-    message: destructive statements are blocked on production
-  - name: writes-need-approval
-    targets: ["pg-*"]
-    subjects: { groups: [agents] }
-    match: { classes: [write] }
-    effect: require_approval
-    approvers: { groups: [dba], count: 1 }
-    timeout: 2m
-  - name: reads-and-writes
-    targets: ["pg-*"]
-    match: { classes: [read, write] }
-    effect: allow
----
+/** The issue's example exactly as written, then rules for the other targets of these tests. */
+const GUARDRAILS = `${GUARDRAILS_YAML}---
 kind: Policy
 name: other-targets
 rules:

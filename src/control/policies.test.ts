@@ -8,28 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { TokenService } from '../identity/tokens.js';
 import { createControlFixture, type ControlFixture } from './test-fixture.js';
+import { GUARDRAILS_YAML } from '../policy/test-fixtures.js';
 
 /** The policy of the issue, applied as written. */
-const GUARDRAILS = `kind: Policy
-name: prod-guardrails
-rules:
-  - name: block-destructive
-    targets: ["pg-*"]
-    match: { classes: [destructive, unknown] }
-    effect: deny
-    message: destructive statements are blocked on production
-  - name: writes-need-approval
-    targets: ["pg-*"]
-    subjects: { groups: [agents] }
-    match: { classes: [write] }
-    effect: require_approval
-    approvers: { groups: [dba], count: 1 }
-    timeout: 2m
-  - name: reads-and-writes
-    targets: ["pg-*"]
-    match: { classes: [read, write] }
-    effect: allow
-`;
+const GUARDRAILS = GUARDRAILS_YAML;
 
 let fx: ControlFixture;
 before(async () => {
