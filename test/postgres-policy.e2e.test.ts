@@ -284,7 +284,7 @@ describe('access requests', () => {
     const refused = await stack.psql(['-c', 'SELECT 1'], { user: 'alice', token: tokens.alice, database: 'secret-db' });
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /no policy gives user "alice" access to target "secret-db"/);
-    const asked = await stack.warden.cli(['access', 'request', '--target', 'secret-db', '--duration', '4s', '--reason', 'incident 42'],
+    const asked = await stack.warden.cli(['access', 'request', '--target', 'secret-db', '--duration', '6s', '--reason', 'incident 42'],
       { env: asUser('alice') });
     assert.equal(asked.code, 0, asked.stderr);
     const id = asked.stdout.trim();
@@ -293,7 +293,7 @@ describe('access requests', () => {
     assert.equal(approved.code, 0, approved.stderr);
     const inside = await stack.psql(['-c', 'SELECT 42'], { user: 'alice', token: tokens.alice, database: 'secret-db' });
     assert.equal(inside.stdout.trim(), '42', inside.stderr);
-    await new Promise((r) => setTimeout(r, 4500));
+    await new Promise((r) => setTimeout(r, 6500));
     const expired = await stack.psql(['-c', 'SELECT 1'], { user: 'alice', token: tokens.alice, database: 'secret-db' });
     assert.equal(expired.code, 2, 'access is gone after it expires');
   });
