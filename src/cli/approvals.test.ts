@@ -4,7 +4,6 @@
  * few in-process runs for usage errors.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import type { Subject } from '../session/types.js';
 import type { ApprovalRequest } from '../store/types.js';
 import type { Io } from './common.js';
 import { main } from './main.js';
+import { runProcess } from '../../test/harness/process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
 
@@ -51,16 +51,8 @@ interface Run {
 
 /** Runs the real `warden` executable as `as` (their token in WARDEN_TOKEN). */
 function warden(as: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), WARDEN_URL: url, WARDEN_TOKEN: tokens[as] };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: tokens[as] };
+  return runProcess(process.execPath, [BIN, ...args], { cwd, env });
 }
 
 /** Runs `main` in this process with a captured terminal. */

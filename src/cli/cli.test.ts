@@ -4,7 +4,6 @@
  * also proves the bin, the tsx loader and the lazy imports work.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { generate } from 'selfsigned';
 import { createControlFixture, sessionFixture, type ControlFixture } from '../control/test-fixture.js';
 import type { Io } from './common.js';
 import { main } from './main.js';
+import { runProcess } from '../../test/harness/process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
 const PASSWORD = 'S3cret-pw-XYZ';
@@ -59,18 +59,9 @@ async function cli(args: string[], opts: { stdin?: string; env?: Env; cwd?: stri
 
 /** Runs the real `warden` executable as a child process. */
 function spawned(args: string[], opts: { stdin?: string; env?: Env } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: Env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken, ...opts.env };
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(opts.stdin ?? '');
-  });
+  const env: Env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken, ...opts.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return runProcess(process.execPath, [BIN, ...args], { cwd, env, stdin: opts.stdin });
 }
 
 describe('top level', () => {

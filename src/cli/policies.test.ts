@@ -4,7 +4,6 @@
  * errors and formatting run `main` in-process with a captured terminal.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import type { Io } from './common.js';
 import { main } from './main.js';
 import { fileFormat, testReport } from './policies.js';
 import { GUARDRAILS_YAML } from '../policy/test-fixtures.js';
+import { runProcess } from '../../test/harness/process.js';
 
 /** The policy of the issue, applied as written. */
 const GUARDRAILS = GUARDRAILS_YAML;
@@ -45,17 +45,8 @@ interface Run {
 
 /** Runs the real `warden` executable as a child process. */
 function spawned(args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+  const env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken };
+  return runProcess(process.execPath, [BIN, ...args], { cwd, env, stdin });
 }
 
 /** Runs `main` in this process with a captured terminal. */

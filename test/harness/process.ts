@@ -6,21 +6,22 @@ import { spawn } from 'node:child_process';
 
 /** Exit code and output of a finished process. */
 export interface ProcessResult {
-  code: number | null;
+  /** The exit code, -1 when a signal ended the process. */
+  code: number;
   stdout: string;
   stderr: string;
 }
 
 /** Runs `file args`, writes `stdin` (or nothing) to it, and resolves once it closed. */
-export function runProcess(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string } = {}): Promise<ProcessResult> {
+export function runProcess(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; cwd?: string } = {}): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.on('error', () => {}); // a program that exits without reading stdin must not fail the test
     child.stdin.end(options.stdin ?? '');
   });
