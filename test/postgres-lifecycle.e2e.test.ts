@@ -76,3 +76,36 @@ test('plaintext logins on loopback when the operator allows them', async () => {
     await warden.stop();
   }
 });
+
+test('approval requests survive a restart: an access request asked before it is approved after it', async () => {
+  const first = await startWarden();
+  const { dataDir } = first;
+  await first.cli(['targets', 'add', 'secret-db', '--type', 'postgres', '--host', server.host, '--port',
+    String(server.port), '--database', 'app', '--user', server.trust.user, '--tls', 'disable']);
+  await first.applyPolicy(`kind: Policy
+name: only-public
+rules:
+  - name: public-reads
+    targets: ["public-*"]
+    match: { classes: [read] }
+    effect: allow
+`);
+  const token = (await first.cli(['tokens', 'create', '--user', 'erin'])).stdout.trim();
+  const asked = await first.cli(['access', 'request', '--target', 'secret-db', '--duration', '1h', '--reason', 'audit'],
+    { env: { WARDEN_TOKEN: token } });
+  assert.equal(asked.code, 0, asked.stderr);
+  const id = asked.stdout.trim();
+  assert.equal(await first.stop(), 0);
+
+  const second = await startWarden({ dataDir });
+  try {
+    const pending = JSON.parse((await second.cli(['approvals', 'list', '--json'])).stdout) as { id: string }[];
+    assert.ok(pending.some((p) => p.id === id), 'the request is still pending after the restart');
+    const approved = await second.cli(['approvals', 'approve', id]);
+    assert.equal(approved.code, 0, approved.stderr);
+    const r = await runPsql(second.ports.postgres, ['-c', 'SELECT 11'], { user: 'erin', token, database: 'secret-db' });
+    assert.equal(r.stdout.trim(), '11', r.stderr);
+  } finally {
+    await second.stop();
+  }
+});

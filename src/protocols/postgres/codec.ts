@@ -49,3 +49,7 @@ export {
   encodeNoticeResponse,
   encodeNegotiateProtocolVersion,
 } from './codec-backend.js';
+export {
+  decodeCopyOutResponse, decodeNotification, decodeRowDescription, encodeFieldsMessage, encodeNotification, wrapMessage,
+  type FieldDescription,
+} from './codec-results.js';
