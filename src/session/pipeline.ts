@@ -9,7 +9,8 @@ import { analyzeSql } from '../analysis/sql/analyze.js';
 import type { ApprovalService } from '../approvals/service.js';
 import { WardenError, toWardenError } from '../errors.js';
 import type { TokenService } from '../identity/tokens.js';
-import { evaluate, mayAccess } from '../policy/evaluate.js';
+import { evaluate, maskRulesFor, mayAccess } from '../policy/evaluate.js';
+import type { MaskItem } from '../policy/schema.js';
 import { anyGlobMatch } from '../policy/glob.js';
 import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
@@ -37,6 +38,7 @@ export interface PipelineDeps {
 /** Decides and records for every engine. */
 export class SessionPipeline {
   private readonly states = new WeakMap<Session, StatementState>();
+  private maskKey: Buffer | undefined;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -103,6 +105,15 @@ export class SessionPipeline {
       if (verdict.effect === 'allow') state.remember(analysis, command.text);
       return verdict;
     });
+  }
+
+  /**
+   * The masking rules that apply to a session's results (empty: results pass through untouched), and the key of
+   * the deterministic hash strategy. Read when the session starts relaying.
+   */
+  masking(session: Session): { rules: Array<{ rule: string; items: MaskItem[] }>; hashKey: Buffer } {
+    this.maskKey ??= this.deps.vault.deriveKey('masking-hash');
+    return { rules: maskRulesFor(this.deps.policies.current(), session.subject, session.target), hashKey: this.maskKey };
   }
 
   /** Records how a command ended. `command` is what the caller sent; it holds no Warden secret. */

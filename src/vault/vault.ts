@@ -5,7 +5,8 @@
  * Format: `v1.<base64url iv>.<base64url tag>.<base64url ciphertext>`; the version leaves room for key rotation.
  * This module must never log, return in an error, or persist a plaintext secret or the key.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import {
+  hkdfSync, createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { WardenError } from '../errors.js';
 import { readOrCreateSecretFile } from './keyfile.js';
@@ -91,6 +92,14 @@ export class Vault {
       throw new WardenError('WARDEN_ERR_INTERNAL', 'vault key must be 32 bytes', { public: false });
     }
     return new Vault(Buffer.from(key), 'memory');
+  }
+
+  /**
+   * A key for another purpose derived from the vault key (HKDF-SHA256 with `label` as info), e.g. the keyed hash of
+   * masking. Derived keys differ per label, so one use can never reveal another's key or the vault key.
+   */
+  deriveKey(label: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#key, Buffer.alloc(0), `warden:${label}`, 32));
   }
 
   /** Encrypts `plaintext` bound to `context` (e.g. `target:NAME`); the result is safe to store. */

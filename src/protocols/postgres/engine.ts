@@ -17,6 +17,8 @@ import {
 import { encodeWardenError } from './errors.js';
 import { filterStartupParams } from './params.js';
 import { Relay } from './relay.js';
+import { ResultMasker } from './result-masking.js';
+import { TableCatalog } from './catalog.js';
 import { StartupChannel } from './startup.js';
 import { UpstreamStartupError, cancelUpstream, connectUpstream, type UpstreamConnection } from './upstream.js';
 
@@ -138,7 +140,10 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     ...upstream.notices,
     encodeReadyForQuery(upstream.readyStatus),
   ]));
-  const relay = new Relay({ session, pipeline, client, upstream: upstream.socket, logger, maxMessageBytes: deps.maxMessageBytes });
+  const masking = pipeline.masking(session);
+  const masker = masking.rules.length > 0 ? new ResultMasker(masking.rules, masking.hashKey,
+    new TableCatalog(session.target, session.database, () => pipeline.credentials(session))) : undefined;
+  const relay = new Relay({ session, pipeline, client, upstream: upstream.socket, logger, maxMessageBytes: deps.maxMessageBytes, masker });
   registry.add({
     session,
     terminate: async (reason) => void (await relay.terminate(reason)),

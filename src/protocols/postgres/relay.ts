@@ -13,6 +13,7 @@ import { FrameScanner, decodeCommandComplete, decodeErrorFields } from './codec.
 import { encodeWardenError } from './errors.js';
 import { ClientGate } from './gate.js';
 import { StatementTracker } from './statements.js';
+import type { ResultMasker } from './result-masking.js';
 
 /** Backend messages the relay reads: the answers that close forwarded messages. */
 const BACKEND_INTEREST = (() => {
@@ -22,11 +23,23 @@ const BACKEND_INTEREST = (() => {
 })();
 /** Larger backend messages of those kinds are not legitimate (a RowDescription of 1,600 columns is ~100 KB). */
 const MAX_BACKEND_INTERESTING = 16 * 1024 * 1024;
+/** With masking, the messages that carry data are read too: DataRow, CopyOutResponse, CopyData, NOTIFY, notices. */
+const MASKED_INTEREST = (() => {
+  const table = Uint8Array.from(BACKEND_INTEREST);
+  for (const t of 'DHdAN') table[t.charCodeAt(0)] = 1;
+  return table;
+})();
+/** A DataRow may hold up to 1 GB (PostgreSQL's own limit on a value); a masked one is assembled whole. */
+const MAX_MASKED_MESSAGE = 1024 * 1024 * 1024;
 const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+/** Thrown inside the masked visitor to stop at a RowDescription whose tables must be looked up first. */
+const HOLD = Symbol('hold');
 
 /** What the relay needs to run. */
 export interface RelayOptions {
   session: Session;
+  /** Set when masking rules apply to this session; results are then rewritten message by message. */
+  masker?: ResultMasker;
   pipeline: SessionPipeline;
   client: Socket;
   upstream: Socket;
@@ -36,7 +49,15 @@ export interface RelayOptions {
 
 /** Relays one session until either side ends; resolves with the reason it ended. */
 export class Relay {
-  private readonly upstreamScanner = new FrameScanner(BACKEND_INTEREST, MAX_BACKEND_INTERESTING);
+  private readonly upstreamScanner: FrameScanner;
+  /** Masked path: the chunk being rewritten, where its run of untouched messages starts, withheld bytes. */
+  private maskChunk: Buffer = Buffer.alloc(0);
+  private maskRunStart = 0;
+  private maskCarry: Buffer[] = [];
+  private clientFull = false;
+  /** Set while the upstream is held for a catalog lookup: the tables to look up and the bytes from the RowDescription on. */
+  private maskHold: { pending: number[]; rest: Buffer } | null = null;
+  private readonly maskQueue: Buffer[] = [];
   private readonly tracker: StatementTracker;
   private readonly gate: ClientGate;
   private endReason: string | null = null;
@@ -49,6 +70,8 @@ export class Relay {
 
   constructor(private readonly o: RelayOptions) {
     this.tracker = new StatementTracker((command, outcome) => o.pipeline.onOutcome(o.session, command, outcome));
+    this.upstreamScanner = o.masker ? new FrameScanner(MASKED_INTEREST, MAX_MASKED_MESSAGE)
+      : new FrameScanner(BACKEND_INTEREST, MAX_BACKEND_INTERESTING);
     this.gate = new ClientGate({
       session: o.session, pipeline: o.pipeline, tracker: this.tracker, maxMessageBytes: o.maxMessageBytes,
       io: {
@@ -102,21 +125,109 @@ export class Relay {
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     try {
-      this.upstreamScanner.scan(chunk, this.visitUpstream);
+      if (this.o.masker) this.forwardMasked(chunk);
+      else {
+        this.upstreamScanner.scan(chunk, this.visitUpstream);
+        if (!this.o.client.write(chunk)) this.o.upstream.pause();
+      }
     } catch (err) {
-      const error = new WardenError('WARDEN_ERR_UPSTREAM_PROTOCOL', 'invalid data from the upstream server',
-        { detail: (err as Error).message });
-      this.o.logger.error({ session: this.o.session.id, detail: error.detail }, error.message);
-      this.endWith('upstream protocol error', encodeWardenError(error));
+      this.upstreamFailed(err);
       return;
     }
-    if (!this.o.client.write(chunk)) this.o.upstream.pause();
     if (this.boundaryWaiters.length > 0 && this.upstreamScanner.atBoundary) {
       const waiters = this.boundaryWaiters;
       this.boundaryWaiters = [];
       for (const wake of waiters) wake();
     }
   };
+
+  private upstreamFailed(err: unknown): void {
+    if (err instanceof WardenError && err.code === 'WARDEN_ERR_FORBIDDEN') {
+      // A result masking cannot handle (binary columns a rule covers): the stream cannot go on without it.
+      this.o.logger.warn({ session: this.o.session.id }, err.message);
+      this.endWith(`masking refused a result: ${err.message}`, encodeWardenError(err));
+      return;
+    }
+    const error = new WardenError('WARDEN_ERR_UPSTREAM_PROTOCOL', 'invalid data from the upstream server',
+      { detail: (err as Error).message });
+    this.o.logger.error({ session: this.o.session.id, detail: error.detail }, error.message);
+    this.endWith('upstream protocol error', encodeWardenError(error));
+  }
+
+  /**
+   * The masked path: untouched messages still go out in runs of the chunk as it came; a rewritten message replaces
+   * its bytes; an incomplete data message is withheld until whole, so no original byte of it reaches the caller.
+   */
+  private forwardMasked(chunk: Buffer): void {
+    if (this.maskHold) {
+      this.maskQueue.push(chunk);
+      return;
+    }
+    this.maskChunk = chunk;
+    this.maskRunStart = 0;
+    this.clientFull = false;
+    try {
+      this.upstreamScanner.scan(chunk, this.visitMasked);
+    } catch (err) {
+      if (err !== HOLD) throw err;
+      this.holdForCatalog();
+      return;
+    }
+    const incomplete = this.upstreamScanner.incompleteFrom;
+    const runEnd = incomplete < 0 ? chunk.length : Math.max(incomplete, this.maskRunStart);
+    if (runEnd > this.maskRunStart) this.toClient(chunk.subarray(this.maskRunStart, runEnd));
+    if (incomplete >= 0) this.maskCarry.push(chunk.subarray(runEnd));
+    if (this.clientFull) this.o.upstream.pause();
+  }
+
+  private readonly visitMasked = (type: number, body: Buffer, end: number): void => {
+    const start = end - 5 - body.length;
+    if (type === 0x54 /* T */) {
+      const pending = this.o.masker!.pendingTables(body);
+      if (pending.length > 0) {
+        // Its rows cannot be masked before the columns' tables are known: stop here and look them up.
+        if (start > this.maskRunStart) this.toClient(this.maskChunk.subarray(this.maskRunStart, start));
+        const from = start < 0 ? Buffer.concat([...this.maskCarry.splice(0), this.maskChunk]) : this.maskChunk.subarray(start);
+        this.maskHold = { pending, rest: from };
+        throw HOLD;
+      }
+    }
+    this.visitUpstream(type, body);
+    const replacement = this.o.masker!.transform(type, body);
+    if (replacement === null) {
+      if (start < 0 && this.maskCarry.length > 0) for (const piece of this.maskCarry.splice(0)) this.toClient(piece);
+      return;
+    }
+    if (start > this.maskRunStart) this.toClient(this.maskChunk.subarray(this.maskRunStart, start));
+    this.maskCarry = [];
+    this.toClient(replacement);
+    this.maskRunStart = end;
+  };
+
+  /** Pauses the upstream while the catalog is read, then goes on with the held bytes and what came meanwhile. */
+  private holdForCatalog(): void {
+    const hold = this.maskHold!;
+    this.o.upstream.pause();
+    void this.o.masker!.resolveTables(hold.pending).then(() => {
+      this.maskHold = null;
+      if (this.endReason !== null) return;
+      const queued = [hold.rest, ...this.maskQueue.splice(0)];
+      for (const chunk of queued) {
+        if (this.maskHold) this.maskQueue.push(chunk);
+        else this.onUpstreamData(chunk);
+      }
+      if (!this.maskHold && !this.clientPausedByGate) this.o.upstream.resume();
+    }, (err: unknown) => {
+      this.maskHold = null;
+      const error = toWardenError(err);
+      this.o.logger.error({ session: this.o.session.id, detail: error.detail }, error.message);
+      this.endWith(`masking failed: ${error.message}`, encodeWardenError(error));
+    });
+  }
+
+  private toClient(bytes: Buffer): void {
+    if (!this.o.client.write(bytes)) this.clientFull = true;
+  }
 
   private readonly visitUpstream = (type: number, body: Buffer): void => {
     switch (type) {
@@ -190,6 +301,7 @@ export class Relay {
 
   private settle(): void {
     if (!this.clientClosed || !this.upstreamClosed) return;
+    void this.o.masker?.close();
     const reason = this.endReason ?? 'closed';
     this.tracker.abandon(reason);
     this.resolveDone(reason);

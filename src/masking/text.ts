@@ -1,0 +1,123 @@
+/**
+ * Content masking of one text: runs a content action's detectors and operator patterns over a value, resolves
+ * overlapping matches (earliest, then longest) and replaces each kept match by its strategy's output. Also the
+ * entry point for free text (NOTIFY payloads, error messages and DETAILs), which gets every content rule, plus the
+ * column values PostgreSQL echoes in error texts with no column metadata (`Key (email)=(...) already exists.`,
+ * `Failing row contains (...)`), which only a column rule protects. Pure: no I/O. The hot path of masked results: it must not allocate when
+ * nothing matches, and must return the very string it was given in that case.
+ */
+import { globMatch } from '../policy/glob.js';
+import type { MaskItem } from '../policy/schema.js';
+import { scanDetector } from './detectors.js';
+import type { ColumnAction } from './plan.js';
+import { isEscaped } from './scan.js';
+import { compileRules, type CompiledItem, type MaskRules } from './rules.js';
+import { REDACTED, maskValue } from './strategies.js';
+
+type Content = Extract<ColumnAction, { kind: 'content' }>;
+
+/**
+ * Applies content detectors and patterns to one text value; returns the same string instance when nothing matched
+ * (so the caller can tell cheaply). Overlapping matches: the earliest wins, then the longest, then the first in
+ * the action's order. A match masked with the `null` strategy becomes '[REDACTED]' (a part of a text cannot be NULL).
+ */
+export function maskContent(value: string, action: Content, hashKey: Buffer): string {
+  // Hits as flat triples (start, end, source) where source indexes detectors, then patterns: no object per hit.
+  let hits: number[] | undefined;
+  const { detectors, patterns } = action;
+  for (let d = 0; d < detectors.length; d++) {
+    const ranges = scanDetector(detectors[d].detector, value);
+    for (let r = 0; r < ranges.length; r++) (hits ??= []).push(ranges[r][0], ranges[r][1], d);
+  }
+  for (let p = 0; p < patterns.length; p++) {
+    const re = patterns[p].regex;
+    re.lastIndex = 0;
+    for (let m = re.exec(value); m !== null; m = re.exec(value)) {
+      if (m[0].length === 0) {
+        re.lastIndex = m.index + 1;
+        continue;
+      }
+      (hits ??= []).push(m.index, m.index + m[0].length, detectors.length + p);
+    }
+  }
+  return hits === undefined ? value : rewrite(value, hits, action, hashKey);
+}
+
+function rewrite(value: string, hits: number[], action: Content, hashKey: Buffer): string {
+  const count = hits.length / 3;
+  const order: number[] = [];
+  for (let i = 0; i < count; i++) {
+    // A match that starts on the letter of an escape (the `n` of `\n` in JSON text) starts one later, so the
+    // replacement never leaves a dangling backslash that would break the JSON a client parses.
+    const start = hits[3 * i];
+    if (start + 1 < hits[3 * i + 1] && isEscaped(value, start)) hits[3 * i] = start + 1;
+    order.push(i);
+  }
+  order.sort((a, b) => hits[3 * a] - hits[3 * b] || hits[3 * b + 1] - hits[3 * a + 1] || hits[3 * a + 2] - hits[3 * b + 2]);
+  let out = '';
+  let pos = 0;
+  for (const i of order) {
+    const start = hits[3 * i];
+    const end = hits[3 * i + 1];
+    if (start < pos) continue;
+    out += value.slice(pos, start) + replacement(value.slice(start, end), hits[3 * i + 2], action, hashKey);
+    pos = end;
+  }
+  return out + value.slice(pos);
+}
+
+function replacement(match: string, source: number, action: Content, hashKey: Buffer): string {
+  const { detectors, patterns } = action;
+  if (source < detectors.length) {
+    const { strategy, detector } = detectors[source];
+    return maskValue(strategy, match, detector, hashKey) ?? REDACTED;
+  }
+  return maskValue(patterns[source - detectors.length].strategy, match, 'pattern', hashKey) ?? REDACTED;
+}
+
+/**
+ * Masks any text (a NOTIFY payload, an error message or DETAIL) with the content rules, all of them: a detector
+ * scoped to some columns still applies, since a text's values come from unknown columns. Values PostgreSQL echoes
+ * with their column names (`Key (email)=(...)`) or as a row (`Failing row contains (...)`) are masked too when a
+ * column rule covers them. Returns `value` itself when nothing changed.
+ */
+export function maskFreeText(value: string, rules: Array<{ rule: string; items: MaskItem[] }>, hashKey: Buffer): string {
+  if (value.length === 0 || rules.length === 0) return value;
+  const compiled = compileRules(rules as MaskRules);
+  const scanned = compiled.freeText === null ? value : maskContent(value, compiled.freeText, hashKey);
+  return maskEchoedValues(scanned, compiled.items);
+}
+
+const PREFILTER = /\bkey \(|failing row contains \(/i;
+const KEY_ECHO = /(\bkey \()(.*?)(\)=\()(.*?)(\))(?= already exists| is not present| is still referenced| conflicts with|\.?$|\.\s)/gi;
+const ROW_ECHO = /(failing row contains \()(.*)(\))/gi;
+const IDENTIFIER = /[a-z_][a-z0-9_$]*/g;
+
+/**
+ * Masks the echoed values in `text` that column rules (items with columns/types and no detectors/patterns) cover:
+ * the values of a `Key (...)=(...)` echo when a listed column matches a rule (or a `types` rule exists, since the
+ * text carries no types), and the whole `Failing row contains (...)` tuple when any column rule exists (its values
+ * come without names). Returns `text` itself when nothing is masked.
+ */
+export function maskEchoedValues(text: string, items: readonly CompiledItem[]): string {
+  if (!PREFILTER.test(text)) return text;
+  const columnRules = items.filter((i) => i.scoped && !i.content);
+  if (columnRules.length === 0) return text;
+  let out = text.replace(KEY_ECHO, (all: string, open: string, names: string, eq: string, values: string, close: string) =>
+    values !== REDACTED && keyCovered(names, columnRules) ? `${open}${names}${eq}${REDACTED}${close}` : all);
+  out = out.replace(ROW_ECHO, (all: string, open: string, values: string, close: string) =>
+    values !== REDACTED ? `${open}${REDACTED}${close}` : all);
+  return out === text ? text : out;
+}
+
+/** Whether any identifier in a Key echo's column list (`email`, `lower(email::text)`) is covered by a rule. */
+function keyCovered(names: string, columnRules: readonly CompiledItem[]): boolean {
+  if (columnRules.some((i) => i.types !== undefined)) return true;
+  const identifiers = names.toLowerCase().match(IDENTIFIER) ?? [];
+  return columnRules.some((item) =>
+    (item.columns ?? []).some((g) => {
+      // Without a table in the text, a source glob (public.customers.card_number) is judged by its column part.
+      const bare = g.bare ?? g.glob.slice(g.glob.lastIndexOf('.') + 1);
+      return identifiers.some((id) => globMatch(bare, id));
+    }));
+}

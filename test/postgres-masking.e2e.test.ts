@@ -1,0 +1,126 @@
+/**
+ * End to end: inline masking through real psql and the pg driver. The issue's pii-masking policy as written:
+ * column rules resolved through the catalog (`SELECT email AS e` is still masked), content detectors catching
+ * transformed values (lower(), concatenation, row_to_json, json_agg, string_agg), COPY TO STDOUT, NOTIFY payloads,
+ * an error DETAIL that echoes a value, per-caller rules, and a recording that never holds the originals.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { MASKING_YAML } from '../src/policy/test-fixtures.js';
+import { startStack, type Stack } from './harness/stack.js';
+
+const CARD = '4111 1111 1111 1111';
+const EMAIL = 'alice.smith@example.com';
+const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
+const AWS = 'AKIAIOSFODNN7EXAMPLE';
+
+/** The issue's example, then a support target where only the support group is masked (dba sees clear values). */
+const POLICY = `${MASKING_YAML}---
+kind: Policy
+name: support-view
+rules:
+  - name: reads
+    targets: ["support-*"]
+    match: { classes: [read] }
+    effect: allow
+  - name: mask-for-support
+    targets: ["support-*"]
+    subjects: { groups: [support] }
+    mask:
+      - detectors: [email, card]
+        strategy: redact
+`;
+
+let stack: Stack;
+let analyst: string;
+
+before(async () => {
+  stack = await startStack({ policy: POLICY });
+  const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
+  await admin.connect();
+  await admin.query(`CREATE TABLE public.customers (id int PRIMARY KEY, name text, email text UNIQUE, card_number text, notes text);
+    INSERT INTO public.customers VALUES (1, 'Alice', '${EMAIL}', '${CARD}', 'token ${JWT} key ${AWS}');
+    ALTER TABLE public.customers OWNER TO ${stack.pg.scram.user}`);
+  await admin.end();
+  const r = await stack.warden.cli(['targets', 'add', 'support-db', '--type', 'postgres', '--host', stack.pg.host, '--port',
+    String(stack.pg.port), '--database', 'app', '--user', stack.pg.scram.user, '--password-stdin', '--tls', 'disable'],
+  { stdin: stack.pg.scram.password });
+  assert.equal(r.code, 0, r.stderr);
+  analyst = await stack.token('ana');
+});
+after(async () => stack?.stop());
+
+async function query(sql: string, user = 'ana', token = analyst, database = 'pg-main'): Promise<string> {
+  const r = await stack.psql(['-c', sql], { user, token, database });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+describe('the issue example', () => {
+  test('columns by name pattern and by schema.table.column, renamed columns included', async () => {
+    assert.equal(await query('SELECT email, card_number FROM customers'), '***@example.com|[REDACTED]');
+    assert.equal(await query('SELECT email AS e, card_number AS c FROM customers'), '***@example.com|[REDACTED]');
+    assert.equal(await query('SELECT name FROM customers'), 'Alice', 'columns no rule covers pass unchanged');
+  });
+
+  test('content detectors catch transformed values', async () => {
+    for (const sql of [
+      'SELECT lower(email) FROM customers', "SELECT email || '' FROM customers", 'SELECT notes FROM customers',
+      'SELECT row_to_json(c) FROM customers c', 'SELECT json_agg(c) FROM customers c',
+      "SELECT string_agg(email || ' ' || card_number, ',') FROM customers",
+    ]) {
+      const out = await query(sql);
+      for (const secret of [EMAIL, CARD, JWT, AWS]) assert.equal(out.includes(secret), false, `${sql} leaked ${secret}: ${out}`);
+      assert.match(out, /\[REDACTED\]/, sql);
+    }
+  });
+
+  test('extended protocol rows are masked too', async () => {
+    const c = await stack.client({ user: 'ana', password: analyst });
+    try {
+      const r = await c.query('SELECT email, lower(card_number) AS c FROM customers WHERE id = $1', [1]);
+      assert.deepEqual(r.rows, [{ email: '***@example.com', c: '[REDACTED]' }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('COPY TO STDOUT, NOTIFY payloads and error details are masked', async () => {
+    const copy = await query('COPY customers TO STDOUT');
+    assert.equal(copy.includes(EMAIL) || copy.includes(CARD), false, copy);
+    const c = await stack.client({ user: 'ana', password: analyst });
+    try {
+      await c.query('LISTEN pii');
+      const got = new Promise<pg.Notification>((resolve) => c.once('notification', resolve));
+      await c.query(`SELECT pg_notify('pii', 'customer ${EMAIL} paid')`);
+      assert.equal((await got).payload, 'customer [REDACTED] paid');
+      await assert.rejects(c.query(`INSERT INTO customers VALUES (2, 'Dup', '${EMAIL}', NULL, NULL)`), (e: pg.DatabaseError) => {
+        assert.equal(e.code, '23505');
+        assert.equal((e.detail ?? '').includes(EMAIL), false, e.detail);
+        return true;
+      });
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('the recording never holds an original value', async () => {
+    await new Promise((r) => setTimeout(r, 400));
+    for (const file of await fs.readdir(stack.warden.dataDir)) {
+      const content = await fs.readFile(path.join(stack.warden.dataDir, file));
+      for (const secret of [CARD, JWT, AWS]) assert.equal(content.includes(Buffer.from(secret)), false, `${file} holds ${secret}`);
+    }
+  });
+});
+
+describe('per caller', () => {
+  test('the support group sees masked values, a dba clear ones', async () => {
+    const support = await stack.token('sam', '--groups', 'support');
+    const dba = await stack.token('dora', '--groups', 'dba');
+    assert.equal(await query('SELECT email FROM customers', 'sam', support, 'support-db'), '[REDACTED]');
+    assert.equal(await query('SELECT email FROM customers', 'dora', dba, 'support-db'), EMAIL);
+  });
+});
