@@ -108,7 +108,27 @@ describe('the issue example', () => {
   });
 
   test('the recording never holds an original value', async () => {
+    // An error whose message echoes a value: the caller and the recording both get it masked.
+    const c = await stack.client({ user: 'ana', password: analyst });
+    try {
+      await assert.rejects(c.query(`SELECT '${EMAIL}'::int`), (e: pg.DatabaseError) => {
+        assert.equal(e.code, '22P02');
+        assert.equal(e.message.includes(EMAIL), false, e.message);
+        return true;
+      });
+    } finally {
+      await c.end();
+    }
     await new Promise((r) => setTimeout(r, 400));
+    const sessions = JSON.parse((await stack.warden.cli(['sessions', 'list', '--json', '--subject', 'ana'])).stdout) as { id: string }[];
+    let recordedError = '';
+    for (const s of sessions) {
+      const shown = JSON.parse((await stack.warden.cli(['sessions', 'show', s.id, '--json'])).stdout);
+      for (const e of shown.events) if (e.data.error?.code === '22P02') recordedError = e.data.error.message;
+    }
+    assert.match(recordedError, /invalid input syntax/);
+    assert.equal(recordedError.includes(EMAIL), false, recordedError);
+    // Statement texts are the callers' own input and are recorded as sent; result values never are.
     for (const file of await fs.readdir(stack.warden.dataDir)) {
       const content = await fs.readFile(path.join(stack.warden.dataDir, file));
       for (const secret of [CARD, JWT, AWS]) assert.equal(content.includes(Buffer.from(secret)), false, `${file} holds ${secret}`);

@@ -192,8 +192,9 @@ export class Relay {
         throw HOLD;
       }
     }
-    this.visitUpstream(type, body);
     const replacement = this.o.masker!.transform(type, body);
+    // The recording sees what the caller sees: an error whose text was masked is recorded masked.
+    this.visitUpstream(type, replacement === null ? body : replacement.subarray(5));
     if (replacement === null) {
       if (start < 0 && this.maskCarry.length > 0) for (const piece of this.maskCarry.splice(0)) this.toClient(piece);
       return;
