@@ -136,6 +136,25 @@ describe('the issue example', () => {
   });
 });
 
+describe('binary results', () => {
+  test('a binary column a rule covers and no strategy can rewrite is refused with a clear error', async () => {
+    const c = new pg.Client({ host: '127.0.0.1', port: stack.warden.ports.postgres, user: 'ana', password: analyst,
+      database: 'pg-main', ssl: { rejectUnauthorized: false }, binary: true });
+    c.on('error', () => {});
+    await c.connect();
+    try {
+      // A card number carried as a bigint: in binary no detector can read it, so it cannot be let through.
+      await assert.rejects(c.query('SELECT id::int8 + 4111111111111110 AS n FROM customers WHERE id = $1', [1]), (e: pg.DatabaseError) => {
+        assert.equal(e.code, '42501');
+        assert.match(e.message, /binary/);
+        return true;
+      });
+    } finally {
+      await c.end().catch(() => {});
+    }
+  });
+});
+
 describe('per caller', () => {
   test('the support group sees masked values, a dba clear ones', async () => {
     const support = await stack.token('sam', '--groups', 'support');
