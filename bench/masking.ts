@@ -46,6 +46,8 @@ async function best(fn: () => Promise<number>): Promise<number> {
 /** Mean time of `n` runs of `sql` on one connection. */
 async function meanLatency(config: pg.ClientConfig, sql: string, n: number): Promise<number> {
   const client = new pg.Client(config);
+  const failed = new Promise<never>((_, reject) => client.on('error', reject));
+  failed.catch(() => {});
   await client.connect();
   for (let i = 0; i < 20; i++) await client.query(sql);
   const start = performance.now();
@@ -82,6 +84,9 @@ try {
   const smallPlain = await meanLatency(via('plain'), SMALL, 200);
   const smallMasked = await meanLatency(via('masked'), SMALL, 200);
   console.log(`1,000-row result: ${smallPlain.toFixed(2)} ms unmasked, ${smallMasked.toFixed(2)} ms masked: masking adds ${(smallMasked - smallPlain).toFixed(2)} ms`);
+} catch (err) {
+  console.error(`benchmark failed: ${(err as Error).message}\n${warden.output().stderr.split('\n').slice(-15).join('\n')}`);
+  process.exitCode = 1;
 } finally {
   await warden.stop();
   await server.stop();

@@ -166,12 +166,16 @@ export class Relay {
     this.maskChunk = chunk;
     this.maskRunStart = 0;
     this.clientFull = false;
+    // A chunk of rewritten rows becomes many small writes: corked, they leave in one writev instead of one each.
+    this.o.client.cork();
     try {
       this.upstreamScanner.scan(chunk, this.visitMasked);
     } catch (err) {
       if (err !== HOLD) throw err;
       this.holdForCatalog();
       return;
+    } finally {
+      this.o.client.uncork();
     }
     const incomplete = this.upstreamScanner.incompleteFrom;
     const runEnd = incomplete < 0 ? chunk.length : Math.max(incomplete, this.maskRunStart);
