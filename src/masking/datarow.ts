@@ -8,14 +8,17 @@
  */
 import { WardenError } from '../errors.js';
 import type { ColumnAction, ContentAction, MaskPlan } from './plan.js';
-import { maskValue } from './strategies.js';
-import { maskContent } from './text.js';
+import { REDACTED, maskValue } from './strategies.js';
+import { NON_ASCII, PATTERNS, actionScreen, screen } from './screen.js';
+import { maskContent, maskScreened } from './text.js';
+
+const JSON_REDACTED = JSON.stringify(REDACTED);
 
 /** What masking one value produced: undefined when unchanged, null for SQL NULL, else the new text. */
 type Masked = string | null | undefined;
 
 /** The masked form of one value under a column action (see Masked). */
-export function maskOne(value: string, action: ColumnAction, hashKey: Buffer): Masked {
+function maskOne(value: string, action: ColumnAction, hashKey: Buffer): Masked {
   if (action.kind === 'content') {
     const masked = maskContent(value, action, hashKey);
     return masked === value ? undefined : masked;
@@ -48,9 +51,12 @@ interface Edit {
 export function maskDataRow(body: Buffer, plan: MaskPlan, hashKey: Buffer): Buffer | null {
   if (body.length < 2) throw malformed(`DataRow body of ${body.length} bytes`);
   const count = body.readInt16BE(0);
-  if (count !== plan.columns.length) throw malformed(`DataRow has ${count} columns, the RowDescription ${plan.columns.length}`);
+  if (count !== plan.columns.length) {
+    throw malformed(`DataRow has ${count} columns, the RowDescription ${plan.columns.length}`);
+  }
   let edits: Edit[] | undefined;
   let pos = 2;
+  const text: RowText = { body, latin1: undefined, ascii: false };
   for (let i = 0; i < count; i++) {
     if (pos + 4 > body.length) throw malformed(`DataRow truncated in column ${i}`);
     const lengthAt = pos;
@@ -59,20 +65,63 @@ export function maskDataRow(body: Buffer, plan: MaskPlan, hashKey: Buffer): Buff
     if (length === -1) continue;
     if (length < 0 || pos + length > body.length) throw malformed(`DataRow column ${i} has length ${length}`);
     const action = plan.columns[i];
-    if (action !== null) {
-      // A whole-column null needs no decoding at all.
-      const masked = action.kind === 'column' && action.strategy === 'null'
-        ? null
-        : maskOne(body.toString('utf8', pos, pos + length), action, hashKey);
-      if (masked !== undefined) {
-        const bytes = masked === null ? 0 : Buffer.byteLength(masked, 'utf8');
-        (edits ??= []).push({ lengthAt, end: pos + length, value: masked, bytes });
-      }
+    const masked = action === null ? undefined : maskBytes(text, pos, pos + length, action, hashKey);
+    if (masked !== undefined) {
+      // Every strategy's output of an ASCII value is ASCII: one byte per UTF-16 unit, no counting.
+      const bytes = masked === null ? 0 : text.ascii ? masked.length : utf8Length(masked);
+      (edits ??= []).push({ lengthAt, end: pos + length, value: masked, bytes });
     }
     pos += length;
   }
   if (pos !== body.length) throw malformed(`DataRow has ${body.length - pos} bytes after its last column`);
   return edits === undefined ? null : rebuild(body, edits);
+}
+
+/** A row's bytes and, once some ASCII value needed it, the whole row decoded as latin1 (one native decode per row). */
+interface RowText {
+  body: Buffer;
+  latin1: string | undefined;
+  /** Whether the value maskBytes last decoded was ASCII. */
+  ascii: boolean;
+}
+
+/**
+ * Rows up to this size are decoded whole once; in a larger row one huge column (a document, a bytea) would make
+ * decoding everything for the sake of one small masked column costlier than decoding that column alone.
+ */
+const ROW_DECODE_MAX = 64 * 1024;
+
+/** The text of body[start, end): sliced from the row's latin1 decoding when ASCII (exact then), else UTF-8. */
+function decode(text: RowText, start: number, end: number, nonAscii: boolean): string {
+  text.ascii = !nonAscii;
+  if (nonAscii) return text.body.toString('utf8', start, end);
+  if (text.body.length > ROW_DECODE_MAX) return text.body.toString('latin1', start, end);
+  text.latin1 ??= text.body.toString('latin1');
+  return text.latin1.slice(start, end);
+}
+
+function hasNonAscii(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return true;
+  return false;
+}
+
+/** One DataRow value under its action; content values are screened on their bytes before any decoding. */
+function maskBytes(text: RowText, start: number, end: number, action: ColumnAction, hashKey: Buffer): Masked {
+  if (action.kind === 'column') {
+    // null and redact do not depend on the value: no decoding at all.
+    if (action.strategy === 'null') return null;
+    if (action.strategy === 'redact') {
+      text.ascii = true;
+      return action.json === true ? JSON_REDACTED : REDACTED;
+    }
+    return maskOne(decode(text, start, end, hasNonAscii(text.body, start, end)), action, hashKey);
+  }
+  const screening = actionScreen(action);
+  const passed = screening.mask & PATTERNS ? -1 : screen(text.body, start, end, screening);
+  if (passed !== -1 && (passed & screening.mask) === 0) return undefined;
+  const value = decode(text, start, end, passed === -1 ? hasNonAscii(text.body, start, end) : (passed & NON_ASCII) !== 0);
+  const masked = maskScreened(value, action, hashKey, passed);
+  return masked === value ? undefined : masked;
 }
 
 /** The body with each edit's length word and value replaced; everything between edits is copied as it was. */
@@ -83,14 +132,47 @@ function rebuild(body: Buffer, edits: Edit[]): Buffer {
   let from = 0;
   let at = 0;
   for (const e of edits) {
-    at += body.copy(out, at, from, e.lengthAt);
+    at += copyBytes(body, from, e.lengthAt, out, at);
     out.writeInt32BE(e.value === null ? -1 : e.bytes, at);
     at += 4;
-    if (e.value !== null) at += out.write(e.value, at, 'utf8');
+    if (e.value !== null) at += writeUtf8(out, at, e.value, e.bytes);
     from = e.end;
   }
-  body.copy(out, at, from);
+  copyBytes(body, from, body.length, out, at);
   return out;
+}
+
+/** Below this many bytes a JS loop beats the native call's fixed cost (measured: rows are mostly short values). */
+const SMALL = 128;
+
+function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  const n = to - from;
+  if (n > SMALL) return src.copy(dst, at, from, to);
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+  return n;
+}
+
+/** UTF-8 length of a value; a JS count for short strings (no native call), Buffer.byteLength otherwise. */
+function utf8Length(value: string): number {
+  if (value.length > SMALL) return Buffer.byteLength(value, 'utf8');
+  let n = value.length;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length && (value.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair: 4 bytes for 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
+/** Writes a value of `bytes` UTF-8 bytes; ASCII (bytes equal to UTF-16 units) is copied unit by unit. */
+function writeUtf8(dst: Buffer, at: number, value: string, bytes: number): number {
+  if (bytes !== value.length || bytes > SMALL) return dst.write(value, at, 'utf8');
+  for (let i = 0; i < bytes; i++) dst[at + i] = value.charCodeAt(i);
+  return bytes;
 }
 
 /**
@@ -123,7 +205,7 @@ const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t:
  * One field's value from its COPY text form: \b \f \n \r \t \v, \\ and \<char> as that char, \ooo octal and \xhh
  * hex as the character of that code (PostgreSQL's COPY TO never writes these two; COPY FROM input may hold them).
  */
-export function copyUnescape(field: string): string {
+function copyUnescape(field: string): string {
   let out = '';
   for (let i = 0; i < field.length; i++) {
     const c = field[i];
@@ -146,10 +228,12 @@ export function copyUnescape(field: string): string {
 }
 
 const NEEDS_ESCAPE = /[\\\b\f\n\r\t\v]/g;
-const ESCAPED: Record<string, string> = { '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
+const ESCAPED: Record<string, string> = {
+  '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v',
+};
 
 /** The COPY text form of a value: the escapes PostgreSQL itself writes. */
-export function copyEscape(value: string): string {
+function copyEscape(value: string): string {
   return value.replace(NEEDS_ESCAPE, (c) => ESCAPED[c]);
 }
 
@@ -158,7 +242,7 @@ export function copyEscape(value: string): string {
  * (every column of a content-only plan has the same detectors and patterns), or refused when the plan holds column
  * rules, which need to know where each column is.
  */
-export function maskCopyFallback(line: string, plan: MaskPlan, hashKey: Buffer): string | null {
+function maskCopyFallback(line: string, plan: MaskPlan, hashKey: Buffer): string | null {
   let content = unions.get(plan);
   if (content === undefined) {
     content = unionContent(plan);

@@ -101,7 +101,9 @@ function actionFor(column: ColumnInfo, items: readonly CompiledItem[], unscoped:
     if (item.columns && !item.columns.some((g) => columnMatches(g, names, source, tableColumn))) continue;
     if (!item.content) {
       const json = column.format === 0 && (typeName === 'json' || typeName === 'jsonb');
-      return json ? { kind: 'column', strategy: item.strategy, rule: item.rule, json } : { kind: 'column', strategy: item.strategy, rule: item.rule };
+      const action: ColumnAction = { kind: 'column', strategy: item.strategy, rule: item.rule };
+      if (json) action.json = true;
+      return action;
     }
     (scopedContent ??= []).push(item);
   }
@@ -112,10 +114,11 @@ function actionFor(column: ColumnInfo, items: readonly CompiledItem[], unscoped:
 }
 
 /** Whether a `columns` glob covers a column (see compilePlan). */
-export function columnMatches(glob: ColumnGlob, names: readonly string[], source?: string, tableColumn?: string): boolean {
+function columnMatches(glob: ColumnGlob, names: readonly string[], source?: string, tableColumn?: string): boolean {
   if (glob.bare !== undefined && names.some((n) => globMatch(glob.bare as string, n))) return true;
   if (source === undefined || !glob.dotted) return false;
-  return globMatch(glob.glob, source) || (glob.tableColumn && tableColumn !== undefined && globMatch(glob.glob, tableColumn));
+  if (globMatch(glob.glob, source)) return true;
+  return glob.tableColumn && tableColumn !== undefined && globMatch(glob.glob, tableColumn);
 }
 
 /**
@@ -126,10 +129,12 @@ function binaryRefusal(column: ColumnInfo, action: ColumnAction): string | undef
   const type = column.typeName.toLowerCase();
   if (action.kind === 'column') {
     if (action.strategy === 'null' || REPLACEABLE_BINARY.has(type)) return undefined;
-    return `column "${column.name}" (${type}) is masked by rule ${action.rule} and cannot be masked in binary format; request text format`;
+    return `column "${column.name}" (${type}) is masked by rule ${action.rule} and cannot be masked in binary format; ` +
+      'request text format';
   }
   if (SCANNABLE_BINARY.has(type)) return undefined;
   if (action.patterns.length === 0 && DETECTOR_PROOF.has(type)) return 'skip';
   const rule = action.detectors[0]?.rule ?? action.patterns[0]?.rule;
-  return `column "${column.name}" (${type}) must be scanned by rule ${rule} and cannot be scanned in binary format; request text format`;
+  return `column "${column.name}" (${type}) must be scanned by rule ${rule} and cannot be scanned in binary format; ` +
+    'request text format';
 }

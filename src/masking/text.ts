@@ -3,14 +3,15 @@
  * overlapping matches (earliest, then longest) and replaces each kept match by its strategy's output. Also the
  * entry point for free text (NOTIFY payloads, error messages and DETAILs), which gets every content rule, plus the
  * column values PostgreSQL echoes in error texts with no column metadata (`Key (email)=(...) already exists.`,
- * `Failing row contains (...)`), which only a column rule protects. Pure: no I/O. The hot path of masked results: it must not allocate when
- * nothing matches, and must return the very string it was given in that case.
+ * `Failing row contains (...)`), which only a column rule protects. Pure: no I/O. The hot path of masked results:
+ * it must not allocate when nothing matches, and must return the very string it was given in that case.
  */
 import { globMatch } from '../policy/glob.js';
 import type { MaskItem } from '../policy/schema.js';
 import { scanDetector } from './detectors.js';
 import type { ColumnAction } from './plan.js';
 import { isEscaped } from './scan.js';
+import { DETECTOR_BITS } from './screen.js';
 import { compileRules, type CompiledItem, type MaskRules } from './rules.js';
 import { REDACTED, maskValue } from './strategies.js';
 
@@ -22,11 +23,21 @@ type Content = Extract<ColumnAction, { kind: 'content' }>;
  * the action's order. A match masked with the `null` strategy becomes '[REDACTED]' (a part of a text cannot be NULL).
  */
 export function maskContent(value: string, action: Content, hashKey: Buffer): string {
+  return maskScreened(value, action, hashKey, -1);
+}
+
+/**
+ * maskContent for a value the byte screen has seen: `passed` holds the DETECTOR_BITS that may match (-1: not
+ * screened, run every detector with its own pre-filter). Detectors outside `passed` cannot match and are skipped.
+ */
+export function maskScreened(value: string, action: Content, hashKey: Buffer, passed: number): string {
   // Hits as flat triples (start, end, source) where source indexes detectors, then patterns: no object per hit.
   let hits: number[] | undefined;
   const { detectors, patterns } = action;
   for (let d = 0; d < detectors.length; d++) {
-    const ranges = scanDetector(detectors[d].detector, value);
+    const detector = detectors[d].detector;
+    if (passed !== -1 && (passed & DETECTOR_BITS[detector]) === 0) continue;
+    const ranges = scanDetector(detector, value, passed !== -1);
     for (let r = 0; r < ranges.length; r++) (hits ??= []).push(ranges[r][0], ranges[r][1], d);
   }
   for (let p = 0; p < patterns.length; p++) {
@@ -45,6 +56,13 @@ export function maskContent(value: string, action: Content, hashKey: Buffer): st
 
 function rewrite(value: string, hits: number[], action: Content, hashKey: Buffer): string {
   const count = hits.length / 3;
+  if (count === 1) {
+    // The common case: one match, nothing to order.
+    let start = hits[0];
+    const end = hits[1];
+    if (start + 1 < end && isEscaped(value, start)) start++;
+    return value.slice(0, start) + replacement(value.slice(start, end), hits[2], action, hashKey) + value.slice(end);
+  }
   const order: number[] = [];
   for (let i = 0; i < count; i++) {
     // A match that starts on the letter of an escape (the `n` of `\n` in JSON text) starts one later, so the
@@ -89,7 +107,9 @@ export function maskFreeText(value: string, rules: Array<{ rule: string; items: 
 }
 
 const PREFILTER = /\bkey \(|failing row contains \(/i;
-const KEY_ECHO = /(\bkey \()(.*?)(\)=\()(.*?)(\))(?= already exists| is not present| is still referenced| conflicts with|\.?$|\.\s)/gi;
+// `Key (names)=(values)` followed by one of the endings PostgreSQL writes (unique, foreign key, exclusion).
+const KEY_ECHO = new RegExp(String.raw`(\bkey \()(.*?)(\)=\()(.*?)(\))` +
+  String.raw`(?= already exists| is not present| is still referenced| conflicts with|\.?$|\.\s)`, 'gi');
 const ROW_ECHO = /(failing row contains \()(.*)(\))/gi;
 const IDENTIFIER = /[a-z_][a-z0-9_$]*/g;
 
@@ -99,7 +119,7 @@ const IDENTIFIER = /[a-z_][a-z0-9_$]*/g;
  * text carries no types), and the whole `Failing row contains (...)` tuple when any column rule exists (its values
  * come without names). Returns `text` itself when nothing is masked.
  */
-export function maskEchoedValues(text: string, items: readonly CompiledItem[]): string {
+function maskEchoedValues(text: string, items: readonly CompiledItem[]): string {
   if (!PREFILTER.test(text)) return text;
   const columnRules = items.filter((i) => i.scoped && !i.content);
   if (columnRules.length === 0) return text;
