@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_TOKEN_INVALID: 'unauthenticated',
   WARDEN_ERR_TOKEN_EXPIRED: 'unauthenticated',
   WARDEN_ERR_TOKEN_REVOKED: 'unauthenticated',
+  WARDEN_ERR_PRINCIPAL_DISABLED: 'unauthenticated',
   WARDEN_ERR_TLS_REQUIRED: 'denied',
   WARDEN_ERR_ACCESS_DENIED: 'denied',
   WARDEN_ERR_FORBIDDEN: 'denied',
@@ -36,6 +37,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_UPSTREAM_AUTH: 'upstream',
   WARDEN_ERR_UPSTREAM_PROTOCOL: 'upstream',
   WARDEN_ERR_SHUTTING_DOWN: 'unavailable',
+  WARDEN_ERR_SESSION_TERMINATED: 'unavailable',
   WARDEN_ERR_STORE_UNAVAILABLE: 'unavailable',
   WARDEN_ERR_INTERNAL: 'internal',
 } as const satisfies Record<string, ErrorKind>;

@@ -34,7 +34,9 @@ export function isOwnRequest(request: ApprovalRequest, subject: Subject): boolea
 /** True when the subject's groups or name satisfy the request's approver list (ignoring the other rules). */
 export function isNamedApprover(request: ApprovalRequest, subject: Subject): boolean {
   const { groups, users } = request.approvers;
-  return users.includes(subject.id) || subject.groups.some((g) => groups.includes(g));
+  // A named approver is a person acting for themself: a sub-agent's name only looks like one.
+  const person = subject.kind === 'user' && subject.chain.length === 0;
+  return (person && users.includes(subject.id)) || subject.groups.some((g) => groups.includes(g));
 }
 
 /** A readable sentence of who the request needs, e.g. `a member of dba or sre, or one of the users alice`. */

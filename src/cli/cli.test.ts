@@ -207,13 +207,13 @@ describe('tokens', () => {
   test('revoke by id and by token text', async () => {
     const byId = JSON.parse((await cli(['tokens', 'create', '--user', 'dave', '--json'])).stdout);
     const r1 = await cli(['tokens', 'revoke', byId.id]);
-    assert.deepEqual([r1.code, r1.stdout], [0, `revoked token ${byId.id} of dave\n`]);
+    assert.deepEqual([r1.code, r1.stdout], [0, `revoked token ${byId.id} of dave; 0 live session(s) ended\n`]);
     await assert.rejects(fx.tokens.verify(byId.token), { code: 'WARDEN_ERR_TOKEN_REVOKED' });
 
     const byText = JSON.parse((await cli(['tokens', 'create', '--user', 'erin', '--json'])).stdout);
     const r2 = await spawned(['tokens', 'revoke', byText.token]);
     assert.equal(r2.code, 0, r2.stderr);
-    assert.equal(r2.stdout, `revoked token ${byText.id} of erin\n`);
+    assert.equal(r2.stdout, `revoked token ${byText.id} of erin; 0 live session(s) ended\n`);
     await assert.rejects(fx.tokens.verify(byText.token), { code: 'WARDEN_ERR_TOKEN_REVOKED' });
     const list = JSON.parse((await cli(['tokens', 'list', '--json'])).stdout);
     assert.ok(list.find((t: { id: string }) => t.id === byText.id).revokedAt);

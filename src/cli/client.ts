@@ -1,11 +1,13 @@
 /**
- * The CLI's client of the control API: where the server is (`--url`, `WARDEN_URL`), which token to present
- * (`--token`, `WARDEN_TOKEN`, then the admin.token file `warden start` writes) and one JSON request function that
- * turns API errors and network failures into CliErrors. It must never print or log the token.
+ * The CLI's client of the control API: where the server is (`--url`, `WARDEN_URL`, the URL of the stored login),
+ * which token to present (`--token`, `WARDEN_TOKEN`, then the token `warden login` stored, refreshed first when it
+ * is about to expire, then the admin.token file `warden start` writes) and one JSON request function that turns API
+ * errors and network failures into CliErrors. It must never print or log the token.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CliError, type Io } from './common.js';
+import { needsRefresh, readCredentials, type StoredCredentials } from './credentials.js';
 
 /** Where the control API listens unless told otherwise (the loopback default of `warden start`). */
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -17,6 +19,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export interface Connection {
   url: string;
   token?: string;
+  /** Set when the token is a stored login about to expire: refreshes it (and the file) and returns the new one. */
+  refresh?: () => Promise<string>;
 }
 
 /** The admin.token file of the data directory, the quick start's fallback credential. */
@@ -24,15 +28,37 @@ export function adminTokenPath(io: Pick<Io, 'env' | 'cwd'>): string {
   return join(resolve(io.cwd, io.env.WARDEN_DATA_DIR || '.warden'), 'admin.token');
 }
 
-/** Resolves the URL and token from flags, then the environment, then the admin.token file. */
+/** The stored login, when there is one for `url` (any URL when none was given); unreadable files are ignored. */
+function storedLogin(url: string | undefined, io: Pick<Io, 'env'>): StoredCredentials | undefined {
+  let stored: StoredCredentials | undefined;
+  try {
+    stored = readCredentials(io);
+  } catch {
+    return undefined; // `warden login` and `warden logout` report a broken file; other commands carry on without it
+  }
+  const trim = (u: string) => u.replace(/\/+$/, '');
+  return stored !== undefined && (url === undefined || trim(url) === trim(stored.url)) ? stored : undefined;
+}
+
+/**
+ * Resolves the URL (flag, environment, stored login, default) and the token (flag, environment, stored login for
+ * that URL, then the admin.token file).
+ */
 export function resolveConnection(flags: { url?: string; token?: string }, io: Pick<Io, 'env' | 'cwd'>): Connection {
-  const url = (flags.url || io.env.WARDEN_URL || DEFAULT_URL).replace(/\/+$/, '');
+  const explicitUrl = flags.url || io.env.WARDEN_URL || undefined;
+  let token = flags.token || io.env.WARDEN_TOKEN || undefined;
+  const stored = token ? undefined : storedLogin(explicitUrl, io);
+  const url = (explicitUrl || stored?.url || DEFAULT_URL).replace(/\/+$/, '');
   try {
     new URL(url);
   } catch {
     throw new CliError(`invalid Warden URL "${url}"`);
   }
-  let token = flags.token || io.env.WARDEN_TOKEN || undefined;
+  if (!token && stored !== undefined) {
+    const refresh = needsRefresh(stored)
+      ? async () => (await (await import('./oidc-login.js')).refreshStoredLogin(io)).token : undefined;
+    return { url, token: stored.token, refresh };
+  }
   if (!token) {
     const file = adminTokenPath(io);
     if (existsSync(file)) token = readFileSync(file, 'utf8').trim() || undefined;
@@ -64,15 +90,20 @@ async function apiError(res: Response, url: string): Promise<CliError> {
 export class ApiClient {
   constructor(readonly connection: Connection) {}
 
-  /** Sends one request; resolves to the parsed JSON body (undefined for 204), throws CliError otherwise. */
-  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const { url, token } = this.connection;
-    if (!token) {
+  /**
+   * Sends one request; resolves to the parsed JSON body (undefined for 204), throws CliError otherwise. `anonymous`
+   * requests (the public sign-in routes) carry no token.
+   */
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, options: { anonymous?: boolean } = {}): Promise<T> {
+    const { url } = this.connection;
+    const token = options.anonymous ? undefined : await this.#token();
+    if (!token && !options.anonymous) {
       throw new CliError(
         'no Warden token: pass --token, set WARDEN_TOKEN, or run `warden start` in this directory (it writes .warden/admin.token)',
       );
     }
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -97,6 +128,16 @@ export class ApiClient {
     } catch {
       throw new CliError(`unexpected answer from ${url}: not JSON (is this a Warden control API?)`);
     }
+  }
+
+  /** The token to present, refreshing a stored login first when it is about to expire (once per client). */
+  async #token(): Promise<string | undefined> {
+    const { refresh } = this.connection;
+    if (refresh !== undefined) {
+      this.connection.refresh = undefined;
+      this.connection.token = await refresh();
+    }
+    return this.connection.token;
   }
 
   /** GET a JSON resource. */

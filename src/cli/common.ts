@@ -80,8 +80,8 @@ export const CONNECTION_OPTIONS = {
 /** Help lines describing CONNECTION_OPTIONS, appended to each command's usage. */
 export const CONNECTION_HELP = `Connection:
   --url URL        control API URL (default: $WARDEN_URL, else http://127.0.0.1:8080)
-  --token TOKEN    admin token (default: $WARDEN_TOKEN, else the file <$WARDEN_DATA_DIR or ./.warden>/admin.token
-                   that \`warden start\` writes, if it exists)
+  --token TOKEN    admin token (default: $WARDEN_TOKEN, else the sign-in \`warden login\` stored, else the file
+                   <$WARDEN_DATA_DIR or ./.warden>/admin.token that \`warden start\` writes, if it exists)
 `;
 
 /** Strict parseArgs: unknown flags and missing values become usage errors with node's own wording. */

@@ -128,6 +128,7 @@ export function sessionTimeline(session: SessionRecord, events: SessionEventReco
   const chain = session.chain?.length ? ` on behalf of ${session.chain.map((a) => a.id).join(' -> ')}` : '';
   const header = [
     `session   ${session.id}`,
+    ...(session.chain?.length ? [`chain     ${[...session.chain.map((a) => `${a.id} (${a.kind})`), session.subject].join(' -> ')}`] : []),
     `subject   ${session.subject} (${session.subjectKind}${session.groups?.length ? `; groups ${session.groups.join(',')}` : ''})${chain}`,
     `target    ${session.target} (database ${session.database}, ${session.protocol})`,
     `client    ${session.clientAddress}`,

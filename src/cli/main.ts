@@ -13,8 +13,13 @@ type CommandModule = { run(argv: string[], io?: Io): Promise<number> };
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   start: { summary: 'run the gateway: listeners, control API, recording', load: () => import('./start.js') },
   targets: { summary: 'add, list, show and remove backends', load: () => import('./targets.js') },
-  tokens: { summary: 'issue, list and revoke Warden tokens', load: () => import('./tokens.js') },
-  sessions: { summary: 'list recorded sessions and show their timeline', load: () => import('./sessions.js') },
+  tokens: { summary: 'issue, delegate, list and revoke Warden tokens', load: () => import('./tokens.js') },
+  sessions: { summary: 'list recorded sessions, show their timeline, kill a live one', load: () => import('./sessions.js') },
+  users: { summary: 'list, disable and enable users', load: () => import('./users.js') },
+  'identity-providers': { summary: 'list, show and remove OIDC and SAML providers', load: () => import('./identity-providers.js') },
+  'service-accounts': { summary: 'service accounts for agents, their API keys and tokens', load: () => import('./service-accounts.js') },
+  login: { summary: 'sign in with an OIDC provider; `login token` prints the current token', load: () => import('./login.js') },
+  logout: { summary: 'forget the stored sign-in', load: async () => ({ run: (await import('./login.js')).runLogout }) },
   approvals: { summary: 'list, show, approve and deny approval requests', load: () => import('./approvals.js') },
   access: { summary: 'ask for time-limited access to a target', load: () => import('./access.js') },
   apply: { summary: 'apply policy documents from a YAML or JSON file', load: async () => ({ run: (await import('./policies.js')).runApply }) },
@@ -30,7 +35,7 @@ export function version(): string {
 
 /** The top-level usage text. */
 export function usage(): string {
-  const commands = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n');
+  const commands = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(18)} ${c.summary}`).join('\n');
   return `warden: a Layer 7 access gateway
 
 Usage: warden <command> [arguments]
@@ -44,8 +49,9 @@ Options:
   -v, --version  print the version
 
 The targets, tokens and sessions commands call the control API at $WARDEN_URL (default http://127.0.0.1:8080)
-with the token from --token or $WARDEN_TOKEN; when neither is set they use <$WARDEN_DATA_DIR or ./.warden>/admin.token
-if that file exists (\`warden start\` writes it on first start, for the quick start).
+with the token from --token or $WARDEN_TOKEN; when neither is set they use the sign-in \`warden login\` stored
+(refreshed when it ends within 5 minutes), else <$WARDEN_DATA_DIR or ./.warden>/admin.token if that file exists
+(\`warden start\` writes it on first start, for the quick start).
 `;
 }
 

@@ -70,7 +70,7 @@ describe('warden apply and policies (spawned)', () => {
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, 'policy/prod-guardrails created\n', '']);
     r = await spawned(['apply', '-f', join(cwd, 'guardrails.yaml'), '--json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { applied: [{ name: 'prod-guardrails', status: 'unchanged' }] });
+    assert.deepEqual(JSON.parse(r.stdout), { applied: [{ kind: 'Policy', name: 'prod-guardrails', status: 'unchanged' }] });
 
     r = await spawned(['policies', 'list']);
     assert.equal(r.code, 0, r.stderr);

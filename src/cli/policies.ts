@@ -88,8 +88,9 @@ export async function runApply(argv: string[], io: Io = processIo()): Promise<nu
     const format = fileFormat(file, values.format);
     const client = clientFor(values, io);
     const text = await readPolicyFile(file, io);
-    const result = await client.post<{ applied: { name: string; status: string }[] }>('/api/policies/apply', { text, format });
-    io.stdout(values.json ? json(result) : result.applied.map((a) => `policy/${oneLine(a.name)} ${a.status}\n`).join(''));
+    const result = await client.post<{ applied: { kind: string; name: string; status: string }[] }>('/api/apply', { text, format });
+    io.stdout(values.json ? json(result)
+      : result.applied.map((a) => `${a.kind === 'Policy' ? 'policy' : 'identityprovider'}/${oneLine(a.name)} ${a.status}\n`).join(''));
     return 0;
   });
 }

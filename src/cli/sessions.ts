@@ -14,15 +14,17 @@ import {
   processIo,
   type Io,
 } from './common.js';
-import { json, sessionTimeline, sessionsTable } from './format.js';
+import { json, oneLine, sessionTimeline, sessionsTable } from './format.js';
 
 /** Usage of `warden sessions`. */
 export const SESSIONS_USAGE = `Usage:
   warden sessions list [--json] [--active] [--limit N] [--subject NAME] [--target NAME]
   warden sessions show ID [--json]
+  warden sessions kill ID [--let-statements-finish]
 
   list    newest first (default limit 100, at most 1000); --active shows only sessions still open
   show    the session and a timeline of its events: offset, type, statement, params, duration, rows, error
+  kill    ends a live session now; the caller is told why (--let-statements-finish: after the running statement)
 
 ${CONNECTION_HELP}`;
 
@@ -64,7 +66,15 @@ async function show(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
+async function kill(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, 'let-statements-finish': { type: 'boolean' } });
+  const [id] = expectPositionals(positionals, ['ID']);
+  await clientFor(values, io).post(`/api/sessions/${seg(id)}/kill`, values['let-statements-finish'] ? { letStatementsFinish: true } : {});
+  io.stdout(`session ${oneLine(id)} ${values['let-statements-finish'] ? 'ends after its running statement' : 'ended'}\n`);
+  return 0;
+}
+
 /** Runs `warden sessions ...`; returns the exit code. */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
-  return dispatch(argv, io, SESSIONS_USAGE, { list, ls: list, show });
+  return dispatch(argv, io, SESSIONS_USAGE, { list, ls: list, show, kill });
 }

@@ -24,12 +24,17 @@ const KINDS = ['user', 'service', 'agent'];
 export const TOKENS_USAGE = `Usage:
   warden tokens create --user NAME [--groups a,b] [--targets a,b] [--ttl 1h] [--kind user|service|agent] [--json]
   warden tokens list [--json]
-  warden tokens revoke ID|TOKEN [--json]
+  warden tokens revoke ID|TOKEN [--let-statements-finish] [--json]
+  warden tokens delegate --to NAME [--targets a,b] [--classes read,write] [--groups a,b] [--ttl 10m] [--json]
 
   create     prints only the token (so T=$(warden tokens create --user alice) works); --json prints id and expiry too
   --targets  target name patterns the token may reach (* = all)
   --ttl      lifetime, e.g. 30m, 1h, 7d (default 1h)
-  revoke     takes a token id, or the token itself
+  revoke     takes a token id, or the token itself; every token delegated from it is revoked too, and their live
+             sessions end within a second (--let-statements-finish: after the running statement)
+  delegate   mints a narrower token for a sub-agent from the token in --token/$WARDEN_TOKEN (RFC 8693 delegation:
+             the chain travels in the token's act claim); prints the new token alone. The sub-agent is an
+             agent with a name of its own (not a user's or service account's) and connects with user=NAME. Targets, classes, groups and lifetime may only narrow the parent's (default ttl 15m)
 
 ${CONNECTION_HELP}`;
 
@@ -80,14 +85,40 @@ async function list(argv: string[], io: Io): Promise<number> {
 }
 
 async function revoke(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, {
+    ...CONNECTION_OPTIONS, json: { type: 'boolean' }, 'let-statements-finish': { type: 'boolean' },
+  });
   const [arg] = expectPositionals(positionals, ['ID|TOKEN']);
-  const record = await clientFor(values, io).post<TokenRecord>('/api/tokens/revoke', revokeBody(arg));
-  io.stdout(values.json ? json(record) : `revoked token ${oneLine(record.id)} of ${oneLine(record.subject)}\n`);
+  const body = { ...revokeBody(arg), ...(values['let-statements-finish'] ? { letStatementsFinish: true } : {}) };
+  const record = await clientFor(values, io).post<TokenRecord & { revokedIds?: string[]; sessionsEnded?: string[] }>(
+    '/api/tokens/revoke', body);
+  const below = (record.revokedIds?.length ?? 1) - 1;
+  const ended = record.sessionsEnded?.length ?? 0;
+  io.stdout(values.json ? json(record) : `revoked token ${oneLine(record.id)} of ${oneLine(record.subject)}`
+    + `${below > 0 ? ` and ${below} delegated from it` : ''}; ${ended} live session(s) ended\n`);
+  return 0;
+}
+
+async function delegate(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    ...CONNECTION_OPTIONS, to: { type: 'string' }, targets: { type: 'string' }, classes: { type: 'string' },
+    groups: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' },
+  });
+  expectPositionals(positionals, []);
+  const to = required(values.to, 'to');
+  const body = {
+    to,
+    ...(values.targets !== undefined ? { targets: splitList(values.targets) } : {}),
+    ...(values.classes !== undefined ? { classes: splitList(values.classes) } : {}),
+    ...(values.groups !== undefined ? { groups: splitList(values.groups) } : {}),
+    ...(values.ttl !== undefined ? { ttl: values.ttl } : {}),
+  };
+  const issued = await clientFor(values, io).post<IssuedTokenView>('/api/tokens/delegate', body);
+  io.stdout(values.json ? json(issued) : `${issued.token}\n`);
   return 0;
 }
 
 /** Runs `warden tokens ...`; returns the exit code. */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
-  return dispatch(argv, io, TOKENS_USAGE, { create, list, ls: list, revoke });
+  return dispatch(argv, io, TOKENS_USAGE, { create, list, ls: list, revoke, delegate });
 }

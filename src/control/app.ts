@@ -7,6 +7,9 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApprovalService } from '../approvals/service.js';
+import type { ServiceAccounts } from '../identity/service-accounts.js';
+import type { SignInService } from '../identity/signin.js';
+import type { KillSwitch } from '../session/kill-switch.js';
 import type { TokenService } from '../identity/tokens.js';
 import type { PolicyCatalog } from '../session/policy-catalog.js';
 import type { Store } from '../store/types.js';
@@ -16,6 +19,12 @@ import { installErrorHandling } from './errors.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { healthRoutes } from './routes/health.js';
 import { policyRoutes } from './routes/policies.js';
+import { resourceRoutes } from './routes/resources.js';
+import { oauthRoutes, type IdTokenExchange } from './routes/oauth.js';
+import { oidcRoutes } from './routes/oidc.js';
+import { portalRoutes } from './routes/portal.js';
+import { principalRoutes } from './routes/principals.js';
+import { samlRoutes } from './routes/saml.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { targetRoutes } from './routes/targets.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -37,6 +46,16 @@ export interface ControlDeps {
   defaultEffect: 'allow' | 'deny';
   /** Approval requests and decisions; its routes take any valid token (approvers need not be admins). */
   approvals: ApprovalService;
+  /** Identity provider resources and the end of every person's sign-in (OIDC, SAML). */
+  signIn: SignInService;
+  /** Service accounts, their API keys and the key-for-token exchange. */
+  serviceAccounts: ServiceAccounts;
+  /** Revocation that reaches live sessions (tokens, users, service accounts, single sessions). */
+  killSwitch: KillSwitch;
+  /** Verifies an OIDC id_token and signs the person in (RFC 8693 exchange); absent without OIDC support. */
+  idTokenExchange?: IdTokenExchange;
+  /** Warden's external base URL (`--public-url`), for sign-in callbacks behind a proxy; unset: the request's own. */
+  publicUrl?: string;
 }
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
@@ -107,5 +126,11 @@ export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstanc
   await app.register(sessionRoutes(deps), { prefix: '/api' });
   await app.register(policyRoutes(deps), { prefix: '/api' });
   await app.register(approvalRoutes(deps), { prefix: '/api' });
+  await app.register(resourceRoutes(deps), { prefix: '/api' });
+  await app.register(principalRoutes(deps), { prefix: '/api' });
+  await app.register(oauthRoutes(deps), { prefix: '/api' });
+  await app.register(oidcRoutes(deps));
+  await app.register(samlRoutes(deps));
+  await app.register(portalRoutes(deps));
   return app;
 }

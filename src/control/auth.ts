@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WardenError } from '../errors.js';
 import { ADMIN_GROUP, type TokenService } from '../identity/tokens.js';
 import type { Subject } from '../session/types.js';
+import { tokenFromCookieHeader } from './portal-cookie.js';
 
 /**
  * Who may call a route: anyone (`public`), any caller with a valid Warden token whatever its groups
@@ -52,11 +53,18 @@ export function installAuth(app: FastifyInstance, tokens: TokenService): void {
     if (request.is404) return;
     const auth = request.routeOptions.config.auth ?? 'admin';
     if (auth === 'public') return;
-    const subject = await tokens.verify(bearerToken(request.headers.authorization));
+    // The portal's cookie stands in for a bearer header on safe methods only, so a cross-site form cannot act with it.
+    const cookieToken = request.headers.authorization === undefined && (request.method === 'GET' || request.method === 'HEAD')
+      ? tokenFromCookieHeader(request.headers.cookie) : undefined;
+    const subject = await tokens.verify(cookieToken ?? bearerToken(request.headers.authorization));
     request.subject = subject;
     if (auth === 'authenticated') return;
     if (!subject.groups.includes(ADMIN_GROUP)) {
       throw new WardenError('WARDEN_ERR_FORBIDDEN', `this operation needs membership in the ${ADMIN_GROUP} group`);
+    }
+    // A delegated token is narrowed (targets, classes); administering Warden would let it mint itself a wider one.
+    if (subject.chain.length > 0) {
+      throw new WardenError('WARDEN_ERR_FORBIDDEN', 'a delegated token cannot administer Warden');
     }
   });
 }

@@ -144,6 +144,14 @@ const tokenShape = {
     issuedAt: timestamp,
     expiresAt: timestamp,
     revokedAt: nullableTimestamp,
+    parentId: { type: 'string', nullable: true, description: 'the token this one was delegated from' },
+    chain: {
+      type: 'array', description: 'the principals this token acts for, origin first',
+      items: { type: 'object', required: ['id', 'kind'], properties: { id: { type: 'string' }, kind: { type: 'string' } } },
+    },
+    classes: { type: 'array', nullable: true, items: { type: 'string' }, description: 'statement classes it may run; null: all' },
+    revokedIds: { type: 'array', items: { type: 'string' }, description: 'revoke only: every token revoked (delegated ones too)' },
+    sessionsEnded: { type: 'array', items: { type: 'string' }, description: 'revoke only: live sessions ended' },
   },
 } as const;
 
@@ -159,6 +167,11 @@ export const issuedToken = {
     kind: { type: 'string', enum: PRINCIPAL_KINDS },
     groups: { type: 'array', items: { type: 'string' } },
     targets: { type: 'array', items: { type: 'string' } },
+    chain: {
+      type: 'array', description: 'delegated tokens: the principals it acts for, origin first',
+      items: { type: 'object', required: ['id', 'kind'], properties: { id: { type: 'string' }, kind: { type: 'string' } } },
+    },
+    classes: { type: 'array', nullable: true, items: { type: 'string' } },
   },
 } as const;
 
@@ -166,13 +179,15 @@ export const issuedToken = {
 export interface RevokeTokenBody {
   id?: string;
   token?: string;
+  /** Let running statements of the live sessions finish before they end. */
+  letStatementsFinish?: boolean;
 }
 
 /** Schema of RevokeTokenBody. */
 export const revokeTokenBody = {
   type: 'object',
   additionalProperties: false,
-  properties: { id: nonEmpty, token: { type: 'string', minLength: 1, maxLength: 8192 } },
+  properties: { id: nonEmpty, token: { type: 'string', minLength: 1, maxLength: 8192 }, letStatementsFinish: { type: 'boolean' } },
 } as const;
 
 /** Query of `GET /api/sessions`. */

@@ -11,6 +11,11 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { ApprovalService } from '../approvals/service.js';
 import { Notifier } from '../approvals/notifier.js';
+import { signInWithIdToken } from '../identity/oidc.js';
+import { ServiceAccounts } from '../identity/service-accounts.js';
+import { SignInService } from '../identity/signin.js';
+import { KillSwitch } from '../session/kill-switch.js';
+import { SessionRegistry } from '../session/registry.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
 import { PolicyCatalog } from '../session/policy-catalog.js';
 import { openStore } from '../store/index.js';
@@ -26,6 +31,10 @@ export interface ControlFixture {
   vault: Vault;
   tokens: TokenService;
   dataDir: string;
+  /** The kill switch's live-session registry (tests add sessions to it). */
+  registry: SessionRegistry;
+  /** Events the kill switch recorded. */
+  recorded: Array<{ session: string; type: string; data: Record<string, unknown> }>;
   /** A valid token in the admin group. */
   adminToken: string;
   /** How many times the API flushed the recorder. */
@@ -56,6 +65,9 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
   });
   let flushes = 0;
   const logger = pino({ level: 'debug' }, sink);
+  const registry = new SessionRegistry();
+  const signIn = new SignInService({ store, tokens, vault });
+  const recorded: Array<{ session: string; type: string; data: Record<string, unknown> }> = [];
   const notifier = new Notifier({ webhookUrls: [], slackWebhookUrls: [], publicUrl: 'http://127.0.0.1', logger });
   const deps: ControlDeps = {
     store,
@@ -67,11 +79,15 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
     policies: await PolicyCatalog.load(store),
     defaultEffect: options.defaultEffect ?? 'deny',
     approvals: await ApprovalService.create({ store, logger, notifier }),
+    signIn,
+    idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken),
+    serviceAccounts: new ServiceAccounts({ store, tokens }),
+    killSwitch: new KillSwitch({ registry, tokens, store, logger, record: (live, type, data) => recorded.push({ session: live.session.id, type, data }) }),
   };
   const app = await buildControlApi(deps);
   const admin = await tokens.issue({ subject: 'root', kind: 'user', groups: [ADMIN_GROUP], targets: ['*'], ttlSeconds: 3600 });
   return {
-    app, deps, store, vault, tokens, dataDir,
+    app, deps, store, vault, tokens, dataDir, registry, recorded,
     adminToken: admin.token,
     flushes: () => flushes,
     logText: () => logLines.join(''),

@@ -56,7 +56,7 @@ describe('TokenService', () => {
     assert.deepEqual(record, issued.record);
     assert.deepEqual(record, {
       id: issued.id, subject: 'alice', subjectKind: 'user', groups: [], targets: ['*'],
-      issuedAt: '2025-01-01T12:00:00.000Z', expiresAt: '2025-01-01T13:00:00.000Z', revokedAt: null,
+      issuedAt: '2025-01-01T12:00:00.000Z', expiresAt: '2025-01-01T13:00:00.000Z', revokedAt: null, parentId: null, chain: [], classes: null,
     });
     assert.ok(!JSON.stringify(record).includes(issued.token.split('.')[2]));
     const header = decodeProtectedHeader(issued.token);

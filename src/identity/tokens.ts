@@ -7,9 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { compactVerify, errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
 import { WardenError } from '../errors.js';
-import type { PrincipalKind, Subject } from '../session/types.js';
+import type { Actor, PrincipalKind, Subject } from '../session/types.js';
 import type { Store, TokenRecord } from '../store/types.js';
-import { asWardenClaims, isPrincipalKind, isStringList, subjectFromClaims, type WardenClaims } from './claims.js';
+import {
+  MAX_CHAIN_LINKS, actClaimFor, asWardenClaims, isPrincipalKind, isStringList, subjectFromClaims, type WardenClaims,
+} from './claims.js';
+import { narrowClasses, narrowGroups, narrowTargets, narrowTtl } from './scope.js';
 import { loadOrCreateSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
 
 /** Members of this group administer Warden itself (the control API). */
@@ -38,6 +41,21 @@ export interface IssueRequest {
   targets?: string[];
   ttlSeconds: number;
 }
+
+/** What a caller asks for when it mints a token for a sub-agent (every field can only narrow its own scope). */
+export interface DelegateRequest {
+  /** The sub-agent's name: it connects with `user=<to>`. */
+  to: string;
+  targets?: string[];
+  /** Statement classes the sub-agent may run; default: the parent's (every class when the parent has no limit). */
+  classes?: string[];
+  groups?: string[];
+  /** Default: 15 minutes, or what is left of the parent's life if that is shorter. */
+  ttlSeconds?: number;
+}
+
+/** Default life of a delegated token. */
+export const DEFAULT_DELEGATION_TTL_SECONDS = 900;
 
 /** A newly issued token: `token` is shown once to whoever asked and never kept by Warden. */
 export interface IssuedToken {
@@ -109,18 +127,67 @@ export class TokenService {
   }
 
   /** Signs a token for `req` and records it; WARDEN_ERR_BAD_REQUEST for an invalid request. */
-  async issue(req: IssueRequest): Promise<IssuedToken> {
+  issue(req: IssueRequest): Promise<IssuedToken> {
+    return this.#issue(req, { chain: [], classes: undefined, parentId: null });
+  }
+
+  /**
+   * Mints a token for a sub-agent of `parent` (a verified subject) that is never wider than the parent's: targets
+   * inside the parent's patterns, classes and groups subsets of the parent's, a life that ends no later. The chain
+   * grows by the parent, and the new token records its parent so revoking any link revokes everything below it.
+   * WARDEN_ERR_FORBIDDEN when the request would widen anything.
+   */
+  async delegate(parent: Subject, req: DelegateRequest): Promise<IssuedToken> {
+    // A sub-agent is always an agent, under a name of its own: were it a person's or a service account's name, it
+    // would match their policy rules, approver lists and grants.
+    const kind: PrincipalKind = 'agent';
+    const chain: Actor[] = [...parent.chain, { id: parent.id, kind: parent.kind }];
+    if (chain.length + 1 > MAX_CHAIN_LINKS) {
+      throw badRequest(`a delegation chain may have at most ${MAX_CHAIN_LINKS} links`);
+    }
+    if (chain.some((link) => link.id === req.to)) {
+      throw badRequest(`"${req.to}" is already in the delegation chain (${chain.map((a) => a.id).join(' -> ')})`);
+    }
+    await this.#checkAgentName(req.to);
+    const remaining = parent.expiresAt - Math.floor(this.#now() / 1000);
+    const ttlSeconds = narrowTtl(remaining, req.ttlSeconds, DEFAULT_DELEGATION_TTL_SECONDS);
+    return this.#issue(
+      { subject: req.to, kind, groups: narrowGroups(parent.groups, req.groups), targets: narrowTargets(parent.targets, req.targets), ttlSeconds },
+      { chain, classes: narrowClasses(parent.classes, req.classes), parentId: parent.tokenId },
+    );
+  }
+
+  /** Refuses a sub-agent name that belongs to a user, a service account or a caller with tokens of its own. */
+  async #checkAgentName(name: string): Promise<void> {
+    if (typeof name !== 'string') throw badRequest('the sub-agent needs a name');
+    const taken = (await this.#store.users.get(name)) !== undefined
+      || (await this.#store.serviceAccounts.get(name)) !== undefined
+      || (await this.#store.tokens.activeFor(name)).some((t) => t.subject === name && t.chain.length === 0);
+    if (taken) {
+      throw new WardenError('WARDEN_ERR_FORBIDDEN',
+        `"${name}" is the name of a user, service account or token holder; a sub-agent needs a name of its own`);
+    }
+  }
+
+  async #issue(req: IssueRequest, delegation: { chain: Actor[]; classes: string[] | undefined; parentId: string | null }): Promise<IssuedToken> {
     const { subject, kind, groups, targets, ttlSeconds } = normalize(req, this.#maxTtl);
+    const { chain, classes, parentId } = delegation;
     const id = `tok_${randomBytes(16).toString('base64url')}`;
     const iat = Math.floor(this.#now() / 1000);
     const exp = iat + ttlSeconds;
     const record: TokenRecord = {
       id, subject, subjectKind: kind, groups, targets,
       issuedAt: new Date(iat * 1000).toISOString(), expiresAt: new Date(exp * 1000).toISOString(), revokedAt: null,
+      parentId, chain, classes: classes ?? null,
     };
-    const token = await new SignJWT({ kind, groups, targets })
+    // RFC 8693: a delegated token's `sub` is the origin of the chain and `act` the actors since, the caller outermost.
+    const origin = chain[0];
+    const claims = origin === undefined
+      ? { kind, groups, targets }
+      : { kind: origin.kind, groups, targets, act: actClaimFor({ id: subject, kind }, chain) };
+    const token = await new SignJWT({ ...claims, ...(classes === undefined ? {} : { classes }) })
       .setProtectedHeader({ alg: SIGNING_ALG, kid: this.#key.kid, typ: TOKEN_TYPE })
-      .setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setSubject(subject).setJti(id)
+      .setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setSubject(origin?.id ?? subject).setJti(id)
       .setIssuedAt(iat).setNotBefore(iat).setExpirationTime(exp)
       .sign(this.#key.privateKey);
     await this.#store.tokens.insert(record);
@@ -134,25 +201,71 @@ export class TokenService {
    */
   async verify(token: string): Promise<Subject> {
     const claims = await this.#verifyClaims(token);
-    const record = await this.#store.tokens.get(claims.jti);
-    if (record === undefined || record.subject !== claims.sub) throw invalid(`unknown token id ${claims.jti}`);
-    if (record.revokedAt !== null) {
-      throw new WardenError('WARDEN_ERR_TOKEN_REVOKED', 'Warden token revoked', { detail: `token ${claims.jti}` });
+    const subject = subjectFromClaims(claims);
+    await this.checkStanding(subject);
+    return subject;
+  }
+
+  /**
+   * The store half of verification, also run on live sessions by the kill switch's sweep: the token is known and
+   * issued to this caller, neither it nor any token it was delegated from is revoked, and no principal of the
+   * chain (the caller included) is a disabled user or service account. Throws WARDEN_ERR_TOKEN_INVALID,
+   * _TOKEN_REVOKED or _PRINCIPAL_DISABLED.
+   */
+  async checkStanding(subject: Subject): Promise<void> {
+    const record = await this.#store.tokens.get(subject.tokenId);
+    if (record === undefined || record.subject !== subject.id) throw invalid(`unknown token id ${subject.tokenId}`);
+    let link: TokenRecord | undefined = record;
+    for (let depth = 0; link !== undefined; depth++) {
+      if (link.revokedAt !== null) {
+        const which = depth === 0 ? 'Warden token revoked' : 'Warden token revoked: a token it was delegated from was revoked';
+        throw new WardenError('WARDEN_ERR_TOKEN_REVOKED', which, { detail: `token ${link.id}` });
+      }
+      if (link.parentId === null || depth > MAX_CHAIN_LINKS) break;
+      link = await this.#store.tokens.get(link.parentId);
+      if (link === undefined) throw invalid(`token ${subject.tokenId} names an unknown parent`);
     }
-    return subjectFromClaims(claims);
+    for (const principal of [...subject.chain, { id: subject.id, kind: subject.kind }]) {
+      const disabled = principal.kind === 'user'
+        ? (await this.#store.users.get(principal.id))?.disabledAt
+        : (await this.#store.serviceAccounts.get(principal.id))?.disabledAt;
+      if (disabled !== undefined && disabled !== null) {
+        const what = principal.kind === 'user' ? 'user' : 'service account';
+        throw new WardenError('WARDEN_ERR_PRINCIPAL_DISABLED', `${what} "${principal.id}" is disabled`);
+      }
+    }
+  }
+
+  /**
+   * Revokes a token and every token delegated from it, however deep; returns the ids now revoked (the root first).
+   * Tokens already revoked below are included, so their live sessions are ended too.
+   */
+  async revokeTree(rootId: string): Promise<string[]> {
+    const at = new Date(this.#now()).toISOString();
+    const ids: string[] = [];
+    const queue = [rootId];
+    while (queue.length > 0) {
+      const id = queue.shift()!;
+      await this.#store.tokens.revoke(id, at);
+      ids.push(id);
+      for (const child of await this.#store.tokens.children(id)) queue.push(child.id);
+    }
+    return ids;
   }
 
   /**
    * Revokes a token given by id or as a whole token (its signature must verify; an expired one is accepted, so
-   * a leaked token can always be revoked). Returns the revoked record; WARDEN_ERR_NOT_FOUND when unknown.
+   * a leaked token can always be revoked), with every token delegated from it. Returns the revoked record and the
+   * ids revoked; WARDEN_ERR_NOT_FOUND when unknown.
    */
-  async revoke(idOrToken: string): Promise<TokenRecord> {
+  async revoke(idOrToken: string): Promise<TokenRecord & { revokedIds: string[] }> {
     if (typeof idOrToken !== 'string' || idOrToken.length === 0) throw badRequest('a token id or token is required');
     const id = looksLikeJwt(idOrToken) ? await this.#idFromSignedToken(idOrToken) : idOrToken;
-    const at = new Date(this.#now()).toISOString();
-    const record = (await this.#store.tokens.revoke(id, at)) ? await this.#store.tokens.get(id) : undefined;
-    if (record === undefined) throw new WardenError('WARDEN_ERR_NOT_FOUND', `token "${id.slice(0, 64)}" not found`);
-    return record;
+    if ((await this.#store.tokens.get(id)) === undefined) {
+      throw new WardenError('WARDEN_ERR_NOT_FOUND', `token "${id.slice(0, 64)}" not found`);
+    }
+    const revokedIds = await this.revokeTree(id);
+    return { ...(await this.#store.tokens.get(id))!, revokedIds };
   }
 
   /** Resolves the verification key from the header; only our own `kid` is accepted. */

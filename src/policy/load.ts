@@ -18,8 +18,7 @@ const MAX_ISSUES = 5;
  * skipped. Throws WARDEN_ERR_BAD_REQUEST naming the document, the path and the problem.
  */
 export function parsePolicyDocuments(text: string, format: 'yaml' | 'json' = 'yaml'): Policy[] {
-  const values = format === 'json' ? [parseJson(text)] : parseYaml(text);
-  const docs = values.flatMap((value) => (Array.isArray(value) ? value : [value]));
+  const docs = decodeDocuments(text, format);
   const policies = docs.map((doc, i) => validatePolicy(doc, docs.length > 1 ? i + 1 : undefined));
   const seen = new Set<string>();
   for (const policy of policies) {
@@ -28,6 +27,16 @@ export function parsePolicyDocuments(text: string, format: 'yaml' | 'json' = 'ya
     seen.add(policy.name);
   }
   return policies;
+}
+
+/**
+ * Decodes resource text into one value per document: YAML documents separated by `---` (each may also be a list of
+ * documents), or one JSON value (an object or an array of them). Empty documents are skipped; no document at all is
+ * WARDEN_ERR_BAD_REQUEST. Shared by every resource kind `warden apply` accepts.
+ */
+export function decodeDocuments(text: string, format: 'yaml' | 'json' = 'yaml'): unknown[] {
+  const values = format === 'json' ? [parseJson(text)] : parseYaml(text);
+  return values.flatMap((value) => (Array.isArray(value) ? value : [value]));
 }
 
 /**
@@ -78,7 +87,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+/** zod issues as one line an operator can act on (at most five shown). */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
   const lines = issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown field`);

@@ -10,6 +10,10 @@ import { initSqlAnalysis } from '../analysis/sql/analyze.js';
 import { ApprovalService } from '../approvals/service.js';
 import { Notifier } from '../approvals/notifier.js';
 import { buildControlApi } from '../control/app.js';
+import { signInWithIdToken } from '../identity/oidc.js';
+import { ServiceAccounts } from '../identity/service-accounts.js';
+import { SignInService } from '../identity/signin.js';
+import { KillSwitch } from '../session/kill-switch.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
 import { PostgresListener } from '../protocols/postgres/listener.js';
 import { Recorder } from '../recording/recorder.js';
@@ -55,7 +59,13 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
   const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger });
-  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect });
+  const signIn = new SignInService({ store, tokens, vault });
+  const serviceAccounts = new ServiceAccounts({ store, tokens });
+  const killSwitch = new KillSwitch({ registry, tokens, store, logger,
+    record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
+  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect,
+    signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
+    idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
   const postgres = new PostgresListener({
     pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
     allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
@@ -69,9 +79,11 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
   const postgresPort = await postgres.listen(config.listenHost, config.postgresPort);
   const ports = { api: apiPort, postgres: postgresPort };
   await writePorts(config.dataDir, ports);
+  killSwitch.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
+    killSwitch.stop();
     await Promise.all([postgres.stopAccepting(), registry.terminateAll(reason)]);
     await approvals.shutdown(reason);
     postgres.destroyRemaining();

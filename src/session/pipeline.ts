@@ -91,7 +91,12 @@ export class SessionPipeline {
    */
   onCommand(session: Session, command: Command, context: CommandContext): Verdict | Promise<Verdict> {
     const state = this.state(session);
+    if (state.draining !== undefined) {
+      return this.deny(session, command, { effect: 'deny', classes: [], message: `the session is ending: ${state.draining}` });
+    }
     const analysis = state.resolve(analyzeSql(command.text));
+    const narrowed = this.outsideTokenClasses(session.subject, analysis.classes);
+    if (narrowed !== undefined) return this.deny(session, command, narrowed);
     const decision = evaluate(this.deps.policies.current(), { subject: session.subject, target: session.target, analysis },
       { defaultEffect: this.deps.defaultEffect, accessGranted: state.accessGranted });
     const note = { effect: decision.effect, rule: decision.rule, classes: decision.classes };
@@ -105,6 +110,21 @@ export class SessionPipeline {
       if (verdict.effect === 'allow') state.remember(analysis, command.text);
       return verdict;
     });
+  }
+
+  /** Refuses every further command of a session that Warden is ending (a graceful revocation). */
+  drain(session: Session, reason: string): void {
+    const state = this.states.get(session);
+    if (state) state.draining = reason;
+  }
+
+  /** A delegated token narrowed to some statement classes refuses the others, whatever the policies say. */
+  private outsideTokenClasses(subject: Subject, classes: readonly string[]): Decision | undefined {
+    if (subject.classes === undefined) return undefined;
+    const outside = classes.filter((c) => !subject.classes!.includes(c));
+    if (outside.length === 0) return undefined;
+    return { effect: 'deny', classes: [...classes] as Decision['classes'], rule: undefined,
+      message: `this token may only run ${subject.classes.join(', ') || 'no'} statements (this one is ${outside.join(', ')})` };
   }
 
   /**

@@ -7,11 +7,23 @@
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Session } from './session.js';
 
+/** How Warden ends a live session. */
+export interface TerminateOptions {
+  /** Refuse new statements and end the session once the running ones have finished (at most `graceMs`). */
+  letStatementsFinish?: boolean;
+  graceMs?: number;
+}
+
 /** A session as the registry sees it: the session and how its engine ends it. */
 export interface LiveSession {
   session: Session;
-  /** Ends the session, telling the caller `reason` in its protocol. Resolves once the connection is closed. */
-  terminate(reason: string): Promise<void>;
+  /**
+   * Ends the session, telling the caller `reason` in its protocol. Resolves once the connection is closed. Calling
+   * it again while it ends changes nothing.
+   */
+  terminate(reason: string, options?: TerminateOptions): Promise<void>;
+  /** True once Warden has started ending the session. */
+  readonly ending?: boolean;
   /** Asks the upstream to cancel the running command (PostgreSQL CancelRequest); optional per protocol. */
   cancel?(): Promise<void>;
 }

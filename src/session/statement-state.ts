@@ -15,6 +15,8 @@ export class StatementState {
   reason: string | undefined;
   /** The approval request this session is waiting on, if any. */
   pendingApproval: string | undefined;
+  /** Set when Warden is ending the session gracefully: why. Every further command is refused. */
+  draining: string | undefined;
 
   constructor(readonly accessGranted: boolean) {}
 

@@ -19,7 +19,10 @@ export interface Subject {
   id: string;
   kind: PrincipalKind;
   groups: string[];
-  /** Who acts on behalf of whom, outermost first; empty when the caller acts for itself. */
+  /**
+   * The principals the caller acts for, from the origin of the delegation (e.g. the person) to the one that
+   * delegated to the caller; empty when the caller acts for itself.
+   */
   chain: Actor[];
   /** The `jti` of the token that authenticated this subject. */
   tokenId: string;
@@ -27,6 +30,8 @@ export interface Subject {
   targets: string[];
   /** When the token expires (epoch seconds). */
   expiresAt: number;
+  /** Statement classes a delegated token is narrowed to; absent means every class. */
+  classes?: string[];
 }
 
 /** Protocols Warden speaks. */

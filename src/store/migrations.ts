@@ -6,6 +6,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { WardenError } from '../errors.js';
 import { approvalsMigration } from './migrations-approvals.js';
+import { identityMigration } from './migrations-identity.js';
 import { policiesMigration } from './migrations-policies.js';
 
 /** `001_initial`: targets, tokens, sessions and session events. */
@@ -83,6 +84,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001_initial': initial,
   '002_policies': policiesMigration,
   '003_approvals': approvalsMigration,
+  '004_identity': identityMigration,
 };
 
 /** Serves MIGRATIONS to kysely's Migrator without touching the file system. */

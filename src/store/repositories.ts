@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import { WardenError } from '../errors.js';
 import { approvalRepository } from './approvals.js';
+import { identityProviderRepository, serviceAccountRepository, userRepository } from './identity.js';
 import { policyRepository } from './policies.js';
 import type { Database } from './schema.js';
 import {
@@ -107,6 +108,20 @@ function tokenRepository(db: Kysely<Database>, s: StoreState): TokenRepository {
         const row = await db.selectFrom('tokens').select('id').where('id', '=', id).executeTakeFirst();
         return row !== undefined;
       }),
+    children: (parentId: string) =>
+      guard(s, 'tokens.children', async () =>
+        (await db.selectFrom('tokens').selectAll().where('parent_id', '=', parentId).orderBy('id').execute())
+          .map(tokenFromRow)),
+    // The chain column is JSON text; a LIKE on the quoted id narrows the scan (a `%` or `_` in a name only widens
+    // it) and the exact check happens in code.
+    activeFor: (subject: string) =>
+      guard(s, 'tokens.activeFor', async () => {
+        const quoted = `%${JSON.stringify(subject)}%`;
+        const rows = await db.selectFrom('tokens').selectAll().where('revoked_at', 'is', null)
+          .where((eb) => eb.or([eb('subject', '=', subject), eb('chain', 'like', eb.val(quoted))]))
+          .execute();
+        return rows.map(tokenFromRow).filter((t) => t.subject === subject || t.chain.some((a) => a.id === subject));
+      }),
   };
 }
 
@@ -206,6 +221,9 @@ export function createKyselyStore(db: Kysely<Database>): Store {
     sessions: sessionRepository(db, state),
     policies: policyRepository(db, (op, fn) => guard(state, op, fn)),
     approvals: approvalRepository(db, (op, fn) => guard(state, op, fn)),
+    users: userRepository(db, (op, fn) => guard(state, op, fn)),
+    serviceAccounts: serviceAccountRepository(db, (op, fn) => guard(state, op, fn)),
+    identityProviders: identityProviderRepository(db, (op, fn) => guard(state, op, fn)),
     async close(): Promise<void> {
       if (state.closed) return;
       state.closed = true;

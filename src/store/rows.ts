@@ -70,6 +70,9 @@ export function tokenToRow(t: TokenRecord): TokensTable {
     issued_at: t.issuedAt,
     expires_at: t.expiresAt,
     revoked_at: t.revokedAt,
+    parent_id: t.parentId,
+    chain: JSON.stringify(t.chain),
+    classes: t.classes === null ? null : JSON.stringify(t.classes),
   };
 }
 
@@ -84,6 +87,9 @@ export function tokenFromRow(r: TokensTable): TokenRecord {
     issuedAt: r.issued_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    parentId: r.parent_id,
+    chain: jsonArray<Actor>(r.chain, 'tokens.chain'),
+    classes: r.classes === null ? null : jsonArray<string>(r.classes, 'tokens.classes'),
   };
 }
 

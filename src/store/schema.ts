@@ -34,6 +34,12 @@ export interface TokensTable {
   issued_at: string;
   expires_at: string;
   revoked_at: string | null;
+  /** The token this one was delegated from; null for a root token. */
+  parent_id: string | null;
+  /** JSON array of the principals this token acts for, origin first (empty for a root token). */
+  chain: string;
+  /** JSON array of statement classes the token is narrowed to; null means every class. */
+  classes: string | null;
 }
 
 /** `sessions`: one row per caller session on a target; `ended_at` is null while it runs. */
@@ -75,6 +81,55 @@ export interface PoliciesTable {
   updated_at: string;
 }
 
+/** `users`: people known to Warden (first sign-in, or an operator disabling a name in advance). */
+export interface UsersTable {
+  name: string;
+  email: string | null;
+  display_name: string | null;
+  /** JSON array of Warden groups from the last sign-in. */
+  groups: string;
+  provider: string | null;
+  disabled_at: string | null;
+  created_at: string;
+  updated_at: string;
+  last_login_at: string | null;
+}
+
+/** `service_accounts`: non-human principals (services and agents) that sign in with API keys. */
+export interface ServiceAccountsTable {
+  name: string;
+  kind: string;
+  description: string | null;
+  /** JSON array of Warden groups its tokens carry. */
+  groups: string;
+  /** JSON array of target patterns its tokens are limited to. */
+  targets: string;
+  disabled_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** `api_keys`: a service account's keys; only a SHA-256 of the secret is kept. */
+export interface ApiKeysTable {
+  id: string;
+  service_account: string;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** `identity_providers`: OIDC and SAML provider resources; `secret_enc` is the vault-encrypted client secret. */
+export interface IdentityProvidersTable {
+  name: string;
+  type: string;
+  document: string;
+  secret_enc: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 /** Every table Warden's store knows, as kysely's `Database` type parameter. */
 export interface Database {
   targets: TargetsTable;
@@ -82,4 +137,8 @@ export interface Database {
   sessions: SessionsTable;
   session_event_chunks: SessionEventChunksTable;
   policies: PoliciesTable;
+  users: UsersTable;
+  service_accounts: ServiceAccountsTable;
+  api_keys: ApiKeysTable;
+  identity_providers: IdentityProvidersTable;
 }

@@ -28,7 +28,8 @@ function target(name: string, extra: Partial<TargetRecord> = {}): TargetRecord {
 function token(id: string, extra: Partial<TokenRecord> = {}): TokenRecord {
   return {
     id, subject: 'alice', subjectKind: 'user', groups: ['dba', 'warden-admins'], targets: ['prod-*'],
-    issuedAt: '2025-01-01T00:00:00.000Z', expiresAt: '2025-01-02T00:00:00.000Z', revokedAt: null, ...extra,
+    issuedAt: '2025-01-01T00:00:00.000Z', expiresAt: '2025-01-02T00:00:00.000Z', revokedAt: null, parentId: null, chain: [],
+    classes: null, ...extra,
   };
 }
 

@@ -5,8 +5,10 @@
  */
 import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
 import type { ApprovalRepository } from './approval-types.js';
+import type { IdentityProviderRepository, ServiceAccountRepository, UserRepository } from './identity-types.js';
 
 export type * from './approval-types.js';
+export type * from './identity-types.js';
 
 /** A target as stored: connection facts plus the vault-encrypted password. */
 export interface TargetRecord {
@@ -35,6 +37,12 @@ export interface TokenRecord {
   issuedAt: string;
   expiresAt: string;
   revokedAt: string | null;
+  /** The token this one was delegated from; null for a token issued directly. */
+  parentId: string | null;
+  /** The principals this token acts for, origin first; empty for a token issued directly. */
+  chain: Actor[];
+  /** Statement classes the token is narrowed to; null means every class. */
+  classes: string[] | null;
 }
 
 /** One session of one caller on one target. */
@@ -88,6 +96,10 @@ export interface TokenRepository {
   list(): Promise<TokenRecord[]>;
   /** Marks a token revoked; returns false when there was no such token. Revoking twice keeps the first time. */
   revoke(id: string, at: string): Promise<boolean>;
+  /** Tokens delegated directly from `parentId`. */
+  children(parentId: string): Promise<TokenRecord[]>;
+  /** Unrevoked tokens whose subject is `subject`, or whose chain names it. */
+  activeFor(subject: string): Promise<TokenRecord[]>;
 }
 
 /** Sessions and their events. */
@@ -136,5 +148,8 @@ export interface Store {
   sessions: SessionRepository;
   policies: PolicyRepository;
   approvals: ApprovalRepository;
+  users: UserRepository;
+  serviceAccounts: ServiceAccountRepository;
+  identityProviders: IdentityProviderRepository;
   close(): Promise<void>;
 }

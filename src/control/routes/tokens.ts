@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { WardenError } from '../../errors.js';
 import { parseDuration } from '../../identity/duration.js';
 import type { ControlDeps } from '../app.js';
+import { requireSubject } from '../auth.js';
 import {
   authErrors,
   createTokenBody,
@@ -17,6 +18,29 @@ import {
   type RevokeTokenBody,
 } from '../schemas.js';
 
+/** Body of `POST /api/tokens/delegate`. */
+interface DelegateBody {
+  to: string;
+  targets?: string[];
+  classes?: string[];
+  groups?: string[];
+  ttl?: string;
+}
+
+const list = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 256 } } as const;
+const delegateBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['to'],
+  properties: {
+    to: { type: 'string', minLength: 1, maxLength: 256, description: 'the sub-agent (an agent with a name of its own); it connects with user=<to>' },
+    targets: { ...list, description: 'each must lie inside the caller\'s own target patterns' },
+    classes: { ...list, description: 'statement classes the sub-agent may run (a subset of the caller\'s)' },
+    groups: { ...list, description: 'a subset of the caller\'s groups (default: all of them)' },
+    ttl: { type: 'string', description: 'lifetime, e.g. 10m; never beyond the caller\'s own token' },
+  },
+} as const;
+
 /** Picks the one identifier of a revoke request; both or neither is a client error worth a clear sentence. */
 export function revokeTarget(body: RevokeTokenBody): { by: 'id' | 'token'; value: string } {
   const hasId = body.id !== undefined;
@@ -27,16 +51,20 @@ export function revokeTarget(body: RevokeTokenBody): { by: 'id' | 'token'; value
   return hasId ? { by: 'id', value: body.id! } : { by: 'token', value: body.token! };
 }
 
-/** Revokes through the service. A bad token in the body is the request's fault, not a failed login of the caller. */
-async function revoke(deps: ControlDeps, body: RevokeTokenBody) {
-  const { by, value } = revokeTarget(body);
+/**
+ * Revokes through the kill switch (the token, every token delegated from it, and their live sessions). A bad token
+ * in the body is the request's fault, not a failed login of the caller.
+ */
+async function revoke(deps: ControlDeps, body: RevokeTokenBody, by: string | undefined) {
+  const { by: kind, value } = revokeTarget(body);
   try {
-    return await deps.tokens.revoke(value);
+    const { record, sessions } = await deps.killSwitch.revokeToken(value, { letStatementsFinish: body.letStatementsFinish, by });
+    return { ...record, sessionsEnded: sessions };
   } catch (err) {
     if (err instanceof WardenError && err.kind === 'unauthenticated') {
       throw new WardenError('WARDEN_ERR_BAD_REQUEST', `cannot revoke: ${err.callerMessage}`, { cause: err });
     }
-    if (err instanceof WardenError && err.kind === 'not_found' && by === 'id') {
+    if (err instanceof WardenError && err.kind === 'not_found' && kind === 'id') {
       throw new WardenError('WARDEN_ERR_NOT_FOUND', `token ${value} not found`, { cause: err });
     }
     throw err;
@@ -87,9 +115,35 @@ export function tokenRoutes(deps: ControlDeps): FastifyPluginAsync {
       '/tokens/revoke',
       { schema: { tags, summary: 'Revoke a token by id or by its text', body: revokeTokenBody, response: { 200: tokenRecord, 404: errorSchema, ...authErrors } } },
       async (request) => {
-        const record = await revoke(deps, request.body);
-        request.log.info({ tokenId: record.id, by: request.subject?.id }, 'token revoked');
+        const record = await revoke(deps, request.body, request.subject?.id);
+        request.log.info({ tokenId: record.id, by: request.subject?.id, revoked: record.revokedIds.length,
+          sessionsEnded: record.sessionsEnded.length }, 'token revoked');
         return record;
+      },
+    );
+
+    app.post<{ Body: DelegateBody }>(
+      '/tokens/delegate',
+      {
+        // Any valid token may delegate: the new token is only ever narrower than the caller's own.
+        config: { auth: 'authenticated' },
+        schema: { tags, summary: 'Mint a narrower token for a sub-agent (RFC 8693 delegation; the chain goes in `act`)',
+          body: delegateBody, response: { 201: issuedToken, ...authErrors } },
+      },
+      async (request, reply) => {
+        const parent = requireSubject(request);
+        const body = request.body;
+        const issued = await deps.tokens.delegate(parent, {
+          to: body.to, targets: body.targets, classes: body.classes, groups: body.groups,
+          ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
+        });
+        const r = issued.record;
+        request.log.info({ tokenId: issued.id, parent: parent.tokenId, subject: r.subject, chain: r.chain.map((a) => a.id) },
+          'token delegated');
+        return reply.code(201).send({
+          token: issued.token, id: issued.id, expiresAt: issued.expiresAt, user: r.subject, kind: r.subjectKind,
+          groups: r.groups, targets: r.targets, chain: r.chain, classes: r.classes,
+        });
       },
     );
   };
