@@ -1,8 +1,10 @@
 /**
  * End to end: inline masking through real psql and the pg driver. The issue's pii-masking policy as written:
  * column rules resolved through the catalog (`SELECT email AS e` is still masked), content detectors catching
- * transformed values (lower(), concatenation, row_to_json, json_agg, string_agg), COPY TO STDOUT, NOTIFY payloads,
- * an error DETAIL that echoes a value, per-caller rules, and a recording that never holds the originals.
+ * transformed values (lower(), concatenation, row_to_json, json_agg, string_agg), COPY TO STDOUT (column rules
+ * resolved from the statement and the catalog, refusals where they cannot be), NOTIFY payloads, an error DETAIL
+ * that echoes a value, per-caller rules, client encodings other than UTF8, and a recording that never holds the
+ * originals.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +18,8 @@ const CARD = '4111 1111 1111 1111';
 const EMAIL = 'alice.smith@example.com';
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
 const AWS = 'AKIAIOSFODNN7EXAMPLE';
+/** A value only the `*.email` column rule masks (no detector finds anything in it): partial keeps its last four. */
+const NOT_AN_EMAIL = 'carol-at-example';
 
 /** The issue's example, then a support target where only the support group is masked (dba sees clear values). */
 const POLICY = `${MASKING_YAML}---
@@ -43,7 +47,10 @@ before(async () => {
   await admin.connect();
   await admin.query(`CREATE TABLE public.customers (id int PRIMARY KEY, name text, email text UNIQUE, card_number text, notes text);
     INSERT INTO public.customers VALUES (1, 'Alice', '${EMAIL}', '${CARD}', 'token ${JWT} key ${AWS}');
-    ALTER TABLE public.customers OWNER TO ${stack.pg.scram.user}`);
+    ALTER TABLE public.customers OWNER TO ${stack.pg.scram.user};
+    CREATE TABLE public.contacts (id int PRIMARY KEY, email text, phone text);
+    INSERT INTO public.contacts VALUES (1, '${NOT_AN_EMAIL}', '555');
+    ALTER TABLE public.contacts OWNER TO ${stack.pg.scram.user}`);
   await admin.end();
   const r = await stack.warden.cli(['targets', 'add', 'support-db', '--type', 'postgres', '--host', stack.pg.host, '--port',
     String(stack.pg.port), '--database', 'app', '--user', stack.pg.scram.user, '--password-stdin', '--tls', 'disable'],
@@ -163,5 +170,86 @@ describe('per caller', () => {
     const dba = await stack.token('dora', '--groups', 'dba');
     assert.equal(await query('SELECT email FROM customers', 'sam', support, 'support-db'), '[REDACTED]');
     assert.equal(await query('SELECT email FROM customers', 'dora', dba, 'support-db'), EMAIL);
+  });
+});
+
+describe('COPY TO STDOUT', () => {
+  const ROW = `1\tAlice\t***@example.com\t[REDACTED]\ttoken [REDACTED] key [REDACTED]`;
+
+  test('column rules apply to COPY rows: the table and its columns come from the statement and the catalog', async () => {
+    assert.equal(await query('COPY customers TO STDOUT'), ROW);
+    assert.equal(await query('COPY public.customers TO STDOUT'), ROW);
+    assert.equal(await query('COPY customers (card_number, email, name) TO STDOUT'), '[REDACTED]\t***@example.com\tAlice');
+    // No detector finds anything in this value: only the `*.email` column rule masks it.
+    assert.equal(await query('COPY contacts TO STDOUT'), '1\t****mple\t555');
+    assert.equal(await query('COPY contacts (email) TO STDOUT WITH (DELIMITER \'|\', NULL \'-\')'), '****mple');
+    // Only the `public.customers.card_number` rule covers this value, in a COPY inside a multi-statement query.
+    const out = await query("BEGIN; UPDATE customers SET card_number = 'no card here' WHERE id = 1; " +
+      'COPY customers (id, card_number) TO STDOUT; ROLLBACK');
+    assert.ok(out.split('\n').includes('1\t[REDACTED]'), out);
+    assert.equal(out.includes('no card here'), false, out);
+  });
+
+  test('psql \\copy to stdout is masked the same way', async () => {
+    assert.equal(await query('\\copy customers to stdout'), ROW);
+    assert.equal(await query('\\copy contacts (id, email) to stdout'), '1\t****mple');
+  });
+
+  test('COPY (query) and binary or CSV COPY are refused with a clear error when rules name columns', async () => {
+    for (const [sql, message] of [
+      ['COPY (SELECT email FROM contacts) TO STDOUT', /COPY \(query\) TO STDOUT is refused/],
+      ['\\copy (select email from contacts) to stdout', /COPY \(query\) TO STDOUT is refused/],
+      ['COPY contacts TO STDOUT (FORMAT binary)', /binary format is refused/],
+      ['COPY contacts TO STDOUT WITH CSV HEADER', /CSV TO STDOUT is refused/],
+      ["COPY contacts TO STDOUT (ENCODING 'LATIN1')", /ENCODING "LATIN1" is refused/],
+    ] as const) {
+      const r = await stack.psql(['-c', sql], { user: 'ana', token: analyst });
+      assert.notEqual(r.code, 0, sql);
+      assert.match(r.stderr, message, sql);
+      assert.equal(r.stdout.includes(NOT_AN_EMAIL), false, r.stdout);
+    }
+    // The refusal ends the statement, not the session.
+    const r = await stack.psql(['-c', 'COPY (SELECT 1) TO STDOUT', '-c', 'SELECT 2'], { user: 'ana', token: analyst });
+    assert.match(r.stderr, /refused/);
+    const c = await stack.client({ user: 'ana', password: analyst });
+    try {
+      await assert.rejects(c.query('COPY (SELECT email FROM contacts) TO STDOUT'), /COPY \(query\) TO STDOUT is refused/);
+      assert.deepEqual((await c.query('SELECT 2 AS n')).rows, [{ n: 2 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('where only content rules apply, COPY (query) runs and every field is scanned', async () => {
+    const support = await stack.token('sid', '--groups', 'support');
+    assert.equal(await query('COPY (SELECT id, email, lower(card_number) FROM customers) TO STDOUT', 'sid', support, 'support-db'),
+      '1\t[REDACTED]\t[REDACTED]');
+    assert.equal(await query('COPY (SELECT email FROM contacts) TO STDOUT', 'sid', support, 'support-db'), NOT_AN_EMAIL);
+  });
+});
+
+describe('client encodings', () => {
+  test('a session that starts in another encoding is ended with a clear error', async () => {
+    const r = await stack.psql(['-c', 'SELECT email FROM customers'], { user: 'ana', token: analyst, env: { PGCLIENTENCODING: 'LATIN1' } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /need client_encoding UTF8; this session's is "LATIN1"/);
+    assert.equal(r.stdout.includes(EMAIL), false);
+  });
+
+  test('SET client_encoding to another encoding is refused; the session goes on in UTF8', async () => {
+    const r = await stack.psql(['-c', "SET client_encoding TO 'LATIN1'"], { user: 'ana', token: analyst });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /client_encoding must stay UTF8/);
+    assert.equal(await query("SET client_encoding TO 'UTF8'; SELECT name FROM customers"), 'SET\nAlice');
+  });
+
+  test('a change the statement text does not show (set_config) ends the session', async () => {
+    const c = await stack.client({ user: 'ana', password: analyst });
+    try {
+      await assert.rejects(c.query("SELECT set_config('client_encoding', 'LATIN1', false)"), /client_encoding UTF8/);
+      await assert.rejects(c.query('SELECT email FROM customers'));
+    } finally {
+      await c.end().catch(() => {});
+    }
   });
 });

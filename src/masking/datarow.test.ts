@@ -95,6 +95,16 @@ describe('maskDataRow', () => {
     assert.deepEqual(values(out), ['not\u0000really\u00ff text', '[REDACTED]', null, 'x']);
   });
 
+  test('a value that is not valid UTF-8 and must be read is refused, not decoded lossily', () => {
+    // The notes column holds an address sent in LATIN1: the byte screen sees an '@', the value must be decoded.
+    const value = Buffer.from('j\xf6rg@ex\xe4mple.com', 'latin1');
+    const prefix = row(['1', null, null, 'x']).subarray(0, 15);
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(value.length);
+    const latin1 = Buffer.concat([prefix, length, value]);
+    assert.throws(() => maskDataRow(latin1, CUSTOMERS, KEY), (e: unknown) => e instanceof WardenError && e.code === 'WARDEN_ERR_FORBIDDEN');
+  });
+
   test('malformed rows throw WARDEN_ERR_UPSTREAM_PROTOCOL', () => {
     const good = row(['1', 'a@b.com', 'x', 'y']);
     const isProtocolError = (e: unknown) => e instanceof WardenError && e.code === 'WARDEN_ERR_UPSTREAM_PROTOCOL';
@@ -131,6 +141,23 @@ describe('maskCopyLine', () => {
     assert.equal(maskCopyLine('1,plain,x', copyPlan, KEY), null);
     const withColumns = plan([['email', 'public.u.email'], ['n']]);
     assert.throws(() => maskCopyLine('a,b,c', withColumns, KEY), (e: unknown) => e instanceof WardenError && e.code === 'WARDEN_ERR_UNSUPPORTED');
+  });
+
+  test('a declared delimiter and NULL marker split the line; masked values escape the delimiter', () => {
+    const p = plan([['email', 'public.u.email'], ['ssn', 'public.u.ssn'], ['n']]);
+    const layout = { format: 'text' as const, delimiter: '|', nullString: '-' };
+    assert.equal(maskCopyLine('alice@example.com|123-45-6789|a\\|b', p, KEY, layout), '***@example.com|-|a\\|b');
+    assert.equal(maskCopyLine('-|-|x', p, KEY, layout), null, 'NULL markers stay NULL');
+    const hashed = plan([['note', 'public.u.note']], [{ rule: 'p/r', items: [{ columns: ['*.note'], strategy: 'hash' }] }]);
+    const out = maskCopyLine('secret', hashed, KEY, { format: 'text', delimiter: '_', nullString: '\\N' });
+    assert.ok(out !== null && !/(?<!\\)_/.test(out), `a delimiter in a hash token is escaped: ${out}`);
+  });
+
+  test('CSV lines are scanned whole when only content rules apply', () => {
+    const csv = { format: 'csv' as const, delimiter: ',', nullString: '' };
+    assert.equal(maskCopyLine('1,a@b.com,x', copyPlan, KEY, csv), '1,[REDACTED],x');
+    assert.equal(maskCopyLine('bob@x.io', plan([['only']], [{ rule: 'p/r', items: [{ detectors: ['email'], strategy: 'redact' }] }]), KEY, csv),
+      '[REDACTED]');
   });
 
   test('an empty plan leaves every line alone', () => {

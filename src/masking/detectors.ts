@@ -145,6 +145,12 @@ export function findMatches(detector: DetectorName, text: string): Array<[number
   return found === NO_RANGES ? [] : (found as Range[]);
 }
 
+/** A detector's scan as a function (see scanDetector), looked up once by callers that run it for many values. */
+export function detectorScan(detector: DetectorName): (text: string, screened: boolean) => readonly Range[] {
+  const impl = DETECTORS[detector];
+  return (text, screened) => (screened || impl.pre(text) ? impl.find(text) : NO_RANGES);
+}
+
 /**
  * The matches of one detector for internal callers: may return the shared empty list (never mutate it). This is
  * the hot path of content masking; it allocates nothing when the pre-filter fails. `screened` skips the string

@@ -88,6 +88,13 @@ describe('content rules', () => {
     assert.equal(plan.columns[0], plan.columns[1], 'one shared, precompiled action');
   });
 
+  test('text columns of types no detector can match are not scanned, unless operator patterns apply', () => {
+    assert.deepEqual(shape(ISSUE, [col('id', 'public.t.id', 'int4'), col('ok', undefined, 'bool'), col('n', undefined, 'int2'),
+      col('big', undefined, 'int8'), col('d', undefined, 'date')]), ['none', 'none', 'none', SCAN, SCAN]);
+    const patterns: Rules = [{ rule: 'p/r', items: [{ patterns: ['\\d{5}'], strategy: 'redact' }] }];
+    assert.deepEqual(shape(patterns, [col('id', undefined, 'int4')]), ['content:+1p']);
+  });
+
   test('a detector named twice keeps its first strategy; patterns compile once with the g flag', () => {
     const rules: Rules = [
       { rule: 'a/r', items: [{ detectors: ['email'], strategy: 'partial' }, { patterns: ['ACCT-\\d{6}'], strategy: 'redact' }] },

@@ -61,6 +61,13 @@ const DETECTOR_PROOF = new Set([
 ]);
 
 /**
+ * Types whose text form no detector can match either: at most ten digits with no separator a detector accepts (an
+ * int4 is no card and, with no + or separators, no phone), whatever the session's DateStyle or float settings. A
+ * text column of these types is not scanned when only detectors (not operator patterns) apply to it.
+ */
+const TEXT_DETECTOR_PROOF = new Set(['bool', 'int2', 'int4', 'oid', 'float4']);
+
+/**
  * Compiles the plan of one result shape. Rule matching: a `columns` glob with dots is matched against the source
  * `schema.table.column` (one dot: also `table.column`); a glob without dots, or whose parts before the last are all
  * `*` (`*.email`), is also matched against the bare column names (the RowDescription name and the source column
@@ -69,13 +76,16 @@ const DETECTOR_PROOF = new Set([
  * typeName; an item with both columns and types needs both. An item with columns/types and no detectors/patterns is
  * a column rule: column rules win over content rules, and the first in order wins among them. An item with
  * detectors/patterns and no columns/types scans every column no column rule covers (any type: an int8 can hold a
- * card number); with columns/types too, it scans only the columns it matches.
+ * card number; an int4 cannot hold one and is skipped); with columns/types too, it scans only the columns it
+ * matches.
  */
 export function compilePlan(rules: Array<{ rule: string; items: MaskItem[] }>, columns: ColumnInfo[]): MaskPlan {
   const compiled = compileRules(rules);
   const plan: MaskPlan = { columns: [], empty: true };
   for (const column of columns) {
     let action = actionFor(column, compiled.items, compiled.unscoped);
+    if (action?.kind === 'content' && column.format === 0 && action.patterns.length === 0 &&
+      TEXT_DETECTOR_PROOF.has(column.typeName.toLowerCase())) action = null;
     if (action !== null && column.format !== 0) {
       const refusal = binaryRefusal(column, action);
       if (refusal === 'skip') action = null;

@@ -8,9 +8,9 @@
  */
 import { globMatch } from '../policy/glob.js';
 import type { MaskItem } from '../policy/schema.js';
-import { scanDetector } from './detectors.js';
+import { detectorScan } from './detectors.js';
 import type { ColumnAction } from './plan.js';
-import { isEscaped } from './scan.js';
+import { isEscaped, type Range } from './scan.js';
 import { DETECTOR_BITS } from './screen.js';
 import { compileRules, type CompiledItem, type MaskRules } from './rules.js';
 import { REDACTED, maskValue } from './strategies.js';
@@ -31,13 +31,43 @@ export function maskContent(value: string, action: Content, hashKey: Buffer): st
  * screened, run every detector with its own pre-filter). Detectors outside `passed` cannot match and are skipped.
  */
 export function maskScreened(value: string, action: Content, hashKey: Buffer, passed: number): string {
+  return maskPrepared(value, prepareContent(action), hashKey, passed);
+}
+
+/** A content action prepared for the hot path: each detector's bit and scan, looked up once per action. */
+export interface PreparedContent {
+  action: Content;
+  bits: number[];
+  scans: Array<(text: string, screened: boolean) => readonly Range[]>;
+  /** The index of the email detector among the action's detectors, -1 when it has none. */
+  email: number;
+  /** Per source (detectors, then patterns): its replacement when it does not depend on the match (see fixedReplacement). */
+  fixed: Array<string | undefined>;
+}
+
+const preparedActions = new WeakMap<Content, PreparedContent>();
+
+/** The prepared form of an action (cached per action object). */
+export function prepareContent(action: Content): PreparedContent {
+  let found = preparedActions.get(action);
+  if (found === undefined) {
+    found = { action, bits: action.detectors.map((d) => DETECTOR_BITS[d.detector]),
+      scans: action.detectors.map((d) => detectorScan(d.detector)), email: action.detectors.findIndex((d) => d.detector === 'email'),
+      fixed: [...action.detectors, ...action.patterns].map((_, source) => fixedReplacement(source, action)) };
+    preparedActions.set(action, found);
+  }
+  return found;
+}
+
+/** maskScreened with the action already prepared (the DataRow path prepares each column's action once per plan). */
+export function maskPrepared(value: string, prepared: PreparedContent, hashKey: Buffer, passed: number): string {
   // Hits as flat triples (start, end, source) where source indexes detectors, then patterns: no object per hit.
   let hits: number[] | undefined;
-  const { detectors, patterns } = action;
-  for (let d = 0; d < detectors.length; d++) {
-    const detector = detectors[d].detector;
-    if (passed !== -1 && (passed & DETECTOR_BITS[detector]) === 0) continue;
-    const ranges = scanDetector(detector, value, passed !== -1);
+  const { action, bits, scans } = prepared;
+  const { patterns } = action;
+  for (let d = 0; d < bits.length; d++) {
+    if (passed !== -1 && (passed & bits[d]) === 0) continue;
+    const ranges = scans[d](value, passed !== -1);
     for (let r = 0; r < ranges.length; r++) (hits ??= []).push(ranges[r][0], ranges[r][1], d);
   }
   for (let p = 0; p < patterns.length; p++) {
@@ -48,43 +78,67 @@ export function maskScreened(value: string, action: Content, hashKey: Buffer, pa
         re.lastIndex = m.index + 1;
         continue;
       }
-      (hits ??= []).push(m.index, m.index + m[0].length, detectors.length + p);
+      (hits ??= []).push(m.index, m.index + m[0].length, bits.length + p);
     }
   }
   return hits === undefined ? value : rewrite(value, hits, action, hashKey);
 }
 
 function rewrite(value: string, hits: number[], action: Content, hashKey: Buffer): string {
-  const count = hits.length / 3;
-  if (count === 1) {
+  if (hits.length === 3) {
     // The common case: one match, nothing to order.
     let start = hits[0];
     const end = hits[1];
     if (start + 1 < end && isEscaped(value, start)) start++;
-    return value.slice(0, start) + replacement(value.slice(start, end), hits[2], action, hashKey) + value.slice(end);
+    return value.slice(0, start) + hitReplacement(value.slice(start, end), hits[2], action, hashKey) + value.slice(end);
   }
-  const order: number[] = [];
-  for (let i = 0; i < count; i++) {
-    // A match that starts on the letter of an escape (the `n` of `\n` in JSON text) starts one later, so the
-    // replacement never leaves a dangling backslash that would break the JSON a client parses.
-    const start = hits[3 * i];
-    if (start + 1 < hits[3 * i + 1] && isEscaped(value, start)) hits[3 * i] = start + 1;
-    order.push(i);
-  }
-  order.sort((a, b) => hits[3 * a] - hits[3 * b] || hits[3 * b + 1] - hits[3 * a + 1] || hits[3 * a + 2] - hits[3 * b + 2]);
   let out = '';
   let pos = 0;
-  for (const i of order) {
+  for (const i of keptHits(hits, (index) => isEscaped(value, index))) {
     const start = hits[3 * i];
     const end = hits[3 * i + 1];
-    if (start < pos) continue;
-    out += value.slice(pos, start) + replacement(value.slice(start, end), hits[3 * i + 2], action, hashKey);
+    out += value.slice(pos, start) + hitReplacement(value.slice(start, end), hits[3 * i + 2], action, hashKey);
     pos = end;
   }
   return out + value.slice(pos);
 }
 
-function replacement(match: string, source: number, action: Content, hashKey: Buffer): string {
+/**
+ * Which hits (flat triples start, end, source) are replaced, in order: a hit that starts on the letter of an
+ * escape (the `n` of `\n` in JSON text) starts one later, so the replacement never leaves a dangling backslash
+ * that would break the JSON a client parses; overlapping hits keep the earliest, then the longest, then the first
+ * source. Adjusts the starts in `hits`; returns the kept triples' indexes in text order.
+ */
+export function keptHits(hits: number[], escapedAt: (index: number) => boolean): number[] {
+  const count = hits.length / 3;
+  const order: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = hits[3 * i];
+    if (start + 1 < hits[3 * i + 1] && escapedAt(start)) hits[3 * i] = start + 1;
+    order.push(i);
+  }
+  if (count > 1) {
+    order.sort((a, b) => hits[3 * a] - hits[3 * b] || hits[3 * b + 1] - hits[3 * a + 1] || hits[3 * a + 2] - hits[3 * b + 2]);
+  }
+  const kept: number[] = [];
+  let pos = -1;
+  for (const i of order) {
+    if (hits[3 * i] < pos) continue;
+    kept.push(i);
+    pos = hits[3 * i + 1];
+  }
+  return kept;
+}
+
+/** The replacement of every match of source `source` when it does not depend on the match (redact, null), else undefined. */
+export function fixedReplacement(source: number, action: Content): string | undefined {
+  const { detectors, patterns } = action;
+  const strategy = source < detectors.length ? detectors[source].strategy : patterns[source - detectors.length].strategy;
+  return strategy === 'redact' || strategy === 'null' ? REDACTED : undefined;
+}
+
+/** What replaces a match found by the action's detector or pattern number `source` (detectors first). */
+export function hitReplacement(match: string, source: number, action: Content, hashKey: Buffer): string {
   const { detectors, patterns } = action;
   if (source < detectors.length) {
     const { strategy, detector } = detectors[source];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import {
   decodeCopyOutResponse, decodeErrorFields, decodeNotification, decodeRowDescription, encodeFieldsMessage,
-  encodeNotification, wrapMessage,
+  encodeNotification, textMessage, wrapMessage,
 } from './codec.js';
 
 /** Parses whole backend messages with node-postgres' own parser, the reference a real client uses. */
@@ -47,4 +47,6 @@ test('CopyOutResponse and wrapped messages', () => {
   assert.deepEqual(decodeCopyOutResponse(body), { format: 0, columnFormats: [0, 0] });
   const wrapped = wrapMessage(0x64, Buffer.from('a\tb\n'));
   assert.deepEqual([...wrapped.subarray(0, 5)], [0x64, 0, 0, 0, 8]);
+  assert.deepEqual(textMessage(0x64, 'a\tb\n'), wrapped);
+  assert.deepEqual(textMessage(0x64, 'é'), wrapMessage(0x64, Buffer.from('é')));
 });

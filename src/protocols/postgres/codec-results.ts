@@ -92,6 +92,13 @@ export function wrapMessage(type: number, body: Buffer): Buffer {
   return out;
 }
 
+/** A whole message of `type` whose body is `text` in UTF-8 (a rewritten CopyData line), encoded in place: one copy. */
+export function textMessage(type: number, text: string): Buffer {
+  const out = message(type, Buffer.byteLength(text, 'utf8'));
+  out.write(text, 5, 'utf8');
+  return out;
+}
+
 function message(type: number, bodyLength: number): Buffer {
   const out = Buffer.allocUnsafe(5 + bodyLength);
   out[0] = type;

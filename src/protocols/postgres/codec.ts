@@ -50,6 +50,6 @@ export {
   encodeNegotiateProtocolVersion,
 } from './codec-backend.js';
 export {
-  decodeCopyOutResponse, decodeNotification, decodeRowDescription, encodeFieldsMessage, encodeNotification, wrapMessage,
-  type FieldDescription,
+  decodeCopyOutResponse, decodeNotification, decodeRowDescription, encodeFieldsMessage, encodeNotification, textMessage,
+  wrapMessage, type FieldDescription,
 } from './codec-results.js';

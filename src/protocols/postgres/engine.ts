@@ -142,11 +142,12 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
   ]));
   const masking = pipeline.masking(session);
   const masker = masking.rules.length > 0 ? new ResultMasker(masking.rules, masking.hashKey,
-    new TableCatalog(session.target, session.database, () => pipeline.credentials(session))) : undefined;
+    new TableCatalog(session.target, session.database, () => pipeline.credentials(session)), upstream.parameters) : undefined;
   const relay = new Relay({ session, pipeline, client, upstream: upstream.socket, logger, maxMessageBytes: deps.maxMessageBytes, masker });
   registry.add({
     session,
-    terminate: async (reason) => void (await relay.terminate(reason)),
+    terminate: async (reason, options) => void (await relay.terminate(reason, options)),
+    get ending() { return relay.ending; },
     cancel: () => cancelUpstream(session.target, upstream.processId, upstream.secretKey),
   });
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');

@@ -8,7 +8,7 @@
  */
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
-import type { Command, Verdict } from '../../session/types.js';
+import type { Command, DecisionNote, Verdict } from '../../session/types.js';
 import {
   FrameScanner, bindParamsAsText, decodeBind, decodeDescribeOrClose, decodeExecute, decodeParse, decodeQuery,
   encodeErrorResponse, encodeNoticeResponse, encodeReadyForQuery,
@@ -24,6 +24,8 @@ const INTEREST = (() => {
 const FLUSH = Buffer.from([0x48, 0, 0, 0, 4]);
 /** Thrown inside the scanner's visitor to stop at a held message; the scanner stays at a boundary. */
 const HOLD = Symbol('hold');
+/** Refusals made because results could not be masked: the caller's hint names WARDEN_ERR_FORBIDDEN, not a policy denial. */
+const maskingRefusals = new WeakSet<Verdict>();
 
 /** How the gate reaches the two sockets. */
 export interface GateIo {
@@ -44,6 +46,11 @@ export interface GateOptions {
   tracker: StatementTracker;
   io: GateIo;
   maxMessageBytes: number;
+  /**
+   * Why an allowed statement must still not run because its results could not be masked (COPY in binary, ...),
+   * or null; absent when no masking rule applies to the session.
+   */
+  refusal?: (command: Command) => string | null;
 }
 
 type Held = { kind: 'query' | 'parse'; bytes: Buffer; command: Command; name?: string; verdict: Promise<Verdict> };
@@ -164,11 +171,25 @@ export class ClientGate {
   private statement(kind: Held['kind'], command: Command, name?: string): 'forward' | Omit<Held, 'bytes'> {
     const verdict = this.o.pipeline.onCommand(this.o.session, command, { notify: (text) => this.notify(text) });
     if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
+      const refused = this.maskingRefusal(command, verdict.note);
+      if (refused !== null) return { kind, command, name, verdict: Promise.resolve(refused) };
       command.decision = verdict.note;
       this.admit(kind, command, name);
       return 'forward';
     }
-    return { kind, command, name, verdict: verdict instanceof Promise ? verdict : Promise.resolve(verdict) };
+    const pending = verdict instanceof Promise ? verdict : Promise.resolve(verdict);
+    return { kind, command, name,
+      verdict: pending.then((v) => (v.effect === 'allow' ? this.maskingRefusal(command, v.note) ?? v : v)) };
+  }
+
+  /** A refusal of an allowed statement whose results masking could not handle (recorded like a denial), or null. */
+  private maskingRefusal(command: Command, note: DecisionNote): Verdict | null {
+    const message = this.o.refusal?.(command) ?? null;
+    if (message === null) return null;
+    this.o.pipeline.onEvent(this.o.session, 'statement.denied', { text: command.text, rule: null, classes: note.classes, message });
+    const verdict: Verdict = { effect: 'deny', message, note: { effect: 'deny', classes: note.classes } };
+    maskingRefusals.add(verdict);
+    return verdict;
   }
 
   /** Registers an allowed statement with the tracker (and, for Parse, under its statement name). */
@@ -191,15 +212,15 @@ export class ClientGate {
       if (verdict.effect === 'allow') {
         this.admit(held.kind, { ...held.command, decision: verdict.note }, held.name);
         this.o.io.toUpstream(held.bytes);
-      } else await this.refuse(held.kind, verdict.message, verdict.note.rule);
+      } else await this.refuse(held.kind, verdict.message, verdict.note.rule, maskingRefusals.has(verdict) ? 'WARDEN_ERR_FORBIDDEN' : undefined);
       this.release();
     });
   }
 
   /** Answers a refused statement in protocol order: an error, then ReadyForQuery or skipping to the Sync. */
-  private async refuse(kind: Held['kind'], message: string, rule: string | undefined): Promise<void> {
+  private async refuse(kind: Held['kind'], message: string, rule: string | undefined, code = 'WARDEN_ERR_ACCESS_DENIED'): Promise<void> {
     const error = encodeErrorResponse({ severity: 'ERROR', code: '42501', message,
-      ...(rule ? { detail: `Warden policy rule: ${rule}` } : {}), hint: 'Warden error code WARDEN_ERR_ACCESS_DENIED' });
+      ...(rule ? { detail: `Warden policy rule: ${rule}` } : {}), hint: `Warden error code ${code}` });
     if (kind === 'query') {
       await this.answerWhenIdle(Buffer.concat([error, encodeReadyForQuery(this.o.tracker.transactionStatus)]));
     } else {

@@ -8,11 +8,13 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WardenError, toWardenError } from '../../errors.js';
 import type { SessionPipeline } from '../../session/pipeline.js';
+import type { TerminateOptions } from '../../session/registry.js';
 import type { Session } from '../../session/session.js';
 import { FrameScanner, decodeCommandComplete, decodeErrorFields } from './codec.js';
 import { encodeWardenError } from './errors.js';
 import { ClientGate } from './gate.js';
 import { StatementTracker } from './statements.js';
+import { MaskedForwarder } from './relay-masked.js';
 import type { ResultMasker } from './result-masking.js';
 
 /** Backend messages the relay reads: the answers that close forwarded messages. */
@@ -23,17 +25,18 @@ const BACKEND_INTEREST = (() => {
 })();
 /** Larger backend messages of those kinds are not legitimate (a RowDescription of 1,600 columns is ~100 KB). */
 const MAX_BACKEND_INTERESTING = 16 * 1024 * 1024;
-/** With masking, the messages that carry data are read too: DataRow, CopyOutResponse, CopyData, NOTIFY, notices. */
+/**
+ * With masking, the messages that carry data are read too: DataRow, CopyOutResponse, CopyData, NOTIFY, notices,
+ * and ParameterStatus (masking reads values as UTF-8, so a change of client_encoding matters).
+ */
 const MASKED_INTEREST = (() => {
   const table = Uint8Array.from(BACKEND_INTEREST);
-  for (const t of 'DHdAN') table[t.charCodeAt(0)] = 1;
+  for (const t of 'DHdANS') table[t.charCodeAt(0)] = 1;
   return table;
 })();
 /** A DataRow may hold up to 1 GB (PostgreSQL's own limit on a value); a masked one is assembled whole. */
 const MAX_MASKED_MESSAGE = 1024 * 1024 * 1024;
 const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
-/** Thrown inside the masked visitor to stop at a RowDescription whose tables must be looked up first. */
-const HOLD = Symbol('hold');
 
 /** What the relay needs to run. */
 export interface RelayOptions {
@@ -50,14 +53,8 @@ export interface RelayOptions {
 /** Relays one session until either side ends; resolves with the reason it ended. */
 export class Relay {
   private readonly upstreamScanner: FrameScanner;
-  /** Masked path: the chunk being rewritten, where its run of untouched messages starts, withheld bytes. */
-  private maskChunk: Buffer = Buffer.alloc(0);
-  private maskRunStart = 0;
-  private maskCarry: Buffer[] = [];
-  private clientFull = false;
-  /** Set while the upstream is held for a catalog lookup: the tables to look up and the bytes from the RowDescription on. */
-  private maskHold: { pending: number[]; rest: Buffer } | null = null;
-  private readonly maskQueue: Buffer[] = [];
+  /** The masked path, when masking rules apply to this session. */
+  private readonly masked: MaskedForwarder | undefined;
   private readonly tracker: StatementTracker;
   private readonly gate: ClientGate;
   private endReason: string | null = null;
@@ -72,8 +69,17 @@ export class Relay {
     this.tracker = new StatementTracker((command, outcome) => o.pipeline.onOutcome(o.session, command, outcome));
     this.upstreamScanner = o.masker ? new FrameScanner(MASKED_INTEREST, MAX_MASKED_MESSAGE)
       : new FrameScanner(BACKEND_INTEREST, MAX_BACKEND_INTERESTING);
+    const masker = o.masker;
+    this.masked = masker && new MaskedForwarder({
+      client: o.client, upstream: o.upstream, masker, scanner: this.upstreamScanner, logger: o.logger, sessionId: o.session.id,
+      visit: this.visitUpstream, running: () => this.tracker.running, feed: (chunk) => this.onUpstreamData(chunk),
+      ended: () => this.endReason !== null, mayResume: () => !this.clientPausedByGate,
+      fail: (reason, err) => this.endWith(reason, encodeWardenError(err)),
+    });
     this.gate = new ClientGate({
       session: o.session, pipeline: o.pipeline, tracker: this.tracker, maxMessageBytes: o.maxMessageBytes,
+      // Statements whose results masking could not handle (COPY in binary, ...) are refused before they run.
+      refusal: masker && ((command) => masker.refusal(command)),
       io: {
         toUpstream: (bytes) => { if (!o.upstream.write(bytes)) o.client.pause(); },
         toClient: (bytes) => { if (!o.client.destroyed) o.client.write(bytes); },
@@ -96,6 +102,13 @@ export class Relay {
     upstream.on('error', (err) => this.o.logger.debug({ err, session: this.o.session.id }, 'upstream socket error'));
     client.on('close', () => this.onClientClose());
     upstream.on('close', () => this.onUpstreamClose());
+    const encoding = this.o.masker?.encodingRefusal();
+    if (encoding) {
+      // Masking reads values as UTF-8: a session in another encoding ends before any result.
+      this.o.logger.warn({ session: this.o.session.id }, encoding);
+      this.endWith(`masking refused the session: ${encoding}`, encodeWardenError(new WardenError('WARDEN_ERR_FORBIDDEN', encoding)));
+      return this.done;
+    }
     if (upstreamLeftover.length > 0) this.onUpstreamData(upstreamLeftover);
     if (clientLeftover.length > 0) this.onClientData(clientLeftover);
     if (!this.clientPausedByGate) client.resume();
@@ -104,14 +117,30 @@ export class Relay {
   }
 
   /**
-   * Ends the session from Warden's side (shutdown, kill switch): the caller gets a FATAL ErrorResponse with the
-   * reason when its stream is between messages (otherwise a clean close), the upstream a Terminate.
+   * Ends the session from Warden's side (shutdown, kill switch): the caller gets a FATAL ErrorResponse (57P01) with
+   * the reason when its stream is between messages (otherwise a clean close), the upstream a Terminate. With
+   * `letStatementsFinish` it first waits for the statements already forwarded, while the pipeline refuses new ones.
    */
-  terminate(reason: string): Promise<string> {
-    const err = new WardenError('WARDEN_ERR_SHUTTING_DOWN', `terminating connection: ${reason}`);
-    this.endWith(reason, encodeWardenError(err));
+  terminate(reason: string, options: TerminateOptions = {}): Promise<string> {
+    const message = () => encodeWardenError(new WardenError('WARDEN_ERR_SESSION_TERMINATED', `terminating connection: ${reason}`));
+    this.ending = true;
+    if (!options.letStatementsFinish || this.tracker.idle) {
+      this.endWith(reason, message());
+      return this.done;
+    }
+    // New statements are refused by the pipeline from now on; the running ones get until the grace period ends.
+    this.o.pipeline.drain(this.o.session, reason);
+    const grace = setTimeout(() => this.endWith(reason, message()), options.graceMs ?? 30_000);
+    grace.unref();
+    void this.tracker.whenIdle().then(() => {
+      clearTimeout(grace);
+      this.endWith(reason, message());
+    });
     return this.done;
   }
+
+  /** True once Warden started ending the session (terminate was called). */
+  ending = false;
 
   private readonly onClientData = (chunk: Buffer): void => {
     try {
@@ -125,7 +154,7 @@ export class Relay {
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     try {
-      if (this.o.masker) this.forwardMasked(chunk);
+      if (this.masked) this.masked.forward(chunk);
       else {
         this.upstreamScanner.scan(chunk, this.visitUpstream);
         if (!this.o.client.write(chunk)) this.o.upstream.pause();
@@ -142,8 +171,9 @@ export class Relay {
   };
 
   private upstreamFailed(err: unknown): void {
-    if (err instanceof WardenError && err.code === 'WARDEN_ERR_FORBIDDEN') {
-      // A result masking cannot handle (binary columns a rule covers): the stream cannot go on without it.
+    if (err instanceof WardenError && (err.code === 'WARDEN_ERR_FORBIDDEN' || err.code === 'WARDEN_ERR_UNSUPPORTED')) {
+      // A result masking cannot handle (binary columns a rule covers, a COPY whose columns are unknown, another
+      // client_encoding): the stream cannot go on without it.
       this.o.logger.warn({ session: this.o.session.id }, err.message);
       this.endWith(`masking refused a result: ${err.message}`, encodeWardenError(err));
       return;
@@ -152,86 +182,6 @@ export class Relay {
       { detail: (err as Error).message });
     this.o.logger.error({ session: this.o.session.id, detail: error.detail }, error.message);
     this.endWith('upstream protocol error', encodeWardenError(error));
-  }
-
-  /**
-   * The masked path: untouched messages still go out in runs of the chunk as it came; a rewritten message replaces
-   * its bytes; an incomplete data message is withheld until whole, so no original byte of it reaches the caller.
-   */
-  private forwardMasked(chunk: Buffer): void {
-    if (this.maskHold) {
-      this.maskQueue.push(chunk);
-      return;
-    }
-    this.maskChunk = chunk;
-    this.maskRunStart = 0;
-    this.clientFull = false;
-    // A chunk of rewritten rows becomes many small writes: corked, they leave in one writev instead of one each.
-    this.o.client.cork();
-    try {
-      this.upstreamScanner.scan(chunk, this.visitMasked);
-    } catch (err) {
-      if (err !== HOLD) throw err;
-      this.holdForCatalog();
-      return;
-    } finally {
-      this.o.client.uncork();
-    }
-    const incomplete = this.upstreamScanner.incompleteFrom;
-    const runEnd = incomplete < 0 ? chunk.length : Math.max(incomplete, this.maskRunStart);
-    if (runEnd > this.maskRunStart) this.toClient(chunk.subarray(this.maskRunStart, runEnd));
-    if (incomplete >= 0) this.maskCarry.push(chunk.subarray(runEnd));
-    if (this.clientFull) this.o.upstream.pause();
-  }
-
-  private readonly visitMasked = (type: number, body: Buffer, end: number): void => {
-    const start = end - 5 - body.length;
-    if (type === 0x54 /* T */) {
-      const pending = this.o.masker!.pendingTables(body);
-      if (pending.length > 0) {
-        // Its rows cannot be masked before the columns' tables are known: stop here and look them up.
-        if (start > this.maskRunStart) this.toClient(this.maskChunk.subarray(this.maskRunStart, start));
-        const from = start < 0 ? Buffer.concat([...this.maskCarry.splice(0), this.maskChunk]) : this.maskChunk.subarray(start);
-        this.maskHold = { pending, rest: from };
-        throw HOLD;
-      }
-    }
-    const replacement = this.o.masker!.transform(type, body);
-    // The recording sees what the caller sees: an error whose text was masked is recorded masked.
-    this.visitUpstream(type, replacement === null ? body : replacement.subarray(5));
-    if (replacement === null) {
-      if (start < 0 && this.maskCarry.length > 0) for (const piece of this.maskCarry.splice(0)) this.toClient(piece);
-      return;
-    }
-    if (start > this.maskRunStart) this.toClient(this.maskChunk.subarray(this.maskRunStart, start));
-    this.maskCarry = [];
-    this.toClient(replacement);
-    this.maskRunStart = end;
-  };
-
-  /** Pauses the upstream while the catalog is read, then goes on with the held bytes and what came meanwhile. */
-  private holdForCatalog(): void {
-    const hold = this.maskHold!;
-    this.o.upstream.pause();
-    void this.o.masker!.resolveTables(hold.pending).then(() => {
-      this.maskHold = null;
-      if (this.endReason !== null) return;
-      const queued = [hold.rest, ...this.maskQueue.splice(0)];
-      for (const chunk of queued) {
-        if (this.maskHold) this.maskQueue.push(chunk);
-        else this.onUpstreamData(chunk);
-      }
-      if (!this.maskHold && !this.clientPausedByGate) this.o.upstream.resume();
-    }, (err: unknown) => {
-      this.maskHold = null;
-      const error = toWardenError(err);
-      this.o.logger.error({ session: this.o.session.id, detail: error.detail }, error.message);
-      this.endWith(`masking failed: ${error.message}`, encodeWardenError(error));
-    });
-  }
-
-  private toClient(bytes: Buffer): void {
-    if (!this.o.client.write(bytes)) this.clientFull = true;
   }
 
   private readonly visitUpstream = (type: number, body: Buffer): void => {

@@ -1,49 +1,153 @@
 /**
  * Masking of PostgreSQL results for one session: turns the session's mask rules into a plan per result shape
- * (RowDescription), then rewrites the messages that carry data: DataRow, COPY TO STDOUT rows, NOTIFY payloads, and
- * error or notice texts that echo values (a unique violation's DETAIL). Returns the replacement message, or null to
- * forward the original bytes untouched. Decides nothing about access; never sees the caller's input.
+ * (RowDescription, or the table a COPY names), then rewrites the messages that carry data: DataRow, COPY TO STDOUT
+ * rows, NOTIFY payloads, and error or notice texts that echo values (a unique violation's DETAIL). It also refuses,
+ * before they run, the statements whose results it could not mask (COPY in binary, COPY (query) when rules name
+ * columns, a client_encoding other than UTF8), and ends the session when such a result shows up anyway.
+ * Decides nothing about access; never sees the caller's input beyond statement texts.
  */
+import { isUtf8 } from 'node:buffer';
 import type { MaskItem } from '../../policy/schema.js';
+import { compileRules } from '../../masking/rules.js';
 import { compilePlan, type ColumnInfo, type MaskPlan } from '../../masking/plan.js';
-import { maskCopyLine } from '../../masking/datarow.js';
-import { maskDataRow } from '../../masking/datarow.js';
+import { RowRewriter } from '../../masking/datarow.js';
+import { TEXT_LAYOUT, maskCopyLine, type CopyLayout } from '../../masking/copy.js';
+import { ByteSink } from '../../masking/sink.js';
 import { maskFreeText } from '../../masking/text.js';
 import { WardenError } from '../../errors.js';
+import type { Command } from '../../session/types.js';
 import {
-  decodeCopyOutResponse, decodeErrorFields, decodeNotification, decodeRowDescription, encodeFieldsMessage,
-  encodeNotification, wrapMessage, type FieldDescription,
+  decodeCopyOutResponse, decodeErrorFields, decodeNotification, decodeParameterStatus, decodeRowDescription,
+  encodeFieldsMessage, encodeNotification, textMessage,
 } from './codec.js';
-import type { TableCatalog } from './catalog.js';
+import type { TableCatalog, TableColumns } from './catalog.js';
+import { copyTablePlan } from './copy-plan.js';
+import { statementFacts, type CopyOut } from './copy-statements.js';
 import { typeName } from './types.js';
 
 /** The mask rules that apply to a session, as the policy engine returns them. */
 export type MaskRules = Array<{ rule: string; items: MaskItem[] }>;
 
+/** The statement a result belongs to, as the relay's tracker knows it. */
+export interface RunningStatement {
+  command: Command;
+  /** A simple Query (maybe several statements) rather than one Execute. */
+  simple: boolean;
+}
+
 /** Error and notice fields that can echo data: message, detail, hint, context, where. */
 const TEXT_FIELDS = ['M', 'D', 'H', 'W'];
+/** Result shapes remembered per session, and the bytes of their keys (a session rarely has more; past either the cache starts over). */
+const PLAN_CACHE_MAX = 256;
+const PLAN_CACHE_MAX_CHARS = 1024 * 1024;
+
+function forbidden(message: string): WardenError {
+  return new WardenError('WARDEN_ERR_FORBIDDEN', message);
+}
+
+/** Whether an encoding name is UTF-8 (PostgreSQL accepts UTF8, utf-8, unicode...). */
+function isUtf8Name(name: string): boolean {
+  const n = name.toLowerCase().replace(/[-_]/g, '');
+  return n === 'utf8' || n === 'unicode';
+}
 
 /** Rewrites the data-bearing messages of one session's results. */
 export class ResultMasker {
   private plan: MaskPlan | null = null;
-  private copyPlan: MaskPlan | null = null;
-
+  private readonly plans = new Map<string, { plan: MaskPlan; until: number }>();
+  private planKeyChars = 0;
+  private readonly rows: RowRewriter;
+  /** The COPY being sent: its plan, how its lines are laid out, whether the next line is its header. */
+  private copy: { plan: MaskPlan; layout: CopyLayout; header: boolean } | null = null;
+  /** The statement whose COPYs are starting, and how many of them started (a simple Query may hold several). */
+  private copyCommand: Command | undefined;
+  private copiesStarted = 0;
+  /** The tables a COPY's name resolved to, looked up when its CopyOutResponse arrived. */
+  private copyTables: { command: Command; index: number; tables: TableColumns[] } | null = null;
   /** Whether any rule names columns: only then do result columns need their source table's name. */
   private readonly needsSources: boolean;
+  /** Whether any rule names columns or types: only then does a COPY need its table's columns (it sends no types). */
+  private readonly copyNeedsTable: boolean;
+  /** Whether any rule masks whole values of the columns it names (not content scanning). */
+  private readonly columnRules: boolean;
+  private clientEncoding: string;
+  private serverEncoding: string;
 
-  constructor(private readonly rules: MaskRules, private readonly hashKey: Buffer, private readonly catalog: TableCatalog) {
+  /** `parameters`: the session's server parameters at startup (client_encoding, server_encoding). */
+  constructor(private readonly rules: MaskRules, private readonly hashKey: Buffer, private readonly catalog: TableCatalog,
+    parameters: Record<string, string>) {
     this.needsSources = rules.some((r) => r.items.some((i) => i.columns !== undefined));
+    this.copyNeedsTable = rules.some((r) => r.items.some((i) => i.columns !== undefined || i.types !== undefined));
+    this.columnRules = compileRules(rules).items.some((i) => i.scoped && !i.content);
+    this.rows = new RowRewriter(hashKey);
+    this.clientEncoding = parameters.client_encoding ?? '';
+    this.serverEncoding = parameters.server_encoding ?? '';
   }
 
-  /** Table OIDs of a RowDescription whose names must be looked up before its rows can be masked. */
-  pendingTables(rowDescription: Buffer): number[] {
-    if (!this.needsSources) return [];
-    return this.catalog.missing(decodeRowDescription(rowDescription).map((f) => f.tableOid));
+  /**
+   * Why masking cannot work with the session's encoding, or null: values are read as UTF-8, so the bytes on the
+   * wire must be UTF-8 (SQL_ASCII sends the database's bytes unconverted: then the database's encoding counts).
+   */
+  encodingRefusal(): string | null {
+    const wire = this.clientEncoding.toUpperCase() === 'SQL_ASCII' ? this.serverEncoding : this.clientEncoding;
+    if (isUtf8Name(wire)) return null;
+    return `masking rules apply to this session and need client_encoding UTF8; this session's is "${this.clientEncoding}"`;
   }
 
-  /** Looks up tables (see pendingTables); fails closed with WARDEN_ERR_UPSTREAM_UNAVAILABLE. */
-  resolveTables(oids: number[]): Promise<void> {
-    return this.catalog.resolve(oids);
+  /**
+   * Why a statement must not run because its results could not be masked, or null. Checked before it is sent;
+   * what only the server knows (a COPY's table) is checked when the result starts, and ends the session.
+   */
+  refusal(command: Command): string | null {
+    const facts = statementFacts(command.text);
+    if (facts.clientEncoding !== undefined && !isUtf8Name(facts.clientEncoding)) {
+      return `client_encoding must stay UTF8 while masking rules apply to this session (asked: "${facts.clientEncoding}")`;
+    }
+    for (const copy of facts.copies) {
+      const refused = this.copyRefusal(copy);
+      if (refused !== null) return refused;
+    }
+    return null;
+  }
+
+  private copyRefusal(copy: CopyOut): string | null {
+    if (copy.format === 'binary') return 'COPY TO STDOUT in binary format is refused: masking rules apply to this session; use the text format';
+    if (copy.encoding !== undefined && !isUtf8Name(copy.encoding)) {
+      return `COPY with ENCODING "${copy.encoding}" is refused: masking rules apply to this session; leave ENCODING out`;
+    }
+    if (!this.columnRules) return null;
+    if (copy.relation === undefined) {
+      return 'COPY (query) TO STDOUT is refused: masking rules name columns, and the columns of a query cannot be ' +
+        'resolved for COPY; use SELECT, or COPY a table [(columns)] TO STDOUT';
+    }
+    if (copy.format === 'csv') {
+      return 'COPY ... CSV TO STDOUT is refused: masking rules name columns, which are masked in the text format only; ' +
+        'leave FORMAT csv out';
+    }
+    return null;
+  }
+
+  /**
+   * What must be looked up before a message can be handled: the tables of a RowDescription's columns, or the table
+   * a starting COPY names. Null when nothing (then transform() may be called); else a lookup to run first, after
+   * which the same message is offered again. Lookups fail closed with WARDEN_ERR_UPSTREAM_UNAVAILABLE.
+   */
+  lookupBefore(type: number, body: Buffer, running: RunningStatement | undefined): (() => Promise<void>) | null {
+    if (type === 0x54 /* T */) {
+      if (!this.needsSources) return null;
+      if (this.cachedPlan(body) !== undefined) return null;
+      const pending = this.catalog.missing(decodeRowDescription(body).map((f) => f.tableOid));
+      return pending.length === 0 ? null : () => this.catalog.resolve(pending);
+    }
+    if (type !== 0x48 /* H */ || !this.copyNeedsTable) return null;
+    const { command, index, copy } = this.nextCopy(running);
+    const relation = copy?.relation;
+    if (command === undefined || relation === undefined) return null;
+    const tables = this.copyTables;
+    if (tables !== null && tables.command === command && tables.index === index) return null;
+    return async () => {
+      this.copyTables = { command, index, tables: await this.catalog.tablesNamed(relation.schema, relation.name) };
+    };
   }
 
   /** Releases the metadata connection. */
@@ -51,49 +155,127 @@ export class ResultMasker {
     return this.catalog.close();
   }
 
-  /** The replacement for one backend message, or null to forward it as it came. */
-  transform(type: number, body: Buffer): Buffer | null {
+  /**
+   * Masks a DataRow body under the current result's plan: true when it changed, and writeRow() then writes the
+   * rewritten message; false when the original bytes go out.
+   */
+  editRow(body: Buffer): boolean {
+    return this.plan !== null && !this.plan.empty && this.rows.edit(body, this.plan);
+  }
+
+  /** Writes the DataRow that the last editRow() changed. */
+  writeRow(sink: ByteSink): void {
+    this.rows.write(sink);
+  }
+
+  /**
+   * The replacement for one backend message other than DataRow, or null to forward it as it came. Throws
+   * WardenError WARDEN_ERR_FORBIDDEN when the result cannot be masked (the relay then ends the session).
+   */
+  transform(type: number, body: Buffer, running?: RunningStatement): Buffer | null {
     switch (type) {
-      case 0x54: /* T */ this.plan = this.planFor(decodeRowDescription(body)); return null;
-      case 0x44: /* D */ return this.row(body);
-      case 0x48: /* H */ this.copyPlan = this.copyPlanFor(body); return null;
+      case 0x54: /* T */ this.plan = this.planFor(body); return null;
+      case 0x44: /* D */ return this.editRow(body) ? this.rowMessage() : null;
+      case 0x48: /* H */ this.copy = this.copyPlanFor(body, running); return null;
       case 0x64: /* d */ return this.copyRow(body);
-      case 0x43: /* C */ this.copyPlan = null; return null;
+      case 0x43: /* C */ this.copy = null; return null;
       case 0x41: /* A */ return this.notification(body);
       case 0x45: /* E */ case 0x4e: /* N */ return this.fields(type, body);
+      case 0x53: /* S */ this.parameterStatus(body); return null;
       default: return null;
     }
   }
 
-  private planFor(fields: FieldDescription[]): MaskPlan {
-    const columns: ColumnInfo[] = fields.map((f) => ({ name: f.name, typeName: typeName(f.typeOid), format: f.format,
-      source: f.tableOid === 0 ? undefined : this.catalog.source(f.tableOid, f.columnNumber) }));
-    const plan = compilePlan(this.rules, columns);
-    if (plan.binaryRefusal) throw new WardenError('WARDEN_ERR_FORBIDDEN', plan.binaryRefusal);
+  private rowMessage(): Buffer {
+    const sink = new ByteSink(0);
+    this.rows.write(sink);
+    return sink.take()!;
+  }
+
+  private cachedPlan(body: Buffer): MaskPlan | undefined {
+    const cached = this.plans.get(body.toString('latin1'));
+    return cached !== undefined && cached.until > Date.now() ? cached.plan : undefined;
+  }
+
+  /** The plan of a RowDescription, cached by its bytes while the tables it was resolved with stay cached. */
+  private planFor(body: Buffer): MaskPlan {
+    let plan = this.cachedPlan(body);
+    if (plan === undefined) {
+      const fields = decodeRowDescription(body);
+      const columns: ColumnInfo[] = fields.map((f) => ({ name: f.name, typeName: typeName(f.typeOid), format: f.format,
+        source: f.tableOid === 0 ? undefined : this.catalog.source(f.tableOid, f.columnNumber) }));
+      plan = compilePlan(this.rules, columns);
+      const until = this.needsSources ? this.catalog.freshUntil(fields.map((f) => f.tableOid)) : Infinity;
+      if (this.plans.size >= PLAN_CACHE_MAX || this.planKeyChars + body.length > PLAN_CACHE_MAX_CHARS) {
+        this.plans.clear();
+        this.planKeyChars = 0;
+      }
+      this.plans.set(body.toString('latin1'), { plan, until });
+      this.planKeyChars += body.length;
+    }
+    if (plan.binaryRefusal) throw forbidden(plan.binaryRefusal);
     return plan;
   }
 
-  private row(body: Buffer): Buffer | null {
-    if (!this.plan || this.plan.empty) return null;
-    const masked = maskDataRow(body, this.plan, this.hashKey);
-    return masked === null ? null : wrapMessage(0x44, masked);
+  /** The statement a starting COPY belongs to and which of its COPYs this is (the n-th CopyOutResponse of it). */
+  private nextCopy(running: RunningStatement | undefined): { command?: Command; index: number; copy?: CopyOut } {
+    if (running === undefined) return { index: 0 };
+    const index = running.simple && running.command === this.copyCommand ? this.copiesStarted : 0;
+    return { command: running.command, index, copy: statementFacts(running.command.text).copies[index] };
   }
 
-  /** COPY has no column names: every column is scanned with the content rules. */
-  private copyPlanFor(body: Buffer): MaskPlan {
+  /** The plan of a starting COPY: its table's columns when rules name columns, else content scanning of every field. */
+  private copyPlanFor(body: Buffer, running: RunningStatement | undefined): { plan: MaskPlan; layout: CopyLayout; header: boolean } {
     const { format, columnFormats } = decodeCopyOutResponse(body);
-    const columns: ColumnInfo[] = columnFormats.map(() => ({ name: '', typeName: 'text', format }));
-    const plan = compilePlan(this.rules.map((r) => ({ rule: r.rule, items: r.items.filter((i) => i.detectors || i.patterns) })), columns);
-    if (format !== 0 && !plan.empty) throw new WardenError('WARDEN_ERR_FORBIDDEN', 'binary COPY is refused: masking rules apply to this session');
-    return plan;
+    if (format !== 0) throw forbidden('binary COPY is refused: masking rules apply to this session');
+    const { command, index, copy } = this.nextCopy(running);
+    this.copyCommand = command;
+    this.copiesStarted = index + 1;
+    if (copy !== undefined) {
+      const refused = this.copyRefusal(copy);
+      if (refused !== null) throw forbidden(refused);
+    }
+    const layout: CopyLayout = copy === undefined ? TEXT_LAYOUT
+      : { format: copy.format === 'csv' ? 'csv' : 'text', delimiter: copy.delimiter, nullString: copy.nullString };
+    const header = copy?.header === true;
+    const relation = copy?.relation;
+    if (!this.copyNeedsTable || (relation === undefined && !this.columnRules)) {
+      // No rule depends on which column a value is in: every field gets every content rule.
+      const action = compileRules(this.rules).freeText;
+      return { plan: { columns: columnFormats.map(() => action), empty: action === null }, layout, header };
+    }
+    if (relation === undefined || command === undefined) {
+      throw forbidden('a COPY whose columns Warden cannot tell is refused: masking rules name columns; use SELECT');
+    }
+    const tables = this.copyTables;
+    this.copyTables = null;
+    if (tables === null || tables.command !== command || tables.index !== index) {
+      throw forbidden('a COPY whose table was not looked up is refused: masking rules name columns');
+    }
+    return { plan: copyTablePlan(this.rules, relation, tables.tables, columnFormats.length), layout, header };
   }
 
   private copyRow(body: Buffer): Buffer | null {
-    if (!this.copyPlan || this.copyPlan.empty) return null;
+    const copy = this.copy;
+    if (copy === null || copy.plan.empty) return null;
+    if (copy.header) {
+      copy.header = false;
+      return null;
+    }
+    if (!isUtf8(body)) throw forbidden('a COPY row is not valid UTF-8 (did client_encoding change?); masking cannot read it');
     const text = body.toString('utf8');
     const newline = text.endsWith('\n');
-    const masked = maskCopyLine(newline ? text.slice(0, -1) : text, this.copyPlan, this.hashKey);
-    return masked === null ? null : wrapMessage(0x64, Buffer.from(newline ? `${masked}\n` : masked));
+    const masked = maskCopyLine(newline ? text.slice(0, -1) : text, copy.plan, this.hashKey, copy.layout);
+    return masked === null ? null : textMessage(0x64, newline ? `${masked}\n` : masked);
+  }
+
+  private parameterStatus(body: Buffer): void {
+    const { name, value } = decodeParameterStatus(body);
+    if (name === 'client_encoding') this.clientEncoding = value;
+    else if (name === 'server_encoding') this.serverEncoding = value;
+    else return;
+    const refused = this.encodingRefusal();
+    if (refused !== null) throw forbidden(refused);
   }
 
   private notification(body: Buffer): Buffer | null {

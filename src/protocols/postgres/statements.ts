@@ -51,6 +51,16 @@ export class StatementTracker {
     return this.queue.length === 0;
   }
 
+  /**
+   * The statement the upstream is answering now, when the oldest unanswered message is one (result masking asks
+   * which statement a COPY belongs to); undefined while a Parse, Bind, Describe, Close or Sync is answered first.
+   */
+  get running(): { command: Command; simple: boolean } | undefined {
+    const head = this.queue[0];
+    if (head === undefined || (head.kind !== 'simple' && head.kind !== 'exec')) return undefined;
+    return { command: head.command, simple: head.kind === 'simple' };
+  }
+
   /** True when extended-protocol messages were forwarded since the last Sync (the upstream batch is open). */
   get batchOpen(): boolean {
     return this.unsynced > 0;
