@@ -30,20 +30,18 @@ export const applyPoliciesBody = {
   },
 } as const;
 
+/** One applied document: its name and what applying it did. */
+export const appliedDocument = {
+  type: 'object',
+  required: ['name', 'status'],
+  properties: { name: { type: 'string' }, status: { type: 'string', enum: ['created', 'updated', 'unchanged'] } },
+} as const;
+
 /** Response of `POST /api/policies/apply`. */
 export const applyPoliciesResponse = {
   type: 'object',
   required: ['applied'],
-  properties: {
-    applied: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['name', 'status'],
-        properties: { name: { type: 'string' }, status: { type: 'string', enum: ['created', 'updated', 'unchanged'] } },
-      },
-    },
-  },
+  properties: { applied: { type: 'array', items: appliedDocument } },
 } as const;
 
 /** A Policy document as stored and shown: re-applying it gives the same policy. */

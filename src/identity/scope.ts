@@ -5,6 +5,7 @@
  */
 import { STATEMENT_CLASSES } from '../analysis/sql/types.js';
 import { WardenError } from '../errors.js';
+import { globRegExp } from '../policy/glob.js';
 
 const compiled = new Map<string, RegExp>();
 
@@ -17,8 +18,7 @@ export function globWithin(child: string, parent: string): boolean {
   if (parent === '*') return true;
   let re = compiled.get(parent);
   if (!re) {
-    const body = parent.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '[^*]');
-    re = new RegExp(`^${body}$`, 's');
+    re = globRegExp(parent, '[^*]');
     compiled.set(parent, re);
   }
   return re.test(child);

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emailDomainStart, utf8Length, writeUtf8 } from './bytes.js';
 import { maskValue } from './strategies.js';
+import { prng } from './test-random.js';
 
 const KEY = Buffer.from('bytes-test-key-0123456789abcdef');
 
@@ -12,15 +13,6 @@ function viaBytes(value: string): string | undefined {
   return domain < 0 ? undefined : `***@${bytes.toString('utf8', domain, bytes.length - 2)}`;
 }
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('partial masking of an e-mail column on bytes', () => {
   test('keeps the domain exactly when the string strategy does, and defers otherwise', () => {

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findMatches } from './detectors.js';
 import { emailHitsAscii } from './email-bytes.js';
+import { prng } from './test-random.js';
 
 /** The byte finder's matches in `text`, placed inside a larger buffer so that value bounds matter. */
 function viaBytes(text: string): Array<[number, number]> {
@@ -18,15 +19,6 @@ function viaBytes(text: string): Array<[number, number]> {
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('e-mail addresses on ASCII bytes', () => {
   test('the same matches as the string detector on known cases', () => {

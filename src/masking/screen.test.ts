@@ -6,6 +6,7 @@ import { findMatches, type DetectorName } from './detectors.js';
 import { compilePlan, type ContentAction } from './plan.js';
 import { DETECTOR_BITS, actionScreen, screen } from './screen.js';
 import { maskContent } from './text.js';
+import { prng } from './test-random.js';
 
 const KEY = Buffer.from('screen-test-key-0123456789abcdef');
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
@@ -52,15 +53,6 @@ function viaDataRow(value: string, action = ALL): string {
   return out === null ? value : out.toString('utf8', 6);
 }
 
-/** A small deterministic PRNG (mulberry32), so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('byte screen', () => {
   test('never rejects a value its detector finds a match in', () => {

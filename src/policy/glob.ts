@@ -10,11 +10,19 @@ export function globMatch(pattern: string, name: string): boolean {
   if (pattern === '*') return true;
   let re = compiled.get(pattern);
   if (!re) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`, 's');
+    re = globRegExp(pattern);
     compiled.set(pattern, re);
   }
   return re.test(name);
+}
+
+/**
+ * The whole-string RegExp of a glob: `*` becomes `.*`, `?` becomes `anyOne` (default `.`, one character), every
+ * other character matches itself. Callers cache what they compile.
+ */
+export function globRegExp(pattern: string, anyOne = '.'): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, anyOne);
+  return new RegExp(`^${body}$`, 's');
 }
 
 /** True when any of the patterns matches `name`. */

@@ -10,18 +10,12 @@ import type {
   UserLogin, UserRecord, UserRepository,
 } from './identity-types.js';
 import type { GuardedRun } from './policies.js';
+import { jsonArray } from './rows.js';
 import type { ApiKeysTable, Database, IdentityProvidersTable, ServiceAccountsTable, UsersTable } from './schema.js';
-
-/** Parses a JSON column that must hold an array (of strings, for every identity column). */
-function stringArray(text: string, column: string): string[] {
-  const value: unknown = JSON.parse(text);
-  if (!Array.isArray(value)) throw new Error(`column ${column} does not hold a JSON array`);
-  return value as string[];
-}
 
 function userFromRow(r: UsersTable): UserRecord {
   return {
-    name: r.name, email: r.email, displayName: r.display_name, groups: stringArray(r.groups, 'users.groups'),
+    name: r.name, email: r.email, displayName: r.display_name, groups: jsonArray<string>(r.groups, 'users.groups'),
     provider: r.provider, disabledAt: r.disabled_at, createdAt: r.created_at, updatedAt: r.updated_at,
     lastLoginAt: r.last_login_at,
   };
@@ -37,7 +31,7 @@ function accountToRow(a: ServiceAccountRecord): ServiceAccountsTable {
 function accountFromRow(r: ServiceAccountsTable): ServiceAccountRecord {
   return {
     name: r.name, kind: r.kind as ServiceAccountRecord['kind'], description: r.description,
-    groups: stringArray(r.groups, 'service_accounts.groups'), targets: stringArray(r.targets, 'service_accounts.targets'),
+    groups: jsonArray<string>(r.groups, 'service_accounts.groups'), targets: jsonArray<string>(r.targets, 'service_accounts.targets'),
     disabledAt: r.disabled_at, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }

@@ -8,7 +8,7 @@ import type { SessionsTable, SessionEventChunksTable, TargetsTable, TokensTable 
 import type { SessionEventRecord, SessionRecord, TargetRecord, TokenRecord } from './types.js';
 
 /** Parses a JSON array column, insisting on an array so a corrupt row cannot pass as data. */
-function jsonArray<T>(text: string, column: string): T[] {
+export function jsonArray<T>(text: string, column: string): T[] {
   const value: unknown = JSON.parse(text);
   if (!Array.isArray(value)) throw new Error(`column ${column} does not hold a JSON array`);
   return value as T[];

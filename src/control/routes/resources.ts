@@ -6,21 +6,21 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { WardenError } from '../../errors.js';
-import { parseResourceDocuments } from '../../resources/documents.js';
+import { RESOURCE_KINDS, parseResourceDocuments } from '../../resources/documents.js';
 import type { ControlDeps } from '../app.js';
-import { applyPoliciesBody, type ApplyPoliciesBody } from '../policy-schemas.js';
+import { applyPoliciesBody, applyPoliciesResponse, appliedDocument, type ApplyPoliciesBody } from '../policy-schemas.js';
 import { authErrors, errorSchema, nameParams } from '../schemas.js';
 
+/** Response of `POST /api/apply`: the policy route's answer, each document with its kind. */
 const applyResponse = {
-  type: 'object',
-  required: ['applied'],
+  ...applyPoliciesResponse,
   properties: {
     applied: {
       type: 'array',
       items: {
-        type: 'object',
-        required: ['kind', 'name', 'status'],
-        properties: { kind: { type: 'string' }, name: { type: 'string' }, status: { type: 'string' } },
+        ...appliedDocument,
+        required: ['kind', ...appliedDocument.required],
+        properties: { kind: { type: 'string', enum: RESOURCE_KINDS }, ...appliedDocument.properties },
       },
     },
   },
