@@ -116,7 +116,7 @@ export function encodeAuthenticationOk(): Buffer {
 }
 
 function authentication(request: number): Buffer {
-  const out = header(0x52, 4);
+  const out = allocateMessage(0x52, 4);
   out.writeInt32BE(request, 5);
   return out;
 }
@@ -125,7 +125,7 @@ function authentication(request: number): Buffer {
 export function encodeParameterStatus(name: string, value: string): Buffer {
   const n = safeText(name);
   const v = safeText(value);
-  const out = header(0x53, Buffer.byteLength(n) + Buffer.byteLength(v) + 2);
+  const out = allocateMessage(0x53, Buffer.byteLength(n) + Buffer.byteLength(v) + 2);
   writeCString(out, writeCString(out, 5, n), v);
   return out;
 }
@@ -135,7 +135,7 @@ export function encodeBackendKeyData(processId: number, secretKey: Buffer): Buff
   if (secretKey.length < MIN_CANCEL_KEY || secretKey.length > MAX_CANCEL_KEY) {
     throw internalError(`BackendKeyData secret key must be ${MIN_CANCEL_KEY} to ${MAX_CANCEL_KEY} bytes`);
   }
-  const out = header(0x4b, 4 + secretKey.length);
+  const out = allocateMessage(0x4b, 4 + secretKey.length);
   out.writeInt32BE(processId | 0, 5);
   secretKey.copy(out, 9);
   return out;
@@ -144,7 +144,7 @@ export function encodeBackendKeyData(processId: number, secretKey: Buffer): Buff
 /** Encodes ReadyForQuery ('Z'): I idle, T in a transaction, E in a failed transaction. */
 export function encodeReadyForQuery(status: 'I' | 'T' | 'E'): Buffer {
   if (status !== 'I' && status !== 'T' && status !== 'E') throw internalError(`bad ReadyForQuery status ${status}`);
-  const out = header(0x5a, 1);
+  const out = allocateMessage(0x5a, 1);
   out[5] = status.charCodeAt(0);
   return out;
 }
@@ -171,7 +171,7 @@ function encodeFields(type: number, fields: PgErrorFields): Buffer {
   const texts = pairs.map(([, text]) => safeText(String(text)));
   let length = 1; // the terminating zero byte
   for (const text of texts) length += 2 + Buffer.byteLength(text);
-  const out = header(type, length);
+  const out = allocateMessage(type, length);
   let pos = 5;
   for (let k = 0; k < pairs.length; k++) {
     out[pos++] = pairs[k][0];
@@ -189,7 +189,7 @@ export function encodeNegotiateProtocolVersion(newestMinor: number, unrecognized
   const names = unrecognized.map(safeText);
   let length = 8;
   for (const name of names) length += Buffer.byteLength(name) + 1;
-  const out = header(0x76, length);
+  const out = allocateMessage(0x76, length);
   out.writeInt32BE(newestMinor | 0, 5);
   out.writeInt32BE(names.length, 9);
   let pos = 13;
@@ -198,7 +198,7 @@ export function encodeNegotiateProtocolVersion(newestMinor: number, unrecognized
 }
 
 /** Allocates a whole message and writes its 5-byte header; the body is filled by the caller. */
-function header(type: number, bodyLength: number): Buffer {
+export function allocateMessage(type: number, bodyLength: number): Buffer {
   const out = Buffer.allocUnsafe(5 + bodyLength);
   out[0] = type;
   out.writeInt32BE(4 + bodyLength, 1);

@@ -2,6 +2,7 @@
  * Codec of the result messages Warden rewrites when it masks: RowDescription, NotificationResponse,
  * CopyOutResponse and CopyData, and error/notice fields in full. Pure: Buffers in, Buffers out, no I/O.
  */
+import { allocateMessage } from './codec-backend.js';
 import { BodyReader } from './codec-reader.js';
 
 /** One column of a RowDescription. */
@@ -48,7 +49,7 @@ export function decodeNotification(body: Buffer): { processId: number; channel: 
 export function encodeNotification(processId: number, channel: string, payload: string): Buffer {
   const channelBytes = Buffer.from(channel.replaceAll('\0', '\uFFFD'));
   const payloadBytes = Buffer.from(payload.replaceAll('\0', '\uFFFD'));
-  const out = message(0x41, 4 + channelBytes.length + 1 + payloadBytes.length + 1);
+  const out = allocateMessage(0x41, 4 + channelBytes.length + 1 + payloadBytes.length + 1);
   out.writeInt32BE(processId, 5);
   channelBytes.copy(out, 9);
   out[9 + channelBytes.length] = 0;
@@ -73,7 +74,7 @@ export function encodeFieldsMessage(type: 0x45 | 0x4e, fields: Record<string, st
   const parts = Object.entries(fields).map(([code, text]) => [code.charCodeAt(0), Buffer.from(text.replaceAll('\0', '\uFFFD'))] as const);
   let length = 1;
   for (const [, bytes] of parts) length += 2 + bytes.length;
-  const out = message(type, length);
+  const out = allocateMessage(type, length);
   let pos = 5;
   for (const [code, bytes] of parts) {
     out[pos++] = code;
@@ -87,21 +88,14 @@ export function encodeFieldsMessage(type: 0x45 | 0x4e, fields: Record<string, st
 
 /** A whole message of `type` around `body` (a DataRow or CopyData rewritten by masking). */
 export function wrapMessage(type: number, body: Buffer): Buffer {
-  const out = message(type, body.length);
+  const out = allocateMessage(type, body.length);
   body.copy(out, 5);
   return out;
 }
 
 /** A whole message of `type` whose body is `text` in UTF-8 (a rewritten CopyData line), encoded in place: one copy. */
 export function textMessage(type: number, text: string): Buffer {
-  const out = message(type, Buffer.byteLength(text, 'utf8'));
+  const out = allocateMessage(type, Buffer.byteLength(text, 'utf8'));
   out.write(text, 5, 'utf8');
-  return out;
-}
-
-function message(type: number, bodyLength: number): Buffer {
-  const out = Buffer.allocUnsafe(5 + bodyLength);
-  out[0] = type;
-  out.writeInt32BE(4 + bodyLength, 1);
   return out;
 }
