@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   WARDEN_ERR_SHUTTING_DOWN: 'unavailable',
   WARDEN_ERR_SESSION_TERMINATED: 'unavailable',
   WARDEN_ERR_STORE_UNAVAILABLE: 'unavailable',
+  WARDEN_ERR_TOO_MANY_CONNECTIONS: 'unavailable',
   WARDEN_ERR_INTERNAL: 'internal',
 } as const satisfies Record<string, ErrorKind>;
 

@@ -55,7 +55,8 @@ export class ExpiryTimers {
     this.cancel(id);
     const timer = setTimeout(() => {
       if (this.#timers.get(id) === timer) this.#timers.delete(id);
-      void this.onFire(id);
+      // onFire reports its own failures; a rejection that slips through is retried rather than left unhandled.
+      this.onFire(id).catch(() => this.retry(id));
     }, delay);
     timer.unref();
     this.#timers.set(id, timer);
@@ -72,9 +73,10 @@ export class KeyedLock {
     const result = previous.then(fn, fn);
     const tail = result.catch(() => undefined);
     this.#tails.set(key, tail);
-    void tail.then(() => {
+    // `tail` never rejects (see above), so this continuation cannot either.
+    tail.then(() => {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
+    }, () => undefined);
     return result;
   }
 }

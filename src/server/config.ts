@@ -35,6 +35,14 @@ export const ServerConfigSchema = z.object({
   slackWebhookUrls: list,
   /** How approvers reach this Warden's API, used in notifications (default: the API's own address). */
   publicUrl: z.string().url().optional(),
+  /** Most connections in their login phase at once (connected, not yet authenticated), from all sources. */
+  maxUnauthenticated: z.coerce.number().int().min(1).default(1000),
+  /** Most connections in their login phase at once from one source address (IPv6: one /64). */
+  maxUnauthenticatedPerSource: z.coerce.number().int().min(1).default(100),
+  /** Seconds a caller may take from connecting to sending its first byte. */
+  firstByteTimeout: z.coerce.number().positive().default(10),
+  /** Seconds a caller may take from connecting to being authenticated. */
+  loginTimeout: z.coerce.number().positive().default(30),
 });
 
 /** Configuration of a running Warden server. */
@@ -53,6 +61,10 @@ const OPTIONS = [
   { flag: 'webhook-url', env: 'WARDEN_WEBHOOK_URLS', key: 'webhookUrls', type: 'string' },
   { flag: 'slack-webhook-url', env: 'WARDEN_SLACK_WEBHOOK_URLS', key: 'slackWebhookUrls', type: 'string' },
   { flag: 'public-url', env: 'WARDEN_PUBLIC_URL', key: 'publicUrl', type: 'string' },
+  { flag: 'max-unauthenticated', env: 'WARDEN_MAX_UNAUTHENTICATED', key: 'maxUnauthenticated', type: 'string' },
+  { flag: 'max-unauthenticated-per-source', env: 'WARDEN_MAX_UNAUTHENTICATED_PER_SOURCE', key: 'maxUnauthenticatedPerSource', type: 'string' },
+  { flag: 'first-byte-timeout', env: 'WARDEN_FIRST_BYTE_TIMEOUT', key: 'firstByteTimeout', type: 'string' },
+  { flag: 'login-timeout', env: 'WARDEN_LOGIN_TIMEOUT', key: 'loginTimeout', type: 'string' },
   { flag: null, env: 'WARDEN_VAULT_KEY', key: 'vaultKey', type: 'string' },
 ] as const;
 
@@ -62,8 +74,8 @@ export const START_USAGE = `usage: warden start [options]
 Starts Warden in one process: the control API, the PostgreSQL listener and the embedded store.
 
 options (each also an environment variable):
-${OPTIONS.filter((o) => o.flag).map((o) => `  --${o.flag!.padEnd(26)} ${o.env}`).join('\n')}
-  WARDEN_VAULT_KEY             base64 of a 32-byte key for backend secrets (default: <data-dir>/vault.key)
+${OPTIONS.filter((o) => o.flag).map((o) => `  --${o.flag!.padEnd(31)} ${o.env}`).join('\n')}
+  WARDEN_VAULT_KEY                  base64 of a 32-byte key for backend secrets (default: <data-dir>/vault.key)
 
 Ports given as 0 pick a free port; the chosen ones are printed and written to <data-dir>/ports.json.`;
 

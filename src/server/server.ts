@@ -68,6 +68,8 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
   const postgres = new PostgresListener({
     pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
+    admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
+    firstByteTimeoutMs: config.firstByteTimeout * 1000, startupTimeoutMs: config.loginTimeout * 1000,
     allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
   });
   if (config.allowPlaintextLoopback && !isLoopback(config.listenHost)) {

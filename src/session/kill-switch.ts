@@ -51,7 +51,9 @@ export class KillSwitch {
 
   /** Starts the once-a-second sweep. */
   start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.timer ??= setInterval(() => {
+      this.sweep().catch((err: unknown) => this.deps.logger.error({ err }, 'kill switch sweep failed'));
+    }, SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
 

@@ -110,7 +110,7 @@ export async function startSamlIdp(options: { entityId?: string; user?: SamlUser
   let current: { user: SamlUser; tweaks: ResponseTweaks } = { user: options.user ?? { nameId: 'alice' }, tweaks: {} };
   let trusted: { entityId: string; acsUrl: string } | null = null;
   let received = 0;
-  const server = http.createServer((req, res) => void serve(req, res));
+  const server = http.createServer((req, res) => { serve(req, res).catch((err: unknown) => res.destroy(err as Error)); });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const entityId = options.entityId ?? `${base}/metadata`;

@@ -85,7 +85,7 @@ export async function startWarden(options: { dataDir?: string; args?: string[]; 
 
 async function waitForPorts(dataDir: string, exited: Promise<number | null>, stderr: () => string): Promise<{ api: number; postgres: number }> {
   let done = false;
-  void exited.then(() => (done = true));
+  exited.then(() => (done = true), () => (done = true));
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     try {

@@ -119,7 +119,7 @@ export class TableCatalog {
     const connect = async (withSsl: typeof ssl) => {
       const client = new pg.Client({ host, port, user, password: password ?? undefined, database: this.database,
         ssl: withSsl, application_name: 'warden-catalog', connectionTimeoutMillis: 10_000 });
-      client.on('error', () => void this.close());
+      client.on('error', () => { this.close().catch(() => undefined); }); // close() never rejects
       await client.connect();
       return client;
     };

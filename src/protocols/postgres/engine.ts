@@ -31,8 +31,10 @@ export interface PostgresEngineDeps {
   allowPlaintext: boolean;
   maxMessageBytes: number;
   logger: Logger;
-  /** How long a caller may take from connecting to being authenticated. */
+  /** How long a caller may take from connecting to being authenticated (default 30 s). */
   startupTimeoutMs?: number;
+  /** How long a caller may take from connecting to sending its first byte (default 10 s). */
+  firstByteTimeoutMs?: number;
 }
 
 /** A caller that finished the startup phase: who it says it is and where it wants to go. */
@@ -45,11 +47,17 @@ interface StartupResult {
   applicationName?: string;
 }
 
-/** Serves one caller connection to its end. Never throws. */
-export async function handleConnection(socket: Socket, deps: PostgresEngineDeps): Promise<void> {
+/**
+ * Serves one caller connection to its end. Never throws. `loginDone` is called once the login phase is over
+ * (authenticated or refused), so the listener stops counting the connection as unauthenticated.
+ */
+export async function handleConnection(socket: Socket, deps: PostgresEngineDeps, loginDone?: () => void): Promise<void> {
   socket.setNoDelay(true);
   const clientAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
   const channel = new StartupChannel(socket);
+  // A caller that connects and says nothing holds a socket for free: give it less time than one that is logging in.
+  const firstByte = setTimeout(() => socket.destroy(), deps.firstByteTimeoutMs ?? 10_000);
+  socket.once('data', () => clearTimeout(firstByte));
   const timer = setTimeout(() => socket.destroy(), deps.startupTimeoutMs ?? 30_000);
   let startup: StartupResult | null;
   let session: Session;
@@ -62,7 +70,9 @@ export async function handleConnection(socket: Socket, deps: PostgresEngineDeps)
     refuse(channel, toWardenError(err), deps.logger, clientAddress);
     return;
   } finally {
+    clearTimeout(firstByte);
     clearTimeout(timer);
+    loginDone?.();
   }
   await serve(channel, session, startup, deps);
 }

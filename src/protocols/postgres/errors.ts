@@ -25,6 +25,7 @@ const SQLSTATE_BY_CODE: Partial<Record<ErrorCode, string>> = {
   WARDEN_ERR_SHUTTING_DOWN: '57P01',
   WARDEN_ERR_SESSION_TERMINATED: '57P01',
   WARDEN_ERR_STORE_UNAVAILABLE: '57P03',
+  WARDEN_ERR_TOO_MANY_CONNECTIONS: '53300',
 };
 
 const SQLSTATE_BY_KIND: Record<WardenError['kind'], string> = {
