@@ -5,6 +5,7 @@
  */
 import type { TargetView } from '../control/routes/targets.js';
 import type { SessionEventRecord, SessionRecord, TokenRecord } from '../store/types.js';
+import { isLongValue, type LongValue } from '../recording/values.js';
 
 /** Replaces control characters (ANSI escapes, carriage returns, ...) with visible `\xNN` escapes. */
 export function clean(text: string): string {
@@ -94,14 +95,21 @@ export function offset(startIso: string, atIso: string): string {
   return `+${(ms / 1000).toFixed(3)}s`;
 }
 
-/** A bound parameter as shown: quoted text, NULL for null. */
+/** A bound parameter as shown: quoted text, NULL for null, a long one as its quoted prefix, length and hash. */
 function param(p: unknown): string {
-  return p === null ? 'NULL' : `'${String(p).replace(/'/g, "''")}'`;
+  if (p === null) return 'NULL';
+  if (isLongValue(p)) return longValue(p);
+  return `'${String(p).replace(/'/g, "''")}'`;
+}
+
+/** A value recorded as a prefix: `'prefix'...(N bytes, sha256 abc...)`. */
+function longValue(v: LongValue): string {
+  return `'${v.prefix.replace(/'/g, "''")}'...(${v.bytes} bytes, sha256 ${v.sha256})`;
 }
 
 /** The details of a `statement` event: text, params, duration, rows, tag, error. */
 function statementDetails(d: Record<string, unknown>): string[] {
-  const parts = [typeof d.text === 'string' ? d.text : ''];
+  const parts = [typeof d.text === 'string' ? d.text : isLongValue(d.text) ? longValue(d.text) : ''];
   if (Array.isArray(d.params) && d.params.length > 0) parts.push(`params=[${d.params.map(param).join(', ')}]`);
   if (typeof d.durationMs === 'number') parts.push(`${d.durationMs.toFixed(d.durationMs < 10 ? 2 : 0)}ms`);
   if (typeof d.rows === 'number') parts.push(`rows=${d.rows}`);

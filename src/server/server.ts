@@ -24,6 +24,7 @@ import { openStore } from '../store/index.js';
 import { Vault } from '../vault/vault.js';
 import type { ServerConfig } from './config.js';
 import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
+import { installProcessGuard } from './guard.js';
 import { loadOrCreateTls } from './tls.js';
 
 /** The admin token lives a year; deleting `admin.token` and restarting issues a new one. */
@@ -85,6 +86,7 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
 
   let stopping: Promise<void> | null = null;
   const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
+    guard.uninstall();
     killSwitch.stop();
     await Promise.all([postgres.stopAccepting(), registry.terminateAll(reason)]);
     await approvals.shutdown(reason);
@@ -94,6 +96,10 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
     await notifier.idle(2000);
     await store.close();
   })());
+  // Contains what slipped past every session's failure path instead of letting Node end the process (guard.ts).
+  const guard = installProcessGuard(logger, () => {
+    stop('Warden is restarting after internal errors').finally(() => process.exit(70)).catch(() => process.exit(70));
+  });
   return { ports, newAdminToken, stop };
 }
 

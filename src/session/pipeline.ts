@@ -14,6 +14,7 @@ import type { MaskItem } from '../policy/schema.js';
 import { anyGlobMatch } from '../policy/glob.js';
 import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
+import { recordedText } from '../recording/values.js';
 import type { Store, TargetRecord } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
 import { requestApproval } from './approval-wait.js';
@@ -139,7 +140,7 @@ export class SessionPipeline {
   /** Records how a command ended. `command` is what the caller sent; it holds no Warden secret. */
   onOutcome(session: Session, command: Command, outcome: CommandOutcome): void {
     this.deps.recorder.append(session.id, 'statement', {
-      text: command.text,
+      text: recordedText(command.text),
       ...(command.params && command.params.length > 0 ? { params: command.params } : {}),
       ...(command.decision ? { decision: command.decision } : {}),
       ...outcome,
@@ -157,10 +158,13 @@ export class SessionPipeline {
     if (pending) await this.deps.approvals.cancel(pending, `session ended: ${reason}`).catch(() => {});
     this.deps.recorder.append(session.id, 'session.end', { reason });
     this.deps.recorder.end(session.id);
+    const at = new Date().toISOString();
     try {
-      await this.deps.store.sessions.end(session.id, new Date().toISOString(), reason);
+      await this.deps.store.sessions.end(session.id, at, reason);
     } catch (err) {
-      this.deps.logger.error({ err, session: session.id }, 'could not record the end of a session');
+      // The session must not stay `active` forever: the recorder writes the end once the store is back.
+      this.deps.logger.error({ err, session: session.id }, 'could not record the end of a session yet; will retry');
+      this.deps.recorder.deferEnd(session.id, at, reason);
     }
   }
 
@@ -181,7 +185,7 @@ export class SessionPipeline {
 
   private deny(session: Session, command: Command, decision: Decision): Verdict {
     const message = decision.message ?? 'denied by policy';
-    this.deps.recorder.append(session.id, 'statement.denied', { text: command.text,
+    this.deps.recorder.append(session.id, 'statement.denied', { text: recordedText(command.text),
       ...(command.params && command.params.length > 0 ? { params: command.params } : {}),
       rule: decision.rule ?? null, classes: decision.classes, message });
     return { effect: 'deny', message, note: { effect: 'deny', rule: decision.rule, classes: decision.classes } };

@@ -3,6 +3,7 @@
  * (Command) and what Warden decides (Verdict). Engines translate their wire format into these; the pipeline decides
  * on them. This module holds types only, no behaviour.
  */
+import type { RecordedParam } from '../recording/values.js';
 
 /** What kind of principal a subject or an actor in a delegation chain is. */
 export type PrincipalKind = 'user' | 'service' | 'agent';
@@ -66,8 +67,11 @@ export interface Command {
   kind: 'sql';
   /** The statement text exactly as the caller sent it. */
   text: string;
-  /** Bound parameters in text form (null for SQL NULL, `<binary n bytes>` for binary values). */
-  params?: (string | null)[];
+  /**
+   * Bound parameters as recorded (null for SQL NULL, `<binary n bytes>` for binary values, a prefix with length and
+   * SHA-256 for long ones). Recorded only, never used to decide.
+   */
+  params?: RecordedParam[];
   /** What the pipeline decided for it (set by the pipeline, recorded with the outcome). */
   decision?: DecisionNote;
 }

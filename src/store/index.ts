@@ -8,10 +8,10 @@ import { openSqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
 export type {
-  SessionEventRecord, SessionQuery, SessionRecord, SessionRepository, Store, TargetRecord, TargetRepository,
+  EventChunk, SessionEventRecord, SessionQuery, SessionRecord, SessionRepository, Store, TargetRecord, TargetRepository,
   TokenRecord, TokenRepository,
 } from './types.js';
-export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './repositories.js';
+export { BUSY_RETRY_DEADLINE_MS, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, isStoreOutage, storeFailureCause } from './repositories.js';
 
 /** Where the store lives. Only the embedded SQLite store exists today; PostgreSQL will be another `kind`. */
 export type StoreOptions = { kind: 'sqlite'; path: string };

@@ -9,12 +9,12 @@ import { WardenError } from '../errors.js';
 import { approvalRepository } from './approvals.js';
 import { identityProviderRepository, serviceAccountRepository, userRepository } from './identity.js';
 import { policyRepository } from './policies.js';
-import type { Database } from './schema.js';
+import type { Database, SessionEventChunksTable } from './schema.js';
 import {
   eventsFromChunk, eventsToChunk, sessionFromRow, sessionToRow, targetFromRow, targetToRow, tokenFromRow, tokenToRow,
 } from './rows.js';
 import type {
-  SessionEventRecord, SessionQuery, SessionRecord, SessionRepository, Store, TargetRecord, TargetRepository,
+  EventChunk, SessionEventRecord, SessionQuery, SessionRecord, SessionRepository, Store, TargetRecord, TargetRepository,
   TokenRecord, TokenRepository,
 } from './types.js';
 
@@ -33,18 +33,84 @@ export function isUniqueViolation(err: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
 }
 
-/** Runs one repository operation, mapping unexpected failures to WARDEN_ERR_STORE_UNAVAILABLE. */
+/**
+ * How long an operation keeps retrying while another connection holds the lock it needs (ms). Each attempt blocks
+ * the event loop for at most the driver's busy timeout (a few ms); the waits between attempts are timers.
+ */
+export const BUSY_RETRY_DEADLINE_MS = 5000;
+/** First and longest wait between two attempts of a busy operation (ms); the wait doubles in between. */
+const BUSY_RETRY_FIRST_MS = 2;
+const BUSY_RETRY_MAX_MS = 100;
+
+/** The driver's error code (`SQLITE_BUSY`, `SQLITE_FULL`, a SQLSTATE, ...) of a failure or of its causes. */
+export function driverErrorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e !== null && e !== undefined && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && !code.startsWith('WARDEN_ERR_')) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The innermost cause of a store failure as one line (`SQLITE_FULL: database or disk is full`), for logs. */
+export function storeFailureCause(err: unknown): string {
+  let e: unknown = err;
+  for (let depth = 0; depth < 8 && (e as { cause?: unknown } | null)?.cause !== undefined; depth++) {
+    e = (e as { cause?: unknown }).cause;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  const code = driverErrorCode(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+/** True when another connection holds a lock this operation needs; the operation can simply be tried again. */
+function isBusy(err: unknown): boolean {
+  const code = driverErrorCode(err);
+  return code !== undefined && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+/**
+ * True when a failure is the store's as a whole (locked, full disk, I/O error, closed), not the fault of what was
+ * written: the same write may succeed once the store recovers, so it must be kept, not dropped.
+ */
+export function isStoreOutage(err: unknown): boolean {
+  if (err instanceof WardenError && err.code === 'WARDEN_ERR_STORE_UNAVAILABLE' && /: closed$/.test(err.detail ?? '')) return true;
+  const code = driverErrorCode(err);
+  if (code !== undefined) return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM|PROTOCOL)/.test(code);
+  // better-sqlite3 throws a plain TypeError once its handle is closed.
+  return err instanceof WardenError && err.code === 'WARDEN_ERR_STORE_UNAVAILABLE'
+    && /database connection is not open/.test(storeFailureCause(err));
+}
+
+/**
+ * Runs one repository operation, mapping unexpected failures to WARDEN_ERR_STORE_UNAVAILABLE. While the database
+ * is locked by another connection, the operation is retried after growing timer waits for up to
+ * BUSY_RETRY_DEADLINE_MS, so the event loop keeps serving sessions in between.
+ */
 async function guard<T>(state: StoreState, op: string, fn: () => Promise<T>): Promise<T> {
-  if (state.closed) {
-    throw new WardenError('WARDEN_ERR_STORE_UNAVAILABLE', 'Warden store unavailable', { detail: `${op}: closed` });
+  const started = Date.now();
+  let wait = BUSY_RETRY_FIRST_MS;
+  for (;;) {
+    if (state.closed) {
+      throw new WardenError('WARDEN_ERR_STORE_UNAVAILABLE', 'Warden store unavailable', { detail: `${op}: closed` });
+    }
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WardenError) throw err;
+      if (isBusy(err) && Date.now() - started + wait <= BUSY_RETRY_DEADLINE_MS) {
+        await sleep(wait);
+        wait = Math.min(wait * 2, BUSY_RETRY_MAX_MS);
+        continue;
+      }
+      const detail = `${op}: ${storeFailureCause(err)}${err instanceof Error && err.stack ? `\n${err.stack}` : ''}`;
+      throw new WardenError('WARDEN_ERR_STORE_UNAVAILABLE', 'Warden store unavailable', { detail, cause: err });
+    }
   }
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof WardenError) throw err;
-    const detail = `${op}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
-    throw new WardenError('WARDEN_ERR_STORE_UNAVAILABLE', 'Warden store unavailable', { detail, cause: err });
-  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Inserts one row, reporting a duplicate key as WARDEN_ERR_CONFLICT with the caller's wording. */
@@ -164,18 +230,13 @@ function sessionRepository(db: Kysely<Database>, s: StoreState): SessionReposito
     appendEvents: (events: SessionEventRecord[]) =>
       guard(s, 'sessions.appendEvents', async () => {
         if (events.length === 0) return;
-        const chunks = chunksBySession(events);
-        await db.transaction().execute(async (trx) => {
-          for (const chunk of chunks) {
-            // Chunks of a session never overlap, so a repeated seq is caught against what is already stored.
-            const last = await trx.selectFrom('session_event_chunks').select(({ fn }) => fn.max('last_seq').as('last'))
-              .where('session_id', '=', chunk.session_id).executeTakeFirst();
-            if (last?.last !== null && last?.last !== undefined && Number(last.last) >= chunk.first_seq) {
-              throw new WardenError('WARDEN_ERR_CONFLICT', 'session event sequence number already used');
-            }
-            await trx.insertInto('session_event_chunks').values(chunk).execute();
-          }
-        });
+        await insertChunks(db, chunksBySession(events));
+      }),
+    appendChunks: (chunks: EventChunk[]) =>
+      guard(s, 'sessions.appendChunks', async () => {
+        if (chunks.length === 0) return;
+        await insertChunks(db, chunks.map((c) => ({ session_id: c.sessionId, first_seq: c.firstSeq, last_seq: c.lastSeq,
+          events: c.events })));
       }),
     events: (sessionId: string) =>
       guard(s, 'sessions.events', async () => {
@@ -190,6 +251,25 @@ function sessionRepository(db: Kysely<Database>, s: StoreState): SessionReposito
         return Number(result.numUpdatedRows);
       }),
   };
+}
+
+/**
+ * Inserts chunks in one transaction. Chunks of a session never overlap, so a repeated seq is caught against what is
+ * already stored whatever order the chunks arrive in (the recorder retries a failed chunk after later ones landed).
+ */
+async function insertChunks(db: Kysely<Database>, chunks: SessionEventChunksTable[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const chunk of chunks) {
+      const overlap = await trx.selectFrom('session_event_chunks').select('first_seq')
+        .where('session_id', '=', chunk.session_id).where('first_seq', '<=', chunk.last_seq)
+        .where('last_seq', '>=', chunk.first_seq).limit(1).executeTakeFirst();
+      if (overlap !== undefined) {
+        throw new WardenError('WARDEN_ERR_CONFLICT', `session event sequence numbers ${chunk.first_seq}-${chunk.last_seq} of `
+          + `session ${chunk.session_id} already used`);
+      }
+      await trx.insertInto('session_event_chunks').values(chunk).execute();
+    }
+  });
 }
 
 /** Groups events into one chunk per session, sorted by seq; a seq repeated within the batch is a conflict. */

@@ -1,21 +1,28 @@
 /**
  * The embedded SQLite store (better-sqlite3 through kysely): opens or creates the database file, tunes it for a
- * gateway (WAL so readers never block the recorder, a busy timeout instead of instant SQLITE_BUSY, NORMAL sync
- * which WAL keeps crash-safe), runs the migrations and hands back the shared repositories.
- * This module must never hold SQL of its own beyond pragmas: queries live in repositories.ts for every dialect.
+ * gateway (WAL so readers never block the recorder, NORMAL sync which WAL keeps crash-safe), runs the migrations and
+ * hands back the shared repositories.
+ * better-sqlite3 is synchronous: a busy timeout is a wait on Node's only thread, so while another process holds the
+ * write lock every store write would freeze every session for that long. The busy timeout is therefore a few
+ * milliseconds, and repositories.ts retries SQLITE_BUSY asynchronously, with backoff, off the event loop's clock.
+ * This module must never hold SQL of its own beyond pragmas and transaction control: queries live in
+ * repositories.ts for every dialect.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type Driver } from 'kysely';
 import { WardenError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import { createKyselyStore } from './repositories.js';
 import type { Database } from './schema.js';
 import type { Store } from './types.js';
 
-/** How long a writer waits for another process's lock before failing (ms). */
-const BUSY_TIMEOUT_MS = 5000;
+/**
+ * How long one statement may block the event loop waiting for another connection's lock (ms) before it fails with
+ * SQLITE_BUSY and is retried asynchronously (see BUSY_RETRY_DEADLINE_MS in repositories.ts).
+ */
+const BUSY_TIMEOUT_MS = 5;
 
 /** True for SQLite's special in-memory names, which have no file or parent directory. */
 function isInMemory(file: string): boolean {
@@ -51,7 +58,7 @@ async function openHandle(file: string): Promise<BetterSqlite3.Database> {
  */
 export async function openSqliteStore(file: string): Promise<Store> {
   const sqlite = await openHandle(file);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new WardenSqliteDialect(sqlite) });
   try {
     await migrateToLatest(db);
   } catch (err) {
@@ -59,4 +66,37 @@ export async function openSqliteStore(file: string): Promise<Store> {
     throw err;
   }
   return createKyselyStore(db);
+}
+
+/**
+ * kysely's SQLite driver with two changes. Transactions begin IMMEDIATE: they all write, and taking the write lock
+ * up front fails fast with SQLITE_BUSY (retried by the repositories) instead of failing at the first write with a
+ * snapshot that can never be upgraded. And a rollback after SQLite already rolled back by itself (SQLITE_FULL,
+ * SQLITE_IOERR, SQLITE_BUSY do) is skipped, so the caller sees the real cause ("database or disk is full"), not
+ * "cannot rollback - no transaction is active".
+ */
+class WardenSqliteDriver extends SqliteDriver {
+  constructor(private readonly sqlite: BetterSqlite3.Database) {
+    super({ database: sqlite });
+  }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.sqlite.inTransaction) return;
+    await super.rollbackTransaction(connection);
+  }
+}
+
+/** kysely's SqliteDialect with WardenSqliteDriver. */
+class WardenSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqlite: BetterSqlite3.Database) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): Driver {
+    return new WardenSqliteDriver(this.sqlite);
+  }
 }

@@ -71,6 +71,17 @@ export interface SessionEventRecord {
   data: Record<string, unknown>;
 }
 
+/**
+ * Consecutive events of one session, already serialised (the recorder serialises each event once, when appended,
+ * and keeps the text until the store accepts it). `events` is a JSON array of `{ seq, at, type, data }` in seq order.
+ */
+export interface EventChunk {
+  sessionId: string;
+  firstSeq: number;
+  lastSeq: number;
+  events: string;
+}
+
 /** Filters for listing sessions, newest first. */
 export interface SessionQuery {
   limit?: number;
@@ -113,6 +124,9 @@ export interface SessionRepository {
   /** Appends many events in one transaction (the recorder batches them); a repeated seq fails the whole batch
    *  with WARDEN_ERR_CONFLICT. */
   appendEvents(events: SessionEventRecord[]): Promise<void>;
+  /** Appends serialised chunks in one transaction; a chunk overlapping a stored one fails the whole batch with
+   *  WARDEN_ERR_CONFLICT. */
+  appendChunks(chunks: EventChunk[]): Promise<void>;
   /** A session's events in `seq` order. */
   events(sessionId: string): Promise<SessionEventRecord[]>;
   /** Ends every session still open, e.g. after a crash left them dangling; returns how many. */

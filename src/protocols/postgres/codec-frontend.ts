@@ -4,6 +4,7 @@
  * These read caller bytes, so they are strict: every count is bounds-checked, text must be valid UTF-8, and
  * trailing bytes are an error. They must never do I/O and never throw anything but WardenError.
  */
+import { recordedTextParam, type RecordedParam } from '../../recording/values.js';
 import { BodyReader, protocolError } from './codec-reader.js';
 
 /** Frontend message type bytes. Several letters mean something else coming from the server: see BACKEND. */
@@ -128,19 +129,20 @@ export function decodeDescribeOrClose(body: Buffer): { which: 'S' | 'P'; name: s
 }
 
 /**
- * Renders Bind parameters as text for the recording: text-format parameters as UTF-8 strings (invalid bytes shown as
- * U+FFFD: this is a record, not a decision input), binary ones as `<binary N bytes>`, NULL as null.
+ * Renders Bind parameters for the recording: text-format parameters as UTF-8 strings (invalid bytes shown as
+ * U+FFFD: this is a record, not a decision input), long ones as a prefix, length and hash with only the prefix
+ * decoded (recording/values.ts), binary ones as `<binary N bytes>`, NULL as null.
  */
-export function bindParamsAsText(bind: BindMessage): (string | null)[] {
+export function bindParamsAsText(bind: BindMessage): RecordedParam[] {
   const { paramFormats, params } = bind;
-  const out = new Array<string | null>(params.length);
+  const out = new Array<RecordedParam>(params.length);
   for (let k = 0; k < params.length; k++) {
     const value = params[k];
     // Per the protocol: no format codes means all text, one applies to all, otherwise one per parameter.
     const format = paramFormats.length === 0 ? 0 : paramFormats.length === 1 ? paramFormats[0] : paramFormats[k];
     if (value === null) out[k] = null;
     else if (format === 1) out[k] = `<binary ${value.length} bytes>`;
-    else out[k] = value.toString('utf8');
+    else out[k] = recordedTextParam(value);
   }
   return out;
 }

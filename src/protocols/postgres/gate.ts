@@ -246,7 +246,7 @@ export class ClientGate {
     void this.answerWhenIdle(encodeNoticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
   }
 
-  private command(text: string, params?: (string | null)[]): Command {
+  private command(text: string, params?: Command['params']): Command {
     return params ? { protocol: 'postgres', kind: 'sql', text, params } : { protocol: 'postgres', kind: 'sql', text };
   }
 
