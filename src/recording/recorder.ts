@@ -39,6 +39,8 @@ export interface RecorderOptions {
   logger: Logger;
   flushIntervalMs?: number;
   maxBufferedBytes?: number;
+  /** How long an ended session's numbering is kept for late events (default one minute). */
+  retireAfterMs?: number;
 }
 
 /** What the recorder holds and what it had to give up, for logs and tests. */
@@ -225,8 +227,10 @@ export class Recorder {
       const log = this.logs.get(sessionId);
       if (!log || log.pending.length === 0) continue;
       const events = `[${log.pending.join(',')}]`;
+      // Counted as appended (each event's length plus one), so the total returns to exactly 0 once written.
+      const size = log.pending.reduce((n, e) => n + e.length + 1, 0);
       this.backlog.push({ sessionId, firstSeq: log.next - log.pending.length, lastSeq: log.next - 1, events,
-        size: events.length, failures: 0, queued: true });
+        size, failures: 0, queued: true });
       log.pending = [];
     }
     this.dirty.clear();
@@ -267,7 +271,7 @@ export class Recorder {
       const log = this.logs.get(sessionId);
       if (!log) {
         this.ended.delete(sessionId);
-      } else if (log.endedAt !== null && now - log.endedAt >= RETIRE_AFTER_MS && log.pending.length === 0
+      } else if (log.endedAt !== null && now - log.endedAt >= (this.options.retireAfterMs ?? RETIRE_AFTER_MS) && log.pending.length === 0
         && !this.backlog.some((c) => c.sessionId === sessionId)) {
         this.logs.delete(sessionId);
         this.ended.delete(sessionId);

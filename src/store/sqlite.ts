@@ -90,8 +90,8 @@ class WardenSqliteDriver extends SqliteDriver {
   }
 }
 
-/** kysely's SqliteDialect with WardenSqliteDriver. */
-class WardenSqliteDialect extends SqliteDialect {
+/** kysely's SqliteDialect with WardenSqliteDriver (exported for tests that need the raw handle too). */
+export class WardenSqliteDialect extends SqliteDialect {
   constructor(private readonly sqlite: BetterSqlite3.Database) {
     super({ database: sqlite });
   }
