@@ -10,6 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -317,6 +318,81 @@ test('many stalled connections: capped per source and overall with 53300, logins
     await legit.end();
   } finally {
     for (const s of stalled) s.destroy();
+    await warden.stop();
+  }
+});
+
+/** Sends a CancelRequest for a session's Warden cancel key over a connection of its own. */
+function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
+  return new Promise((resolve) => {
+    const packet = Buffer.alloc(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(80877102, 4);
+    packet.writeInt32BE(processId, 8);
+    packet.writeInt32BE(secretKey, 12);
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.end(packet));
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.resume();
+  });
+}
+
+test('a flood of cancels and closes at once never stops the recording of later sessions', async () => {
+  const warden = await setup();
+  try {
+    const token = await mint(warden, 'canceller');
+    const clients = await Promise.all(Array.from({ length: 30 }, () => connect(warden, 'canceller', token)));
+    await Promise.all(clients.map(async (client) => {
+      const running = client.query('SELECT pg_sleep(30)').catch(() => null);
+      const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+      // Cancel and close at once: the cancel event is recorded after the session's end.
+      await Promise.all([sendCancel(warden.ports.postgres, processID, secretKey), client.end().catch(() => null)]);
+      await running;
+    }));
+    const later = await connect(warden, 'later', await mint(warden, 'later'));
+    await later.query("SELECT 'recorded after the flood' AS s");
+    await later.end();
+    const [session] = await until('the later session to be recorded', async () => {
+      const s = await sessionsOf(warden, 'later');
+      return s.length === 1 && s[0].endedAt !== null ? s : undefined;
+    });
+    const events = await eventsOf(warden, session.id);
+    assert.ok(events.some((e) => e.type === 'statement' && e.data.text === "SELECT 'recorded after the flood' AS s"));
+    for (const s of await sessionsOf(warden, 'canceller')) {
+      const seqs = (await eventsOf(warden, s.id)).map((e) => e.seq);
+      assert.deepEqual(seqs, seqs.map((_, i) => i + 1), `${s.id}: unique, consecutive event numbers`);
+    }
+    assert.doesNotMatch(warden.output().stderr, /refused by the store|flush failed/);
+  } finally {
+    await warden.stop();
+  }
+});
+
+test('a long bound parameter and a long statement are recorded as prefix, length and hash, not whole', async () => {
+  const warden = await setup();
+  try {
+    const token = await mint(warden, 'bulky');
+    const client = await connect(warden, 'bulky', token);
+    const param = 'p'.repeat(8 * 1024 * 1024);
+    assert.equal((await client.query('SELECT length($1::text) AS n', [param])).rows[0].n, param.length);
+    const literal = `SELECT length('${'q'.repeat(2 * 1024 * 1024)}') AS n`;
+    assert.equal((await client.query(literal)).rows[0].n, 2 * 1024 * 1024);
+    await client.end();
+    const [session] = await until('the session to end', async () => {
+      const s = await sessionsOf(warden, 'bulky');
+      return s.length === 1 && s[0].endedAt !== null ? s : undefined;
+    });
+    const statements = (await eventsOf(warden, session.id)).filter((e) => e.type === 'statement');
+    const [bound, long] = statements;
+    const recordedParam = (bound.data.params as Array<{ prefix: string; bytes: number; sha256: string }>)[0];
+    assert.equal(recordedParam.bytes, param.length);
+    assert.equal(recordedParam.prefix, 'p'.repeat(256));
+    assert.equal(recordedParam.sha256, createHash('sha256').update(param).digest('hex'));
+    const text = long.data.text as { prefix: string; bytes: number; sha256: string };
+    assert.equal(text.bytes, Buffer.byteLength(literal));
+    assert.equal(text.prefix, literal.slice(0, 64 * 1024));
+    assert.ok(JSON.stringify(statements).length < 100 * 1024, 'the recording holds no megabytes of caller data');
+  } finally {
     await warden.stop();
   }
 });
