@@ -23,6 +23,8 @@ import type { Store } from './types.js';
  * SQLITE_BUSY and is retried asynchronously (see BUSY_RETRY_DEADLINE_MS in repositories.ts).
  */
 const BUSY_TIMEOUT_MS = 5;
+/** While opening and migrating, before any session exists, waiting for a lock blocks no one: wait like SQLite tools do. */
+const STARTUP_BUSY_TIMEOUT_MS = 5000;
 
 /** True for SQLite's special in-memory names, which have no file or parent directory. */
 function isInMemory(file: string): boolean {
@@ -36,7 +38,7 @@ async function openHandle(file: string): Promise<BetterSqlite3.Database> {
     const sqlite = new BetterSqlite3(file);
     try {
       sqlite.pragma('journal_mode = WAL');
-      sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      sqlite.pragma(`busy_timeout = ${STARTUP_BUSY_TIMEOUT_MS}`);
       sqlite.pragma('synchronous = NORMAL');
     } catch (err) {
       sqlite.close();
@@ -65,6 +67,7 @@ export async function openSqliteStore(file: string): Promise<Store> {
     await db.destroy().catch(() => undefined);
     throw err;
   }
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   return createKyselyStore(db);
 }
 

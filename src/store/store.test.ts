@@ -210,6 +210,19 @@ describe('SQLite store', () => {
       isCode('WARDEN_ERR_STORE_UNAVAILABLE'));
   });
 
+  it('waits for another connection\'s write lock on timers, not on the event loop, and then writes', async () => {
+    const other = new BetterSqlite3(file);
+    other.exec('BEGIN IMMEDIATE');
+    const insert = store.targets.insert(target('after-lock'));
+    let turns = 0;
+    while (turns < 20) { await new Promise((r) => setImmediate(r)); turns++; } // the loop turns while the insert waits
+    other.exec('COMMIT');
+    other.close();
+    await insert;
+    assert.equal((await store.targets.get('after-lock'))?.name, 'after-lock');
+    assert.equal(await store.targets.remove('after-lock'), true);
+  });
+
   it('puts a file store in WAL mode', () => {
     const raw = new BetterSqlite3(file, { readonly: true });
     try {
