@@ -137,23 +137,27 @@ export class Recorder {
 
   /** Writes everything appended so far; concurrent callers share one write. Never throws. */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    this.flushing = this.writeAll(false).finally(() => {
-      this.flushing = null;
-    });
-    await this.flushing;
+    await this.exclusive(false);
   }
 
   /** Flushes what is left (once more even during an outage) and stops the timer; later appends are ignored. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    while (this.flushing) await this.flushing;
-    await this.writeAll(true);
+    await this.exclusive(true);
     this.closed = true;
     if (this.backlog.length > 0 || this.endsPending.size > 0) {
       this.options.logger.error({ chunks: this.backlog.length, bytes: this.bytes, ends: this.endsPending.size },
         'recording lost at shutdown: the store did not accept it');
     }
+  }
+
+  /** Runs one write at a time: two writers would insert the same chunks twice. */
+  private async exclusive(force: boolean): Promise<void> {
+    while (this.flushing) await this.flushing;
+    this.flushing = this.writeAll(force).finally(() => {
+      this.flushing = null;
+    });
+    await this.flushing;
   }
 
   /** Seals pending events, writes the backlog in batches, then pending session ends. */
