@@ -148,7 +148,8 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     session,
     terminate: async (reason, options) => void (await relay.terminate(reason, options)),
     get ending() { return relay.ending; },
-    cancel: () => cancelUpstream(session.target, upstream.processId, upstream.secretKey),
+    // A statement held for approval is withdrawn; anything else is cancelled on the server.
+    cancel: async () => void (await relay.cancel(() => cancelUpstream(session.target, upstream.processId, upstream.secretKey))),
   });
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
   const reason = await relay.run(leftover, upstream.leftover);
