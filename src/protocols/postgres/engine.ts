@@ -162,9 +162,10 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
 async function forwardCancel(processId: number, secretKey: Buffer, deps: PostgresEngineDeps): Promise<void> {
   const live = deps.registry.findByCancelKey(processId, secretKey);
   if (!live?.cancel) return;
+  // Recorded while the session is known live, before any await: after one, its recording may have ended.
+  deps.pipeline.onEvent(live.session, 'cancel', {});
   try {
     await live.cancel();
-    deps.pipeline.onEvent(live.session, 'cancel', {});
   } catch (err) {
     deps.logger.warn({ err, session: live.session.id }, 'could not forward a cancel request upstream');
   }
