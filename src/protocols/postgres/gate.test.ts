@@ -88,6 +88,7 @@ class Harness implements GateIo {
   answered(): string { return Buffer.concat(this.client).toString('latin1'); }
 }
 
+const FLUSH = Buffer.from([0x48, 0, 0, 0, 4]);
 const ticks = () => new Promise((r) => setImmediate(r));
 const q = (sql: string) => serialize.query(sql);
 const extended = (sql: string, values: string[] = []) => Buffer.concat([
@@ -152,7 +153,7 @@ describe('ClientGate holds', () => {
     });
   }
 
-  test('extended protocol: Parse defers approval, the Execute is held with the bound values', async () => {
+  test('extended protocol: Parse defers approval, the Bind is held with the bound values', async () => {
     const h = new Harness();
     h.push(extended('UPDATE t SET a = $1 -- hold', ['42']));
     await ticks();
@@ -161,10 +162,22 @@ describe('ClientGate holds', () => {
     assert.deepEqual(h.pipeline.pending[0].command.params, ['42']);
     h.pipeline.pending[0].settle('deny');
     await ticks();
-    // Parse, Bind and Describe ran; the refused Execute did not; the Sync closes the server's batch.
-    assert.equal(h.sent().includes(serialize.execute({})), false);
-    assert.ok(h.sent().includes(serialize.sync()));
+    // The Parse ran; the refused Bind and everything after it up to the Sync did not; the Sync closes the batch.
+    assert.deepEqual(h.sent(), Buffer.concat([serialize.parse({ text: 'UPDATE t SET a = $1 -- hold' }), FLUSH, serialize.sync()]));
     assert.match(h.answered(), /denied by approver/);
+  });
+
+  test('an approved Bind runs once; binding the statement again with other values asks again', async () => {
+    const h = new Harness();
+    h.push(extended('UPDATE t SET a = $1 -- hold', ['1']));
+    await ticks();
+    h.pipeline.pending.shift()!.settle('approve');
+    await ticks();
+    assert.ok(h.sent().includes(serialize.execute({})));
+    h.push(Buffer.concat([serialize.bind({ values: ['2'] }), serialize.execute({}), serialize.sync()]));
+    await ticks();
+    assert.equal(h.pipeline.pending.length, 1, 'a new Bind is a new execution');
+    assert.deepEqual(h.pipeline.pending[0].command.params, ['2']);
   });
 
   test('a cancel while held answers 57014 once the verdict is in, and nothing runs even when approved', async () => {
@@ -192,7 +205,8 @@ describe('ClientGate holds', () => {
     h.push(Buffer.concat([serialize.execute({ portal: 'p', rows: 1 }), serialize.sync()]));
     await ticks();
     assert.equal(h.pipeline.pending.length, 1);
-    assert.deepEqual(h.pipeline.judged.map((j) => j.deferred), [true, false, true]);
+    // Parse (deferred), Bind (asks), each Execute judged again without asking again.
+    assert.deepEqual(h.pipeline.judged.map((j) => j.deferred), [true, false, true, true]);
   });
 });
 

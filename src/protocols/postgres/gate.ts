@@ -4,9 +4,10 @@
  * without copies; a refused one never reaches the upstream and the caller gets an ErrorResponse in its place; one
  * that waits for approval is held, with the caller's later messages queued behind it. Warden's own answers are put
  * into the caller's stream only once the upstream has answered everything forwarded before them, so the caller
- * sees them in protocol order. Extended protocol is judged twice: at Parse (a denied statement never reaches the
- * server; one needing approval is parsed but not yet run) and at every Execute against the policy in force, with
- * the bound values, which is where an approval is asked for: one approval covers one execution. Every asynchronous
+ * sees them in protocol order. Extended protocol is judged at Parse (a denied statement never reaches the server;
+ * one needing approval is parsed but not yet run), at Bind with the bound values, which is where an approval is
+ * asked for (a portal is one execution, and planning at Bind may already evaluate functions), and again at every
+ * Execute against the policy in force (a policy change stops a bound portal). Every asynchronous
  * step ends in the session's failure path (`GateIo.fail`), never in an unhandled rejection. This module decides
  * nothing itself and never reorders the caller's messages.
  */
@@ -64,11 +65,11 @@ export interface GateOptions {
 
 /** A message held for its verdict; `cancelled` once the caller sent a CancelRequest for it. */
 type Held = {
-  kind: 'query' | 'parse' | 'execute'; bytes: Buffer; command: Command; name?: string; portal?: Portal;
+  kind: 'query' | 'parse' | 'bind' | 'execute'; bytes: Buffer; command: Command; name?: string; portal?: Portal;
   verdict: Promise<Verdict>; cancelled?: boolean;
 };
-/** A bound portal: the statement with its values, and whether an Execute of it was allowed (a suspended portal). */
-type Portal = { command: Command; started: boolean };
+/** A bound portal: the statement with its values; its `decision` is the one made at Bind (with the approval). */
+type Portal = { command: Command };
 const CANCELLED: PgErrorFields = { severity: 'ERROR', code: '57014', message: 'canceling statement due to user request',
   detail: 'The statement was waiting for approval; Warden withdrew the approval request and did not run it.' };
 
@@ -88,9 +89,9 @@ export class ClientGate {
   private discardUntilSync = false;
   private readonly statements = new Map<string, Command>();
   private readonly portals = new Map<string, Portal>();
-  /** The pipeline contexts, made once: a Parse defers approval to its Executes; a resumed portal is not asked again. */
+  /** The pipeline contexts, made once: Parse and Execute defer approval to the Bind, which has the values. */
   private readonly context: CommandContext = { notify: (text) => this.notify(text) };
-  private readonly parseContext: CommandContext = { notify: this.context.notify, deferApproval: true };
+  private readonly deferContext: CommandContext = { notify: this.context.notify, deferApproval: true };
   private closed = false;
   /** Set when the caller sent Terminate. */
   terminated = false;
@@ -188,7 +189,7 @@ export class ClientGate {
         const parse = decodeParse(body);
         return this.statement('parse', this.command(parse.query), parse.name);
       }
-      case 0x42: /* B */ this.onBind(body); tracker.sent('bind'); return 'forward';
+      case 0x42: /* B */ return this.bind(body);
       case 0x45: /* E */ return this.execute(decodeExecute(body).portal);
       case 0x53: /* S */ tracker.sent('sync'); return 'forward';
       case 0x44: /* D */ tracker.sent('describe'); return 'forward';
@@ -200,7 +201,7 @@ export class ClientGate {
 
   /** Asks the pipeline about a statement; an immediate allow is forwarded at once, anything else is held. */
   private statement(kind: 'query' | 'parse', command: Command, name?: string): 'forward' | Omit<Held, 'bytes'> {
-    const verdict = this.o.pipeline.onCommand(this.o.session, command, kind === 'parse' ? this.parseContext : this.context);
+    const verdict = this.o.pipeline.onCommand(this.o.session, command, kind === 'parse' ? this.deferContext : this.context);
     if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
       const refused = this.maskingRefusal(command, verdict.note);
       if (refused !== null) return { kind, command, name, verdict: Promise.resolve(refused) };
@@ -214,14 +215,36 @@ export class ClientGate {
   }
 
   /**
-   * Judges one execution of a portal, with its bound values, against the policy in force: an approval asked here
-   * covers this execution only. A suspended portal whose first Execute was allowed is judged again (a policy
-   * change stops it) but not asked for approval again: it is the same execution.
+   * Judges one portal, with its bound values, against the policy in force: an approval asked here covers this
+   * portal's one execution. A refused Bind never creates the portal.
+   */
+  private bind(body: Buffer): 'forward' | Omit<Held, 'bytes'> {
+    const bind = decodeBind(body);
+    const prepared = this.statements.get(bind.statement);
+    const text = prepared?.text ?? `<unknown prepared statement "${bind.statement}">`;
+    const portal: Portal = { command: this.command(text, bindParamsAsText(bind)) };
+    const verdict = this.o.pipeline.onCommand(this.o.session, portal.command, this.context);
+    if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
+      this.admitBind(bind.portal, portal, verdict.note);
+      return 'forward';
+    }
+    return { kind: 'bind', command: portal.command, name: bind.portal, portal, verdict: verdict instanceof Promise ? verdict : Promise.resolve(verdict) };
+  }
+
+  private admitBind(name: string, portal: Portal, note: DecisionNote): void {
+    portal.command.decision = note;
+    this.portals.set(name, portal);
+    this.o.tracker.sent('bind');
+  }
+
+  /**
+   * Judges an Execute again against the policy in force (a policy change stops a portal bound before it). The
+   * portal's approval, if it needed one, was asked for at its Bind; an unknown portal is judged as unknown.
    */
   private execute(name: string): 'forward' | Omit<Held, 'bytes'> {
     const portal = this.portals.get(name);
     const command = portal?.command ?? this.command('<unknown portal>');
-    const verdict = this.o.pipeline.onCommand(this.o.session, command, portal?.started ? this.parseContext : this.context);
+    const verdict = this.o.pipeline.onCommand(this.o.session, command, portal ? this.deferContext : this.context);
     if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
       this.admitExecute(command, verdict.note, portal);
       return 'forward';
@@ -229,9 +252,9 @@ export class ClientGate {
     return { kind: 'execute', command, portal, verdict: verdict instanceof Promise ? verdict : Promise.resolve(verdict) };
   }
 
+  /** The recorded decision is the Bind's (with its approval); without a portal, this verdict's. */
   private admitExecute(command: Command, note: DecisionNote, portal: Portal | undefined): void {
-    if (portal) portal.started = true;
-    this.o.tracker.execute({ ...command, decision: note });
+    this.o.tracker.execute(portal ? command : { ...command, decision: note });
   }
 
   /** A refusal of an allowed statement whose results masking could not handle (recorded like a denial), or null. */
@@ -269,6 +292,7 @@ export class ClientGate {
     if (held.cancelled) await this.refuse(held.kind, CANCELLED);
     else if (verdict.effect === 'allow') {
       if (held.kind === 'execute') this.admitExecute(held.command, verdict.note, held.portal);
+      else if (held.kind === 'bind') this.admitBind(held.name!, held.portal!, verdict.note);
       else this.admit(held.kind, { ...held.command, decision: verdict.note }, held.name);
       this.o.io.toUpstream(held.bytes);
     } else {
@@ -314,13 +338,6 @@ export class ClientGate {
 
   private command(text: string, params?: (string | null)[]): Command {
     return params ? { protocol: 'postgres', kind: 'sql', text, params } : { protocol: 'postgres', kind: 'sql', text };
-  }
-
-  private onBind(body: Buffer): void {
-    const bind = decodeBind(body);
-    const prepared = this.statements.get(bind.statement);
-    const text = prepared?.text ?? `<unknown prepared statement "${bind.statement}">`;
-    this.portals.set(bind.portal, { command: { ...this.command(text, bindParamsAsText(bind)), decision: prepared?.decision }, started: false });
   }
 
   private onClose(body: Buffer): void {
