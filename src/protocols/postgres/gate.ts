@@ -85,7 +85,7 @@ export class ClientGate {
   /** The chunk being processed and where its current run of forwarded messages starts. */
   private chunk: Buffer = Buffer.alloc(0);
   private runStart = 0;
-  /** After a refused Parse: the caller's messages are dropped up to its Sync, as the server itself would. */
+  /** After a refused Parse, Bind or Execute: the caller's messages are dropped up to its Sync, as the server itself would. */
   private discardUntilSync = false;
   private readonly statements = new Map<string, Command>();
   private readonly portals = new Map<string, Portal>();
