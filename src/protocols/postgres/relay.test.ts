@@ -3,7 +3,8 @@
  * owner, so a slow reader during every kind of hold (a statement waiting for its verdict, masking reading the
  * catalog, the other side slow) keeps its socket paused until no reason remains, and a `drain` never resumes a
  * socket another reason holds. Also: the upstream's close after the caller's Terminate is the normal end, and a
- * malformed frame ends the session with a protocol error. The byte paths themselves run against real servers in
+ * malformed frame ends the session with a protocol error; the masked forwarder gives the same bytes at every split
+ * point of a result. The byte paths themselves run against real servers in
  * test/postgres-*.e2e.test.ts.
  */
 import { EventEmitter } from 'node:events';
@@ -16,7 +17,8 @@ import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
 import type { Command, Verdict } from '../../session/types.js';
 import { Relay } from './relay.js';
-import type { ResultMasker } from './result-masking.js';
+import { TableCatalog } from './catalog.js';
+import { ResultMasker, type MaskRules } from './result-masking.js';
 
 /** A socket double: records writes and pause state; `full` makes write() report a full buffer until `drain()`. */
 class FakeSocket extends EventEmitter {
@@ -205,5 +207,72 @@ describe('how a session ends', () => {
     assert.equal(await r.cancel(forward), 'withdrawn');
     assert.deepEqual(p.withdrawn, ['cancelled by the caller']);
     assert.equal(forwarded, 1);
+  });
+});
+
+/** RowDescription of text columns with no source table (content detectors only: no catalog lookup). */
+function rowDescriptionOf(names: string[]): Buffer {
+  const fields = names.map((n) => {
+    const tail = Buffer.alloc(18);
+    tail.writeInt32BE(25, 6); // text
+    tail.writeInt16BE(-1, 10);
+    tail.writeInt32BE(-1, 12);
+    return Buffer.concat([Buffer.from(`${n}\0`), tail]);
+  });
+  const count = Buffer.alloc(2);
+  count.writeInt16BE(names.length);
+  return backend('T', Buffer.concat([count, ...fields]));
+}
+
+function dataRow(values: string[]): Buffer {
+  const parts = values.map((v) => {
+    const len = Buffer.alloc(4);
+    len.writeInt32BE(Buffer.byteLength(v));
+    return Buffer.concat([len, Buffer.from(v)]);
+  });
+  const count = Buffer.alloc(2);
+  count.writeInt16BE(values.length);
+  return backend('D', Buffer.concat([count, ...parts]));
+}
+
+function backend(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+describe('the masked forwarder at every split point', () => {
+  const secrets = ['alice@example.com', '4111 1111 1111 1111'];
+  const result = Buffer.concat([
+    rowDescriptionOf(['who', 'card']),
+    dataRow([secrets[0], 'none']), dataRow(['plain', secrets[1]]), dataRow(['x', 'y']),
+    backend('C', Buffer.from('SELECT 3\0')), ready(),
+  ]);
+
+  async function masked(chunks: Buffer[]): Promise<Buffer> {
+    const client = new FakeSocket();
+    const upstream = new FakeSocket();
+    const rules: MaskRules = [{ rule: 'p/support', items: [{ detectors: ['email', 'card'], strategy: 'redact' }] }];
+    const m = new ResultMasker(rules, Buffer.alloc(32, 1), new TableCatalog({ name: 't' } as Session['target'], 'app',
+      () => Promise.reject(new Error('no catalog in unit tests'))), { client_encoding: 'UTF8', server_encoding: 'UTF8' });
+    const r = new Relay({ session: { id: 'ses_test', target: { name: 't' } } as Session, pipeline: pipeline() as unknown as SessionPipeline,
+      client: client as unknown as Socket, upstream: upstream as unknown as Socket, logger: pino({ level: 'silent' }),
+      maxMessageBytes: 1 << 20, masker: m });
+    r.run(Buffer.alloc(0), Buffer.alloc(0)).catch(() => {});
+    client.emit('data', serialize.query('SELECT who, card FROM t'));
+    for (const chunk of chunks) upstream.emit('data', chunk);
+    await ticks();
+    return client.bytes();
+  }
+
+  test('the caller gets the same masked bytes however TCP cuts the result, and never a clear value', async () => {
+    const whole = await masked([result]);
+    for (const secret of secrets) assert.equal(whole.includes(Buffer.from(secret)), false, secret);
+    assert.ok(whole.includes(ready()), 'the result went through');
+    for (let cut = 1; cut < result.length; cut++) {
+      const out = await masked([result.subarray(0, cut), result.subarray(cut)]);
+      assert.deepEqual(out, whole, `cut at ${cut}`);
+    }
   });
 });
