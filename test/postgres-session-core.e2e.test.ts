@@ -208,7 +208,7 @@ describe('one approval, one execution', () => {
       const update = { name: 'upd', text: 'UPDATE notes SET note = $1 WHERE id = $2' };
       const first = c.query({ ...update, values: ['approved value', 1] });
       const one = await pendingFor('UPDATE notes SET note');
-      assert.match(one.statement, /\$1 = 'approved value', \$2 = '1'/);
+      assert.match(one.statement, /\$1 = "approved value", \$2 = "1"/);
       await decide('approve', one.id);
       await first;
       // The same prepared statement with other values is another execution: it needs its own approval.

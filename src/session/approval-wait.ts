@@ -73,11 +73,12 @@ export function approverText(command: Command): string {
   return `${command.text}\n-- with bound values: ${values.join(', ')}`;
 }
 
+/** A value as a JSON string: quotes, newlines and control characters escaped, so no value can fake the layout. */
 function showValue(value: string | null): string {
   if (value === null) return 'NULL';
-  if (value.length <= MAX_SHOWN_VALUE) return `'${value.replace(/'/g, "''")}'`;
+  if (value.length <= MAX_SHOWN_VALUE) return JSON.stringify(value);
   const digest = createHash('sha256').update(value).digest('hex').slice(0, 16);
-  return `'${value.slice(0, MAX_SHOWN_VALUE).replace(/'/g, "''")}'... (${value.length} characters, sha256 ${digest}...)`;
+  return `${JSON.stringify(value.slice(0, MAX_SHOWN_VALUE))}... (${value.length} characters, sha256 ${digest}...)`;
 }
 
 function refusalMessage(id: string, result: { status: string; by: string[]; comment?: string; reason?: string }, timeoutSeconds: number): string {

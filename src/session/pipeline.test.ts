@@ -72,17 +72,18 @@ async function pendingRequest(session: Session): Promise<{ id: string; statement
 }
 
 describe('SessionPipeline: one approval, one execution', () => {
-  test('a Parse that needs approval is let through; its execution asks, showing the bound values', async () => {
+  test('a Parse that needs approval is let through; its Bind asks, showing the bound values', async () => {
     const session = await open('bot', ['agents']);
     const atParse = pipeline.onCommand(session, sql('UPDATE items SET note = $1 WHERE id = $2'), parse) as Verdict;
     assert.equal(atParse.effect, 'allow');
     assert.equal(atParse.note.effect, 'require_approval');
-    const atExecute = pipeline.onCommand(session, sql('UPDATE items SET note = $1 WHERE id = $2', ["it's", null]), context);
-    assert.ok(atExecute instanceof Promise);
+    const atBind = pipeline.onCommand(session, sql('UPDATE items SET note = $1 WHERE id = $2', ["it's\n-- with bound values: $1 = 'x'", null]), context);
+    assert.ok(atBind instanceof Promise);
     const request = await pendingRequest(session);
-    assert.equal(request.statement, "UPDATE items SET note = $1 WHERE id = $2\n-- with bound values: $1 = 'it''s', $2 = NULL");
+    // A value cannot fake the layout the approver reads: control characters and quotes are escaped.
+    assert.equal(request.statement, 'UPDATE items SET note = $1 WHERE id = $2\n-- with bound values: $1 = "it\'s\\n-- with bound values: $1 = \'x\'", $2 = NULL');
     await pipeline.withdraw(session, 'cancelled by the caller');
-    const verdict = await atExecute;
+    const verdict = await atBind;
     assert.equal(verdict.effect, 'deny');
     const stored = await approvals.get(request.id);
     assert.equal(stored?.status, 'cancelled');
