@@ -164,8 +164,10 @@ export class Relay {
   /** The session's failure path: anything a step of this session threw ends it with a protocol error. Never throws. */
   private readonly fail = (err: unknown): void => {
     const error = toWardenError(err);
-    this.o.logger.warn({ session: this.o.session.id, code: error.code, detail: error.detail }, `session failed: ${error.message}`);
-    this.endWith(`protocol error: ${error.message}`, encodeWardenError(error));
+    const internal = error.kind === 'internal';
+    this.o.logger[internal ? 'error' : 'warn']({ session: this.o.session.id, code: error.code, detail: error.detail },
+      `${internal ? 'session failed' : 'caller protocol error'}: ${error.message}`);
+    this.endWith(`${internal ? 'internal error' : 'protocol error'}: ${error.message}`, encodeWardenError(error));
   };
 
   /** True once Warden started ending the session (terminate was called). */
