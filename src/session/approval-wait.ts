@@ -3,6 +3,7 @@
  * request, tell the caller where to approve it, wait for the outcome and turn it into a verdict. The statement runs
  * only on `approved`; denial, expiry, cancellation and any failure to ask (store down) refuse it (fail closed).
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ApprovalService } from '../approvals/service.js';
 import { toWardenError } from '../errors.js';
@@ -24,25 +25,31 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
   decision: Decision, context: CommandContext): Promise<Verdict> {
   const note: DecisionNote = { effect: 'require_approval', rule: decision.rule, classes: decision.classes };
   const record = (type: string, data: Record<string, unknown>) => deps.recorder.append(session.id, type, { text: command.text, ...data });
+  // Called synchronously when the statement is held: a cancel can only come after this.
+  state.withdrawn = undefined;
   try {
     const grant = await deps.approvals.findGrant(session.subject, session.target.name, decision.classes);
+    if (state.withdrawn !== undefined) return { effect: 'deny', note, message: `cancelled: ${state.withdrawn}` };
     if (grant) {
       record('approval.grant_used', { grant: grant.id, rule: decision.rule });
       return { effect: 'allow', note: { ...note, approval: grant.id } };
     }
     const { request, outcome } = await deps.approvals.requestStatement({
-      sessionId: session.id, subject: session.subject, target: session.target.name, statement: command.text,
+      sessionId: session.id, subject: session.subject, target: session.target.name, statement: approverText(command),
       classes: decision.classes, reason: state.reason ?? session.applicationName ?? null, rule: decision.rule ?? 'default',
       requirement: decision.approval!,
     });
     state.pendingApproval = request.id;
+    // Cancelled while the request was being stored: withdraw it now (the outcome then settles as cancelled).
+    if (state.withdrawn !== undefined) await deps.approvals.cancel(request.id, state.withdrawn);
     record('approval.requested', { request: request.id, rule: decision.rule, classes: decision.classes });
     context.notify(`Warden: this statement needs approval (rule ${decision.rule}); waiting up to `
       + `${formatSeconds(decision.approval!.timeoutSeconds)} for request ${request.id}. `
       + `An approver runs: warden approvals approve ${request.id}`);
     const result = await outcome;
     state.pendingApproval = undefined;
-    record(`approval.${result.status}`, { request: request.id, by: result.by, ...(result.comment ? { comment: result.comment } : {}) });
+    record(`approval.${result.status}`, { request: request.id, by: result.by, ...(result.comment ? { comment: result.comment } : {}),
+      ...(result.reason ? { reason: result.reason } : {}) });
     if (result.status === 'approved') return { effect: 'allow', note: { ...note, approval: request.id } };
     return { effect: 'deny', note, message: refusalMessage(request.id, result, decision.approval!.timeoutSeconds) };
   } catch (err) {
@@ -51,6 +58,27 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
     record('approval.failed', { code: error.code });
     return { effect: 'deny', note, message: `the statement needs approval and Warden could not ask for it: ${error.callerMessage}` };
   }
+}
+
+/** Longest bound value shown whole to an approver; a longer one is shown as a prefix, its length and a hash. */
+const MAX_SHOWN_VALUE = 200;
+
+/**
+ * What the approver sees: the statement and, for one execution of a prepared statement, the values bound to it,
+ * since the approval covers exactly that execution.
+ */
+export function approverText(command: Command): string {
+  if (!command.params || command.params.length === 0) return command.text;
+  const values = command.params.map((value, i) => `$${i + 1} = ${showValue(value)}`);
+  return `${command.text}\n-- with bound values: ${values.join(', ')}`;
+}
+
+/** A value as a JSON string: quotes, newlines and control characters escaped, so no value can fake the layout. */
+function showValue(value: string | null): string {
+  if (value === null) return 'NULL';
+  if (value.length <= MAX_SHOWN_VALUE) return JSON.stringify(value);
+  const digest = createHash('sha256').update(value).digest('hex').slice(0, 16);
+  return `${JSON.stringify(value.slice(0, MAX_SHOWN_VALUE))}... (${value.length} characters, sha256 ${digest}...)`;
 }
 
 function refusalMessage(id: string, result: { status: string; by: string[]; comment?: string; reason?: string }, timeoutSeconds: number): string {

@@ -106,11 +106,30 @@ export class SessionPipeline {
       return { effect: 'allow', note };
     }
     if (decision.effect === 'deny') return this.deny(session, command, decision);
+    // Judged again, and approval asked for with the values, when it runs.
+    if (context.deferApproval) return { effect: 'allow', note };
     return requestApproval({ approvals: this.deps.approvals, recorder: this.deps.recorder, logger: this.deps.logger },
       session, state, command, decision, context).then((verdict) => {
       if (verdict.effect === 'allow') state.remember(analysis, command.text);
       return verdict;
     });
+  }
+
+  /**
+   * The caller cancelled a command held for approval: its approval request is withdrawn (recorded as cancelled by
+   * the caller), or, when it is not created yet, withdrawn as soon as it is. Never rejects.
+   */
+  async withdraw(session: Session, reason: string): Promise<void> {
+    const state = this.states.get(session);
+    if (!state) return;
+    state.withdrawn = reason;
+    const pending = state.pendingApproval;
+    if (pending === undefined) return;
+    try {
+      await this.deps.approvals.cancel(pending, reason);
+    } catch (err) {
+      this.deps.logger.error({ err, session: session.id, request: pending }, 'could not withdraw an approval request');
+    }
   }
 
   /** Refuses every further command of a session that Warden is ending (a graceful revocation). */

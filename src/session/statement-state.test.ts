@@ -21,6 +21,19 @@ test('EXECUTE is judged as the PREPARE it runs, merged with its own parameters',
   assert.deepEqual(state.resolve(analyzeSql('EXECUTE look(1)')).classes, ['unknown']);
 });
 
+test('prepared names are kept as the server keeps them: "W" and w are two statements', () => {
+  const state = new StatementState(false);
+  state.remember(analyzeSql('PREPARE "W" AS DELETE FROM t WHERE id = 1'), 'PREPARE "W" AS DELETE FROM t WHERE id = 1');
+  state.remember(analyzeSql('PREPARE w AS SELECT 1'), 'PREPARE w AS SELECT 1');
+  assert.deepEqual(state.resolve(analyzeSql('EXECUTE "W"')).classes, ['write']);
+  assert.deepEqual(state.resolve(analyzeSql('EXECUTE w')).classes, ['read']);
+  assert.deepEqual(state.resolve(analyzeSql('EXECUTE W')).classes, ['read'], 'unquoted W folds to w');
+  state.remember(analyzeSql('DEALLOCATE w'), 'DEALLOCATE w');
+  assert.deepEqual(state.resolve(analyzeSql('EXECUTE "W"')).classes, ['write'], 'DEALLOCATE w leaves "W"');
+  state.remember(analyzeSql('DEALLOCATE "W"'), 'DEALLOCATE "W"');
+  assert.deepEqual(state.resolve(analyzeSql('EXECUTE "W"')).classes, ['unknown']);
+});
+
 test('the reason comes from SET warden.reason', () => {
   const state = new StatementState(false);
   state.remember(analyzeSql("SET warden.reason = 'it''s the nightly job'"), "SET warden.reason = 'it''s the nightly job'");

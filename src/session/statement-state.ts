@@ -1,6 +1,7 @@
 /**
  * Per-session facts that change how later statements are judged: SQL-level prepared statements (an `EXECUTE x`
- * is judged as the `PREPARE x AS ...` it runs), the reason the caller gave for its work (`SET warden.reason`), the
+ * is judged as the `PREPARE x AS ...` it runs; names kept exactly as the server keeps them: the parser already
+ * folded unquoted names to lower case and kept quoted ones, so `"W"` and `w` are two statements), the reason the caller gave for its work (`SET warden.reason`), the
  * pending approval request, and whether an access grant let the session in. Pure bookkeeping, no I/O.
  */
 import type { SqlAnalysis, StatementAnalysis, StatementClass } from '../analysis/sql/types.js';
@@ -15,6 +16,8 @@ export class StatementState {
   reason: string | undefined;
   /** The approval request this session is waiting on, if any. */
   pendingApproval: string | undefined;
+  /** Set when the caller cancelled the statement held for approval: its request is withdrawn (the reason). */
+  withdrawn: string | undefined;
   /** Set when Warden is ending the session gracefully: why. Every further command is refused. */
   draining: string | undefined;
 
@@ -24,7 +27,7 @@ export class StatementState {
   resolve(analysis: SqlAnalysis): SqlAnalysis {
     if (!analysis.statements.some((s) => s.executes !== undefined)) return analysis;
     const statements = analysis.statements.map((s) => {
-      const prepared = s.executes === undefined ? undefined : this.prepared.get(s.executes.toLowerCase());
+      const prepared = s.executes === undefined ? undefined : this.prepared.get(s.executes);
       if (!prepared) return s;
       // The EXECUTE's own classes (e.g. a dangerous function in its parameters) count too; its `unknown` was only
       // the placeholder for what the PREPARE does.
@@ -40,10 +43,12 @@ export class StatementState {
   /** Remembers what an allowed query string did to the session's state (PREPARE, DEALLOCATE, warden.reason). */
   remember(analysis: SqlAnalysis, text: string): void {
     for (const s of analysis.statements) {
-      if (s.prepares !== undefined) this.prepared.set(s.prepares.toLowerCase(), s);
+      if (s.prepares !== undefined) this.prepared.set(s.prepares, s);
       if (s.deallocates !== undefined) {
-        if (s.deallocates.toLowerCase() === 'all') this.prepared.clear();
-        else this.prepared.delete(s.deallocates.toLowerCase());
+        // The analysis spells DEALLOCATE ALL as 'ALL'; a statement really named "ALL" is then forgotten with the
+        // rest, which only makes a later EXECUTE of it unknown (refused), never less judged.
+        if (s.deallocates === 'ALL') this.prepared.clear();
+        else this.prepared.delete(s.deallocates);
       }
     }
     const reason = REASON.exec(text);

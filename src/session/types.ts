@@ -94,6 +94,12 @@ export type Verdict =
 export interface CommandContext {
   /** Sends the caller an informational notice in its protocol. */
   notify(message: string): void;
+  /**
+   * Set when the command is prepared here and executed later (a protocol-level Parse, a suspended portal resumed):
+   * a rule that requires approval lets it through now (the note says require_approval) and the approval is asked
+   * for at execution, with the bound values, where the command is judged again. A deny still refuses it now.
+   */
+  deferApproval?: boolean;
 }
 
 /** How a command ended, reported by the engine once the upstream finished it. */

@@ -158,7 +158,8 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     session,
     terminate: async (reason, options) => void (await relay.terminate(reason, options)),
     get ending() { return relay.ending; },
-    cancel: () => cancelUpstream(session.target, upstream.processId, upstream.secretKey),
+    // A statement held for approval is withdrawn; anything else is cancelled on the server.
+    cancel: async () => void (await relay.cancel(() => cancelUpstream(session.target, upstream.processId, upstream.secretKey))),
   });
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
   const reason = await relay.run(leftover, upstream.leftover);
@@ -171,9 +172,10 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
 async function forwardCancel(processId: number, secretKey: Buffer, deps: PostgresEngineDeps): Promise<void> {
   const live = deps.registry.findByCancelKey(processId, secretKey);
   if (!live?.cancel) return;
+  // Recorded while the session is known live, before any await: after one, its recording may have ended.
+  deps.pipeline.onEvent(live.session, 'cancel', {});
   try {
     await live.cancel();
-    deps.pipeline.onEvent(live.session, 'cancel', {});
   } catch (err) {
     deps.logger.warn({ err, session: live.session.id }, 'could not forward a cancel request upstream');
   }

@@ -4,15 +4,21 @@
  * without copies; a refused one never reaches the upstream and the caller gets an ErrorResponse in its place; one
  * that waits for approval is held, with the caller's later messages queued behind it. Warden's own answers are put
  * into the caller's stream only once the upstream has answered everything forwarded before them, so the caller
- * sees them in protocol order. This module decides nothing itself and never reorders the caller's messages.
+ * sees them in protocol order. Extended protocol is judged at Parse (a denied statement never reaches the server;
+ * one needing approval is parsed but not yet run), at Bind with the bound values, which is where an approval is
+ * asked for (a portal is one execution, and planning at Bind may already evaluate functions), and again at every
+ * Execute against the policy in force (a policy change stops a bound portal). Every asynchronous
+ * step ends in the session's failure path (`GateIo.fail`), never in an unhandled rejection. This module decides
+ * nothing itself and never reorders the caller's messages.
  */
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
-import type { Command, DecisionNote, Verdict } from '../../session/types.js';
+import type { Command, CommandContext, DecisionNote, Verdict } from '../../session/types.js';
 import {
   FrameScanner, bindParamsAsText, decodeBind, decodeDescribeOrClose, decodeExecute, decodeParse, decodeQuery,
-  encodeErrorResponse, encodeNoticeResponse, encodeReadyForQuery,
+  encodeErrorResponse, encodeNoticeResponse, encodeReadyForQuery, type PgErrorFields,
 } from './codec.js';
+import { continueSession } from './flow.js';
 import type { StatementTracker } from './statements.js';
 
 /** Every frontend message is looked at except CopyData, which may be large and carries no statement. */
@@ -35,8 +41,12 @@ export interface GateIo {
   toClient(bytes: Buffer): void;
   /** Resolves once the caller's stream stands between two upstream messages. */
   whenClientAtBoundary(): Promise<void>;
+  /** Stops reading the caller while a statement waits for its verdict. */
   pauseClient(): void;
+  /** Reads the caller again once the verdict is in (unless another reason holds it). */
   resumeClient(): void;
+  /** The session's failure path: ends this session (a malformed message, a failed step); must not throw. */
+  fail(err: unknown): void;
 }
 
 /** What the gate needs. */
@@ -53,7 +63,15 @@ export interface GateOptions {
   refusal?: (command: Command) => string | null;
 }
 
-type Held = { kind: 'query' | 'parse'; bytes: Buffer; command: Command; name?: string; verdict: Promise<Verdict> };
+/** A message held for its verdict; `cancelled` once the caller sent a CancelRequest for it. */
+type Held = {
+  kind: 'query' | 'parse' | 'bind' | 'execute'; bytes: Buffer; command: Command; name?: string; portal?: Portal;
+  verdict: Promise<Verdict>; cancelled?: boolean;
+};
+/** A bound portal: the statement with its values; its `decision` is the one made at Bind (with the approval). */
+type Portal = { command: Command };
+const CANCELLED: PgErrorFields = { severity: 'ERROR', code: '57014', message: 'canceling statement due to user request',
+  detail: 'The statement was waiting for approval; Warden withdrew the approval request and did not run it.' };
 
 /** The caller-to-upstream side of one session. */
 export class ClientGate {
@@ -67,10 +85,13 @@ export class ClientGate {
   /** The chunk being processed and where its current run of forwarded messages starts. */
   private chunk: Buffer = Buffer.alloc(0);
   private runStart = 0;
-  /** After a refused Parse: the caller's messages are dropped up to its Sync, as the server itself would. */
+  /** After a refused Parse, Bind or Execute: the caller's messages are dropped up to its Sync, as the server itself would. */
   private discardUntilSync = false;
   private readonly statements = new Map<string, Command>();
-  private readonly portals = new Map<string, Command>();
+  private readonly portals = new Map<string, Portal>();
+  /** The pipeline contexts, made once: Parse and Execute defer approval to the Bind, which has the values. */
+  private readonly context: CommandContext = { notify: (text) => this.notify(text) };
+  private readonly deferContext: CommandContext = { notify: this.context.notify, deferApproval: true };
   private closed = false;
   /** Set when the caller sent Terminate. */
   terminated = false;
@@ -88,6 +109,17 @@ export class ClientGate {
   /** Stops everything: a held statement is dropped (the pipeline cancels its approval when the session closes). */
   close(): void {
     this.closed = true;
+  }
+
+  /**
+   * The caller cancelled: a statement held for its verdict will not run whatever the verdict (the caller gets
+   * 57014 once it is in; the relay withdraws the approval request so that is at once). False when nothing is held,
+   * so the cancel belongs to the upstream.
+   */
+  cancelHeld(): boolean {
+    if (!this.held || this.held.cancelled || this.closed) return false;
+    this.held.cancelled = true;
+    return true;
   }
 
   private process(chunk: Buffer): void {
@@ -147,7 +179,7 @@ export class ClientGate {
         tracker.sent('sync');
         return 'forward';
       }
-      void this.answerWhenIdle(encodeReadyForQuery(tracker.transactionStatus));
+      this.answer(encodeReadyForQuery(tracker.transactionStatus));
       return 'drop';
     }
     switch (type) {
@@ -157,8 +189,8 @@ export class ClientGate {
         const parse = decodeParse(body);
         return this.statement('parse', this.command(parse.query), parse.name);
       }
-      case 0x42: /* B */ this.onBind(body); tracker.sent('bind'); return 'forward';
-      case 0x45: /* E */ tracker.execute(this.portals.get(decodeExecute(body).portal) ?? this.command('<unknown portal>')); return 'forward';
+      case 0x42: /* B */ return this.bind(body);
+      case 0x45: /* E */ return this.execute(decodeExecute(body).portal);
       case 0x53: /* S */ tracker.sent('sync'); return 'forward';
       case 0x44: /* D */ tracker.sent('describe'); return 'forward';
       case 0x43: /* C */ this.onClose(body); tracker.sent('close'); return 'forward';
@@ -168,8 +200,8 @@ export class ClientGate {
   }
 
   /** Asks the pipeline about a statement; an immediate allow is forwarded at once, anything else is held. */
-  private statement(kind: Held['kind'], command: Command, name?: string): 'forward' | Omit<Held, 'bytes'> {
-    const verdict = this.o.pipeline.onCommand(this.o.session, command, { notify: (text) => this.notify(text) });
+  private statement(kind: 'query' | 'parse', command: Command, name?: string): 'forward' | Omit<Held, 'bytes'> {
+    const verdict = this.o.pipeline.onCommand(this.o.session, command, kind === 'parse' ? this.deferContext : this.context);
     if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
       const refused = this.maskingRefusal(command, verdict.note);
       if (refused !== null) return { kind, command, name, verdict: Promise.resolve(refused) };
@@ -180,6 +212,49 @@ export class ClientGate {
     const pending = verdict instanceof Promise ? verdict : Promise.resolve(verdict);
     return { kind, command, name,
       verdict: pending.then((v) => (v.effect === 'allow' ? this.maskingRefusal(command, v.note) ?? v : v)) };
+  }
+
+  /**
+   * Judges one portal, with its bound values, against the policy in force: an approval asked here covers this
+   * portal's one execution. A refused Bind never creates the portal.
+   */
+  private bind(body: Buffer): 'forward' | Omit<Held, 'bytes'> {
+    const bind = decodeBind(body);
+    const prepared = this.statements.get(bind.statement);
+    const text = prepared?.text ?? `<unknown prepared statement "${bind.statement}">`;
+    const portal: Portal = { command: this.command(text, bindParamsAsText(bind)) };
+    const verdict = this.o.pipeline.onCommand(this.o.session, portal.command, this.context);
+    if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
+      this.admitBind(bind.portal, portal, verdict.note);
+      return 'forward';
+    }
+    return { kind: 'bind', command: portal.command, name: bind.portal, portal, verdict: verdict instanceof Promise ? verdict : Promise.resolve(verdict) };
+  }
+
+  private admitBind(name: string, portal: Portal, note: DecisionNote): void {
+    portal.command.decision = note;
+    this.portals.set(name, portal);
+    this.o.tracker.sent('bind');
+  }
+
+  /**
+   * Judges an Execute again against the policy in force (a policy change stops a portal bound before it). The
+   * portal's approval, if it needed one, was asked for at its Bind; an unknown portal is judged as unknown.
+   */
+  private execute(name: string): 'forward' | Omit<Held, 'bytes'> {
+    const portal = this.portals.get(name);
+    const command = portal?.command ?? this.command('<unknown portal>');
+    const verdict = this.o.pipeline.onCommand(this.o.session, command, portal ? this.deferContext : this.context);
+    if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
+      this.admitExecute(command, verdict.note, portal);
+      return 'forward';
+    }
+    return { kind: 'execute', command, portal, verdict: verdict instanceof Promise ? verdict : Promise.resolve(verdict) };
+  }
+
+  /** The recorded decision is the Bind's (with its approval); without a portal, this verdict's. */
+  private admitExecute(command: Command, note: DecisionNote, portal: Portal | undefined): void {
+    this.o.tracker.execute(portal ? command : { ...command, decision: note });
   }
 
   /** A refusal of an allowed statement whose results masking could not handle (recorded like a denial), or null. */
@@ -193,7 +268,7 @@ export class ClientGate {
   }
 
   /** Registers an allowed statement with the tracker (and, for Parse, under its statement name). */
-  private admit(kind: Held['kind'], command: Command, name?: string): void {
+  private admit(kind: 'query' | 'parse', command: Command, name?: string): void {
     if (kind === 'query') this.o.tracker.simple(command);
     else {
       this.o.tracker.sent('parse');
@@ -206,21 +281,31 @@ export class ClientGate {
     this.held = held;
     this.o.io.pauseClient();
     // An open batch would keep the answers to earlier messages in the server's buffer: ask for them now.
-    if (held.kind === 'parse' && this.o.tracker.batchOpen) this.o.io.toUpstream(FLUSH);
-    void held.verdict.then(async (verdict) => {
-      if (this.closed) return;
-      if (verdict.effect === 'allow') {
-        this.admit(held.kind, { ...held.command, decision: verdict.note }, held.name);
-        this.o.io.toUpstream(held.bytes);
-      } else await this.refuse(held.kind, verdict.message, verdict.note.rule, maskingRefusals.has(verdict) ? 'WARDEN_ERR_FORBIDDEN' : undefined);
-      this.release();
-    });
+    if (held.kind !== 'query' && this.o.tracker.batchOpen) this.o.io.toUpstream(FLUSH);
+    continueSession(held.verdict, this.onVerdict, this.o.io.fail);
   }
 
+  /** The held statement's verdict is in: forward it or answer the refusal, then go on with what was queued. */
+  private readonly onVerdict = async (verdict: Verdict): Promise<void> => {
+    const held = this.held;
+    if (this.closed || !held) return;
+    if (held.cancelled) await this.refuse(held.kind, CANCELLED);
+    else if (verdict.effect === 'allow') {
+      if (held.kind === 'execute') this.admitExecute(held.command, verdict.note, held.portal);
+      else if (held.kind === 'bind') this.admitBind(held.name!, held.portal!, verdict.note);
+      else this.admit(held.kind, { ...held.command, decision: verdict.note }, held.name);
+      this.o.io.toUpstream(held.bytes);
+    } else {
+      const code = maskingRefusals.has(verdict) ? 'WARDEN_ERR_FORBIDDEN' : 'WARDEN_ERR_ACCESS_DENIED';
+      await this.refuse(held.kind, { severity: 'ERROR', code: '42501', message: verdict.message,
+        ...(verdict.note.rule ? { detail: `Warden policy rule: ${verdict.note.rule}` } : {}), hint: `Warden error code ${code}` });
+    }
+    this.release();
+  };
+
   /** Answers a refused statement in protocol order: an error, then ReadyForQuery or skipping to the Sync. */
-  private async refuse(kind: Held['kind'], message: string, rule: string | undefined, code = 'WARDEN_ERR_ACCESS_DENIED'): Promise<void> {
-    const error = encodeErrorResponse({ severity: 'ERROR', code: '42501', message,
-      ...(rule ? { detail: `Warden policy rule: ${rule}` } : {}), hint: `Warden error code ${code}` });
+  private async refuse(kind: Held['kind'], fields: PgErrorFields): Promise<void> {
+    const error = encodeErrorResponse(fields);
     if (kind === 'query') {
       await this.answerWhenIdle(Buffer.concat([error, encodeReadyForQuery(this.o.tracker.transactionStatus)]));
     } else {
@@ -242,19 +327,17 @@ export class ClientGate {
     if (!this.closed) this.o.io.toClient(bytes);
   }
 
+  /** Sends Warden's own message in protocol order; a failure on the way ends the session. */
+  private answer(bytes: Buffer): void {
+    this.answerWhenIdle(bytes).catch(this.o.io.fail);
+  }
+
   private notify(text: string): void {
-    void this.answerWhenIdle(encodeNoticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
+    this.answer(encodeNoticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
   }
 
   private command(text: string, params?: Command['params']): Command {
     return params ? { protocol: 'postgres', kind: 'sql', text, params } : { protocol: 'postgres', kind: 'sql', text };
-  }
-
-  private onBind(body: Buffer): void {
-    const bind = decodeBind(body);
-    const prepared = this.statements.get(bind.statement);
-    const text = prepared?.text ?? `<unknown prepared statement "${bind.statement}">`;
-    this.portals.set(bind.portal, { ...this.command(text, bindParamsAsText(bind)), decision: prepared?.decision });
   }
 
   private onClose(body: Buffer): void {

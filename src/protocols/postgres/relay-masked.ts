@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { type WardenError, toWardenError } from '../../errors.js';
 import { ByteSink } from '../../masking/sink.js';
 import type { FrameScanner } from './codec.js';
+import { PauseReason, type PauseReasonBit, continueSession } from './flow.js';
 import type { ResultMasker, RunningStatement } from './result-masking.js';
 
 /** Thrown inside the visitor to stop at a message that needs a catalog lookup first. */
@@ -35,8 +36,9 @@ export interface MaskedHost {
   feed(chunk: Buffer): void;
   /** Whether the relay is ending the session. */
   ended(): boolean;
-  /** Whether the upstream may be resumed after a hold (the gate may be holding the caller). */
-  mayResume(): boolean;
+  /** Flow control of the upstream socket (the relay owns it): pause for a reason, resume when it is gone. */
+  pauseUpstream(reason: PauseReasonBit): void;
+  resumeUpstream(reason: PauseReasonBit): void;
   /** Ends the session because masking could not go on. */
   fail(reason: string, err: WardenError): void;
 }
@@ -82,7 +84,7 @@ export class MaskedForwarder {
       this.write(this.runStart === 0 && runEnd === chunk.length ? chunk : chunk.subarray(this.runStart, runEnd));
     }
     if (incomplete >= 0) this.carry.push(chunk.subarray(runEnd));
-    if (this.clientFull) this.h.upstream.pause();
+    if (this.clientFull) this.h.pauseUpstream(PauseReason.clientSlow);
   }
 
   private readonly visit = (type: number, body: Buffer, end: number): void => {
@@ -148,15 +150,16 @@ export class MaskedForwarder {
   /** Pauses the upstream while the catalog is read, then goes on with the held bytes and what came meanwhile. */
   private startHold(): void {
     const hold = this.hold!;
-    this.h.upstream.pause();
-    hold.lookup().then(() => {
+    this.h.pauseUpstream(PauseReason.catalogLookup);
+    continueSession(hold.lookup(), () => {
       this.hold = null;
       if (this.h.ended()) return;
       for (const chunk of [hold.rest, ...this.queue.splice(0)]) {
         if (this.hold) this.queue.push(chunk);
         else this.h.feed(chunk);
       }
-      if (!this.hold && !this.clientFull && this.h.mayResume()) this.h.upstream.resume();
+      // A slow caller keeps its own reason: only the lookup's is removed here.
+      if (!this.hold) this.h.resumeUpstream(PauseReason.catalogLookup);
     }, (err: unknown) => {
       this.hold = null;
       const error = toWardenError(err);

@@ -1,8 +1,11 @@
 /**
  * The relay of an open PostgreSQL session: caller bytes go through the gate (which lets the pipeline judge every
  * statement), upstream bytes go to the caller untouched, in the chunks TCP delivered, while a frame scanner looks
- * at the few messages that tell how each forwarded message ended. Backpressure is the sockets' own: a side that
- * cannot keep up pauses the other. The relay owns the two sockets' life: it ends the session from either side.
+ * at the few messages that tell how each forwarded message ended. Flow control has one owner per socket (flow.ts):
+ * a side that cannot keep up pauses the other, a held statement pauses the caller, a catalog lookup pauses the
+ * upstream, and a socket reads again only when no reason remains. The relay owns the two sockets' life: it ends the
+ * session from either side, and it is every asynchronous step's failure path (`fail`): one session's malformed
+ * input or failed step ends that session with a protocol error, never the process.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -12,6 +15,7 @@ import type { TerminateOptions } from '../../session/registry.js';
 import type { Session } from '../../session/session.js';
 import { FrameScanner, decodeCommandComplete, decodeErrorFields } from './codec.js';
 import { encodeWardenError } from './errors.js';
+import { PauseReason, SocketFlow, continueSession } from './flow.js';
 import { ClientGate } from './gate.js';
 import { StatementTracker } from './statements.js';
 import { MaskedForwarder } from './relay-masked.js';
@@ -62,10 +66,13 @@ export class Relay {
   private readonly done = new Promise<string>((resolve) => (this.resolveDone = resolve));
   private clientClosed = false;
   private upstreamClosed = false;
-  private clientPausedByGate = false;
+  private readonly clientFlow: SocketFlow;
+  private readonly upstreamFlow: SocketFlow;
   private boundaryWaiters: (() => void)[] = [];
 
   constructor(private readonly o: RelayOptions) {
+    this.clientFlow = new SocketFlow(o.client);
+    this.upstreamFlow = new SocketFlow(o.upstream);
     this.tracker = new StatementTracker((command, outcome) => o.pipeline.onOutcome(o.session, command, outcome));
     this.upstreamScanner = o.masker ? new FrameScanner(MASKED_INTEREST, MAX_MASKED_MESSAGE)
       : new FrameScanner(BACKEND_INTEREST, MAX_BACKEND_INTERESTING);
@@ -73,7 +80,8 @@ export class Relay {
     this.masked = masker && new MaskedForwarder({
       client: o.client, upstream: o.upstream, masker, scanner: this.upstreamScanner, logger: o.logger, sessionId: o.session.id,
       visit: this.visitUpstream, running: () => this.tracker.running, feed: (chunk) => this.onUpstreamData(chunk),
-      ended: () => this.endReason !== null, mayResume: () => !this.clientPausedByGate,
+      ended: () => this.endReason !== null,
+      pauseUpstream: (reason) => this.upstreamFlow.pause(reason), resumeUpstream: (reason) => this.upstreamFlow.resume(reason),
       fail: (reason, err) => this.endWith(reason, encodeWardenError(err)),
     });
     this.gate = new ClientGate({
@@ -81,11 +89,12 @@ export class Relay {
       // Statements whose results masking could not handle (COPY in binary, ...) are refused before they run.
       refusal: masker && ((command) => masker.refusal(command)),
       io: {
-        toUpstream: (bytes) => { if (!o.upstream.write(bytes)) o.client.pause(); },
-        toClient: (bytes) => { if (!o.client.destroyed) o.client.write(bytes); },
+        toUpstream: (bytes) => { if (!o.upstream.write(bytes)) this.clientFlow.pause(PauseReason.upstreamSlow); },
+        toClient: (bytes) => { if (!o.client.destroyed && !o.client.write(bytes)) this.upstreamFlow.pause(PauseReason.clientSlow); },
         whenClientAtBoundary: () => this.whenClientAtBoundary(),
-        pauseClient: () => { this.clientPausedByGate = true; o.client.pause(); },
-        resumeClient: () => { this.clientPausedByGate = false; o.client.resume(); },
+        pauseClient: () => this.clientFlow.pause(PauseReason.heldForVerdict),
+        resumeClient: () => this.clientFlow.resume(PauseReason.heldForVerdict),
+        fail: this.fail,
       },
     });
   }
@@ -95,9 +104,9 @@ export class Relay {
     const { client, upstream } = this.o;
     client.on('data', this.onClientData);
     upstream.on('data', this.onUpstreamData);
-    // The gate may hold the caller (a statement awaiting approval); drain must not undo that.
-    client.on('drain', () => upstream.resume());
-    upstream.on('drain', () => { if (!this.clientPausedByGate) client.resume(); });
+    // A drain removes only its own reason: a held statement or a catalog lookup keeps its socket paused.
+    client.on('drain', () => this.upstreamFlow.resume(PauseReason.clientSlow));
+    upstream.on('drain', () => this.clientFlow.resume(PauseReason.upstreamSlow));
     client.on('error', (err) => this.o.logger.debug({ err, session: this.o.session.id }, 'client socket error'));
     upstream.on('error', (err) => this.o.logger.debug({ err, session: this.o.session.id }, 'upstream socket error'));
     client.on('close', () => this.onClientClose());
@@ -111,8 +120,8 @@ export class Relay {
     }
     if (upstreamLeftover.length > 0) this.onUpstreamData(upstreamLeftover);
     if (clientLeftover.length > 0) this.onClientData(clientLeftover);
-    if (!this.clientPausedByGate) client.resume();
-    upstream.resume();
+    this.clientFlow.start();
+    this.upstreamFlow.start();
     return this.done;
   }
 
@@ -132,12 +141,34 @@ export class Relay {
     this.o.pipeline.drain(this.o.session, reason);
     const grace = setTimeout(() => this.endWith(reason, message()), options.graceMs ?? 30_000);
     grace.unref();
-    void this.tracker.whenIdle().then(() => {
+    continueSession(this.tracker.whenIdle(), () => {
       clearTimeout(grace);
       this.endWith(reason, message());
-    });
+    }, this.fail);
     return this.done;
   }
+
+  /**
+   * The caller sent a CancelRequest. A statement held for approval is withdrawn (the caller gets 57014 at once and
+   * the session goes on); otherwise the cancel is for what runs upstream and `forward` sends it there.
+   */
+  async cancel(forward: () => Promise<void>): Promise<'withdrawn' | 'forwarded'> {
+    if (this.gate.cancelHeld()) {
+      await this.o.pipeline.withdraw(this.o.session, 'cancelled by the caller');
+      return 'withdrawn';
+    }
+    await forward();
+    return 'forwarded';
+  }
+
+  /** The session's failure path: anything a step of this session threw ends it with a protocol error. Never throws. */
+  private readonly fail = (err: unknown): void => {
+    const error = toWardenError(err);
+    const internal = error.kind === 'internal';
+    this.o.logger[internal ? 'error' : 'warn']({ session: this.o.session.id, code: error.code, detail: error.detail },
+      `${internal ? 'session failed' : 'caller protocol error'}: ${error.message}`);
+    this.endWith(`${internal ? 'internal error' : 'protocol error'}: ${error.message}`, encodeWardenError(error));
+  };
 
   /** True once Warden started ending the session (terminate was called). */
   ending = false;
@@ -146,9 +177,7 @@ export class Relay {
     try {
       this.gate.push(chunk);
     } catch (err) {
-      const error = toWardenError(err);
-      this.o.logger.warn({ session: this.o.session.id, code: error.code, detail: error.detail }, `caller protocol error: ${error.message}`);
-      this.endWith(`protocol error: ${error.message}`, encodeWardenError(error));
+      this.fail(err);
     }
   };
 
@@ -157,7 +186,7 @@ export class Relay {
       if (this.masked) this.masked.forward(chunk);
       else {
         this.upstreamScanner.scan(chunk, this.visitUpstream);
-        if (!this.o.client.write(chunk)) this.o.upstream.pause();
+        if (!this.o.client.write(chunk)) this.upstreamFlow.pause(PauseReason.clientSlow);
       }
     } catch (err) {
       this.upstreamFailed(err);
@@ -230,6 +259,8 @@ export class Relay {
 
   private onUpstreamClose(): void {
     this.upstreamClosed = true;
+    // The server closes after the caller's Terminate: the normal end, whichever socket closes first.
+    if (this.endReason === null && this.gate.terminated) this.endReason = 'client terminated the session';
     if (this.endReason === null) {
       const err = new WardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE',
         `connection to target "${this.o.session.target.name}" was lost`);
@@ -256,7 +287,7 @@ export class Relay {
 
   private settle(): void {
     if (!this.clientClosed || !this.upstreamClosed) return;
-    void this.o.masker?.close();
+    this.o.masker?.close().catch((err: unknown) => this.o.logger.warn({ err, session: this.o.session.id }, 'could not close the masking catalog'));
     const reason = this.endReason ?? 'closed';
     this.tracker.abandon(reason);
     this.resolveDone(reason);
