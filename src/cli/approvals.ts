@@ -11,14 +11,16 @@ import {
   CONNECTION_HELP, CONNECTION_OPTIONS, UsageError, dispatch, expectPositionals, parseCommand, processIo, type Io,
 } from './common.js';
 import { json } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 
 const STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled', 'all'];
 const KINDS = ['statement', 'access'];
 
 /** Usage of `warden approvals`. */
 export const APPROVALS_USAGE = `Usage:
-  warden approvals list [--status pending|approved|denied|expired|cancelled|all] [--kind statement|access] [--json]
-  warden approvals show ID [--json]
+  warden approvals list [--status pending|approved|denied|expired|cancelled|all] [--kind statement|access]
+                        [-o table|wide|json|yaml]
+  warden approvals show ID [-o table|json|yaml]
   warden approvals approve ID [--comment TEXT] [--window 30m] [--json]
   warden approvals deny ID [--comment TEXT] [--json]
 
@@ -27,7 +29,7 @@ export const APPROVALS_USAGE = `Usage:
   --window   also let the requester run statements of the same classes on the same target for this long
              (at most 24h; with several approvers, only when each of them gives a window, for the shortest)
   deny       deny as yourself; one eligible denial ends the request
-
+${OUTPUT_HELP}
 Approvers use their own token: WARDEN_TOKEN=<your token> warden approvals approve ID
 
 ${CONNECTION_HELP}`;
@@ -52,22 +54,22 @@ function durationFlag(value: string | undefined, flag: string): number | undefin
 
 async function list(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    ...CONNECTION_OPTIONS, status: { type: 'string' }, kind: { type: 'string' }, json: { type: 'boolean' },
+    ...CONNECTION_OPTIONS, status: { type: 'string' }, kind: { type: 'string' }, ...OUTPUT_OPTIONS,
   });
   expectPositionals(positionals, []);
   const status = choice(values.status, 'status', STATUSES) ?? 'pending';
   const kind = choice(values.kind, 'kind', KINDS);
   const query = new URLSearchParams({ status, ...(kind ? { kind } : {}) });
   const requests = await clientFor(values, io).get<ApprovalRequest[]>(`/api/approvals?${query}`);
-  io.stdout(values.json ? json(requests) : approvalsTable(requests));
+  emit(io, values, requests, () => approvalsTable(requests), () => approvalsTable(requests, true));
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [id] = expectPositionals(positionals, ['ID']);
   const request = await clientFor(values, io).get<ApprovalRequest>(`/api/approvals/${seg(id)}`);
-  io.stdout(values.json ? json(request) : approvalDetails(request));
+  emit(io, values, request, () => approvalDetails(request));
   return 0;
 }
 

@@ -10,12 +10,13 @@ import {
   splitList, type Io,
 } from './common.js';
 import { json, oneLine, shortTime, table } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit, outputFormat } from './output.js';
 
 /** Usage of `warden service-accounts`. */
 export const SERVICE_ACCOUNTS_USAGE = `Usage:
   warden service-accounts create NAME [--kind service|agent] [--groups a,b] [--targets a,b] [--description TEXT]
-  warden service-accounts list [--json]
-  warden service-accounts show NAME [--json]
+  warden service-accounts list [-o table|wide|json|yaml]
+  warden service-accounts show NAME [-o table|json|yaml]
   warden service-accounts disable NAME [--let-statements-finish]
   warden service-accounts enable NAME
   warden service-accounts keys create NAME [--ttl 90d]      prints the API key once
@@ -26,7 +27,7 @@ export const SERVICE_ACCOUNTS_USAGE = `Usage:
            TOKEN=$(warden service-accounts token --key-stdin <key.txt). Needs no admin token; the same exchange
            is POST /api/oauth/token with grant_type=client_credentials.
   disable  its keys stop working, new sessions are refused and live ones end within a second
-${CONNECTION_HELP}`;
+${OUTPUT_HELP}${CONNECTION_HELP}`;
 
 interface AccountView {
   name: string;
@@ -59,22 +60,25 @@ async function create(argv: string[], io: Io): Promise<number> {
 }
 
 async function list(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   expectPositionals(positionals, []);
   const accounts = await clientFor(values, io).get<AccountView[]>('/api/service-accounts');
-  io.stdout(values.json ? json(accounts) : accounts.length === 0 ? 'no service accounts\n' : table(
-    ['name', 'kind', 'groups', 'targets', 'status'],
-    accounts.map((a) => [a.name, a.kind, a.groups.join(',') || '-', a.targets.join(','), a.disabledAt ? 'disabled' : 'active']),
-  ));
+  const rows = (wide: boolean) => accounts.length === 0 ? 'no service accounts\n' : table(
+    ['name', 'kind', 'groups', 'targets', 'status', ...(wide ? ['description'] : [])],
+    accounts.map((a) => [a.name, a.kind, a.groups.join(',') || '-', a.targets.join(','), a.disabledAt ? 'disabled' : 'active',
+      ...(wide ? [a.description ?? '-'] : [])]),
+  );
+  emit(io, values, accounts, () => rows(false), () => rows(true));
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [name] = expectPositionals(positionals, ['NAME']);
+  const format = outputFormat(values);
   const a = await clientFor(values, io).get<AccountView>(`/api/service-accounts/${seg(name)}`);
-  if (values.json) {
-    io.stdout(json(a));
+  if (format === 'json' || format === 'yaml') {
+    emit(io, values, a, () => '');
     return 0;
   }
   const keys = (a.keys ?? []).map((k) => [k.id, shortTime(k.createdAt), shortTime(k.expiresAt), shortTime(k.lastUsedAt),
