@@ -1,21 +1,24 @@
 /**
- * "Did you mean": the closest of some known names to a mistyped one, by edit distance. Pure; used by the CLI for
- * commands and flags and by the control API for names (a user to disable). It never reveals more than the
- * candidates its caller passes.
+ * "Did you mean": the closest of some known names to a mistyped one, by edit distance, and node's parseArgs errors
+ * in Warden's words. Pure; used by the CLI for commands and flags, by `warden start` for its flags and by the
+ * control API for names (a user to disable). It never reveals more than the candidates its caller passes.
  */
 
-/** Levenshtein distance between two short strings (command and flag names). */
+/**
+ * Edit distance between two short strings (command, flag and user names): insertions, deletions, substitutions
+ * and swaps of two neighbouring letters (`alcie` -> `alice`) each count one (optimal string alignment).
+ */
 export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    previous = current;
   }
-  return previous[b.length];
+  return d[a.length][b.length];
 }
 
 /**
@@ -39,4 +42,31 @@ export function closest(word: string, candidates: readonly string[]): string | u
 export function didYouMean(word: string, candidates: readonly string[]): string {
   const match = closest(word, candidates);
   return match === undefined ? '' : `; did you mean "${match}"?`;
+}
+
+/** The flags a parseArgs option table accepts, spelled as on the command line (`--json`, `-o`). */
+export function flagNames(options: Record<string, { short?: string }>): string[] {
+  return Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+}
+
+/**
+ * Rewrites an error of node's parseArgs (ERR_PARSE_ARGS_*) in Warden's words, with a suggestion for an unknown
+ * flag. Anything unrecognised keeps node's message rather than losing information.
+ */
+export function parseErrorMessage(err: unknown, options: Record<string, { short?: string; type?: string }>): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: string })?.code;
+  const flags = flagNames(options);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const flag = /option '([^']+)'/i.exec(message)?.[1] ?? '';
+    const name = flag.split('=')[0];
+    return `unknown flag "${name}"${didYouMean(name, flags.filter((f) => f.startsWith('--') === name.startsWith('--')))}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flag = /option '(?:-\w, )?(-[^' ]+)/i.exec(message)?.[1] ?? '';
+    if (/argument missing/i.test(message)) return `flag ${flag} needs a value`;
+    if (/does not take an argument/i.test(message)) return `flag ${flag} takes no value`;
+    return `bad value for flag ${flag}`;
+  }
+  return message;
 }

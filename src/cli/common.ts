@@ -16,6 +16,11 @@ export interface Io {
   cwd: string;
   /** Whether stdin is a terminal (then a password prompt is printed before reading it). */
   stdinIsTTY: boolean;
+  /** Whether stdout / stderr are terminals (then `--watch` clears the screen and `--wait` shows a countdown). */
+  stdoutIsTTY?: boolean;
+  stderrIsTTY?: boolean;
+  /** Ends `--watch` and `--wait` (tests); without it they end on Ctrl-C (SIGINT). */
+  signal?: AbortSignal;
 }
 
 /** The real terminal of this process. */
@@ -31,6 +36,8 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
     stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
   };
 }
 

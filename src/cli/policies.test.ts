@@ -88,7 +88,7 @@ describe('warden apply and policies (spawned)', () => {
     assert.equal((await spawned(['apply', '-f', 'shown.yaml'])).stdout, 'policy/prod-guardrails unchanged\n');
 
     r = await spawned(['policies', 'rm', 'prod-guardrails']);
-    assert.deepEqual([r.code, r.stdout], [0, 'removed policy prod-guardrails\n']);
+    assert.deepEqual([r.code, r.stdout], [0, 'policy prod-guardrails removed\n']);
     r = await spawned(['policies', 'show', 'prod-guardrails']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /policy prod-guardrails not found \(WARDEN_ERR_NOT_FOUND\)/);

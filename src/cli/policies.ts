@@ -135,7 +135,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, CONNECTION_OPTIONS);
   const [name] = expectPositionals(positionals, ['NAME']);
   await clientFor(values, io).delete(`/api/policies/${seg(name)}`);
-  io.stdout(`removed policy ${oneLine(name)}\n`);
+  io.stdout(`policy ${oneLine(name)} removed\n`);
   return 0;
 }
 

@@ -18,7 +18,7 @@ import {
   required,
   type Io,
 } from './common.js';
-import { json, targetDetails, targetsTable } from './format.js';
+import { json, oneLine, targetDetails, targetsTable } from './format.js';
 import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 
 const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
@@ -103,7 +103,7 @@ async function add(argv: string[], io: Io): Promise<number> {
   const client = clientFor(values, io);
   const password = values['password-stdin'] ? await readPassword(io) : undefined;
   const target = await client.post<TargetView>('/api/targets', password === undefined ? body : { ...body, password });
-  io.stdout(values.json ? json(target) : `added target ${target.name} (${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${target.hasPassword ? ', password stored encrypted' : ''})\n`);
+  io.stdout(values.json ? json(target) : `target ${target.name} added (${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${target.hasPassword ? ', password stored encrypted' : ''})\n`);
   return 0;
 }
 
@@ -127,7 +127,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, CONNECTION_OPTIONS);
   const [name] = expectPositionals(positionals, ['NAME']);
   await clientFor(values, io).delete(`/api/targets/${seg(name)}`);
-  io.stdout(`removed target ${name}\n`);
+  io.stdout(`target ${oneLine(name)} removed\n`);
   return 0;
 }
 

@@ -96,8 +96,8 @@ async function revoke(argv: string[], io: Io): Promise<number> {
     '/api/tokens/revoke', body);
   const below = (record.revokedIds?.length ?? 1) - 1;
   const ended = record.sessionsEnded?.length ?? 0;
-  io.stdout(values.json ? json(record) : `revoked token ${oneLine(record.id)} of ${oneLine(record.subject)}`
-    + `${below > 0 ? ` and ${below} delegated from it` : ''}; ${ended} live session(s) ended\n`);
+  io.stdout(values.json ? json(record) : `token ${oneLine(record.id)} of ${oneLine(record.subject)}`
+    + `${below > 0 ? ` and ${below} delegated from it` : ''} revoked; ${ended} live session(s) ended\n`);
   return 0;
 }
 

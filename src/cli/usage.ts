@@ -4,35 +4,7 @@
  * usage text. Pure text functions; it never prints and never exits.
  */
 
-export { closest, didYouMean, editDistance } from '../suggest.js';
-import { didYouMean } from '../suggest.js';
-
-/** The flags a parseArgs option table accepts, spelled as on the command line (`--json`, `-o`). */
-export function flagNames(options: Record<string, { short?: string }>): string[] {
-  return Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
-}
-
-/**
- * Rewrites an error of node's parseArgs (ERR_PARSE_ARGS_*) in Warden's words, with a suggestion for an unknown
- * flag. Anything unrecognised keeps node's message rather than losing information.
- */
-export function parseErrorMessage(err: unknown, options: Record<string, { short?: string; type?: string }>): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const code = (err as { code?: string })?.code;
-  const flags = flagNames(options);
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const flag = /option '([^']+)'/i.exec(message)?.[1] ?? '';
-    const name = flag.split('=')[0];
-    return `unknown flag "${name}"${didYouMean(name, flags.filter((f) => f.startsWith('--') === name.startsWith('--')))}`;
-  }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const flag = /option '(-[^' ]+)/i.exec(message)?.[1] ?? '';
-    if (/argument missing/i.test(message)) return `flag ${flag} needs a value`;
-    if (/does not take an argument/i.test(message)) return `flag ${flag} takes no value`;
-    return `bad value for flag ${flag}`;
-  }
-  return message;
-}
+export { closest, didYouMean, editDistance, flagNames, parseErrorMessage } from '../suggest.js';
 
 /**
  * Cuts the lines about one subcommand out of a group's usage: its synopsis lines (with their continuations), the
