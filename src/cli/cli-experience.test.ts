@@ -53,8 +53,11 @@ function warden(as: string, args: string[], o: { stdin?: string; env?: Record<st
 }
 
 /** A running `warden` whose stdout and stderr the test can wait on; it ends with SIGINT like Ctrl-C. */
-function running(as: string, args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: tokens[as] },
+function running(as: string, args: string[], o: { tty?: boolean } = {}) {
+  // With tty, util-linux `script` runs the command on a pseudo-terminal (stdout and stderr both go to it).
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const [file, argv] = o.tty ? ['script', ['-qfec', quoted, '/dev/null']] : [process.execPath, [BIN, ...args]];
+  const child = spawn(file, argv, { cwd, env: { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: tokens[as] },
     stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -261,6 +264,16 @@ describe('long-running commands', () => {
     const no = await denied.result;
     assert.equal(no.code, 1);
     assert.match(no.stderr, new RegExp(`warden: request ${id2} was denied by \\S+: no need\\n$`));
+  });
+
+  test('access request --wait shows a countdown to the expiry when stderr is a terminal', async () => {
+    const tty = running('alice', ['access', 'request', '--target', 'pg-hr', '--duration', '30m', '--reason', 'tty', '--wait'], { tty: true });
+    await tty.waitFor('stdout', /Waiting for a decision on apr_\S+: 2[34]h\d\dm left \(Ctrl-C stops waiting\)/);
+    const id = /Waiting for a decision on (apr_[\w-]+)/.exec(tty.stdout())![1];
+    assert.equal((await warden('admin', ['approvals', 'approve', id])).code, 0);
+    const r = await tty.result;
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, new RegExp(`request ${id} approved by `));
   });
 });
 

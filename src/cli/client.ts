@@ -106,6 +106,12 @@ function networkCode(err: unknown): string | undefined {
   return cause?.code ?? cause?.errors?.[0]?.code;
 }
 
+/** The one message for a Warden that does not answer, with the network error's code (ECONNREFUSED, ...). */
+export function unreachable(url: string, err: unknown): CliError {
+  const code = networkCode(err);
+  return new CliError(`cannot reach Warden at ${url}: is it running?${code ? ` (${code})` : ''}`);
+}
+
 /** Turns a non-2xx response into a CliError carrying the API's code and message. */
 async function apiError(res: Response, url: string): Promise<CliError> {
   const text = await res.text();
@@ -151,8 +157,7 @@ export class ApiClient {
       if ((err as Error)?.name === 'TimeoutError') {
         throw new CliError(`Warden at ${url} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`);
       }
-      const code = networkCode(err);
-      throw new CliError(`cannot reach Warden at ${url}: is it running?${code ? ` (${code})` : ''}`);
+      throw unreachable(url, err);
     }
     if (!res.ok) throw await apiError(res, url);
     if (res.status === 204) return undefined as T;

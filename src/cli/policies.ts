@@ -66,7 +66,7 @@ interface PolicyEntry {
 /** The format of a policy file: `--format` when given, else by extension (.json is JSON, anything else YAML). */
 export function fileFormat(file: string, flag: string | undefined): 'yaml' | 'json' {
   if (flag !== undefined) {
-    if (!FORMATS.includes(flag)) throw new UsageError(`--format must be yaml or json, got "${flag}"`);
+    if (!FORMATS.includes(flag)) throw new UsageError(`--format must be one of yaml, json, got "${flag}"`);
     return flag as 'yaml' | 'json';
   }
   return extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';

@@ -3,13 +3,14 @@
  * exchange an agent runs itself. A key is printed once by `keys create` and never again; `token` reads the key
  * from standard input so it stays out of the process list and shell history, and prints the token alone.
  */
-import { clientFor, resolveConnection, seg } from './client.js';
+import { clientFor, resolveConnection, seg, unreachable } from './client.js';
 import { toggleSubcommand } from './toggle.js';
 import {
   CONNECTION_HELP, CONNECTION_OPTIONS, CliError, UsageError, dispatch, expectPositionals, parseCommand, processIo,
   splitList, type Io,
 } from './common.js';
 import { json, oneLine, shortTime, table } from './format.js';
+import { didYouMean } from './usage.js';
 import { OUTPUT_HELP, OUTPUT_OPTIONS, emit, outputFormat } from './output.js';
 
 /** Usage of `warden service-accounts`. */
@@ -46,7 +47,7 @@ async function create(argv: string[], io: Io): Promise<number> {
   });
   const [name] = expectPositionals(positionals, ['NAME']);
   if (values.kind !== undefined && values.kind !== 'service' && values.kind !== 'agent') {
-    throw new UsageError(`--kind must be service or agent, got "${values.kind}"`);
+    throw new UsageError(`--kind must be one of service, agent, got "${values.kind}"`);
   }
   const account = await clientFor(values, io).post<AccountView>('/api/service-accounts', {
     name,
@@ -108,7 +109,8 @@ async function keys(argv: string[], io: Io): Promise<number> {
     io.stdout(`API key ${oneLine(id)} revoked\n`);
     return 0;
   }
-  throw new UsageError(sub === undefined ? 'missing keys subcommand (create or revoke)' : `unknown keys subcommand "${sub}"`);
+  throw new UsageError(sub === undefined ? 'missing keys subcommand (create or revoke)'
+    : `unknown keys subcommand "${sub}"${didYouMean(sub, ['create', 'revoke'])}`);
 }
 
 async function token(argv: string[], io: Io): Promise<number> {
@@ -130,7 +132,7 @@ async function token(argv: string[], io: Io): Promise<number> {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form,
     });
   } catch (err) {
-    throw new CliError(`cannot reach Warden at ${url}: ${err instanceof Error ? err.message : String(err)}`);
+    throw unreachable(url, err);
   }
   const body = await response.json().catch(() => ({})) as { access_token?: string; error?: string; error_description?: string };
   if (!response.ok || typeof body.access_token !== 'string') {

@@ -86,7 +86,7 @@ async function add(argv: string[], io: Io): Promise<number> {
   });
   const [name] = expectPositionals(positionals, ['NAME']);
   const type = required(values.type, 'type');
-  if (type !== 'postgres') throw new UsageError(`--type must be postgres, got "${type}"`);
+  if (type !== 'postgres') throw new UsageError(`--type must be one of postgres, got "${type}"`);
   if (values.tls !== undefined && !TLS_MODES.includes(values.tls)) {
     throw new UsageError(`--tls must be one of ${TLS_MODES.join(', ')}, got "${values.tls}"`);
   }
