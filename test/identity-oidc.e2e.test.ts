@@ -226,7 +226,11 @@ describe('portal and refusals', () => {
   });
 
   test('f. a disabled user is refused by warden login and by the portal', async () => {
-    const disabled = await stack.warden.cli(['users', 'disable', 'dora@example.com']);
+    // dora has never signed in: disabling her name in advance needs --force (a name nobody has is likely a typo).
+    const unknown = await stack.warden.cli(['users', 'disable', 'dora@example.com']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no user "dora@example\.com" is known to Warden/);
+    const disabled = await stack.warden.cli(['users', 'disable', 'dora@example.com', '--force']);
     assert.equal(disabled.code, 0, disabled.stderr);
     const env = await home();
     const r = await codeLogin(env, 'dora');

@@ -154,7 +154,7 @@ describe('guardrails', () => {
   test('warden policy test explains a decision without running anything', async () => {
     const r = await stack.warden.cli(['policy', 'test', '--user', 'bot', '--groups', 'agents', '--target', 'pg-main',
       'INSERT INTO items VALUES (9)', '--json']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 4, r.stderr); // require_approval's exit status
     const decision = JSON.parse(r.stdout);
     assert.equal(decision.effect, 'require_approval');
     assert.equal(decision.rule, 'prod-guardrails/writes-need-approval');

@@ -28,13 +28,21 @@ function requester(r: ApprovalRequest): string {
   return r.chain.length > 0 ? `${r.requester} (via ${r.chain.map((a) => a.id).join(' -> ')})` : r.requester;
 }
 
-/** The `warden approvals list` table. */
-export function approvalsTable(requests: ApprovalRequest[]): string {
+/** A reason cut to fit a table cell. */
+function shortReason(r: ApprovalRequest): string {
+  const text = oneLine(r.reason ?? '-');
+  return text.length > EXCERPT / 2 ? `${text.slice(0, EXCERPT / 2 - 1)}…` : text;
+}
+
+/** The `warden approvals list` table; `wide` adds the rule, the session and the creation time. */
+export function approvalsTable(requests: ApprovalRequest[], wide = false): string {
   if (requests.length === 0) return 'no approval requests\n';
   return table(
-    ['id', 'kind', 'status', 'requester', 'target', 'classes', 'approvals', 'expires', 'request'],
+    ['id', 'kind', 'status', 'requester', 'target', 'classes', 'approvals', 'expires', 'reason',
+      ...(wide ? ['rule', 'session', 'created'] : []), 'request'],
     requests.map((r) => [r.id, r.kind, r.status, requester(r), r.target, r.classes.join(',') || '-', approvalCount(r),
-      r.status === 'pending' ? shortTime(r.expiresAt) : '-', requestSubject(r)]),
+      r.status === 'pending' ? shortTime(r.expiresAt) : '-', shortReason(r),
+      ...(wide ? [r.rule ?? '-', r.sessionId ?? '-', shortTime(r.createdAt)] : []), requestSubject(r)]),
   );
 }
 

@@ -11,23 +11,28 @@ import {
   CONNECTION_HELP, CONNECTION_OPTIONS, UsageError, dispatch, expectPositionals, parseCommand, processIo, type Io,
 } from './common.js';
 import { json } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit, outputFormat, render } from './output.js';
+import { watchLoop } from './watch.js';
 
 const STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled', 'all'];
 const KINDS = ['statement', 'access'];
 
 /** Usage of `warden approvals`. */
 export const APPROVALS_USAGE = `Usage:
-  warden approvals list [--status pending|approved|denied|expired|cancelled|all] [--kind statement|access] [--json]
-  warden approvals show ID [--json]
+  warden approvals list [--status pending|approved|denied|expired|cancelled|all] [--kind statement|access]
+                        [-o table|wide|json|yaml] [--watch [--interval 2s]]
+  warden approvals show ID [-o table|json|yaml]
   warden approvals approve ID [--comment TEXT] [--window 30m] [--json]
   warden approvals deny ID [--comment TEXT] [--json]
 
   list       requests you may see, newest first (default: --status pending)
+  --watch    keep the list on screen and reprint it whenever it changes, until Ctrl-C
+  --interval how often --watch asks (default 2s, at least 1s)
   approve    approve as yourself; a request needs its number of distinct approvers, never its requester
   --window   also let the requester run statements of the same classes on the same target for this long
              (at most 24h; with several approvers, only when each of them gives a window, for the shortest)
   deny       deny as yourself; one eligible denial ends the request
-
+${OUTPUT_HELP}
 Approvers use their own token: WARDEN_TOKEN=<your token> warden approvals approve ID
 
 ${CONNECTION_HELP}`;
@@ -52,22 +57,32 @@ function durationFlag(value: string | undefined, flag: string): number | undefin
 
 async function list(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    ...CONNECTION_OPTIONS, status: { type: 'string' }, kind: { type: 'string' }, json: { type: 'boolean' },
+    ...CONNECTION_OPTIONS, status: { type: 'string' }, kind: { type: 'string' }, ...OUTPUT_OPTIONS,
+    watch: { type: 'boolean', short: 'w' }, interval: { type: 'string' },
   });
   expectPositionals(positionals, []);
   const status = choice(values.status, 'status', STATUSES) ?? 'pending';
   const kind = choice(values.kind, 'kind', KINDS);
+  const format = outputFormat(values);
+  if (values.interval !== undefined && !values.watch) throw new UsageError('--interval goes with --watch');
+  const intervalSeconds = durationFlag(values.interval, 'interval') ?? 2;
+  if (intervalSeconds < 1) throw new UsageError('--interval must be at least 1s');
   const query = new URLSearchParams({ status, ...(kind ? { kind } : {}) });
-  const requests = await clientFor(values, io).get<ApprovalRequest[]>(`/api/approvals?${query}`);
-  io.stdout(values.json ? json(requests) : approvalsTable(requests));
+  const client = clientFor(values, io);
+  const fetchText = async () => {
+    const requests = await client.get<ApprovalRequest[]>(`/api/approvals?${query}`);
+    return render(format, requests, () => approvalsTable(requests), () => approvalsTable(requests, true));
+  };
+  if (values.watch) return watchLoop(io, intervalSeconds * 1000, `warden approvals list --status ${status}`, fetchText);
+  io.stdout(await fetchText());
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [id] = expectPositionals(positionals, ['ID']);
   const request = await clientFor(values, io).get<ApprovalRequest>(`/api/approvals/${seg(id)}`);
-  io.stdout(values.json ? json(request) : approvalDetails(request));
+  emit(io, values, request, () => approvalDetails(request));
   return 0;
 }
 

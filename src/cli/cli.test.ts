@@ -113,7 +113,7 @@ describe('targets', () => {
       { stdin: `${PASSWORD}\n` },
     );
     assert.equal(add.code, 0, add.stderr);
-    assert.match(add.stdout, /added target pg1/);
+    assert.match(add.stdout, /^target pg1 added \(/);
 
     const record = await fx.store.targets.get('pg1');
     assert.ok(record?.passwordEnc);
@@ -136,7 +136,7 @@ describe('targets', () => {
     }
 
     const removed = await cli(['targets', 'rm', 'pg1']);
-    assert.deepEqual([removed.code, removed.stdout], [0, 'removed target pg1\n']);
+    assert.deepEqual([removed.code, removed.stdout], [0, 'target pg1 removed\n']);
     const gone = await cli(['targets', 'show', 'pg1']);
     assert.equal(gone.code, 1);
     assert.equal(gone.stderr, 'warden: target pg1 not found (WARDEN_ERR_TARGET_NOT_FOUND)\n');
@@ -207,13 +207,13 @@ describe('tokens', () => {
   test('revoke by id and by token text', async () => {
     const byId = JSON.parse((await cli(['tokens', 'create', '--user', 'dave', '--json'])).stdout);
     const r1 = await cli(['tokens', 'revoke', byId.id]);
-    assert.deepEqual([r1.code, r1.stdout], [0, `revoked token ${byId.id} of dave; 0 live session(s) ended\n`]);
+    assert.deepEqual([r1.code, r1.stdout], [0, `token ${byId.id} of dave revoked; 0 live session(s) ended\n`]);
     await assert.rejects(fx.tokens.verify(byId.token), { code: 'WARDEN_ERR_TOKEN_REVOKED' });
 
     const byText = JSON.parse((await cli(['tokens', 'create', '--user', 'erin', '--json'])).stdout);
     const r2 = await spawned(['tokens', 'revoke', byText.token]);
     assert.equal(r2.code, 0, r2.stderr);
-    assert.equal(r2.stdout, `revoked token ${byText.id} of erin; 0 live session(s) ended\n`);
+    assert.equal(r2.stdout, `token ${byText.id} of erin revoked; 0 live session(s) ended\n`);
     await assert.rejects(fx.tokens.verify(byText.token), { code: 'WARDEN_ERR_TOKEN_REVOKED' });
     const list = JSON.parse((await cli(['tokens', 'list', '--json'])).stdout);
     assert.ok(list.find((t: { id: string }) => t.id === byText.id).revokedAt);

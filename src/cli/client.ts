@@ -1,5 +1,6 @@
 /**
- * The CLI's client of the control API: where the server is (`--url`, `WARDEN_URL`, the URL of the stored login),
+ * The CLI's client of the control API: where the server is (`--url`, `WARDEN_URL`, the URL of the stored login, the
+ * port in the data dir's ports.json),
  * which token to present (`--token`, `WARDEN_TOKEN`, then the token `warden login` stored, refreshed first when it
  * is about to expire, then the admin.token file `warden start` writes) and one JSON request function that turns API
  * errors and network failures into CliErrors. It must never print or log the token.
@@ -19,6 +20,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export interface Connection {
   url: string;
   token?: string;
+  /** Where the token came from (`--token`, `$WARDEN_TOKEN`, the stored sign-in, the admin.token file), for status. */
+  tokenSource?: string;
   /** Set when the token is a stored login about to expire: refreshes it (and the file) and returns the new one. */
   refresh?: () => Promise<string>;
 }
@@ -26,6 +29,39 @@ export interface Connection {
 /** The admin.token file of the data directory, the quick start's fallback credential. */
 export function adminTokenPath(io: Pick<Io, 'env' | 'cwd'>): string {
   return join(resolve(io.cwd, io.env.WARDEN_DATA_DIR || '.warden'), 'admin.token');
+}
+
+/**
+ * The control API's URL from `ports.json` in the data directory (`$WARDEN_DATA_DIR` or ./.warden), which
+ * `warden start` writes with the ports it bound; undefined when there is no readable file. The API listens on
+ * loopback unless told otherwise, and a wildcard listener answers there too.
+ */
+export function urlFromPortsFile(io: Pick<Io, 'env' | 'cwd'>): string | undefined {
+  const file = join(resolve(io.cwd, io.env.WARDEN_DATA_DIR || '.warden'), 'ports.json');
+  let ports: { api?: unknown; host?: unknown };
+  try {
+    ports = JSON.parse(readFileSync(file, 'utf8')) as { api?: unknown; host?: unknown };
+  } catch {
+    return undefined;
+  }
+  if (typeof ports.api !== 'number' || !Number.isInteger(ports.api) || ports.api < 1 || ports.api > 65535) return undefined;
+  const host = typeof ports.host === 'string' && ports.host !== '' && ports.host !== '0.0.0.0' && ports.host !== '::'
+    ? ports.host : '127.0.0.1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${ports.api}`;
+}
+
+/** Checks a URL given by flag or environment: it must name its scheme, else `localhost:8080` parses as a scheme. */
+export function checkUrl(url: string): string {
+  if (!/^https?:\/\//i.test(url)) {
+    const hint = /^[\w.-]+(:\d+)?(\/.*)?$/.test(url) || url.startsWith('[') ? ` (e.g. http://${url})` : '';
+    throw new CliError(`the Warden URL "${url}" needs http:// or https://${hint}`);
+  }
+  try {
+    new URL(url);
+  } catch {
+    throw new CliError(`invalid Warden URL "${url}"`);
+  }
+  return url;
 }
 
 /** The stored login, when there is one for `url` (any URL when none was given); unreadable files are ignored. */
@@ -46,30 +82,34 @@ function storedLogin(url: string | undefined, io: Pick<Io, 'env'>): StoredCreden
  */
 export function resolveConnection(flags: { url?: string; token?: string }, io: Pick<Io, 'env' | 'cwd'>): Connection {
   const explicitUrl = flags.url || io.env.WARDEN_URL || undefined;
-  let token = flags.token || io.env.WARDEN_TOKEN || undefined;
+  // Tokens are pasted and read from files: surrounding whitespace is never part of one.
+  let token = flags.token?.trim() || io.env.WARDEN_TOKEN?.trim() || undefined;
   const stored = token ? undefined : storedLogin(explicitUrl, io);
-  const url = (explicitUrl || stored?.url || DEFAULT_URL).replace(/\/+$/, '');
-  try {
-    new URL(url);
-  } catch {
-    throw new CliError(`invalid Warden URL "${url}"`);
-  }
+  const url = checkUrl((explicitUrl || stored?.url || urlFromPortsFile(io) || DEFAULT_URL).replace(/\/+$/, ''));
   if (!token && stored !== undefined) {
     const refresh = needsRefresh(stored)
       ? async () => (await (await import('./oidc-login.js')).refreshStoredLogin(io)).token : undefined;
-    return { url, token: stored.token, refresh };
+    return { url, token: stored.token, refresh, tokenSource: 'the stored sign-in (warden login)' };
   }
+  let tokenSource = flags.token?.trim() ? '--token' : token ? '$WARDEN_TOKEN' : undefined;
   if (!token) {
     const file = adminTokenPath(io);
     if (existsSync(file)) token = readFileSync(file, 'utf8').trim() || undefined;
+    if (token) tokenSource = file;
   }
-  return { url, token };
+  return { url, token, tokenSource };
 }
 
 /** The error code of a failed fetch (ECONNREFUSED, ENOTFOUND, ...), looking through undici's wrapping. */
 function networkCode(err: unknown): string | undefined {
   const cause = (err as { cause?: { code?: string; errors?: { code?: string }[] } })?.cause;
   return cause?.code ?? cause?.errors?.[0]?.code;
+}
+
+/** The one message for a Warden that does not answer, with the network error's code (ECONNREFUSED, ...). */
+export function unreachable(url: string, err: unknown): CliError {
+  const code = networkCode(err);
+  return new CliError(`cannot reach Warden at ${url}: is it running?${code ? ` (${code})` : ''}`);
 }
 
 /** Turns a non-2xx response into a CliError carrying the API's code and message. */
@@ -117,8 +157,7 @@ export class ApiClient {
       if ((err as Error)?.name === 'TimeoutError') {
         throw new CliError(`Warden at ${url} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`);
       }
-      const code = networkCode(err);
-      throw new CliError(`cannot reach Warden at ${url}: is it running?${code ? ` (${code})` : ''}`);
+      throw unreachable(url, err);
     }
     if (!res.ok) throw await apiError(res, url);
     if (res.status === 204) return undefined as T;

@@ -4,6 +4,7 @@
  * It must never print a token or a password, and never call process.exit (the exit code is returned to bin/).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { didYouMean, parseErrorMessage, subcommandUsage } from './usage.js';
 
 /** Where a command reads and writes; tests pass their own to capture output. */
 export interface Io {
@@ -15,6 +16,11 @@ export interface Io {
   cwd: string;
   /** Whether stdin is a terminal (then a password prompt is printed before reading it). */
   stdinIsTTY: boolean;
+  /** Whether stdout / stderr are terminals (then `--watch` clears the screen and `--wait` shows a countdown). */
+  stdoutIsTTY?: boolean;
+  stderrIsTTY?: boolean;
+  /** Ends `--watch` and `--wait` (tests); without it they end on Ctrl-C (SIGINT). */
+  signal?: AbortSignal;
 }
 
 /** The real terminal of this process. */
@@ -30,6 +36,8 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
     stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
   };
 }
 
@@ -53,12 +61,12 @@ export class CliError extends Error {
  * Runs a command body and turns failures into output and an exit code, so every command fails the same way:
  * `warden: <message> (<code>)` on stderr.
  */
-export async function guard(io: Io, usage: string, body: () => Promise<number>): Promise<number> {
+export async function guard(io: Io, usage: string | (() => string), body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(`warden: ${err.message}\n\n${usage}`);
+      io.stderr(`warden: ${err.message}\n\n${typeof usage === 'function' ? usage() : usage}`);
       return 2;
     }
     if (err instanceof CliError) {
@@ -79,17 +87,18 @@ export const CONNECTION_OPTIONS = {
 
 /** Help lines describing CONNECTION_OPTIONS, appended to each command's usage. */
 export const CONNECTION_HELP = `Connection:
-  --url URL        control API URL (default: $WARDEN_URL, else http://127.0.0.1:8080)
+  --url URL        control API URL, with http:// or https:// (default: $WARDEN_URL, else the API port in
+                   <$WARDEN_DATA_DIR or ./.warden>/ports.json, else http://127.0.0.1:8080)
   --token TOKEN    admin token (default: $WARDEN_TOKEN, else the sign-in \`warden login\` stored, else the file
                    <$WARDEN_DATA_DIR or ./.warden>/admin.token that \`warden start\` writes, if it exists)
 `;
 
-/** Strict parseArgs: unknown flags and missing values become usage errors with node's own wording. */
+/** Strict parseArgs: unknown flags and missing values become usage errors in Warden's words, with a suggestion. */
 export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(parseErrorMessage(err, options));
   }
 }
 
@@ -117,6 +126,7 @@ export type Subcommand = (argv: string[], io: Io) => Promise<number>;
 
 /**
  * Dispatches `warden <group> <sub> ...` to a subcommand; `--help`/`help` print the group's usage on stdout.
+ * A usage error inside a subcommand shows only that subcommand's usage; a mistyped subcommand gets a suggestion.
  * Subcommand names are looked up with hasOwn so `warden targets constructor` is an unknown command, not a crash.
  */
 export async function dispatch(
@@ -125,18 +135,24 @@ export async function dispatch(
   usage: string,
   subcommands: Record<string, Subcommand>,
 ): Promise<number> {
-  return guard(io, usage, async () => {
+  const group = /warden (\S+)/.exec(usage)?.[1] ?? '';
+  let shown = usage;
+  return guard(io, () => shown, async () => {
     const [sub, ...rest] = argv;
     if (sub === '--help' || sub === '-h' || sub === 'help') {
       io.stdout(usage);
       return 0;
     }
-    if (sub === undefined) throw new UsageError('missing subcommand');
-    if (!Object.hasOwn(subcommands, sub)) throw new UsageError(`unknown subcommand "${sub}"`);
+    if (sub === undefined) throw new UsageError(`missing subcommand (one of ${Object.keys(subcommands).join(', ')})`);
+    if (!Object.hasOwn(subcommands, sub)) {
+      throw new UsageError(`unknown subcommand "${sub}" of warden ${group}${didYouMean(sub, Object.keys(subcommands))}`);
+    }
     if (rest.includes('--help') || rest.includes('-h')) {
       io.stdout(usage);
       return 0;
     }
+    const canonical = Object.keys(subcommands).find((k) => subcommands[k] === subcommands[sub]) ?? sub;
+    shown = subcommandUsage(usage, group, canonical);
     return subcommands[sub](rest, io);
   });
 }

@@ -43,12 +43,13 @@ export function labels(map: Record<string, string>): string {
   return entries.length === 0 ? '-' : entries.map(([k, v]) => `${k}=${v}`).join(',');
 }
 
-/** The targets table. */
-export function targetsTable(targets: TargetView[]): string {
+/** The targets table; `wide` adds the CA and the times. */
+export function targetsTable(targets: TargetView[], wide = false): string {
   if (targets.length === 0) return 'no targets\n';
   return table(
-    ['name', 'type', 'address', 'database', 'user', 'tls', 'password', 'labels'],
-    targets.map((t) => [t.name, t.type, `${t.host}:${t.port}`, t.database, t.user, t.tls, t.hasPassword ? 'yes' : 'no', labels(t.labels)]),
+    ['name', 'type', 'address', 'database', 'user', 'tls', 'password', ...(wide ? ['ca', 'created', 'updated'] : []), 'labels'],
+    targets.map((t) => [t.name, t.type, `${t.host}:${t.port}`, t.database, t.user, t.tls, t.hasPassword ? 'yes' : 'no',
+      ...(wide ? [t.hasCa ? 'custom' : 'system', shortTime(t.createdAt), shortTime(t.updatedAt)] : []), labels(t.labels)]),
   );
 }
 
@@ -69,23 +70,28 @@ export function tokenStatus(t: TokenRecord, now = Date.now()): string {
   return Date.parse(t.expiresAt) <= now ? 'expired' : 'active';
 }
 
-/** The tokens table (records only: the token text is never stored, so never shown). */
-export function tokensTable(tokens: TokenRecord[], now = Date.now()): string {
+/** The tokens table (records only: the token text is never stored, so never shown); `wide` adds issue, chain, classes. */
+export function tokensTable(tokens: TokenRecord[], now = Date.now(), wide = false): string {
   if (tokens.length === 0) return 'no tokens\n';
   return table(
-    ['id', 'subject', 'kind', 'groups', 'targets', 'expires', 'status'],
+    ['id', 'subject', 'kind', 'groups', 'targets', ...(wide ? ['issued', 'parent', 'chain', 'classes'] : []), 'expires', 'status'],
     tokens.map((t) => [t.id, t.subject, t.subjectKind, t.groups.join(',') || '-', t.targets.join(',') || '-',
+      ...(wide ? [shortTime(t.issuedAt), t.parentId ?? '-', t.chain?.map((a) => a.id).join(' -> ') || '-',
+        t.classes?.join(',') ?? 'all'] : []),
       shortTime(t.expiresAt), tokenStatus(t, now)]),
   );
 }
 
-/** The sessions table. */
-export function sessionsTable(sessions: SessionRecord[]): string {
+/** The sessions table; `wide` adds the protocol, the subject's kind and groups, and the delegation chain. */
+export function sessionsTable(sessions: SessionRecord[], wide = false): string {
   if (sessions.length === 0) return 'no sessions\n';
   return table(
-    ['id', 'subject', 'target', 'database', 'client', 'started', 'ended', 'end reason'],
-    sessions.map((s) => [s.id, s.subject, s.target, s.database, s.clientAddress, shortTime(s.startedAt),
-      s.endedAt ? shortTime(s.endedAt) : 'active', s.endReason ?? '-']),
+    ['id', 'subject', ...(wide ? ['kind', 'groups', 'chain', 'protocol'] : []), 'target', 'database', 'client', 'started',
+      'ended', 'end reason'],
+    sessions.map((s) => [s.id, s.subject,
+      ...(wide ? [s.subjectKind, s.groups?.join(',') || '-', s.chain?.map((a) => a.id).join(' -> ') || '-', s.protocol] : []),
+      s.target, s.database, s.clientAddress, shortTime(s.startedAt), s.endedAt ? shortTime(s.endedAt) : 'active',
+      s.endReason ?? '-']),
   );
 }
 
@@ -107,7 +113,21 @@ function longValue(v: LongValue): string {
   return `'${v.prefix.replace(/'/g, "''")}'...(${v.bytes} bytes, sha256 ${v.sha256})`;
 }
 
-/** The details of a `statement` event: text, params, duration, rows, tag, error. */
+/**
+ * The decision behind a statement, naming its rule: `allowed by policy/rule`, `allowed by the default`,
+ * `approved in apr_... (rule policy/rule)`; `decision unknown` when the recording holds none.
+ */
+export function decisionText(d: unknown): string {
+  if (d === null || typeof d !== 'object') return 'decision unknown';
+  const { effect, rule, approval } = d as { effect?: unknown; rule?: unknown; approval?: unknown };
+  const by = typeof rule === 'string' && rule !== '' ? rule : 'the default';
+  if (effect === 'allow') return `allowed by ${by}`;
+  if (effect === 'deny') return `denied by ${by}`;
+  if (effect === 'require_approval') return `approved${typeof approval === 'string' ? ` in ${approval}` : ''} (rule ${by})`;
+  return `${String(effect)} by ${by}`;
+}
+
+/** The details of a `statement` event: text, params, decision, duration, rows, tag, error. */
 function statementDetails(d: Record<string, unknown>): string[] {
   const parts = [typeof d.text === 'string' ? d.text : isLongValue(d.text) ? longValue(d.text) : ''];
   if (Array.isArray(d.params) && d.params.length > 0) parts.push(`params=[${d.params.map(param).join(', ')}]`);
@@ -117,6 +137,7 @@ function statementDetails(d: Record<string, unknown>): string[] {
   const err = d.error as { code?: unknown; message?: unknown } | undefined;
   if (err && typeof err === 'object') parts.push(`error=${String(err.code ?? '')}: ${String(err.message ?? '')}`);
   if (d.skipped === true) parts.push('skipped');
+  parts.push(`[${decisionText(d.decision)}]`);
   return parts;
 }
 
@@ -125,9 +146,19 @@ function genericDetails(d: Record<string, unknown>): string[] {
   return Object.entries(d).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
 }
 
+/** The details of a `statement.denied` event: text, the rule that refused it and its message. */
+function deniedDetails(d: Record<string, unknown>): string[] {
+  const parts = [typeof d.text === 'string' ? d.text : ''];
+  if (Array.isArray(d.params) && d.params.length > 0) parts.push(`params=[${d.params.map(param).join(', ')}]`);
+  parts.push(`[${decisionText({ effect: 'deny', rule: d.rule })}]`);
+  if (typeof d.message === 'string') parts.push(`message="${d.message}"`);
+  return parts;
+}
+
 /** One timeline line: offset, event type, details. */
 export function eventLine(start: string, e: SessionEventRecord): string {
-  const details = e.type === 'statement' ? statementDetails(e.data) : genericDetails(e.data);
+  const details = e.type === 'statement' ? statementDetails(e.data)
+    : e.type === 'statement.denied' ? deniedDetails(e.data) : genericDetails(e.data);
   return `${offset(start, e.at).padStart(10)}  ${oneLine(e.type).padEnd(14)} ${oneLine(details.join('  '))}`.trimEnd();
 }
 

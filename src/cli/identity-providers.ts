@@ -6,15 +6,16 @@
 import { clientFor, seg } from './client.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, dispatch, expectPositionals, parseCommand, processIo, type Io } from './common.js';
 import { json, oneLine, shortTime, table } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 
 /** Usage of `warden identity-providers`. */
 export const IDENTITY_PROVIDERS_USAGE = `Usage:
-  warden identity-providers list [--json]
-  warden identity-providers show NAME [--json]
+  warden identity-providers list [-o table|wide|json|yaml]
+  warden identity-providers show NAME [-o table|json|yaml]
   warden identity-providers rm NAME
 
   Create or update providers with \`warden apply -f FILE\` (kind: IdentityProvider, type: oidc or saml).
-${CONNECTION_HELP}`;
+${OUTPUT_HELP}${CONNECTION_HELP}`;
 
 interface ProviderView {
   name: string;
@@ -25,21 +26,23 @@ interface ProviderView {
 }
 
 async function list(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   expectPositionals(positionals, []);
   const providers = await clientFor(values, io).get<ProviderView[]>('/api/identity-providers');
-  io.stdout(values.json ? json(providers) : providers.length === 0 ? 'no identity providers\n' : table(
-    ['name', 'type', 'issuer / entry point', 'updated'],
-    providers.map((p) => [p.name, p.type, String(p.document.issuer ?? p.document.entryPoint ?? '-'), shortTime(p.updatedAt)]),
-  ));
+  const rows = (wide: boolean) => providers.length === 0 ? 'no identity providers\n' : table(
+    ['name', 'type', 'issuer / entry point', ...(wide ? ['client secret'] : []), 'updated'],
+    providers.map((p) => [p.name, p.type, String(p.document.issuer ?? p.document.entryPoint ?? '-'),
+      ...(wide ? [p.hasClientSecret ? 'stored' : '-'] : []), shortTime(p.updatedAt)]),
+  );
+  emit(io, values, providers, () => rows(false), () => rows(true));
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [name] = expectPositionals(positionals, ['NAME']);
   const p = await clientFor(values, io).get<ProviderView>(`/api/identity-providers/${seg(name)}`);
-  io.stdout(values.json ? json(p) : `${json({ ...p.document, clientSecret: p.hasClientSecret ? '(stored)' : undefined })}`);
+  emit(io, values, p, () => json({ ...p.document, clientSecret: p.hasClientSecret ? '(stored)' : undefined }));
   return 0;
 }
 

@@ -4,7 +4,7 @@
  * directory, refreshing it before it ends, so `PGPASSWORD=$(warden login token) psql ...` and every other command
  * keep working through a long day. The token is printed only by `warden login token`, alone on stdout.
  */
-import { ApiClient, DEFAULT_URL } from './client.js';
+import { ApiClient, DEFAULT_URL, checkUrl, urlFromPortsFile } from './client.js';
 import { CliError, guard, parseCommand, UsageError, expectPositionals, type Io } from './common.js';
 import { credentialsPath, deleteCredentials, needsRefresh, readCredentials, writeCredentials } from './credentials.js';
 import { codeFlow, deviceFlow, exchangeIdToken, refreshStoredLogin, revokeRefreshToken, type ExchangedToken,
@@ -26,7 +26,8 @@ than 5 minutes of it remain.
   --device              sign in on another device instead: prints a URL and a code to enter there (RFC 8628)
   --no-browser          print the sign-in URL instead of opening a browser
   --provider NAME       the identity provider to use (needed when Warden has several)
-  --url URL             the Warden control API (default: $WARDEN_URL, else ${DEFAULT_URL})
+  --url URL             the Warden control API (default: $WARDEN_URL, else the port in the data dir's
+                        ports.json, else ${DEFAULT_URL})
   warden login token    print the current Warden token alone, refreshed first if needed:
                         PGPASSWORD=$(warden login token) psql "host=... user=YOU dbname=TARGET sslmode=require"
   warden logout         forget the stored sign-in (and revoke the provider's refresh token)
@@ -70,7 +71,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     } catch {
       stored = undefined; // a broken file is replaced by this login
     }
-    const url = (values.url || io.env.WARDEN_URL || stored?.url || DEFAULT_URL).replace(/\/+$/, '');
+    const url = checkUrl((values.url || io.env.WARDEN_URL || stored?.url || urlFromPortsFile(io) || DEFAULT_URL).replace(/\/+$/, ''));
     const providers = await new ApiClient({ url }).request<ProviderInfo[]>('GET', '/api/auth/providers', undefined, { anonymous: true });
     const provider = choose(providers, values.provider, url);
     // Saving happens as soon as Warden answers, so the browser tab's message is only shown for a finished login.

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './common.js';
+import { didYouMean } from './usage.js';
 
 /** A subcommand module: `run(argv)` returns the exit code; the API commands also accept an Io for tests. */
 type CommandModule = { run(argv: string[], io?: Io): Promise<number> };
@@ -25,7 +26,15 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   apply: { summary: 'apply policy documents from a YAML or JSON file', load: async () => ({ run: (await import('./policies.js')).runApply }) },
   policies: { summary: 'list, show and remove policies', load: () => import('./policies.js') },
   policy: { summary: 'test what the policies decide for a statement', load: async () => ({ run: (await import('./policies.js')).runPolicy }) },
+  status: { summary: 'who you are, which Warden, token expiry and the targets you may reach', load: () => import('./status.js') },
+  whoami: { summary: 'the same as status', load: () => import('./status.js') },
+  completion: { summary: 'print a bash or zsh completion script: source <(warden completion bash)', load: () => import('./completion.js') },
 };
+
+/** The command names, for shell completion. */
+export function commandNames(): string[] {
+  return [...Object.keys(COMMANDS), 'help', 'version'];
+}
 
 /** Warden's version, from package.json. */
 export function version(): string {
@@ -48,10 +57,11 @@ Options:
   -h, --help     show help; \`warden <command> --help\` shows a command's help
   -v, --version  print the version
 
-The targets, tokens and sessions commands call the control API at $WARDEN_URL (default http://127.0.0.1:8080)
-with the token from --token or $WARDEN_TOKEN; when neither is set they use the sign-in \`warden login\` stored
-(refreshed when it ends within 5 minutes), else <$WARDEN_DATA_DIR or ./.warden>/admin.token if that file exists
-(\`warden start\` writes it on first start, for the quick start).
+The API commands call the control API at $WARDEN_URL, else at the API port in <$WARDEN_DATA_DIR or
+./.warden>/ports.json (which \`warden start\` writes), else http://127.0.0.1:8080, with the token from --token or
+$WARDEN_TOKEN; when neither is set they use the sign-in \`warden login\` stored (refreshed when it ends within 5
+minutes), else <$WARDEN_DATA_DIR or ./.warden>/admin.token if that file exists (\`warden start\` writes it on first
+start, for the quick start). Exit codes: 0 success, 1 failure, 2 usage error (\`warden policy test\`: see its help).
 `;
 }
 
@@ -78,8 +88,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return main([rest[0], '--help'], io);
   }
   if (!Object.hasOwn(COMMANDS, first)) {
-    const what = first.startsWith('-') ? `unknown option "${first}"` : `unknown command "${first}"`;
-    io.stderr(`warden: ${what}\n\n${usage()}`);
+    // Only the one-line usage: the whole command list would bury the suggestion.
+    const what = first.startsWith('-')
+      ? `unknown flag "${first}"${didYouMean(first, ['--help', '--version'])}`
+      : `unknown command "${first}"${didYouMean(first, Object.keys(COMMANDS))}`;
+    io.stderr(`warden: ${what}\n\nUsage: warden <command> [arguments]\nRun \`warden --help\` for the list of commands.\n`);
     return 2;
   }
   const command = await COMMANDS[first].load();

@@ -88,7 +88,7 @@ describe('warden apply and policies (spawned)', () => {
     assert.equal((await spawned(['apply', '-f', 'shown.yaml'])).stdout, 'policy/prod-guardrails unchanged\n');
 
     r = await spawned(['policies', 'rm', 'prod-guardrails']);
-    assert.deepEqual([r.code, r.stdout], [0, 'removed policy prod-guardrails\n']);
+    assert.deepEqual([r.code, r.stdout], [0, 'policy prod-guardrails removed\n']);
     r = await spawned(['policies', 'show', 'prod-guardrails']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /policy prod-guardrails not found \(WARDEN_ERR_NOT_FOUND\)/);
@@ -99,16 +99,17 @@ describe('warden apply and policies (spawned)', () => {
     assert.equal(applied.stdout, 'policy/prod-guardrails created\n', applied.stderr);
     const base = ['policy', 'test', '--user', 'bot', '--groups', 'agents', '--kind', 'agent', '--target', 'pg-prod', '--json'];
     // DROP is ddl and destructive: the destructive rule outranks the default deny of ddl, so the rule is named.
-    const cases: [string, string, string | undefined][] = [
-      ['INSERT INTO t VALUES (1)', 'require_approval', 'prod-guardrails/writes-need-approval'],
-      ['DROP TABLE t', 'deny', 'prod-guardrails/block-destructive'],
-      ['SELECT 1', 'allow', 'prod-guardrails/reads-and-writes'],
+    // The exit status follows the decision (0 only for allow), so scripts can act on it: 4 approval, 3 deny.
+    const cases: [string, string, string | undefined, number][] = [
+      ['INSERT INTO t VALUES (1)', 'require_approval', 'prod-guardrails/writes-need-approval', 4],
+      ['DROP TABLE t', 'deny', 'prod-guardrails/block-destructive', 3],
+      ['SELECT 1', 'allow', 'prod-guardrails/reads-and-writes', 0],
     ];
     const runs = await Promise.all(cases.map(([sql]) => spawned([...base, sql])));
     runs.forEach((r, i) => {
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, cases[i][3], `${cases[i][0]}: ${r.stderr}`);
       const body = JSON.parse(r.stdout);
-      assert.deepEqual([body.effect, body.rule], cases[i].slice(1), cases[i][0]);
+      assert.deepEqual([body.effect, body.rule], cases[i].slice(1, 3), cases[i][0]);
       assert.ok(Array.isArray(body.classes));
     });
     assert.deepEqual(JSON.parse(runs[0].stdout).classes, ['write']);
@@ -117,7 +118,7 @@ describe('warden apply and policies (spawned)', () => {
   test('policy test prints the decision and one line per statement', async () => {
     const r = await spawned(['policy', 'test', '--user', 'bot', '--groups', 'agents', '--target', 'pg-prod',
       'INSERT INTO t VALUES (1); UPDATE s.u SET a = lower(a) WHERE id = 2']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 4, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 'require_approval  (prod-guardrails/writes-need-approval)  classes: write');
     assert.equal(lines[1], '  approvers: group dba; 1 needed; timeout 120s');
@@ -149,7 +150,7 @@ describe('errors and formatting (in-process)', () => {
     let r = await cli(['policy', 'test', '--user', 'u', '--target', 'nope', 'SELECT 1']);
     assert.deepEqual([r.code, /target nope not found \(WARDEN_ERR_TARGET_NOT_FOUND\)/.test(r.stderr)], [1, true]);
     r = await cli(['policy', 'test', '--user', 'u', '--target', 'pg-prod', '-'], 'TRUNCATE t');
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, /^deny {2}\(prod-guardrails\/block-destructive\) {2}classes: destructive,write\n/);
     assert.match(r.stdout, /\n {2}message: destructive statements are blocked on production\n/);
   });

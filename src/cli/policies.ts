@@ -14,6 +14,10 @@ import {
   processIo, required, splitList, type Io,
 } from './common.js';
 import { json, oneLine, shortTime, table } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit, outputFormat } from './output.js';
+
+/** The exit status of `warden policy test` per decision: 0 only when the statement would be allowed. */
+export const POLICY_TEST_EXIT = { allow: 0, deny: 3, require_approval: 4 } as const;
 
 const KINDS = ['user', 'service', 'agent'];
 const FORMATS = ['yaml', 'json'];
@@ -32,10 +36,11 @@ ${CONNECTION_HELP}`;
 
 /** Usage of `warden policies`. */
 export const POLICIES_USAGE = `Usage:
-  warden policies list [--json]
-  warden policies show NAME [--json]     the document as YAML (re-appliable with \`warden apply -f\`)
+  warden policies list [-o table|wide|json|yaml]
+  warden policies show NAME [-o yaml|json]    the document as YAML (re-appliable with \`warden apply -f\`)
   warden policies rm NAME
 
+${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
 
 /** Usage of `warden policy`. */
@@ -44,6 +49,9 @@ export const POLICY_USAGE = `Usage:
 
   Shows what the policies in force decide for SQL run by that caller on that target; nothing is run.
   SQL \`-\` reads the statement from standard input.
+
+Exit status (so scripts can act on the decision): 0 allowed, ${POLICY_TEST_EXIT.deny} denied, ${POLICY_TEST_EXIT.require_approval} needs approval,
+1 the test itself failed (e.g. unknown target), 2 usage error.
 
 ${CONNECTION_HELP}`;
 
@@ -58,7 +66,7 @@ interface PolicyEntry {
 /** The format of a policy file: `--format` when given, else by extension (.json is JSON, anything else YAML). */
 export function fileFormat(file: string, flag: string | undefined): 'yaml' | 'json' {
   if (flag !== undefined) {
-    if (!FORMATS.includes(flag)) throw new UsageError(`--format must be yaml or json, got "${flag}"`);
+    if (!FORMATS.includes(flag)) throw new UsageError(`--format must be one of yaml, json, got "${flag}"`);
     return flag as 'yaml' | 'json';
   }
   return extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';
@@ -95,28 +103,31 @@ export async function runApply(argv: string[], io: Io = processIo()): Promise<nu
   });
 }
 
-/** The policies table: name, rule count, last apply, description. */
-export function policiesTable(entries: PolicyEntry[]): string {
+/** The policies table: name, rule count, last apply, description; `wide` adds the creation time. */
+export function policiesTable(entries: PolicyEntry[], wide = false): string {
   if (entries.length === 0) return 'no policies\n';
   return table(
-    ['name', 'rules', 'updated', 'description'],
-    entries.map((e) => [e.name, String(e.policy.rules.length), shortTime(e.updatedAt), e.policy.description ?? '-']),
+    ['name', 'rules', ...(wide ? ['created'] : []), 'updated', 'description'],
+    entries.map((e) => [e.name, String(e.policy.rules.length), ...(wide ? [shortTime(e.createdAt)] : []),
+      shortTime(e.updatedAt), e.policy.description ?? '-']),
   );
 }
 
 async function list(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   expectPositionals(positionals, []);
   const entries = await clientFor(values, io).get<PolicyEntry[]>('/api/policies');
-  io.stdout(values.json ? json(entries) : policiesTable(entries));
+  emit(io, values, entries, () => policiesTable(entries), () => policiesTable(entries, true));
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [name] = expectPositionals(positionals, ['NAME']);
+  outputFormat(values);
   const policy = await clientFor(values, io).get<Record<string, unknown>>(`/api/policies/${seg(name)}`);
-  io.stdout(values.json ? json(policy) : stringify(policy));
+  // A policy's readable form is its YAML document: the table formats show that too.
+  emit(io, values, policy, () => stringify(policy));
   return 0;
 }
 
@@ -124,7 +135,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, CONNECTION_OPTIONS);
   const [name] = expectPositionals(positionals, ['NAME']);
   await clientFor(values, io).delete(`/api/policies/${seg(name)}`);
-  io.stdout(`removed policy ${oneLine(name)}\n`);
+  io.stdout(`policy ${oneLine(name)} removed\n`);
   return 0;
 }
 
@@ -173,7 +184,9 @@ async function test(argv: string[], io: Io): Promise<number> {
   if (sql.trim() === '') throw new UsageError('the SQL to test is empty');
   const result = await client.post<PolicyTestResult>('/api/policy/test', { ...body, sql });
   io.stdout(values.json ? json(result) : testReport(result));
-  return 0;
+  // Fail closed: an effect this CLI does not know is not an allow.
+  return Object.hasOwn(POLICY_TEST_EXIT, result.effect) ? POLICY_TEST_EXIT[result.effect as keyof typeof POLICY_TEST_EXIT]
+    : POLICY_TEST_EXIT.deny;
 }
 
 /** Runs `warden policy ...`; returns the exit code. */

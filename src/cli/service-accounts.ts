@@ -3,19 +3,21 @@
  * exchange an agent runs itself. A key is printed once by `keys create` and never again; `token` reads the key
  * from standard input so it stays out of the process list and shell history, and prints the token alone.
  */
-import { clientFor, resolveConnection, seg } from './client.js';
+import { clientFor, resolveConnection, seg, unreachable } from './client.js';
 import { toggleSubcommand } from './toggle.js';
 import {
   CONNECTION_HELP, CONNECTION_OPTIONS, CliError, UsageError, dispatch, expectPositionals, parseCommand, processIo,
   splitList, type Io,
 } from './common.js';
 import { json, oneLine, shortTime, table } from './format.js';
+import { didYouMean } from './usage.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit, outputFormat } from './output.js';
 
 /** Usage of `warden service-accounts`. */
 export const SERVICE_ACCOUNTS_USAGE = `Usage:
   warden service-accounts create NAME [--kind service|agent] [--groups a,b] [--targets a,b] [--description TEXT]
-  warden service-accounts list [--json]
-  warden service-accounts show NAME [--json]
+  warden service-accounts list [-o table|wide|json|yaml]
+  warden service-accounts show NAME [-o table|json|yaml]
   warden service-accounts disable NAME [--let-statements-finish]
   warden service-accounts enable NAME
   warden service-accounts keys create NAME [--ttl 90d]      prints the API key once
@@ -26,7 +28,7 @@ export const SERVICE_ACCOUNTS_USAGE = `Usage:
            TOKEN=$(warden service-accounts token --key-stdin <key.txt). Needs no admin token; the same exchange
            is POST /api/oauth/token with grant_type=client_credentials.
   disable  its keys stop working, new sessions are refused and live ones end within a second
-${CONNECTION_HELP}`;
+${OUTPUT_HELP}${CONNECTION_HELP}`;
 
 interface AccountView {
   name: string;
@@ -45,7 +47,7 @@ async function create(argv: string[], io: Io): Promise<number> {
   });
   const [name] = expectPositionals(positionals, ['NAME']);
   if (values.kind !== undefined && values.kind !== 'service' && values.kind !== 'agent') {
-    throw new UsageError(`--kind must be service or agent, got "${values.kind}"`);
+    throw new UsageError(`--kind must be one of service, agent, got "${values.kind}"`);
   }
   const account = await clientFor(values, io).post<AccountView>('/api/service-accounts', {
     name,
@@ -59,22 +61,25 @@ async function create(argv: string[], io: Io): Promise<number> {
 }
 
 async function list(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   expectPositionals(positionals, []);
   const accounts = await clientFor(values, io).get<AccountView[]>('/api/service-accounts');
-  io.stdout(values.json ? json(accounts) : accounts.length === 0 ? 'no service accounts\n' : table(
-    ['name', 'kind', 'groups', 'targets', 'status'],
-    accounts.map((a) => [a.name, a.kind, a.groups.join(',') || '-', a.targets.join(','), a.disabledAt ? 'disabled' : 'active']),
-  ));
+  const rows = (wide: boolean) => accounts.length === 0 ? 'no service accounts\n' : table(
+    ['name', 'kind', 'groups', 'targets', 'status', ...(wide ? ['description'] : [])],
+    accounts.map((a) => [a.name, a.kind, a.groups.join(',') || '-', a.targets.join(','), a.disabledAt ? 'disabled' : 'active',
+      ...(wide ? [a.description ?? '-'] : [])]),
+  );
+  emit(io, values, accounts, () => rows(false), () => rows(true));
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [name] = expectPositionals(positionals, ['NAME']);
+  const format = outputFormat(values);
   const a = await clientFor(values, io).get<AccountView>(`/api/service-accounts/${seg(name)}`);
-  if (values.json) {
-    io.stdout(json(a));
+  if (format === 'json' || format === 'yaml') {
+    emit(io, values, a, () => '');
     return 0;
   }
   const keys = (a.keys ?? []).map((k) => [k.id, shortTime(k.createdAt), shortTime(k.expiresAt), shortTime(k.lastUsedAt),
@@ -104,7 +109,8 @@ async function keys(argv: string[], io: Io): Promise<number> {
     io.stdout(`API key ${oneLine(id)} revoked\n`);
     return 0;
   }
-  throw new UsageError(sub === undefined ? 'missing keys subcommand (create or revoke)' : `unknown keys subcommand "${sub}"`);
+  throw new UsageError(sub === undefined ? 'missing keys subcommand (create or revoke)'
+    : `unknown keys subcommand "${sub}"${didYouMean(sub, ['create', 'revoke'])}`);
 }
 
 async function token(argv: string[], io: Io): Promise<number> {
@@ -126,7 +132,7 @@ async function token(argv: string[], io: Io): Promise<number> {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form,
     });
   } catch (err) {
-    throw new CliError(`cannot reach Warden at ${url}: ${err instanceof Error ? err.message : String(err)}`);
+    throw unreachable(url, err);
   }
   const body = await response.json().catch(() => ({})) as { access_token?: string; error?: string; error_description?: string };
   if (!response.ok || typeof body.access_token !== 'string') {

@@ -14,18 +14,20 @@ import {
   processIo,
   type Io,
 } from './common.js';
-import { json, oneLine, sessionTimeline, sessionsTable } from './format.js';
+import { oneLine, sessionTimeline, sessionsTable } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 
 /** Usage of `warden sessions`. */
 export const SESSIONS_USAGE = `Usage:
-  warden sessions list [--json] [--active] [--limit N] [--subject NAME] [--target NAME]
-  warden sessions show ID [--json]
+  warden sessions list [-o table|wide|json|yaml] [--active] [--limit N] [--subject NAME] [--target NAME]
+  warden sessions show ID [-o table|json|yaml]
   warden sessions kill ID [--let-statements-finish]
 
   list    newest first (default limit 100, at most 1000); --active shows only sessions still open
-  show    the session and a timeline of its events: offset, type, statement, params, duration, rows, error
+  show    the session and a timeline of its events: offset, type, statement, params, the decision and the rule
+          behind it (allows included), duration, rows, error
   kill    ends a live session now; the caller is told why (--let-statements-finish: after the running statement)
-
+${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
 
 /** Builds the query string of `GET /api/sessions` from the list flags. */
@@ -47,22 +49,22 @@ export function sessionsQuery(values: { active?: boolean; limit?: string; subjec
 async function list(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     ...CONNECTION_OPTIONS,
-    json: { type: 'boolean' }, active: { type: 'boolean' }, limit: { type: 'string' },
+    ...OUTPUT_OPTIONS, active: { type: 'boolean' }, limit: { type: 'string' },
     subject: { type: 'string' }, target: { type: 'string' },
   });
   expectPositionals(positionals, []);
   const sessions = await clientFor(values, io).get<SessionRecord[]>(`/api/sessions${sessionsQuery(values)}`);
-  io.stdout(values.json ? json(sessions) : sessionsTable(sessions));
+  emit(io, values, sessions, () => sessionsTable(sessions), () => sessionsTable(sessions, true));
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [id] = expectPositionals(positionals, ['ID']);
   const found = await clientFor(values, io).get<{ session: SessionRecord; events: SessionEventRecord[] }>(
     `/api/sessions/${seg(id)}`,
   );
-  io.stdout(values.json ? json(found) : sessionTimeline(found.session, found.events));
+  emit(io, values, found, () => sessionTimeline(found.session, found.events));
   return 0;
 }
 

@@ -18,7 +18,8 @@ import {
   required,
   type Io,
 } from './common.js';
-import { json, targetDetails, targetsTable } from './format.js';
+import { json, oneLine, targetDetails, targetsTable } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 
 const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
 
@@ -27,15 +28,15 @@ export const TARGETS_USAGE = `Usage:
   warden targets add NAME --type postgres --host HOST --port PORT --database DB --user USER
                      [--password-stdin] [--tls disable|prefer|require|verify-full] [--ca-file PATH]
                      [--label KEY=VALUE ...] [--json]
-  warden targets list [--json]
-  warden targets show NAME [--json]
+  warden targets list [-o table|wide|json|yaml]
+  warden targets show NAME [-o table|json|yaml]
   warden targets rm NAME
 
-  --password-stdin   read the backend password from standard input (a trailing newline is removed);
+  --password-stdin   read the backend password from standard input (surrounding whitespace is removed);
                      passwords are never accepted as flags. Stored encrypted; never shown again.
   --tls              how Warden connects to the backend (default prefer)
   --ca-file          PEM CA bundle to trust for verify-full
-
+${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
 
 /** Parses `--label k=v` values into a map. */
@@ -57,10 +58,13 @@ export function parsePort(text: string): number {
   return port;
 }
 
-/** Reads the password from stdin, removing one trailing newline (what `echo` and here-strings add). */
+/**
+ * Reads the password from stdin without its surrounding whitespace (the newline `echo`, here-strings and files
+ * end with, a pasted space), as every secret Warden reads from stdin or a file.
+ */
 async function readPassword(io: Io): Promise<string> {
   if (io.stdinIsTTY) io.stderr('Password (end with Ctrl-D): ');
-  const password = (await io.readStdin()).replace(/\r?\n$/, '');
+  const password = (await io.readStdin()).trim();
   if (password === '') throw new UsageError('--password-stdin given but standard input was empty');
   return password;
 }
@@ -82,7 +86,7 @@ async function add(argv: string[], io: Io): Promise<number> {
   });
   const [name] = expectPositionals(positionals, ['NAME']);
   const type = required(values.type, 'type');
-  if (type !== 'postgres') throw new UsageError(`--type must be postgres, got "${type}"`);
+  if (type !== 'postgres') throw new UsageError(`--type must be one of postgres, got "${type}"`);
   if (values.tls !== undefined && !TLS_MODES.includes(values.tls)) {
     throw new UsageError(`--tls must be one of ${TLS_MODES.join(', ')}, got "${values.tls}"`);
   }
@@ -99,23 +103,23 @@ async function add(argv: string[], io: Io): Promise<number> {
   const client = clientFor(values, io);
   const password = values['password-stdin'] ? await readPassword(io) : undefined;
   const target = await client.post<TargetView>('/api/targets', password === undefined ? body : { ...body, password });
-  io.stdout(values.json ? json(target) : `added target ${target.name} (${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${target.hasPassword ? ', password stored encrypted' : ''})\n`);
+  io.stdout(values.json ? json(target) : `target ${target.name} added (${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${target.hasPassword ? ', password stored encrypted' : ''})\n`);
   return 0;
 }
 
 async function list(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   expectPositionals(positionals, []);
   const targets = await clientFor(values, io).get<TargetView[]>('/api/targets');
-  io.stdout(values.json ? json(targets) : targetsTable(targets));
+  emit(io, values, targets, () => targetsTable(targets), () => targetsTable(targets, true));
   return 0;
 }
 
 async function show(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   const [name] = expectPositionals(positionals, ['NAME']);
   const target = await clientFor(values, io).get<TargetView>(`/api/targets/${seg(name)}`);
-  io.stdout(values.json ? json(target) : targetDetails(target));
+  emit(io, values, target, () => targetDetails(target));
   return 0;
 }
 
@@ -123,7 +127,7 @@ async function rm(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, CONNECTION_OPTIONS);
   const [name] = expectPositionals(positionals, ['NAME']);
   await clientFor(values, io).delete(`/api/targets/${seg(name)}`);
-  io.stdout(`removed target ${name}\n`);
+  io.stdout(`target ${oneLine(name)} removed\n`);
   return 0;
 }
 

@@ -17,13 +17,14 @@ import {
   type Io,
 } from './common.js';
 import { json, oneLine, tokensTable } from './format.js';
+import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 
 const KINDS = ['user', 'service', 'agent'];
 
 /** Usage of `warden tokens`. */
 export const TOKENS_USAGE = `Usage:
   warden tokens create --user NAME [--groups a,b] [--targets a,b] [--ttl 1h] [--kind user|service|agent] [--json]
-  warden tokens list [--json]
+  warden tokens list [-o table|wide|json|yaml]
   warden tokens revoke ID|TOKEN [--let-statements-finish] [--json]
   warden tokens delegate --to NAME [--targets a,b] [--classes read,write] [--groups a,b] [--ttl 10m] [--json]
 
@@ -36,6 +37,7 @@ export const TOKENS_USAGE = `Usage:
              the chain travels in the token's act claim); prints the new token alone. The sub-agent is an
              agent with a name of its own (not a user's or service account's) and connects with user=NAME. Targets, classes, groups and lifetime may only narrow the parent's (default ttl 15m)
 
+${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
 
 /** The API's answer to `POST /api/tokens`. */
@@ -77,10 +79,10 @@ async function create(argv: string[], io: Io): Promise<number> {
 }
 
 async function list(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, ...OUTPUT_OPTIONS });
   expectPositionals(positionals, []);
   const tokens = await clientFor(values, io).get<TokenRecord[]>('/api/tokens');
-  io.stdout(values.json ? json(tokens) : tokensTable(tokens));
+  emit(io, values, tokens, () => tokensTable(tokens), () => tokensTable(tokens, Date.now(), true));
   return 0;
 }
 
@@ -94,8 +96,8 @@ async function revoke(argv: string[], io: Io): Promise<number> {
     '/api/tokens/revoke', body);
   const below = (record.revokedIds?.length ?? 1) - 1;
   const ended = record.sessionsEnded?.length ?? 0;
-  io.stdout(values.json ? json(record) : `revoked token ${oneLine(record.id)} of ${oneLine(record.subject)}`
-    + `${below > 0 ? ` and ${below} delegated from it` : ''}; ${ended} live session(s) ended\n`);
+  io.stdout(values.json ? json(record) : `token ${oneLine(record.id)} of ${oneLine(record.subject)}`
+    + `${below > 0 ? ` and ${below} delegated from it` : ''} revoked; ${ended} live session(s) ended\n`);
   return 0;
 }
 

@@ -24,6 +24,8 @@ import { oauthRoutes, type IdTokenExchange } from './routes/oauth.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { portalRoutes } from './routes/portal.js';
 import { principalRoutes } from './routes/principals.js';
+import { knownPrincipalRoutes } from './routes/known-principals.js';
+import { whoamiRoutes } from './routes/whoami.js';
 import { samlRoutes } from './routes/saml.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { targetRoutes } from './routes/targets.js';
@@ -128,6 +130,8 @@ export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstanc
   await app.register(approvalRoutes(deps), { prefix: '/api' });
   await app.register(resourceRoutes(deps), { prefix: '/api' });
   await app.register(principalRoutes(deps), { prefix: '/api' });
+  await app.register(knownPrincipalRoutes(deps), { prefix: '/api' });
+  await app.register(whoamiRoutes(deps), { prefix: '/api' });
   await app.register(oauthRoutes(deps), { prefix: '/api' });
   await app.register(oidcRoutes(deps));
   await app.register(samlRoutes(deps));

@@ -635,8 +635,15 @@ describe('users and sessions', () => {
     assert.equal((await call({ method: 'POST', url: '/api/tokens/delegate', token: own.token, payload: { to: 'x2' } })).statusCode, 201);
   });
 
-  test('disabling a name never seen creates a disabled user', async () => {
-    const res = await call({ method: 'POST', url: '/api/users/future-hire/disable', payload: {} });
+  test('disabling a name never seen is refused as a likely typo; with force it creates a disabled user', async () => {
+    await fx.tokens.issue({ subject: 'alice-known', kind: 'user', groups: ['dev'], ttlSeconds: 600 });
+    const typo = await call({ method: 'POST', url: '/api/users/alcie-known/disable', payload: {} });
+    assert.equal(typo.statusCode, 404, typo.body);
+    assert.equal(errorOf(typo).code, 'WARDEN_ERR_NOT_FOUND');
+    assert.match(errorOf(typo).message, /did you mean "alice-known"\?.*force/);
+    assert.equal(await fx.store.users.get('alcie-known'), undefined, 'no user row was created for the typo');
+    assert.equal((await call({ method: 'POST', url: '/api/users/future-hire/disable', payload: {} })).statusCode, 404);
+    const res = await call({ method: 'POST', url: '/api/users/future-hire/disable', payload: { force: true } });
     assert.equal(res.statusCode, 200, res.body);
     assert.notEqual((await fx.store.users.get('future-hire'))?.disabledAt, null);
     assert.equal((await call({ method: 'POST', url: '/api/users/x/disable', payload: { nope: true } })).statusCode, 400);

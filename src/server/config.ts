@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { z } from 'zod';
 import { WardenError } from '../errors.js';
+import { parseErrorMessage } from '../suggest.js';
+import { formatStartOptions } from './config-help.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
@@ -73,9 +75,10 @@ export const START_USAGE = `usage: warden start [options]
 
 Starts Warden in one process: the control API, the PostgreSQL listener and the embedded store.
 
-options (each also an environment variable):
-${OPTIONS.filter((o) => o.flag).map((o) => `  --${o.flag!.padEnd(31)} ${o.env}`).join('\n')}
-  WARDEN_VAULT_KEY                  base64 of a 32-byte key for backend secrets (default: <data-dir>/vault.key)
+options (flag, then the environment variable that sets it too; a flag wins):
+${formatStartOptions(OPTIONS, ServerConfigSchema.parse({}))}
+  WARDEN_VAULT_KEY (environment only)
+      base64 of a 32-byte key for backend secrets (default: the file <data-dir>/vault.key)
 
 Ports given as 0 pick a free port; the chosen ones are printed and written to <data-dir>/ports.json.`;
 
@@ -87,7 +90,7 @@ export function loadServerConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   try {
     values = parseArgs({ args: argv, options: parseOptions, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    throw new WardenError('WARDEN_ERR_BAD_REQUEST', (err as Error).message);
+    throw new WardenError('WARDEN_ERR_BAD_REQUEST', parseErrorMessage(err, parseOptions));
   }
   const raw: Record<string, unknown> = {};
   for (const o of OPTIONS) {

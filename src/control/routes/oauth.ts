@@ -50,6 +50,12 @@ export function parseScope(scope: string | undefined): { targets?: string[]; cla
   return out;
 }
 
+/**
+ * Parameters that carry a credential. Their surrounding whitespace is removed: keys and tokens never contain any,
+ * and `curl --data-urlencode client_secret@key.txt` sends the file's trailing newline along with the key.
+ */
+const CREDENTIAL_PARAMS = new Set(['client_id', 'client_secret', 'subject_token', 'actor_token']);
+
 /** Credentials of a client_credentials request: the body's, or HTTP Basic's (RFC 6749 section 2.3.1). */
 function clientCredentials(params: Params, authorization: string | undefined): { id?: string; secret?: string } {
   const basic = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
@@ -58,7 +64,7 @@ function clientCredentials(params: Params, authorization: string | undefined): {
     const colon = decoded.indexOf(':');
     if (colon > 0) {
       try {
-        return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+        return { id: decodeURIComponent(decoded.slice(0, colon)).trim(), secret: decodeURIComponent(decoded.slice(colon + 1)).trim() };
       } catch {
         throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials', 401);
       }
@@ -119,7 +125,8 @@ export function oauthRoutes(deps: ControlDeps): FastifyPluginAsync {
     }, async (request, reply) => {
       const body = request.body;
       const params: Params = body !== null && typeof body === 'object' ? Object.fromEntries(
-        Object.entries(body as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : undefined])) : {};
+        Object.entries(body as Record<string, unknown>).map(([k, v]) =>
+          [k, typeof v !== 'string' ? undefined : CREDENTIAL_PARAMS.has(k) ? v.trim() : v])) : {};
       try {
         const issued = await grant(params, request.headers.authorization);
         const expiresIn = Math.max(0, Math.round((Date.parse(issued.expiresAt) - Date.now()) / 1000));

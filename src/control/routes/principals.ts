@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { parseDuration } from '../../identity/duration.js';
 import type { ControlDeps } from '../app.js';
 import { authErrors, errorSchema, idParams, nameParams } from '../schemas.js';
+import { assertKnownUser } from './known-principals.js';
 
 const strings = { type: 'array', items: { type: 'string' } } as const;
 const nonEmptyList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 256 } } as const;
@@ -56,7 +57,16 @@ const emptyBodyIsObject = async (request: { body: unknown }) => {
 /** Body of the disable and kill routes. */
 interface RevocationBody {
   letStatementsFinish?: boolean;
+  /** `users/:name/disable` only: disable a name Warden has not seen yet (else it is refused as a likely typo). */
+  force?: boolean;
 }
+
+/** The body of `users/:name/disable|enable`: the revocation options plus `force`. */
+const userRevocationBody = {
+  ...revocationBody,
+  properties: { ...revocationBody.properties,
+    force: { type: 'boolean', description: 'disable a name Warden has not seen yet (no sign-in, token or session)' } },
+} as const;
 
 /** Body of `POST /api/service-accounts`. */
 interface CreateAccountBody {
@@ -79,10 +89,11 @@ export function principalRoutes(deps: ControlDeps): FastifyPluginAsync {
       preValidation: emptyBodyIsObject,
         schema: {
           tags: users, summary: action === 'disable' ? 'Disable a user: refuse new sessions, end live ones' : 'Enable a user again',
-          params: nameParams, body: revocationBody,
-          response: { 200: { type: 'object', properties: { user: userShape, ...ended } }, ...authErrors },
+          params: nameParams, body: userRevocationBody,
+          response: { 200: { type: 'object', properties: { user: userShape, ...ended } }, 404: errorSchema, ...authErrors },
         },
       }, async (request) => {
+        if (action === 'disable' && request.body?.force !== true) await assertKnownUser(deps.store, request.params.name);
         const { user, sessions } = await deps.killSwitch.setUserDisabled(request.params.name, action === 'disable',
           { letStatementsFinish: request.body?.letStatementsFinish, by: request.subject?.id });
         request.log.info({ user: user.name, action, sessionsEnded: sessions.length, by: request.subject?.id }, `user ${action}d`);
