@@ -22,8 +22,8 @@ export interface NotifierOptions {
   webhookUrls: string[];
   /** Slack-compatible incoming webhooks: receive `{ text, blocks }`. */
   slackWebhookUrls: string[];
-  /** The control API's address as approvers reach it, for links in messages. */
-  publicUrl: string;
+  /** The control API's address as approvers reach it, for links in messages; a function when known only once bound. */
+  publicUrl: string | (() => string);
   logger: Logger;
   fetchImpl?: typeof fetch;
   /** Waits before each retry; its length is the number of retries. */
@@ -48,7 +48,7 @@ function sleep(ms: number): Promise<void> {
 export class Notifier {
   readonly #webhooks: string[];
   readonly #slack: string[];
-  readonly #publicUrl: string;
+  readonly #publicUrl: () => string;
   readonly #logger: Logger;
   readonly #fetch: typeof fetch;
   readonly #delays: number[];
@@ -57,7 +57,8 @@ export class Notifier {
   constructor(options: NotifierOptions) {
     this.#webhooks = [...options.webhookUrls];
     this.#slack = [...options.slackWebhookUrls];
-    this.#publicUrl = options.publicUrl;
+    const { publicUrl } = options;
+    this.#publicUrl = typeof publicUrl === 'string' ? () => publicUrl : publicUrl;
     this.#logger = options.logger.child({ component: 'approvals-notifier' });
     this.#fetch = options.fetchImpl ?? fetch;
     this.#delays = [...(options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS)];
@@ -74,8 +75,8 @@ export class Notifier {
   /** Announces `event` for `request` to every webhook; returns at once and never throws. */
   notify(event: ApprovalEvent, request: ApprovalRequest): void {
     try {
-      const generic = this.#webhooks.length > 0 ? JSON.stringify(webhookPayload(event, request, this.#publicUrl)) : '';
-      const slack = this.#slack.length > 0 ? JSON.stringify(slackPayload(event, request, this.#publicUrl)) : '';
+      const generic = this.#webhooks.length > 0 ? JSON.stringify(webhookPayload(event, request, this.#publicUrl())) : '';
+      const slack = this.#slack.length > 0 ? JSON.stringify(slackPayload(event, request, this.#publicUrl())) : '';
       for (const url of this.#webhooks) this.#track(this.#deliver(url, generic, event, request.id));
       for (const url of this.#slack) this.#track(this.#deliver(url, slack, event, request.id));
     } catch (err) {
