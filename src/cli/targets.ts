@@ -1,5 +1,5 @@
 /**
- * `warden targets add|list|show|rm`: manage backends through the control API. A password is only ever read from
+ * `warden targets add|list|show|update|test|rm`: manage backends through the control API. A password is only ever read from
  * stdin (`--password-stdin`), never from a flag, because flags end up in shell history and in `ps` output; it is
  * sent once to the API and never printed.
  */
@@ -19,8 +19,10 @@ import {
   type Io,
 } from './common.js';
 import { json, targetDetails, targetsTable } from './format.js';
+import { test, update } from './targets-change.js';
 
-const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
+/** The backend TLS modes, as `--tls` takes them. */
+export const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
 
 /** Usage of `warden targets`. */
 export const TARGETS_USAGE = `Usage:
@@ -29,12 +31,21 @@ export const TARGETS_USAGE = `Usage:
                      [--label KEY=VALUE ...] [--json]
   warden targets list [--json]
   warden targets show NAME [--json]
+  warden targets update NAME [--host HOST] [--port PORT] [--database DB] [--user USER]
+                     [--password-stdin | --no-password] [--tls MODE] [--ca-file PATH | --no-ca]
+                     [--label KEY=VALUE ...] [--json]
+  warden targets test NAME [--json]
   warden targets rm NAME
 
   --password-stdin   read the backend password from standard input (a trailing newline is removed);
                      passwords are never accepted as flags. Stored encrypted; never shown again.
   --tls              how Warden connects to the backend (default prefer)
   --ca-file          PEM CA bundle to trust for verify-full
+  update             changes only the flags given (--label replaces all labels); changing host, port, user or
+                     CA, or lowering --tls, needs the password again (--password-stdin) or --no-password, so a
+                     stored password is never sent to a server it was not given for
+  test               checks DNS, TCP, TLS and the login with the stored credentials, step by step;
+                     exits 0 when every step worked, 1 when one failed
 
 ${CONNECTION_HELP}`;
 
@@ -58,14 +69,15 @@ export function parsePort(text: string): number {
 }
 
 /** Reads the password from stdin, removing one trailing newline (what `echo` and here-strings add). */
-async function readPassword(io: Io): Promise<string> {
+export async function readPassword(io: Io): Promise<string> {
   if (io.stdinIsTTY) io.stderr('Password (end with Ctrl-D): ');
   const password = (await io.readStdin()).replace(/\r?\n$/, '');
   if (password === '') throw new UsageError('--password-stdin given but standard input was empty');
   return password;
 }
 
-function readCa(path: string): string {
+/** Reads a --ca-file. */
+export function readCa(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -129,5 +141,5 @@ async function rm(argv: string[], io: Io): Promise<number> {
 
 /** Runs `warden targets ...`; returns the exit code. */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
-  return dispatch(argv, io, TARGETS_USAGE, { add, list, ls: list, show, rm, remove: rm });
+  return dispatch(argv, io, TARGETS_USAGE, { add, list, ls: list, show, update, test, rm, remove: rm });
 }

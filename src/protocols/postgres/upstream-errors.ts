@@ -62,12 +62,16 @@ const SOCKET_REASONS: Record<string, (t: Target) => string> = {
   EPIPE: (t) => `the connection to ${address(t)} was closed by the server`,
 };
 
+/** Why a TCP connection (or a name lookup) failed, in caller-safe words. */
+export function socketReason(target: Target, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+  return SOCKET_REASONS[code]?.(target) ?? `connecting to ${address(target)} failed (${code})`;
+}
+
 /** A failed TCP connection (or a socket error before TLS) as a caller-safe WardenError. */
 export function socketFailure(target: Target, err: unknown): WardenError {
   const e = err as NodeJS.ErrnoException | undefined;
-  const code = e?.code ?? 'error';
-  const reason = SOCKET_REASONS[code]?.(target) ?? `connecting to ${address(target)} failed (${code})`;
-  return unreachable(target, reason, `${code}: ${e?.message ?? String(err)} (${address(target)})`, err);
+  return unreachable(target, socketReason(target, err), `${e?.code ?? 'error'}: ${e?.message ?? String(err)} (${address(target)})`, err);
 }
 
 /** Certificate problems a caller can fix, by Node's (OpenSSL's) error code. */
@@ -82,23 +86,32 @@ const CERTIFICATE_REASONS: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'the server\'s certificate does not name the target\'s host',
 };
 
-/** A failed TLS handshake as a caller-safe WardenError: certificate problems by name, others by code. */
-export function tlsFailure(target: Target, err: unknown): WardenError {
-  const e = err as NodeJS.ErrnoException | undefined;
-  const code = e?.code ?? 'error';
-  const message = e?.message ?? String(err);
+/** Why a TLS handshake failed, in caller-safe words: certificate problems by name, others by code. */
+export function tlsReason(target: Target, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
   const certificate = CERTIFICATE_REASONS[code];
-  const reason = certificate !== undefined
+  return certificate !== undefined
     ? `${certificate} (${code}); tls ${target.tls} needs a certificate for ${target.host} from a CA in the target's CA bundle ` +
       'or the system\'s'
     : `the TLS handshake with ${address(target)} failed (${code})`;
+}
+
+/** A failed TLS handshake as a caller-safe WardenError. */
+export function tlsFailure(target: Target, err: unknown): WardenError {
+  const message = (err as Error | undefined)?.message ?? String(err);
+  const reason = tlsReason(target, err);
   return new WardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', `TLS connection to target "${target.name}" failed: ${reason}`,
     { detail: `tls mode ${target.tls}: ${message}`, cause: err });
 }
 
+/** Why TLS failed when the server answered SSLRequest with N while the target's mode needs TLS. */
+export function tlsRefusedReason(target: Target): string {
+  return `the server does not accept TLS but the target requires it (tls ${target.tls})`;
+}
+
 /** The server answered SSLRequest with N while the target's mode needs TLS. */
 export function tlsRefused(target: Target): WardenError {
-  return unreachable(target, `the server does not accept TLS but the target requires it (tls ${target.tls})`);
+  return unreachable(target, tlsRefusedReason(target));
 }
 
 /**

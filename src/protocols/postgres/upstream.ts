@@ -95,8 +95,8 @@ class Deadline {
   }
 }
 
-/** Resolves once the socket connects; rejects with the system error otherwise. */
-function connected(socket: net.Socket): Promise<void> {
+/** Resolves once the socket connects; rejects with the system error otherwise (also used by diagnose.ts). */
+export function connected(socket: net.Socket): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error): void => {
       socket.off('connect', onConnect).off('error', done).off('close', onClose);
@@ -109,7 +109,7 @@ function connected(socket: net.Socket): Promise<void> {
   });
 }
 
-function openTcp(target: Target): net.Socket {
+export function openTcp(target: Target): net.Socket {
   const socket = net.connect({ host: target.host, port: target.port });
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 30_000); // as libpq: notice a dead peer on an idle session
@@ -117,7 +117,7 @@ function openTcp(target: Target): net.Socket {
 }
 
 /** Reads the one-byte answer to SSLRequest. More bytes before the TLS handshake would be injected data (CVE-2021-23222). */
-function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
+export function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
       socket.off('data', onData).off('error', onError).off('close', onClose);
@@ -135,7 +135,7 @@ function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
   });
 }
 
-function tlsOptions(socket: net.Socket, target: Target): tls.ConnectionOptions {
+export function tlsOptions(socket: net.Socket, target: Target): tls.ConnectionOptions {
   const verify = target.tls === 'verify-full';
   const options: tls.ConnectionOptions = { socket, host: target.host, minVersion: 'TLSv1.2', rejectUnauthorized: verify };
   // SNI must not carry an IP address; the identity check then matches the IP against the certificate's IP SANs.
