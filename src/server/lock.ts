@@ -2,8 +2,9 @@
  * The data directory's lock: one `warden start` per data directory. Two servers on one directory would share the
  * SQLite store, the keys and `ports.json` (the second overwriting the first's ports with ports that later point
  * nowhere), so a second start must refuse. The lock is a pid file created atomically (hard link); a lock left behind
- * by a process that died (SIGKILL, power loss) is taken over once its pid is no longer a live Warden, so a crash
- * never leaves the directory stuck. This module only manages that file; it never opens the store.
+ * by a process that died (SIGKILL, power loss) is taken over once its pid is gone or belongs to a process started
+ * later (a reused pid), so a crash never leaves the directory stuck. Two starts racing to take over the same stale
+ * lock are not fully excluded (both may remove it); that needs a crash and two simultaneous starts. This module only manages that file; it never opens the store.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +26,8 @@ const heldHere = new Set<string>();
 interface LockContent {
   pid: number;
   startedAt: string;
+  /** The holder's start time in clock ticks (Linux), to tell a reused pid from the holder. */
+  startTicks?: string | null;
 }
 
 function readLock(file: string): LockContent | null {
@@ -36,23 +39,30 @@ function readLock(file: string): LockContent | null {
   }
 }
 
-/**
- * True when `pid` is a running process that may be a Warden. `kill(pid, 0)` tests existence (EPERM: it exists but
- * belongs to someone else); on Linux a pid reused by an unrelated program is recognised by its command line.
- */
-function isLiveWarden(pid: number, file: string): boolean {
-  if (pid === process.pid) return heldHere.has(file);
+/** A process's start time in clock ticks since boot (Linux `/proc/PID/stat` field 22); null where unknown. */
+function startTicks(pid: number): string | null {
   try {
-    process.kill(pid, 0);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when the lock's holder still runs. `kill(pid, 0)` tests existence (EPERM: it exists but belongs to someone
+ * else); where the start time is known, a pid the kernel gave to another process since is told apart by it.
+ */
+function holderAlive(holder: LockContent, file: string): boolean {
+  if (holder.pid === process.pid) return heldHere.has(file);
+  try {
+    process.kill(holder.pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  try {
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('warden');
-  } catch {
-    return true; // no /proc (or not readable): trust kill(0)
-  }
+  const now = startTicks(holder.pid);
+  return holder.startTicks == null || now === null || now === holder.startTicks;
 }
 
 /** Creates the lock file with its whole content at once: written aside, then hard-linked into place (fails if taken). */
@@ -76,14 +86,14 @@ function tryCreate(file: string, content: LockContent): boolean {
  */
 export function lockDataDir(dataDir: string): DataDirLock {
   const file = path.join(dataDir, LOCK_FILE);
-  const mine: LockContent = { pid: process.pid, startedAt: new Date().toISOString() };
+  const mine: LockContent = { pid: process.pid, startedAt: new Date().toISOString(), startTicks: startTicks(process.pid) };
   for (let attempt = 0; attempt < 2; attempt++) {
     if (tryCreate(file, mine)) {
       heldHere.add(file);
       return ownedLock(file, mine);
     }
     const holder = readLock(file);
-    if (holder !== null && isLiveWarden(holder.pid, file)) {
+    if (holder !== null && holderAlive(holder, file)) {
       throw new WardenError('WARDEN_ERR_DATA_DIR_LOCKED', `data dir ${dataDir} is in use by another Warden (pid ${holder.pid}, ` +
         `started ${holder.startedAt}): stop it first, or give this one its own --data-dir`);
     }
