@@ -104,12 +104,8 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   })());
   let ports: RunningServer['ports'];
   try {
-    apiPort = await api.listen({ host: config.listenHost, port: config.apiPort })
-      .then(() => (api.server.address() as { port: number }).port, (err: unknown) => { throw listenFailure(err, 'api', config); });
-    const postgresPort = await postgres.listen(config.listenHost, config.postgresPort)
-      .catch((err: unknown) => { throw listenFailure(err, 'postgres', config); });
-    ports = { api: apiPort, postgres: postgresPort };
-    await writePorts(config.dataDir, ports);
+    ports = await listenAll(config, api, postgres);
+    apiPort = ports.api;
   } catch (err) {
     await stop('Warden could not start');
     throw err;
@@ -120,6 +116,21 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   }
   killSwitch.start();
   return { ports, newAdminToken, stop };
+}
+
+/** Opens the control API and the PostgreSQL listener, then writes ports.json; a port in use names its flag. */
+async function listenAll(config: ServerConfig, api: Awaited<ReturnType<typeof buildControlApi>>,
+  postgres: PostgresListener): Promise<RunningServer['ports']> {
+  await api.listen({ host: config.listenHost, port: config.apiPort }).catch((err: unknown) => {
+    throw listenFailure(err, 'api', config);
+  });
+  const apiPort = (api.server.address() as { port: number }).port;
+  const postgresPort = await postgres.listen(config.listenHost, config.postgresPort).catch((err: unknown) => {
+    throw listenFailure(err, 'postgres', config);
+  });
+  const ports = { api: apiPort, postgres: postgresPort };
+  await writePorts(config.dataDir, ports);
+  return ports;
 }
 
 /** Issues the admin token on first start (or after its file was deleted) and writes it 0600. */
