@@ -67,10 +67,11 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
 
   const recorder = new Recorder({ sessions: store.sessions, logger });
   const registry = new SessionRegistry();
-  // Links in notifications name the port actually bound (not 0) unless the operator said how approvers reach us.
-  let apiPort = config.apiPort;
+  // Links in notifications name the port actually bound (not 0) unless the operator said how approvers reach us;
+  // notifications raised before the API is bound (recovery at start-up) wait for it.
+  let apiPort: number | undefined;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
-  const publicUrl = () => config.publicUrl ?? `http://${host}:${apiPort}`;
+  const publicUrl = () => config.publicUrl ?? (apiPort === undefined ? undefined : `http://${host}:${apiPort}`);
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
@@ -106,6 +107,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   try {
     ports = await listenAll(config, api, postgres);
     apiPort = ports.api;
+    notifier.addressKnown();
   } catch (err) {
     await stop('Warden could not start');
     throw err;
