@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   WARDEN_ERR_TARGET_NOT_FOUND: 'not_found',
   WARDEN_ERR_NOT_FOUND: 'not_found',
   WARDEN_ERR_CONFLICT: 'conflict',
+  WARDEN_ERR_DATA_DIR_LOCKED: 'conflict',
+  WARDEN_ERR_PORT_IN_USE: 'conflict',
   WARDEN_ERR_BAD_REQUEST: 'bad_input',
   WARDEN_ERR_PROTOCOL: 'bad_input',
   WARDEN_ERR_MESSAGE_TOO_LARGE: 'bad_input',

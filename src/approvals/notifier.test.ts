@@ -166,3 +166,24 @@ describe('Slack message', () => {
     assert.equal(payload.blocks.length, 2);
   });
 });
+
+describe('an address known only once the API is bound', () => {
+  test('notifications raised before wait, then carry the bound address', async () => {
+    let bound: string | undefined;
+    const notifier = new Notifier({ webhookUrls: [`${base}/generic`], slackWebhookUrls: [`${base}/slack`],
+      publicUrl: () => bound, logger, retryDelaysMs: [] });
+    notifier.notify('approval.expired', request({ id: 'apr_early', status: 'expired' }));
+    await notifier.idle();
+    assert.equal(hits.length, 0, 'nothing is sent with an unknown address');
+    bound = 'http://127.0.0.1:41234';
+    notifier.addressKnown();
+    notifier.notify('approval.requested', request({ id: 'apr_late' }));
+    await notifier.idle();
+    const generic = hits.filter((h) => h.path === '/generic').map((h) => [h.body.event, h.body.url]);
+    assert.deepEqual(generic, [['approval.expired', 'http://127.0.0.1:41234/api/approvals/apr_early'],
+      ['approval.requested', 'http://127.0.0.1:41234/api/approvals/apr_late']]);
+    const slack = hits.filter((h) => h.path === '/slack').map((h) => JSON.stringify(h.body));
+    assert.equal(slack.length, 2);
+    assert.ok(slack.some((body) => body.includes('Details: http://127.0.0.1:41234/api/approvals/apr_late')), slack.join('\n'));
+  });
+});

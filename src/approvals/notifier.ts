@@ -22,8 +22,11 @@ export interface NotifierOptions {
   webhookUrls: string[];
   /** Slack-compatible incoming webhooks: receive `{ text, blocks }`. */
   slackWebhookUrls: string[];
-  /** The control API's address as approvers reach it, for links in messages. */
-  publicUrl: string;
+  /**
+   * The control API's address as approvers reach it, for links in messages. A function when it is known only once
+   * the API is bound: it returns undefined until then, and notifications wait (see `addressKnown`).
+   */
+  publicUrl: string | (() => string | undefined);
   logger: Logger;
   fetchImpl?: typeof fetch;
   /** Waits before each retry; its length is the number of retries. */
@@ -48,7 +51,9 @@ function sleep(ms: number): Promise<void> {
 export class Notifier {
   readonly #webhooks: string[];
   readonly #slack: string[];
-  readonly #publicUrl: string;
+  readonly #publicUrl: () => string | undefined;
+  /** Notifications raised before the address was known (e.g. expiries while recovering at start-up). */
+  #waiting: Array<[ApprovalEvent, ApprovalRequest]> = [];
   readonly #logger: Logger;
   readonly #fetch: typeof fetch;
   readonly #delays: number[];
@@ -57,7 +62,8 @@ export class Notifier {
   constructor(options: NotifierOptions) {
     this.#webhooks = [...options.webhookUrls];
     this.#slack = [...options.slackWebhookUrls];
-    this.#publicUrl = options.publicUrl;
+    const { publicUrl } = options;
+    this.#publicUrl = typeof publicUrl === 'string' ? () => publicUrl : publicUrl;
     this.#logger = options.logger.child({ component: 'approvals-notifier' });
     this.#fetch = options.fetchImpl ?? fetch;
     this.#delays = [...(options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS)];
@@ -74,13 +80,26 @@ export class Notifier {
   /** Announces `event` for `request` to every webhook; returns at once and never throws. */
   notify(event: ApprovalEvent, request: ApprovalRequest): void {
     try {
-      const generic = this.#webhooks.length > 0 ? JSON.stringify(webhookPayload(event, request, this.#publicUrl)) : '';
-      const slack = this.#slack.length > 0 ? JSON.stringify(slackPayload(event, request, this.#publicUrl)) : '';
+      if (this.disabled) return;
+      const publicUrl = this.#publicUrl();
+      if (publicUrl === undefined) {
+        this.#waiting.push([event, request]);
+        return;
+      }
+      const generic = this.#webhooks.length > 0 ? JSON.stringify(webhookPayload(event, request, publicUrl)) : '';
+      const slack = this.#slack.length > 0 ? JSON.stringify(slackPayload(event, request, publicUrl)) : '';
       for (const url of this.#webhooks) this.#track(this.#deliver(url, generic, event, request.id));
       for (const url of this.#slack) this.#track(this.#deliver(url, slack, event, request.id));
     } catch (err) {
       this.#logger.error({ err, event, request: request?.id }, 'cannot build approval notification');
     }
+  }
+
+  /** The API is bound: sends what waited for its address, in order. */
+  addressKnown(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const [event, request] of waiting) this.notify(event, request);
   }
 
   /**

@@ -134,7 +134,7 @@ export class ApiClient {
    * Sends one request; resolves to the parsed JSON body (undefined for 204), throws CliError otherwise. `anonymous`
    * requests (the public sign-in routes) carry no token.
    */
-  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, options: { anonymous?: boolean } = {}): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: { anonymous?: boolean } = {}): Promise<T> {
     const { url } = this.connection;
     const token = options.anonymous ? undefined : await this.#token();
     if (!token && !options.anonymous) {
@@ -187,6 +187,11 @@ export class ApiClient {
   /** POST a JSON body. */
   post<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('POST', path, body);
+  }
+
+  /** PATCH with a JSON body (partial updates). */
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, body);
   }
 
   /** DELETE a resource (204 expected). */

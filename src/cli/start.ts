@@ -27,7 +27,16 @@ export async function run(argv: string[]): Promise<number> {
   process.umask(0o077);
   const logger = createLogger(config.logLevel);
   const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
-  const server = await startServer(config, logger, version);
+  let server;
+  try {
+    server = await startServer(config, logger, version);
+  } catch (err) {
+    // A busy port or a locked data dir is the operator's to fix: say what and how, without a stack trace.
+    if (!(err instanceof WardenError) || !err.public || err.kind === 'internal') throw err;
+    logger.flush?.();
+    process.stderr.write(`warden: ${err.message}\n`);
+    return 1;
+  }
   const { api, postgres } = server.ports;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   process.stdout.write([

@@ -1,5 +1,5 @@
 /**
- * `warden targets add|list|show|rm`: manage backends through the control API. A password is only ever read from
+ * `warden targets add|list|show|update|test|rm`: manage backends through the control API. A password is only ever read from
  * stdin (`--password-stdin`), never from a flag, because flags end up in shell history and in `ps` output; it is
  * sent once to the API and never printed.
  */
@@ -20,8 +20,10 @@ import {
 } from './common.js';
 import { json, oneLine, targetDetails, targetsTable } from './format.js';
 import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
+import { test, update } from './targets-change.js';
 
-const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
+/** The backend TLS modes, as `--tls` takes them. */
+export const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
 
 /** Usage of `warden targets`. */
 export const TARGETS_USAGE = `Usage:
@@ -30,6 +32,10 @@ export const TARGETS_USAGE = `Usage:
                      [--label KEY=VALUE ...] [--json]
   warden targets list [-o table|wide|json|yaml]
   warden targets show NAME [-o table|json|yaml]
+  warden targets update NAME [--host HOST] [--port PORT] [--database DB] [--user USER]
+                     [--password-stdin | --no-password] [--tls MODE] [--ca-file PATH | --no-ca]
+                     [--label KEY=VALUE ...] [--json]
+  warden targets test NAME [--json]
   warden targets rm NAME
 
   --password-stdin   read the backend password from standard input (surrounding whitespace is removed);
@@ -37,6 +43,12 @@ export const TARGETS_USAGE = `Usage:
   --tls              how Warden connects to the backend (default prefer)
   --ca-file          PEM CA bundle to trust for verify-full
 ${OUTPUT_HELP}
+  update             changes only the flags given (--label replaces all labels); changing host, port, user or
+                     CA, or lowering --tls, needs the password again (--password-stdin) or --no-password, so a
+                     stored password is never sent to a server it was not given for
+  test               checks DNS, TCP, TLS and the login with the stored credentials, step by step;
+                     exits 0 when every step worked, 1 when one failed
+
 ${CONNECTION_HELP}`;
 
 /** Parses `--label k=v` values into a map. */
@@ -62,14 +74,15 @@ export function parsePort(text: string): number {
  * Reads the password from stdin without its surrounding whitespace (the newline `echo`, here-strings and files
  * end with, a pasted space), as every secret Warden reads from stdin or a file.
  */
-async function readPassword(io: Io): Promise<string> {
+export async function readPassword(io: Io): Promise<string> {
   if (io.stdinIsTTY) io.stderr('Password (end with Ctrl-D): ');
   const password = (await io.readStdin()).trim();
   if (password === '') throw new UsageError('--password-stdin given but standard input was empty');
   return password;
 }
 
-function readCa(path: string): string {
+/** Reads a --ca-file. */
+export function readCa(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -133,5 +146,5 @@ async function rm(argv: string[], io: Io): Promise<number> {
 
 /** Runs `warden targets ...`; returns the exit code. */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
-  return dispatch(argv, io, TARGETS_USAGE, { add, list, ls: list, show, rm, remove: rm });
+  return dispatch(argv, io, TARGETS_USAGE, { add, list, ls: list, show, update, test, rm, remove: rm });
 }

@@ -4,6 +4,7 @@
  * which also decides where to listen. It must never log an Authorization header, a password or a token text.
  */
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApprovalService } from '../approvals/service.js';
@@ -106,6 +107,20 @@ async function registerOpenApi(app: FastifyInstance, version: string): Promise<v
   });
 }
 
+/**
+ * Swagger UI at `/docs` for the OpenAPI document. Its pages and assets are public like the document itself (they
+ * hold no data; every call made from the UI still needs a token, given with its Authorize button), so its routes
+ * are marked `auth: 'public'` as they are added; it serves its bundled assets with a Content-Security-Policy.
+ */
+async function registerDocs(app: FastifyInstance): Promise<void> {
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...(route.config as object | undefined), auth: 'public' } as typeof route.config;
+    });
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: false } });
+  });
+}
+
 /** Builds the control API with every route registered; not listening yet (the server calls `.listen`). */
 export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -122,6 +137,7 @@ export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstanc
   await registerOpenApi(app, deps.version);
 
   app.get('/api/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  await registerDocs(app);
   await app.register(healthRoutes(deps), { prefix: '/api' });
   await app.register(targetRoutes(deps), { prefix: '/api' });
   await app.register(tokenRoutes(deps), { prefix: '/api' });

@@ -62,8 +62,16 @@ describe('viewing requests', () => {
     assert.deepEqual(eveList.json(), []);
     const eveOne = await call({ method: 'GET', url: `/api/approvals/${request.id}`, as: 'eve' });
     assert.deepEqual([eveOne.statusCode, errorOf(eveOne).code], [404, 'WARDEN_ERR_NOT_FOUND']);
+    // Naming the id to decide it tells a bystander who may decide (never the statement), not a misleading 404.
     const eveApprove = await call({ method: 'POST', url: `/api/approvals/${request.id}/approve`, payload: {}, as: 'eve' });
-    assert.equal(eveApprove.statusCode, 404);
+    assert.deepEqual([eveApprove.statusCode, errorOf(eveApprove)], [403, { code: 'WARDEN_ERR_FORBIDDEN',
+      message: `you are not an eligible approver of approval request ${request.id}: approval needs a member of dba` }]);
+    assert.doesNotMatch(eveApprove.body, /DROP TABLE|audit_old/);
+    const eveDeny = await call({ method: 'POST', url: `/api/approvals/${request.id}/deny`, payload: {}, as: 'eve' });
+    assert.equal(errorOf(eveDeny).message, `you are not an eligible approver of approval request ${request.id}: denial needs a member of dba`);
+    const unknown = await call({ method: 'POST', url: '/api/approvals/apr_unknown/approve', payload: {}, as: 'eve' });
+    assert.deepEqual([unknown.statusCode, errorOf(unknown).code], [404, 'WARDEN_ERR_NOT_FOUND']);
+    assert.equal((await fx.deps.approvals.get(request.id))?.status, 'pending');
   });
 
   test('filters are validated; a token is required', async () => {
@@ -129,8 +137,11 @@ describe('access requests', () => {
     const request = res.json() as ApprovalRequest;
     assert.deepEqual([request.kind, request.status, request.requester, request.accessSeconds, request.reason],
       ['access', 'pending', 'alice', 3600, 'incident 42']);
-    // A dba who is not an admin cannot even see it.
-    assert.equal((await call({ method: 'POST', url: `/api/approvals/${request.id}/approve`, payload: {}, as: 'bob' })).statusCode, 404);
+    // A dba who is not an admin cannot see it, and trying to approve it says who can.
+    assert.equal((await call({ method: 'GET', url: `/api/approvals/${request.id}`, as: 'bob' })).statusCode, 404);
+    const bob = await call({ method: 'POST', url: `/api/approvals/${request.id}/approve`, payload: {}, as: 'bob' });
+    assert.deepEqual([bob.statusCode, errorOf(bob).message],
+      [403, `you are not an eligible approver of approval request ${request.id}: approval needs a member of warden-admins`]);
     assert.equal(await fx.deps.approvals.hasAccess(subjects.alice, 'pg1'), false);
     const ok = await call({ method: 'POST', url: `/api/approvals/${request.id}/approve`, payload: {}, as: 'admin' });
     assert.equal((ok.json() as ApprovalRequest).status, 'approved');

@@ -25,6 +25,8 @@ import { Vault } from '../vault/vault.js';
 import type { ServerConfig } from './config.js';
 import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
 import { installProcessGuard } from './guard.js';
+import { listenFailure } from './listen-errors.js';
+import { lockDataDir } from './lock.js';
 import { loadOrCreateTls } from './tls.js';
 
 /** The admin token lives a year; deleting `admin.token` and restarting issues a new one. */
@@ -42,6 +44,17 @@ export interface RunningServer {
 /** Starts every part of Warden in this process. */
 export async function startServer(config: ServerConfig, logger: Logger, version: string): Promise<RunningServer> {
   await prepareDataDir(config.dataDir);
+  const lock = lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, logger, version, lock.release);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** startServer once the data directory is ours; `unlock` runs when the server has stopped. */
+async function startLocked(config: ServerConfig, logger: Logger, version: string, unlock: () => void): Promise<RunningServer> {
   const store = await openStore({ kind: 'sqlite', path: path.join(config.dataDir, 'warden.db') });
   const dangling = await store.sessions.endDangling(new Date().toISOString(), 'Warden stopped before the session ended');
   if (dangling > 0) logger.warn({ sessions: dangling }, 'closed sessions left open by an earlier run');
@@ -55,7 +68,11 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
 
   const recorder = new Recorder({ sessions: store.sessions, logger });
   const registry = new SessionRegistry();
-  const publicUrl = config.publicUrl ?? `http://${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${config.apiPort}`;
+  // Links in notifications name the port actually bound (not 0) unless the operator said how approvers reach us;
+  // notifications raised before the API is bound (recovery at start-up) wait for it.
+  let apiPort: number | undefined;
+  const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
+  const publicUrl = () => config.publicUrl ?? (apiPort === undefined ? undefined : `http://${host}:${apiPort}`);
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
@@ -77,13 +94,6 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
     logger.warn({ host: config.listenHost }, 'plaintext logins are allowed on loopback only; this listener requires TLS');
   }
 
-  await api.listen({ host: config.listenHost, port: config.apiPort });
-  const apiPort = (api.server.address() as { port: number }).port;
-  const postgresPort = await postgres.listen(config.listenHost, config.postgresPort);
-  const ports = { api: apiPort, postgres: postgresPort };
-  await writePorts(config.dataDir, ports);
-  killSwitch.start();
-
   let stopping: Promise<void> | null = null;
   const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
     guard.uninstall();
@@ -95,12 +105,42 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
     await recorder.close();
     await notifier.idle(2000);
     await store.close();
+    unlock();
   })());
   // Contains what slipped past every session's failure path instead of letting Node end the process (guard.ts).
   const guard = installProcessGuard(logger, () => {
     stop('Warden is restarting after internal errors').finally(() => process.exit(70)).catch(() => process.exit(70));
   });
+  let ports: RunningServer['ports'];
+  try {
+    ports = await listenAll(config, api, postgres);
+    apiPort = ports.api;
+    notifier.addressKnown();
+  } catch (err) {
+    await stop('Warden could not start');
+    throw err;
+  }
+  if (config.publicUrl === undefined) {
+    logger.info({ url: publicUrl() }, 'links in approval notifications use the API\'s bound address; behind a proxy or ' +
+      'on another host set --public-url (WARDEN_PUBLIC_URL) to the address approvers reach');
+  }
+  killSwitch.start();
   return { ports, newAdminToken, stop };
+}
+
+/** Opens the control API and the PostgreSQL listener, then writes ports.json; a port in use names its flag. */
+async function listenAll(config: ServerConfig, api: Awaited<ReturnType<typeof buildControlApi>>,
+  postgres: PostgresListener): Promise<RunningServer['ports']> {
+  await api.listen({ host: config.listenHost, port: config.apiPort }).catch((err: unknown) => {
+    throw listenFailure(err, 'api', config);
+  });
+  const apiPort = (api.server.address() as { port: number }).port;
+  const postgresPort = await postgres.listen(config.listenHost, config.postgresPort).catch((err: unknown) => {
+    throw listenFailure(err, 'postgres', config);
+  });
+  const ports = { api: apiPort, postgres: postgresPort };
+  await writePorts(config.dataDir, ports);
+  return ports;
 }
 
 /** Issues the admin token on first start (or after its file was deleted) and writes it 0600. */

@@ -141,6 +141,12 @@ function targetRepository(db: Kysely<Database>, s: StoreState): TargetRepository
       guard(s, 'targets.list', async () =>
         (await db.selectFrom('targets').selectAll().orderBy('name').execute()).map(targetFromRow),
       ),
+    update: (t: TargetRecord) =>
+      guard(s, 'targets.update', async () => {
+        const { name, created_at: _created, ...fields } = targetToRow(t);
+        const result = await db.updateTable('targets').set(fields).where('name', '=', name).executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      }),
     remove: (name: string) =>
       guard(s, 'targets.remove', async () => {
         const result = await db.deleteFrom('targets').where('name', '=', name).executeTakeFirst();

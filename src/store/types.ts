@@ -96,6 +96,8 @@ export interface TargetRepository {
   insert(target: TargetRecord): Promise<void>;
   get(name: string): Promise<TargetRecord | undefined>;
   list(): Promise<TargetRecord[]>;
+  /** Replaces every field of the target named `target.name` except its creation time; false when there is none. */
+  update(target: TargetRecord): Promise<boolean>;
   /** Returns false when there was no such target. */
   remove(name: string): Promise<boolean>;
 }

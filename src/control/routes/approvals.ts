@@ -2,11 +2,14 @@
  * `/api/approvals` and `/api/access-requests`: list, show, approve and deny approval requests, and ask for access to
  * a target. Unlike the admin routes these take any valid Warden token (`auth: 'authenticated'`): approvers are
  * ordinary members of groups like `dba`, and access requesters are ordinary users. What a caller may see is decided
- * here (eligibility.canView: a request the caller may not see is a 404, so ids cannot be probed); what a caller may
- * decide is the ApprovalService's job. It must never change a request except through the service.
+ * here (eligibility.canView: a request the caller may not see is a 404 to list and show). A caller who names a
+ * request's full id to approve or deny it, but may not decide it, is told so with who may (a 403): the id is 128
+ * random bits handed out in the caller's NOTICE and the approvers' notifications, so holding it already proves the
+ * caller was told about the request, and the answer names only the approvers, never the statement. What a caller
+ * may decide is the ApprovalService's job. It must never change a request except through the service.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { canView } from '../../approvals/eligibility.js';
+import { canView, neededApprovers, type DecisionKind } from '../../approvals/eligibility.js';
 import { MAX_ACCESS_SECONDS } from '../../approvals/records.js';
 import { WardenError } from '../../errors.js';
 import { parseDuration } from '../../identity/duration.js';
@@ -28,6 +31,19 @@ async function visibleRequest(deps: ControlDeps, id: string, subject: Subject): 
     throw new WardenError('WARDEN_ERR_NOT_FOUND', `approval request ${id.slice(0, 64)} not found`);
   }
   return request;
+}
+
+/**
+ * Checks a decision's request exists before the service judges the decider: a caller who may not even see it is
+ * no eligible approver, and hears who is (instead of a 404 that reads as a typo in the id).
+ */
+async function requestToDecide(deps: ControlDeps, id: string, subject: Subject, decision: DecisionKind): Promise<void> {
+  const request = await deps.approvals.get(id);
+  if (request === undefined) throw new WardenError('WARDEN_ERR_NOT_FOUND', `approval request ${id.slice(0, 64)} not found`);
+  if (!canView(request, subject)) {
+    throw new WardenError('WARDEN_ERR_FORBIDDEN', `you are not an eligible approver of approval request ${request.id}: ` +
+      `${decision === 'approve' ? 'approval' : 'denial'} needs ${neededApprovers(request)}`);
+  }
 }
 
 /** Lists what the caller may see; non-administrators get their visible share of the newest 1,000. */
@@ -77,7 +93,7 @@ export function approvalRoutes(deps: ControlDeps): FastifyPluginAsync {
         response: { ...one, 409: errorSchema } } },
       async (request) => {
         const subject = requireSubject(request);
-        await visibleRequest(deps, request.params.id, subject);
+        await requestToDecide(deps, request.params.id, subject, 'approve');
         const { comment, window } = request.body;
         const windowSeconds = window === undefined ? undefined : parseDuration(window);
         const updated = await deps.approvals.approve(request.params.id, subject, { comment, windowSeconds });
@@ -91,7 +107,7 @@ export function approvalRoutes(deps: ControlDeps): FastifyPluginAsync {
       { config, preValidation: emptyBodyIsObject, schema: { tags, summary: 'Deny a request', params: idParams, body: denyBody, response: { ...one, 409: errorSchema } } },
       async (request) => {
         const subject = requireSubject(request);
-        await visibleRequest(deps, request.params.id, subject);
+        await requestToDecide(deps, request.params.id, subject, 'deny');
         const updated = await deps.approvals.deny(request.params.id, subject, request.body.comment);
         request.log.info({ request: updated.id, by: subject.id }, 'approval denied');
         return updated;

@@ -121,7 +121,8 @@ export function oauthRoutes(deps: ControlDeps): FastifyPluginAsync {
 
     app.post('/oauth/token', {
       config: { auth: 'public' },
-      schema: { tags: ['tokens'], summary: 'OAuth 2.0 token endpoint: API key exchange and RFC 8693 token exchange', hide: false },
+      schema: { tags: ['tokens'], summary: 'OAuth 2.0 token endpoint: API key exchange and RFC 8693 token exchange', hide: false,
+        response: { 200: tokenResponse } },
     }, async (request, reply) => {
       const body = request.body;
       const params: Params = body !== null && typeof body === 'object' ? Object.fromEntries(
@@ -138,6 +139,19 @@ export function oauthRoutes(deps: ControlDeps): FastifyPluginAsync {
     });
   };
 }
+
+/** RFC 6749 section 5.1 / RFC 8693 section 2.2.1 token response, as sendToken writes it. */
+const tokenResponse = {
+  type: 'object',
+  required: ['access_token', 'issued_token_type', 'token_type', 'expires_in'],
+  properties: {
+    access_token: { type: 'string', description: 'the Warden token' },
+    issued_token_type: { type: 'string' },
+    token_type: { type: 'string', enum: ['Bearer'] },
+    expires_in: { type: 'integer', description: 'seconds' },
+    act_chain: { type: 'array', items: { type: 'string' }, description: 'delegation chain, outermost first' },
+  },
+} as const;
 
 function sendToken(reply: FastifyReply, issued: IssuedToken, expiresIn: number) {
   // RFC 6749 section 5.1: token responses must not be cached.

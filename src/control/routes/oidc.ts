@@ -94,7 +94,8 @@ export function oidcRoutes(deps: ControlDeps): FastifyPluginAsync {
 
     app.get<{ Params: { name: string } }>('/auth/oidc/:name/login', {
       config: { auth: 'public' },
-      schema: { tags, summary: 'Start the portal sign-in (redirects to the provider)', security: [], params: nameParams },
+      schema: { tags, summary: 'Start the portal sign-in (redirects to the provider)', security: [], params: nameParams,
+        response: { 302: { description: 'Redirect to the identity provider', type: 'null' } } },
     }, async (request, reply) => {
       try {
         const { name } = request.params;
@@ -110,7 +111,8 @@ export function oidcRoutes(deps: ControlDeps): FastifyPluginAsync {
       config: { auth: 'public' },
       // The URL carries the authorization code: keep fastify's request lines (which show the URL) out of the log.
       logLevel: 'warn',
-      schema: { tags, summary: 'Finish the portal sign-in (the provider redirects here)', security: [], params: nameParams },
+      schema: { tags, summary: 'Finish the portal sign-in (the provider redirects here)', security: [], params: nameParams,
+        response: { 303: { description: 'Signed in: redirect to the portal with its cookie set', type: 'null' } } },
     }, async (request, reply) => {
       const secure = request.protocol === 'https';
       // The state cookie is single use whatever happens (fastify appends further set-cookie headers).

@@ -80,7 +80,8 @@ export function samlRoutes(deps: SamlRouteDeps): FastifyPluginAsync {
     app.get<{ Params: { name: string }; Querystring: { next?: string } }>('/auth/saml/:name/login', {
       config: { auth: 'public' },
       schema: { tags, summary: 'Start the portal sign-in (redirects to the SAML identity provider)', security: [],
-        params: nameParams, querystring: loginQuery },
+        params: nameParams, querystring: loginQuery,
+        response: { 302: { description: 'Redirect to the SAML identity provider', type: 'null' } } },
     }, async (request, reply) => {
       try {
         const provider = await load(request.params.name);
@@ -95,7 +96,8 @@ export function samlRoutes(deps: SamlRouteDeps): FastifyPluginAsync {
     app.post<{ Params: { name: string }; Body: { SAMLResponse: string; RelayState?: string } }>('/auth/saml/:name/acs', {
       config: { auth: 'public' },
       schema: { tags, summary: 'Assertion consumer service (the IdP posts its response here)', security: [],
-        params: nameParams, body: acsBody, consumes: ['application/x-www-form-urlencoded'] },
+        params: nameParams, body: acsBody, consumes: ['application/x-www-form-urlencoded'],
+        response: { 303: { description: 'Signed in: redirect to the portal (or RelayState) with its cookie set', type: 'null' } } },
     }, async (request, reply) => {
       const secure = isSecure(request);
       // The request cookie is single use whatever happens (fastify appends further set-cookie headers).
@@ -116,7 +118,8 @@ export function samlRoutes(deps: SamlRouteDeps): FastifyPluginAsync {
 
     app.get<{ Params: { name: string } }>('/auth/saml/:name/metadata', {
       config: { auth: 'public' },
-      schema: { tags, summary: 'SAML service provider metadata of this provider', security: [], params: nameParams },
+      schema: { tags, summary: 'SAML service provider metadata of this provider', security: [], params: nameParams,
+        response: { 200: { description: 'SAML 2.0 metadata XML', content: { 'application/samlmetadata+xml': { schema: { type: 'string' } } } } } },
     }, async (request, reply) => {
       try {
         const provider = await load(request.params.name);

@@ -1,11 +1,14 @@
 /**
- * `/api/targets`: add, list, show and remove backends. Owns turning a request into a TargetRecord (the password goes
- * through the vault, bound to the target's name) and a record into its public view. It must never return, log or
- * store in clear a target's password, nor return its ciphertext.
+ * `/api/targets`: add, list, show, update, test and remove backends. Owns turning a request into a TargetRecord (the
+ * password goes through the vault, bound to the target's name) and a record into its public view. It must never
+ * return, log or store in clear a target's password, nor return its ciphertext; an update that would send the stored
+ * password somewhere else (another host, port, user or CA, or weaker TLS) needs the password given again.
  */
 import { X509Certificate } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { WardenError } from '../../errors.js';
+import { diagnoseTarget } from '../../protocols/postgres/diagnose.js';
+import type { Target } from '../../session/types.js';
 import type { TargetRecord } from '../../store/types.js';
 import type { ControlDeps } from '../app.js';
 import {
@@ -16,6 +19,7 @@ import {
   targetView,
   type CreateTargetBody,
 } from '../schemas.js';
+import { diagnosisSchema, updateTargetBody, type UpdateTargetBody } from './targets-schemas.js';
 
 /** A target as the API returns it. */
 export interface TargetView {
@@ -92,6 +96,53 @@ export function toTargetRecord(body: CreateTargetBody, deps: Pick<ControlDeps, '
   };
 }
 
+/** TLS modes from weakest to strongest; lowering one could expose the stored password to a man in the middle. */
+const TLS_STRENGTH: Record<TargetRecord['tls'], number> = { disable: 0, prefer: 1, require: 2, 'verify-full': 3 };
+
+/** Which changes would send the stored password to a server it was not given for. */
+function redirects(current: TargetRecord, body: UpdateTargetBody): string[] {
+  const changed: string[] = [];
+  if (body.host !== undefined && body.host !== current.host) changed.push('host');
+  if (body.port !== undefined && body.port !== current.port) changed.push('port');
+  if (body.user !== undefined && body.user !== current.user) changed.push('user');
+  if (body.ca !== undefined && body.ca !== current.ca) changed.push('ca');
+  if (body.tls !== undefined && TLS_STRENGTH[body.tls] < TLS_STRENGTH[current.tls]) changed.push('tls (weaker)');
+  return changed;
+}
+
+/** The stored record with `body` applied; a kept password stays the same ciphertext (never decrypted here). */
+export function updatedTargetRecord(current: TargetRecord, body: UpdateTargetBody, deps: Pick<ControlDeps, 'vault'>,
+  now: string): TargetRecord {
+  if (typeof body.ca === 'string') checkCa(body.ca);
+  const moved = redirects(current, body);
+  if (current.passwordEnc !== null && body.password === undefined && moved.length > 0) {
+    throw new WardenError('WARDEN_ERR_BAD_REQUEST', `changing ${moved.join(', ')} of target ${current.name} would send its ` +
+      'stored password to another server: give the password again (--password-stdin) or remove it (--no-password)');
+  }
+  let passwordEnc = current.passwordEnc;
+  if (body.password !== undefined) {
+    passwordEnc = body.password === null ? null : deps.vault.encrypt(body.password, targetSecretContext(current.name));
+  }
+  return {
+    ...current,
+    host: body.host ?? current.host,
+    port: body.port ?? current.port,
+    database: body.database ?? current.database,
+    user: body.user ?? current.user,
+    tls: body.tls ?? current.tls,
+    ca: body.ca === undefined ? current.ca : body.ca,
+    labels: body.labels ?? current.labels,
+    passwordEnc,
+    updatedAt: now,
+  };
+}
+
+/** The protocol-neutral target of a stored record (what the engines connect to). */
+function toTarget(t: TargetRecord): Target {
+  return { name: t.name, type: t.type, host: t.host, port: t.port, database: t.database, user: t.user, tls: t.tls,
+    ca: t.ca, labels: t.labels };
+}
+
 /** Registers the target routes (under the `/api` prefix). */
 export function targetRoutes(deps: ControlDeps): FastifyPluginAsync {
   return async (app) => {
@@ -102,7 +153,11 @@ export function targetRoutes(deps: ControlDeps): FastifyPluginAsync {
       { schema: { tags, summary: 'Add a target', body: createTargetBody, response: { 201: targetView, 409: errorSchema, ...authErrors } } },
       async (request, reply) => {
         const record = toTargetRecord(request.body, deps, new Date().toISOString());
-        await deps.store.targets.insert(record);
+        await deps.store.targets.insert(record).catch((err: unknown) => {
+          if (!(err instanceof WardenError) || err.code !== 'WARDEN_ERR_CONFLICT') throw err;
+          throw new WardenError('WARDEN_ERR_CONFLICT', `target ${record.name} already exists: change it with ` +
+            `\`warden targets update ${record.name} ...\` (PATCH /api/targets/${record.name})`);
+        });
         request.log.info({ target: record.name }, 'target added');
         return reply.code(201).send(toTargetView(record));
       },
@@ -121,6 +176,35 @@ export function targetRoutes(deps: ControlDeps): FastifyPluginAsync {
         const target = await deps.store.targets.get(request.params.name);
         if (!target) throw targetNotFound(request.params.name);
         return toTargetView(target);
+      },
+    );
+
+    app.patch<{ Params: { name: string }; Body: UpdateTargetBody }>(
+      '/targets/:name',
+      { schema: { tags, summary: 'Change a target (absent fields stay; the password is replaced, never shown)', params: nameParams,
+        body: updateTargetBody, response: { 200: targetView, 404: errorSchema, ...authErrors } } },
+      async (request) => {
+        const current = await deps.store.targets.get(request.params.name);
+        if (!current) throw targetNotFound(request.params.name);
+        const record = updatedTargetRecord(current, request.body, deps, new Date().toISOString());
+        if (!(await deps.store.targets.update(record))) throw targetNotFound(request.params.name);
+        request.log.info({ target: record.name, fields: Object.keys(request.body) }, 'target updated');
+        return toTargetView(record);
+      },
+    );
+
+    app.post<{ Params: { name: string } }>(
+      '/targets/:name/test',
+      { schema: { tags, summary: 'Test a target step by step: DNS, TCP, TLS, login', params: nameParams,
+        response: { 200: diagnosisSchema, 404: errorSchema, ...authErrors } } },
+      async (request) => {
+        const record = await deps.store.targets.get(request.params.name);
+        if (!record) throw targetNotFound(request.params.name);
+        const credentials = async () => ({ user: record.user,
+          password: record.passwordEnc === null ? null : deps.vault.decrypt(record.passwordEnc, targetSecretContext(record.name)) });
+        const diagnosis = await diagnoseTarget(toTarget(record), credentials);
+        request.log.info({ target: record.name, ok: diagnosis.ok }, 'target tested');
+        return diagnosis;
       },
     );
 

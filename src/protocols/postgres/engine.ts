@@ -137,6 +137,9 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     if (err instanceof UpstreamStartupError && err.fields.C) {
       channel.close(encodeErrorResponse({ severity: 'FATAL', code: err.fields.C, message: err.fields.M ?? err.message }));
     } else refuse(channel, error, logger, session.clientAddress);
+    // The recording says why the session never started, in the caller-safe words the caller got (never `detail`).
+    pipeline.onEvent(session, 'upstream.error', { code: error.code, message: error.callerMessage,
+      ...(err instanceof UpstreamStartupError && err.fields.C ? { sqlstate: err.fields.C } : {}) });
     logger.warn({ session: session.id, code: error.code, detail: error.detail }, reason);
     await pipeline.close(session, reason);
     return;

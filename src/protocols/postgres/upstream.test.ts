@@ -102,6 +102,17 @@ function close(conn: UpstreamConnection): void {
 }
 
 /** Asserts a WardenError with this code whose message and detail never contain `secret`. */
+/** Like wardenError, but `expected` is matched against the caller-visible message alone. */
+function callerError(code: string, secret: string | undefined, expected: string | RegExp) {
+  return (err: unknown): boolean => {
+    wardenError(code, secret)(err);
+    const { message } = err as WardenError;
+    if (typeof expected === 'string') assert.equal(message, expected);
+    else assert.match(message, expected);
+    return true;
+  };
+}
+
 function wardenError(code: string, secret?: string, pattern?: RegExp) {
   return (err: unknown): boolean => {
     assert.ok(err instanceof WardenError, `expected a WardenError, got ${String(err)}`);
@@ -157,13 +168,15 @@ describe('connectUpstream authentication', () => {
     for (const role of [server.scram, server.md5, server.cleartext]) {
       const wrong = `wrong-${role.password}-x`;
       await assert.rejects(connect({ user: role.user, password: wrong }),
-        wardenError('WARDEN_ERR_UPSTREAM_AUTH', wrong, /target "pg-test".*28P01/s));
+        callerError('WARDEN_ERR_UPSTREAM_AUTH', wrong,
+        'upstream authentication failed for target "pg-test": the target\'s credentials were rejected by the server (28P01)'));
     }
   });
 
   it('fails with UPSTREAM_AUTH when the server wants a password and the vault has none', async () => {
     await assert.rejects(connect({ user: server.scram.user, password: null }),
-      wardenError('WARDEN_ERR_UPSTREAM_AUTH', undefined, /vault holds none/));
+      callerError('WARDEN_ERR_UPSTREAM_AUTH', undefined,
+        'upstream authentication failed for target "pg-test": the server asked for a password but none is stored for the target'));
   });
 
   it('relays other startup errors with their fields (unknown database: 3D000)', async () => {
@@ -180,6 +193,13 @@ describe('connectUpstream authentication', () => {
     const port = await freePort();
     await assert.rejects(connect(scram(), { port }), wardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE',
       server.scram.password, /target "pg-test" is unreachable.*ECONNREFUSED/s));
+    await assert.rejects(connect(scram(), { port }), callerError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', server.scram.password,
+      `target "pg-test" is unreachable: connection refused by ${server.host}:${port}`));
+  });
+
+  it('says when the host name does not resolve', async () => {
+    await assert.rejects(connect(scram(), { host: 'no-such-host.invalid' }), callerError('WARDEN_ERR_UPSTREAM_UNAVAILABLE',
+      server.scram.password, /^target "pg-test" is unreachable: host name no-such-host\.invalid could not be resolved( \(temporary DNS failure\))?$/));
   });
 
   it('forwards the caller startup parameters but never user, database or replication', async () => {
@@ -226,14 +246,15 @@ describe('connectUpstream TLS modes', () => {
   it('verify-full refuses a server signed by another CA, and by no system CA', async () => {
     const other = await generateCertificates('Some Other CA');
     await assert.rejects(connect(scram(), { tls: 'verify-full', ca: other.caCert }),
-      wardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', server.scram.password, /TLS connection to target "pg-test" failed/));
+      callerError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', server.scram.password, /^TLS connection to target "pg-test" failed: the server's certificate (is not signed by a CA the target trusts|chains to a CA the target does not trust) \([A-Z_]+\)/));
     await assert.rejects(connect(scram(), { tls: 'verify-full', ca: null }),
       wardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', server.scram.password, /TLS/));
   });
 
   it('the TLS-only role fails without TLS and works with require', async () => {
     await assert.rejects(connect({ ...server.tlsOnly }, { tls: 'disable' }),
-      wardenError('WARDEN_ERR_UPSTREAM_AUTH', server.tlsOnly.password, /28000/));
+      callerError('WARDEN_ERR_UPSTREAM_AUTH', server.tlsOnly.password, 'upstream authentication failed for target "pg-test": ' +
+        'the server requires TLS for the target\'s login but the target connects without it (28000, pg_hba.conf)'));
     const conn = await connect({ ...server.tlsOnly }, { tls: 'require' });
     try {
       assert.equal(await sslOf(conn), 't');
@@ -390,7 +411,8 @@ describe('connectUpstream against misbehaving servers', () => {
       s.once('data', () => s.write(Buffer.concat([authCode(0), msg('Z', 'I')])));
     };
     await withFake(handler, async (port) => {
-      await assert.rejects(connect(creds, { port, tls: 'require' }), wardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE'));
+      await assert.rejects(connect(creds, { port, tls: 'require' }), callerError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', undefined,
+        'target "pg-test" is unreachable: the server does not accept TLS but the target requires it (tls require)'));
       const conn = await connect(creds, { port, tls: 'prefer' });
       assert.equal(conn.tls, false);
       close(conn);
@@ -399,8 +421,9 @@ describe('connectUpstream against misbehaving servers', () => {
 
   it('refuses unsupported methods and SCRAM-SHA-256-PLUS only', async () => {
     await withFake((s) => s.write(authCode(7)), async (port) => {
-      await assert.rejects(connect(creds, { port }), wardenError('WARDEN_ERR_UPSTREAM_AUTH', creds.password!,
-        /unsupported upstream authentication method/));
+      await assert.rejects(connect(creds, { port }), callerError('WARDEN_ERR_UPSTREAM_AUTH', creds.password!,
+        'upstream authentication failed for target "pg-test": the server asked for GSSAPI, which Warden does not support ' +
+        '(use scram-sha-256, md5, password or trust)'));
     });
     await withFake((s) => s.write(authCode(10, 'SCRAM-SHA-256-PLUS\0\0')), async (port) => {
       await assert.rejects(connect(creds, { port }), wardenError('WARDEN_ERR_UPSTREAM_AUTH', creds.password!, /PLUS/));
@@ -413,7 +436,7 @@ describe('connectUpstream against misbehaving servers', () => {
       s.once('data', () => s.write(Buffer.concat([authCode(0), msg('Z', 'I')])));
     }, async (port) => {
       await assert.rejects(connect(creds, { port }), wardenError('WARDEN_ERR_UPSTREAM_AUTH', creds.password!,
-        /SCRAM exchange not completed/));
+        /the server skipped the end of the SCRAM exchange/));
     });
   });
 
@@ -430,7 +453,8 @@ describe('connectUpstream against misbehaving servers', () => {
   it('times out on a silent server and honours an AbortSignal', async () => {
     await withFake(() => undefined, async (port) => {
       await assert.rejects(connect(creds, { port }, { connectTimeoutMs: 200 }),
-        wardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', creds.password!, /timed out after 200 ms/));
+        callerError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', creds.password!,
+          `target "pg-test" is unreachable: no answer from 127.0.0.1:${port} within 0.2 s while authenticating`));
       const controller = new AbortController();
       const pending = connect(creds, { port }, { signal: controller.signal });
       setTimeout(() => controller.abort(new Error('session closed')), 50);

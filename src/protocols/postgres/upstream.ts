@@ -12,6 +12,11 @@ import { serialize } from 'pg-protocol';
 import { WardenError } from '../../errors.js';
 import type { Credentials, Target } from '../../session/types.js';
 import { chooseMechanism, ScramClient } from './scram.js';
+import {
+  UpstreamStartupError, address, authFailed, badProtocol, socketFailure, startupFailure, tlsFailure, tlsRefused, unreachable,
+} from './upstream-errors.js';
+
+export { UpstreamStartupError } from './upstream-errors.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const PROTOCOL_3_0 = 196608;
@@ -51,31 +56,6 @@ export interface UpstreamConnection {
   leftover: Buffer;
 }
 
-/** An upstream's own error during startup (e.g. 3D000 database does not exist); engine may relay its code and message. */
-export class UpstreamStartupError extends WardenError {
-  /** The ErrorResponse fields by their one-letter codes (C = SQLSTATE, M = message, S = severity, ...). */
-  readonly fields: Record<string, string>;
-
-  constructor(targetName: string, fields: Record<string, string>) {
-    super('WARDEN_ERR_UPSTREAM_UNAVAILABLE', `target "${targetName}" refused the session: ${fields.M ?? 'unknown error'}`,
-      { detail: formatFields(fields) });
-    this.name = 'UpstreamStartupError';
-    this.fields = fields;
-  }
-}
-
-function formatFields(fields: Record<string, string>): string {
-  return `${fields.S ?? 'ERROR'} ${fields.C ?? '?????'}: ${fields.M ?? ''}${fields.D ? ` (${fields.D})` : ''}`;
-}
-
-const unreachable = (target: Target, detail: string, cause?: unknown): WardenError =>
-  new WardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', `target "${target.name}" is unreachable`, { detail, cause });
-const authFailed = (target: Target, detail: string, cause?: unknown): WardenError =>
-  new WardenError('WARDEN_ERR_UPSTREAM_AUTH', `upstream authentication failed for target "${target.name}"`,
-    { detail, cause });
-const badProtocol = (target: Target, detail: string): WardenError =>
-  new WardenError('WARDEN_ERR_UPSTREAM_PROTOCOL', `target "${target.name}" sent an invalid message`, { detail });
-
 /**
  * Rejects when the timeout passes or the signal aborts; race() lets every await of an attempt lose to it. The
  * attempt's catch then destroys the socket, which settles whatever was still pending.
@@ -90,7 +70,8 @@ class Deadline {
     let fail!: (err: WardenError) => void;
     this.expired = new Promise<never>((_, reject) => (fail = reject));
     this.expired.catch(() => undefined);
-    this.timer = setTimeout(() => fail(unreachable(target, `timed out after ${ms} ms while ${this.phase}`)), ms);
+    this.timer = setTimeout(() => fail(unreachable(target,
+      `no answer from ${address(target)} within ${ms / 1000} s while ${this.phase}`)), ms);
     this.onAbort = () => fail(this.abortError());
     signal?.addEventListener('abort', this.onAbort, { once: true });
     if (signal?.aborted) this.onAbort();
@@ -114,8 +95,8 @@ class Deadline {
   }
 }
 
-/** Resolves once the socket connects; rejects with the system error otherwise. */
-function connected(socket: net.Socket): Promise<void> {
+/** Resolves once the socket connects; rejects with the system error otherwise (also used by diagnose.ts). */
+export function connected(socket: net.Socket): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error): void => {
       socket.off('connect', onConnect).off('error', done).off('close', onClose);
@@ -128,7 +109,7 @@ function connected(socket: net.Socket): Promise<void> {
   });
 }
 
-function openTcp(target: Target): net.Socket {
+export function openTcp(target: Target): net.Socket {
   const socket = net.connect({ host: target.host, port: target.port });
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 30_000); // as libpq: notice a dead peer on an idle session
@@ -136,7 +117,7 @@ function openTcp(target: Target): net.Socket {
 }
 
 /** Reads the one-byte answer to SSLRequest. More bytes before the TLS handshake would be injected data (CVE-2021-23222). */
-function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
+export function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
       socket.off('data', onData).off('error', onError).off('close', onClose);
@@ -148,12 +129,13 @@ function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
       else resolve(chunk[0]);
     };
     const onError = (err: Error): void => (done(), reject(err));
-    const onClose = (): void => (done(), reject(new Error('connection closed in answer to SSLRequest')));
+    const onClose = (): void => (done(), reject(unreachable(target,
+      `the server at ${address(target)} closed the connection in answer to the TLS request`)));
     socket.on('data', onData).once('error', onError).once('close', onClose);
   });
 }
 
-function tlsOptions(socket: net.Socket, target: Target): tls.ConnectionOptions {
+export function tlsOptions(socket: net.Socket, target: Target): tls.ConnectionOptions {
   const verify = target.tls === 'verify-full';
   const options: tls.ConnectionOptions = { socket, host: target.host, minVersion: 'TLSv1.2', rejectUnauthorized: verify };
   // SNI must not carry an IP address; the identity check then matches the IP against the certificate's IP SANs.
@@ -171,7 +153,7 @@ async function negotiateTls(raw: net.Socket, target: Target, deadline: Deadline,
   const answer = await deadline.race(sslAnswer(raw, target));
   if (answer === 0x4e /* N */) {
     if (target.tls === 'prefer') return { socket: raw, tls: false };
-    throw unreachable(target, `server refused TLS but tls mode is ${target.tls}`);
+    throw tlsRefused(target);
   }
   if (answer !== 0x53 /* S */) throw badProtocol(target, `answer 0x${answer.toString(16)} to SSLRequest`);
   const secure = tls.connect(tlsOptions(raw, target));
@@ -185,9 +167,7 @@ async function negotiateTls(raw: net.Socket, target: Target, deadline: Deadline,
     }).once('error', reject);
   })).catch((err: unknown) => {
     if (err instanceof WardenError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    throw new WardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', `TLS connection to target "${target.name}" failed`,
-      { detail: `tls mode ${target.tls}: ${message}`, cause: err });
+    throw tlsFailure(target, err);
   });
   return { socket: secure, tls: true };
 }
@@ -217,7 +197,7 @@ class FrameReader {
   };
 
   private readonly onClose = (): void => {
-    this.failure ??= unreachable(this.target, 'connection closed by the server during startup');
+    this.failure ??= unreachable(this.target, `the server at ${address(this.target)} closed the connection during startup`);
     this.wake?.();
   };
 
@@ -281,12 +261,6 @@ function errorFields(body: Buffer, target: Target): Record<string, string> {
   return fields;
 }
 
-function startupFailure(target: Target, fields: Record<string, string>): WardenError {
-  // 28P01 wrong password; 28000 no pg_hba entry, role missing or not allowed to log in: all Warden's credentials.
-  if (fields.C === '28P01' || fields.C === '28000') return authFailed(target, formatFields(fields));
-  return new UpstreamStartupError(target.name, fields);
-}
-
 /** The startup packet, built here because pg-protocol's serializer appends client_encoding=UTF8 after ours. */
 function startupPacket(opts: UpstreamOptions): Buffer {
   const params: Record<string, string> = { user: opts.credentials.user, database: opts.database };
@@ -320,7 +294,7 @@ class AuthFlow {
 
   private password(): string {
     if (this.credentials.password === null) {
-      throw authFailed(this.target, 'the server asked for a password but the vault holds none for this target');
+      throw authFailed(this.target, 'the server asked for a password but none is stored for the target');
     }
     return this.credentials.password;
   }
@@ -337,7 +311,9 @@ class AuthFlow {
       case 0:
         expectLength(4);
         // A server that skips SCRAM's final step has not proven it knows the password (libpq refuses this too).
-        if (this.scram !== null && !this.scram.completed) throw authFailed(this.target, 'SCRAM exchange not completed');
+        if (this.scram !== null && !this.scram.completed) {
+          throw authFailed(this.target, 'the server skipped the end of the SCRAM exchange, so it did not prove it knows the password');
+        }
         this.authenticated = true;
         return null;
       case 3:
@@ -349,8 +325,8 @@ class AuthFlow {
       case 10: case 11: case 12:
         return this.sasl(code, body.subarray(4));
       default:
-        throw new WardenError('WARDEN_ERR_UPSTREAM_AUTH', 'unsupported upstream authentication method', {
-          detail: `target "${this.target.name}" asked for ${AUTH_METHOD_NAMES[code] ?? `authentication method ${code}`}` });
+        throw authFailed(this.target, `the server asked for ${AUTH_METHOD_NAMES[code] ?? `authentication method ${code}`}, ` +
+          'which Warden does not support (use scram-sha-256, md5, password or trust)');
     }
   }
 
@@ -370,7 +346,9 @@ class AuthFlow {
       // The SCRAM client does not know the target: name it, keeping the error's code.
       if (!(err instanceof WardenError)) throw err;
       const detail = `${err.message}${err.detail ? `: ${err.detail}` : ''}`;
-      throw err.code === 'WARDEN_ERR_UPSTREAM_AUTH' ? authFailed(this.target, detail, err) : badProtocol(this.target, detail);
+      throw err.code === 'WARDEN_ERR_UPSTREAM_AUTH'
+        ? authFailed(this.target, `the SCRAM exchange failed (${err.message})`, detail, err)
+        : badProtocol(this.target, detail);
     }
   }
 }
@@ -428,12 +406,7 @@ async function runStartup(reader: FrameReader, socket: net.Socket, opts: Upstrea
 
 /** Wraps anything thrown during an attempt into a caller-safe WardenError and scrubs the password from it. */
 function finalError(err: unknown, target: Target, password: string | null): WardenError {
-  let error: WardenError;
-  if (err instanceof WardenError) error = err;
-  else {
-    const e = err as NodeJS.ErrnoException;
-    error = unreachable(target, `${e?.code ?? 'error'}: ${e?.message ?? String(err)} (${target.host}:${target.port})`, err);
-  }
+  let error = err instanceof WardenError ? err : socketFailure(target, err);
   // Defence in depth: nothing above puts the password in text, but server-supplied text is not ours to trust.
   if (password !== null && password.length >= 4) {
     const leaks = (s?: string): boolean => s !== undefined && s.includes(password);

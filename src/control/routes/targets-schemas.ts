@@ -1,0 +1,59 @@
+/**
+ * JSON Schemas of `PATCH /api/targets/:name` and `POST /api/targets/:name/test`, with their TypeScript types.
+ * Data only, like schemas.ts: unknown fields are rejected so a typo never silently changes nothing.
+ */
+import type { TlsMode } from '../../session/types.js';
+import { createTargetBody } from '../schemas.js';
+
+/** Body of `PATCH /api/targets/:name`: absent fields stay as they are; `null` removes a password or CA bundle. */
+export interface UpdateTargetBody {
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string | null;
+  tls?: TlsMode;
+  ca?: string | null;
+  labels?: Record<string, string>;
+}
+
+const fields = createTargetBody.properties;
+
+/** Schema of UpdateTargetBody; the name and type of a target never change (remove and add it instead). */
+export const updateTargetBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    host: fields.host,
+    port: fields.port,
+    database: fields.database,
+    user: fields.user,
+    password: { ...fields.password, description: 'stored encrypted, never returned; null removes it' },
+    tls: { type: 'string', enum: fields.tls.enum },
+    ca: { type: ['string', 'null'], maxLength: fields.ca.maxLength, description: 'PEM CA bundle for verify-full; null removes it' },
+    labels: { ...fields.labels, description: 'replaces all labels' },
+  },
+} as const;
+
+/** Response of `POST /api/targets/:name/test`: each step (dns, tcp, tls, login) with its outcome. */
+export const diagnosisSchema = {
+  type: 'object',
+  required: ['target', 'ok', 'steps'],
+  properties: {
+    target: { type: 'string' },
+    ok: { type: 'boolean', description: 'true when no step failed' },
+    steps: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['step', 'status', 'message'],
+        properties: {
+          step: { type: 'string', enum: ['dns', 'tcp', 'tls', 'login'] },
+          status: { type: 'string', enum: ['ok', 'failed', 'skipped'] },
+          message: { type: 'string', description: 'what happened, in words that hold no secret' },
+        },
+      },
+    },
+  },
+} as const;
