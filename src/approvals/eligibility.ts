@@ -3,8 +3,10 @@
  * The rules, in the order they are checked:
  *  - nobody decides their own request: not the requester, nor anyone in the requester's delegation chain, nor a
  *    caller acting through a chain that contains one of them (an agent must not approve for the person it serves);
- *  - approving needs a person: an agent (or a caller acting through one) may deny but never approve, because the
- *    point of just-in-time approval is a human looking at the statement;
+ *  - approving needs a person: only a user (kind `user`) acting for themself with no delegation chain may approve.
+ *    A service account, an agent or any delegated token may deny but never approve, because the point of
+ *    just-in-time approval is a human looking at the statement (and `count: 2` means two people, not one person
+ *    and one API key);
  *  - statement requests need a member of one of the required groups or one of the required users; access requests
  *    need a member of the admin group;
  *  - each approver counts once (the same approver twice is a conflict, not a second approval).
@@ -39,6 +41,11 @@ export function isNamedApprover(request: ApprovalRequest, subject: Subject): boo
   return (person && users.includes(subject.id)) || subject.groups.some((g) => groups.includes(g));
 }
 
+/** True for a person acting as themself: a user token that was not delegated (service accounts and agents are not). */
+export function isPerson(subject: Subject): boolean {
+  return subject.kind === 'user' && subject.chain.length === 0;
+}
+
 /** A readable sentence of who the request needs, e.g. `a member of dba or sre, or one of the users alice`. */
 export function neededApprovers(request: ApprovalRequest): string {
   const { groups, users } = request.approvers;
@@ -54,8 +61,10 @@ export function neededApprovers(request: ApprovalRequest): string {
  */
 export function checkCanDecide(request: ApprovalRequest, subject: Subject, decision: DecisionKind): void {
   if (isOwnRequest(request, subject)) throw forbidden(`you cannot ${decision} your own request`);
-  const agent = subject.kind === 'agent' || subject.chain.some((a) => a.kind === 'agent');
-  if (decision === 'approve' && agent) throw forbidden('an agent cannot approve requests: approval needs a person');
+  if (decision === 'approve' && !isPerson(subject)) {
+    const what = subject.kind === 'service' ? 'a service account' : subject.kind === 'agent' ? 'an agent' : 'a delegated token';
+    throw forbidden(`${what} cannot approve requests: approval needs a person signed in as themself`);
+  }
   const allowed = request.kind === 'access' ? subject.groups.includes(ADMIN_GROUP) : isNamedApprover(request, subject);
   if (!allowed) throw forbidden(`${decision === 'approve' ? 'approval' : 'denial'} of this request needs ${neededApprovers(request)}`);
   const again = request.decisions.some((d) => d.by === subject.id && d.decision === 'approve');

@@ -154,6 +154,30 @@ describe('statement approvals', () => {
     assert.equal(await peek(outcome), 'waiting');
   });
 
+  test('only people approve: a service account or a delegated user in the approvers\' group cannot, count 2 needs two people', async () => {
+    const s = await service();
+    const { request, outcome } = await hold(s, { requirement: { count: 2 } });
+    await s.approve(request.id, bob);
+    const robot = subject('deploy-bot', ['dba'], 'service');
+    await rejectsWith(s.approve(request.id, robot), 'WARDEN_ERR_FORBIDDEN', /^a service account cannot approve requests/);
+    // A user's name on a token delegated from another person is not that person signing in.
+    const viaDave = subject('carol', ['dba'], 'user', [{ id: 'dave', kind: 'user' }]);
+    await rejectsWith(s.approve(request.id, viaDave), 'WARDEN_ERR_FORBIDDEN', /^a delegated token cannot approve requests/);
+    assert.equal((await s.get(request.id))?.status, 'pending');
+    assert.equal(await peek(outcome), 'waiting');
+    // A second person completes the approval.
+    const approved = await s.approve(request.id, carol);
+    assert.equal(approved.status, 'approved');
+    assert.deepEqual((await outcome).by, ['bob', 'carol']);
+  });
+
+  test('a service account may deny (denying never lets anything run)', async () => {
+    const s = await service();
+    const { request, outcome } = await hold(s);
+    await s.deny(request.id, subject('deploy-bot', ['dba'], 'service'));
+    assert.equal((await outcome).status, 'denied');
+  });
+
   test('the first eligible deny ends the request', async () => {
     const s = await service();
     const { request, outcome } = await hold(s, { requirement: { count: 2 } });

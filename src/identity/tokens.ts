@@ -202,7 +202,9 @@ export class TokenService {
   async verify(token: string): Promise<Subject> {
     const claims = await this.#verifyClaims(token);
     const subject = subjectFromClaims(claims);
-    await this.checkStanding(subject);
+    const chainGroups = await this.checkStanding(subject);
+    // Delegation only narrows: the groups of every token of the chain travel with the subject, for restrictions.
+    if (subject.chain.length > 0) subject.chainGroups = chainGroups;
     return subject;
   }
 
@@ -210,13 +212,15 @@ export class TokenService {
    * The store half of verification, also run on live sessions by the kill switch's sweep: the token is known and
    * issued to this caller, neither it nor any token it was delegated from is revoked, and no principal of the
    * chain (the caller included) is a disabled user or service account. Throws WARDEN_ERR_TOKEN_INVALID,
-   * _TOKEN_REVOKED or _PRINCIPAL_DISABLED.
+   * _TOKEN_REVOKED or _PRINCIPAL_DISABLED. Returns the groups of every token of the chain (the caller's included).
    */
-  async checkStanding(subject: Subject): Promise<void> {
+  async checkStanding(subject: Subject): Promise<string[]> {
     const record = await this.#store.tokens.get(subject.tokenId);
     if (record === undefined || record.subject !== subject.id) throw invalid(`unknown token id ${subject.tokenId}`);
+    const groups = new Set<string>();
     let link: TokenRecord | undefined = record;
     for (let depth = 0; link !== undefined; depth++) {
+      for (const group of link.groups) groups.add(group);
       if (link.revokedAt !== null) {
         const which = depth === 0 ? 'Warden token revoked' : 'Warden token revoked: a token it was delegated from was revoked';
         throw new WardenError('WARDEN_ERR_TOKEN_REVOKED', which, { detail: `token ${link.id}` });
@@ -234,6 +238,7 @@ export class TokenService {
         throw new WardenError('WARDEN_ERR_PRINCIPAL_DISABLED', `${what} "${principal.id}" is disabled`);
       }
     }
+    return [...groups].sort();
   }
 
   /**
