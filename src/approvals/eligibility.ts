@@ -13,6 +13,7 @@
  * This module must never read the store or the clock.
  */
 import { WardenError } from '../errors.js';
+import { principalKeys } from '../identity/principal.js';
 import { ADMIN_GROUP } from '../identity/tokens.js';
 import type { Subject } from '../session/types.js';
 import type { ApprovalRequest } from '../store/types.js';
@@ -22,15 +23,13 @@ export type DecisionKind = 'approve' | 'deny';
 
 const forbidden = (message: string) => new WardenError('WARDEN_ERR_FORBIDDEN', message);
 
-/** Every id the request stands for: its requester and the actors of its chain. */
-function requesterIds(request: ApprovalRequest): Set<string> {
-  return new Set([request.requester, ...request.chain.map((a) => a.id)]);
-}
-
-/** True when the subject is (or acts through) the requester or anyone in the requester's chain. */
+/**
+ * True when the subject is (or acts through) the requester or anyone in the requester's chain. Principals are
+ * compared with their delegation origin (identity/principal.ts): mallory's `helper` is not alice's `helper`.
+ */
 export function isOwnRequest(request: ApprovalRequest, subject: Subject): boolean {
-  const ids = requesterIds(request);
-  return ids.has(subject.id) || subject.chain.some((a) => ids.has(a.id));
+  const ids = new Set(principalKeys(request.requester, request.chain));
+  return principalKeys(subject.id, subject.chain).some((key) => ids.has(key));
 }
 
 /** True when the subject's groups or name satisfy the request's approver list (ignoring the other rules). */

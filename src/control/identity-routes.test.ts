@@ -268,7 +268,7 @@ describe('token exchange (RFC 8693 delegation)', () => {
     const subject = await fx.tokens.verify(body.access_token);
     assert.deepEqual({ ...subject, tokenId: undefined, expiresAt: undefined }, {
       id: 'sql-bot', kind: 'agent', groups: ['dev'], chain: [{ id: 'dev1', kind: 'user' }], tokenId: undefined,
-      targets: ['pg-main'], expiresAt: undefined, classes: ['read'],
+      targets: ['pg-main'], expiresAt: undefined, classes: ['read'], chainGroups: ['dev'],
     });
 
     // A second hop from the delegated token, with the jwt token type. The old actor_kind parameter is an
@@ -284,6 +284,16 @@ describe('token exchange (RFC 8693 delegation)', () => {
     assert.deepEqual(s2.classes, ['read']);
     const third = tokenResponse(await exchange(userToken, { actor: 'would-be-person', actor_kind: 'user' }));
     assert.equal((await fx.tokens.verify(third.access_token)).kind, 'agent');
+  });
+
+  test('another principal cannot take a sub-agent\'s name through token exchange (issue 9 item 8)', async () => {
+    tokenResponse(await exchange(userToken, { actor: 'alices-helper' }));
+    const mallory = (await fx.tokens.issue({ subject: 'mallory', kind: 'user', groups: ['dev'], ttlSeconds: 600 })).token;
+    const res = await exchange(mallory, { actor: 'alices-helper' });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error, 'invalid_scope');
+    assert.match(res.json().error_description, /already used by another principal's delegation/);
+    assert.equal((await fx.store.tokens.bySubject('alices-helper')).length, 1, 'nothing was issued to mallory');
   });
 
   test('widening is invalid_scope', async () => {

@@ -69,6 +69,23 @@ export class KillSwitch {
     return { record, ...this.end((s) => ids.has(s.tokenId), reason, options) };
   }
 
+  /**
+   * Revokes an API key, every token traded for it (and everything delegated from those), and ends their live
+   * sessions. WARDEN_ERR_NOT_FOUND when the key is unknown.
+   */
+  async revokeApiKey(keyId: string, options: RevocationOptions = {}) {
+    const at = new Date().toISOString();
+    if (!(await this.deps.store.serviceAccounts.revokeKey(keyId, at))) {
+      throw new WardenError('WARDEN_ERR_NOT_FOUND', `API key "${keyId}" not found`);
+    }
+    const ids = new Set<string>();
+    for (const token of await this.deps.store.tokens.fromApiKey(keyId)) {
+      for (const id of await this.deps.tokens.revokeTree(token.id)) ids.add(id);
+    }
+    const key = (await this.deps.store.serviceAccounts.getKey(keyId))!;
+    return { key, revokedTokens: [...ids], ...this.end((s) => ids.has(s.tokenId), 'the API key this token came from was revoked', options) };
+  }
+
   /** Disables a user (or enables one again) and ends the live sessions it opened or that act for it. */
   async setUserDisabled(name: string, disabled: boolean, options: RevocationOptions = {}) {
     const at = new Date().toISOString();
