@@ -111,6 +111,15 @@ export function mayAccess(policies: readonly Policy[], subject: Subject, target:
 }
 
 /**
+ * Whether this subject's sessions on this target may run on after its token expires: some allow rule of its own
+ * (not one that applies only through its delegation chain) that applies to it and the target says
+ * `sessionOutlivesToken: true`. Default: no, the session ends with its token.
+ */
+export function sessionMayOutliveToken(policies: readonly Policy[], subject: Subject, target: Target): boolean {
+  return applicableRules(policies, subject, target).some((c) => c.own && c.rule.effect === 'allow' && c.rule.sessionOutlivesToken === true);
+}
+
+/**
  * The mask items of every rule (with or without an effect) that applies to this subject and target, in order; for a
  * delegated subject also those that apply to any link of its chain (masking is a restriction, never narrowed).
  */

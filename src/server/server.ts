@@ -61,7 +61,7 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
   const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger });
   const signIn = new SignInService({ store, tokens, vault });
   const serviceAccounts = new ServiceAccounts({ store, tokens });
-  const killSwitch = new KillSwitch({ registry, tokens, store, logger,
+  const killSwitch = new KillSwitch({ registry, tokens, store, logger, expiry: pipeline.expiry,
     record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
   const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect,
     signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
