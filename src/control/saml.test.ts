@@ -72,9 +72,9 @@ describe('SAML routes', () => {
     assert.doesNotMatch(cookie, /Secure/, 'plain http: no Secure flag');
     const token = cookie.slice(PORTAL_COOKIE.length + 1, cookie.indexOf(';'));
     const subject = await fx.tokens.verify(token);
-    assert.equal(subject.id, 'alice');
+    assert.equal(subject.id, 'corp:alice');
     assert.deepEqual(subject.groups, ['engineers'], 'eng maps to engineers; unmapped sales is dropped');
-    const user = await fx.store.users.get('alice');
+    const user = await fx.store.users.get('corp:alice');
     assert.equal(user?.email, 'alice@example.com');
     assert.equal(user?.provider, 'corp');
     assert.ok(!fx.logText().includes(token), 'the token is never logged');
@@ -109,13 +109,13 @@ describe('SAML routes', () => {
   });
 
   test('a disabled user is refused whatever the IdP says', async () => {
-    await fx.store.users.setDisabled('alice', new Date().toISOString(), new Date().toISOString());
+    await fx.store.users.setDisabled('corp:alice', new Date().toISOString(), new Date().toISOString());
     try {
       const { acs } = await browserSignIn(fx.app);
       assert.equal(acs.statusCode, 401);
       assert.match(acs.body, /WARDEN_ERR_PRINCIPAL_DISABLED/);
     } finally {
-      await fx.store.users.setDisabled('alice', null, new Date().toISOString());
+      await fx.store.users.setDisabled('corp:alice', null, new Date().toISOString());
     }
   });
 
