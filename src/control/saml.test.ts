@@ -100,6 +100,20 @@ describe('SAML routes', () => {
     assert.match(json.json().error.message, /outside its validity period/);
   });
 
+  test('an assertion for another service provider\'s ACS is refused although the audience matches (Recipient, Destination)', async () => {
+    const other = 'https://other-sp.example/auth/saml/corp/acs';
+    for (const [tweaks, why] of [[{ recipient: other }, /meant for another service \(recipient\)/],
+      [{ recipient: other, destination: other }, /meant for another service \(recipient\)/],
+      [{ destination: other }, /meant for another service \(destination\)/]] as const) {
+      const { acs } = await browserSignIn(fx.app, tweaks, { accept: 'application/json' });
+      assert.equal(acs.statusCode, 401, JSON.stringify(tweaks));
+      assert.match(acs.json().error.message, why);
+      assert.equal(setCookie(acs.headers, PORTAL_COOKIE), undefined);
+    }
+    // Control: the same flow addressed to this ACS signs in.
+    assert.equal((await browserSignIn(fx.app)).acs.statusCode, 303);
+  });
+
   test('a replayed ACS post is refused', async () => {
     const { answer, acs } = await browserSignIn(fx.app);
     assert.equal(acs.statusCode, 303);
