@@ -24,7 +24,7 @@ import { openStore } from '../store/index.js';
 import { Vault } from '../vault/vault.js';
 import type { ServerConfig } from './config.js';
 import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
-import { loadOrCreateTls } from './tls.js';
+import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 
 /** The admin token lives a year; deleting `admin.token` and restarting issues a new one. */
 const ADMIN_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
@@ -47,6 +47,7 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
   const vault = await Vault.loadOrCreate(config.dataDir, config.vaultKey);
   const tokens = await TokenService.create({ store, dataDir: config.dataDir, maxTtlSeconds: ADMIN_TOKEN_TTL_SECONDS });
   const tls = await loadOrCreateTls(config.dataDir);
+  const apiTls = await apiTlsMaterial(config, tls);
   const newAdminToken = await ensureAdminToken(config.dataDir, tokens);
 
   await initSqlAnalysis();
@@ -54,7 +55,7 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
 
   const recorder = new Recorder({ sessions: store.sessions, logger });
   const registry = new SessionRegistry();
-  const publicUrl = config.publicUrl ?? `http://${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${config.apiPort}`;
+  const publicUrl = config.publicUrl ?? `${apiTls ? 'https' : 'http'}://${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${config.apiPort}`;
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
@@ -65,6 +66,7 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
     record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
   const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect,
     signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
+    http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
   const postgres = new PostgresListener({
     pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
@@ -93,6 +95,17 @@ export async function startServer(config: ServerConfig, logger: Logger, version:
     await store.close();
   })());
   return { ports, newAdminToken, stop };
+}
+
+/**
+ * The control API's certificate: the configured files (`--api-tls-cert`/`--api-tls-key`), else Warden's own
+ * listener certificate when `--api-tls` is on, else none (plain HTTP).
+ */
+async function apiTlsMaterial(config: ServerConfig, own: TlsMaterial): Promise<TlsMaterial | undefined> {
+  if (config.apiTlsCert !== undefined && config.apiTlsKey !== undefined) {
+    return { cert: await fs.readFile(config.apiTlsCert, 'utf8'), key: await fs.readFile(config.apiTlsKey, 'utf8') };
+  }
+  return config.apiTls ? own : undefined;
 }
 
 /** Issues the admin token on first start (or after its file was deleted) and writes it 0600. */
