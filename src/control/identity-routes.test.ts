@@ -439,15 +439,18 @@ describe('delegated names', () => {
     assert.throws(() => checkCanDecide(forAlice, fake, 'approve'), /approval needs a person/);
     assert.throws(() => checkCanDecide(forAlice, fake, 'deny'), /denial of this request needs one of the users alice/);
 
-    // Once alice holds a token of her own, the name is hers: no sub-agent may take it.
-    const alice = await fx.tokens.issue({ subject: 'alice', kind: 'user', ttlSeconds: 600 });
-    res = await call({ method: 'POST', url: '/api/tokens/delegate', token: userToken, payload: { to: 'alice' } });
+    // The name is the sub-agent's now: nobody gets a token of their own under it (issue 9 item 8).
+    await assert.rejects(fx.tokens.issue({ subject: 'alice', kind: 'user', ttlSeconds: 600 }), /name of a sub-agent/);
+    // Once a person holds a token of her own, the name is hers: no sub-agent may take it.
+    const ann = await fx.tokens.issue({ subject: 'ann', kind: 'user', ttlSeconds: 600 });
+    res = await call({ method: 'POST', url: '/api/tokens/delegate', token: userToken, payload: { to: 'ann' } });
     assert.equal(res.statusCode, 403, res.body);
     assert.match(errorOf(res).message, /a sub-agent needs a name of its own/);
-    // Control: alice herself is a named approver and may deny.
-    const real = await fx.tokens.verify(alice.token);
-    assert.equal(isNamedApprover(forAlice, real), true);
-    checkCanDecide(forAlice, real, 'deny');
+    // Control: ann herself is a named approver and may deny.
+    const forAnn = request(['ann']);
+    const real = await fx.tokens.verify(ann.token);
+    assert.equal(isNamedApprover(forAnn, real), true);
+    checkCanDecide(forAnn, real, 'deny');
   });
 
   test('only a person acting for themself counts as a named approver', async () => {

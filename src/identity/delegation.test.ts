@@ -246,6 +246,11 @@ describe('TokenService delegation', () => {
       await refused(links.workerSubject, { to: 'corp:alice' }, rejectsWith('WARDEN_ERR_BAD_REQUEST', /must not contain ":"/));
     });
 
+    it('a sub-agent\'s name cannot be given a token of its own afterwards (admin-issued, sign-in, API key exchange)', async () => {
+      await assert.rejects(tokens.issue({ subject: 'planner-w', ttlSeconds: 600 }), rejectsWith('WARDEN_ERR_CONFLICT', /name of a sub-agent/));
+      await assert.rejects(tokens.issue({ subject: 'planner-w', kind: 'agent', ttlSeconds: 600 }), rejectsWith('WARDEN_ERR_CONFLICT'));
+    });
+
     it('control: the same origin may reuse its sub-agent name, through another link too', async () => {
       assert.equal((await tokens.delegate(links.aliceSubject, { to: 'planner-w' })).record.subject, 'planner-w');
       assert.equal((await tokens.delegate(links.plannerSubject, { to: 'helper-w' })).record.subject, 'helper-w');

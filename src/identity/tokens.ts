@@ -128,8 +128,14 @@ export class TokenService {
     return this.#key.kid;
   }
 
-  /** Signs a token for `req` and records it; WARDEN_ERR_BAD_REQUEST for an invalid request. */
-  issue(req: IssueRequest): Promise<IssuedToken> {
+  /**
+   * Signs a token for `req` and records it; WARDEN_ERR_BAD_REQUEST for an invalid request, WARDEN_ERR_CONFLICT when
+   * the subject is a sub-agent's name (delegated tokens hold it: a token of its own would pass for that agent).
+   */
+  async issue(req: IssueRequest): Promise<IssuedToken> {
+    if (typeof req.subject === 'string' && (await this.#store.tokens.bySubject(req.subject)).some((t) => t.chain.length > 0)) {
+      throw new WardenError('WARDEN_ERR_CONFLICT', `"${req.subject}" is the name of a sub-agent; choose another name`);
+    }
     return this.#issue(req, { chain: [], classes: undefined, parentId: null, apiKeyId: req.apiKeyId ?? null });
   }
 
