@@ -138,7 +138,9 @@ export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstanc
     requestTimeout: requestTimeoutMs,
     // A hop count trusts that many proxies nearest to Warden.
     trustProxy: typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy,
-    ...(tls ? { https: { ...server, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const } } : { http: server }),
+    // A TLS handshake that never completes is cut as soon as a slow request would be.
+    ...(tls ? { https: { ...server, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: requestTimeoutMs } }
+      : { http: server }),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = requestTimeoutMs;
 
