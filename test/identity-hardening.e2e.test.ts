@@ -167,7 +167,9 @@ describe('revocation and expiry reach live sessions', () => {
     psql.send("SELECT 'alive';");
     await until('the first answer', () => psql.output().includes('alive'));
     const shown = JSON.parse((await cli(['service-accounts', 'show', 'etl-bot', '--json'])).stdout) as { keys: Array<{ id: string }> };
-    assert.equal((await cli(['service-accounts', 'keys', 'revoke', shown.keys[0].id])).code, 0);
+    const revoked = await cli(['service-accounts', 'keys', 'revoke', shown.keys[0].id]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, /revoked \(with 1 token\(s\) traded for it; 1 live session\(s\) ended\)/);
     psql.child.stdin!.end("SELECT 'after';\n");
     await psql.exited;
     assert.ok(!psql.output().includes('after\n'), psql.output());
