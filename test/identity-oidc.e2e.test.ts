@@ -38,6 +38,8 @@ before(async () => {
       { id: 'carol', email: 'carol@example.com', groups: ['eng'] },
       { id: 'bob', email: 'bob@example.com', groups: ['contractors'] },
       { id: 'dora', email: 'dora@example.com', groups: ['eng'] },
+      // As some providers send it: a string, and it says false.
+      { id: 'eve', email: 'alice@example.com', emailVerified: 'false', groups: ['eng'] },
     ],
     clients: [portalClient([`${stack.warden.url}/auth/oidc/corp/callback`], SECRET), cliClient(), cliClient('warden-cli-short')],
   });
@@ -223,6 +225,17 @@ describe('portal and refusals', () => {
     assert.ok(browser.cookie(`${stack.warden.url}/`, 'warden_token'));
     const log = stack.warden.output();
     assert.ok(!`${log.stdout}${log.stderr}`.includes(browser.cookie(`${stack.warden.url}/`, 'warden_token')!), 'token in the log');
+  });
+
+  test('g. an email the provider sends as email_verified: "false" is not verified: no sign-in as its owner', async () => {
+    const env = await home();
+    const r = await codeLogin(env, 'eve');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /email is not verified/);
+    const browser = new TestBrowser();
+    const page = await completeSignIn(browser, `${stack.warden.url}/auth/oidc/corp/login`, { login: 'eve' });
+    assert.equal(page.status, 401);
+    assert.equal(browser.cookie(`${stack.warden.url}/`, 'warden_token'), undefined);
   });
 
   test('f. a disabled user is refused by warden login and by the portal', async () => {
