@@ -38,6 +38,8 @@ before(async () => {
       { id: 'carol', email: 'carol@example.com', groups: ['eng'] },
       { id: 'bob', email: 'bob@example.com', groups: ['contractors'] },
       { id: 'dora', email: 'dora@example.com', groups: ['eng'] },
+      // As some providers send it: a string, and it says false.
+      { id: 'eve', email: 'alice@example.com', emailVerified: 'false', groups: ['eng'] },
     ],
     clients: [portalClient([`${stack.warden.url}/auth/oidc/corp/callback`], SECRET), cliClient(), cliClient('warden-cli-short')],
   });
@@ -114,8 +116,8 @@ describe('warden login', () => {
     const env = await home();
     const r = await codeLogin(env, 'alice');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.tab.body, /Signed in to Warden as alice@example\.com/);
-    assert.match(r.stderr, /Signed in to .* as alice@example\.com \(groups: engineers\)/);
+    assert.match(r.tab.body, /Signed in to Warden as corp:alice@example\.com/);
+    assert.match(r.stderr, /Signed in to .* as corp:alice@example\.com \(groups: engineers\)/);
     const file = join(env.XDG_CONFIG_HOME, 'warden', 'credentials.json');
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.equal((await stat(join(env.XDG_CONFIG_HOME, 'warden'))).mode & 0o777, 0o700);
@@ -125,7 +127,7 @@ describe('warden login', () => {
 
     const token = await loginToken(env);
     assert.equal(token, saved.token, 'a token with an hour left is not refreshed');
-    const q = await stack.psql(['-c', "SELECT 'hello ' || current_user IS NOT NULL"], { user: 'alice@example.com', token });
+    const q = await stack.psql(['-c', "SELECT 'hello ' || current_user IS NOT NULL"], { user: 'corp:alice@example.com', token });
     assert.equal(q.code, 0, q.stderr);
     assert.equal(q.stdout.trim(), 't');
 
@@ -159,12 +161,12 @@ describe('warden login', () => {
       assert.match(done.body, /Sign-in Success/);
       const r = await cli.result;
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /as carol@example\.com \(groups: engineers\)/);
+      assert.match(r.stderr, /as corp:carol@example\.com \(groups: engineers\)/);
     } finally {
       cli.kill();
     }
     const token = await loginToken(env);
-    const q = await stack.psql(['-c', 'SELECT 2'], { user: 'carol@example.com', token });
+    const q = await stack.psql(['-c', 'SELECT 2'], { user: 'corp:carol@example.com', token });
     assert.equal(q.code, 0, q.stderr);
     assert.equal(q.stdout.trim(), '2');
   });
@@ -173,11 +175,11 @@ describe('warden login', () => {
     const env = await home();
     const r = await codeLogin(env, 'bob');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /as bob@example\.com \(groups: none\)/);
+    assert.match(r.stderr, /as corp:bob@example\.com \(groups: none\)/);
     const token = await loginToken(env);
-    const q = await stack.psql(['-c', 'SELECT 1'], { user: 'bob@example.com', token });
+    const q = await stack.psql(['-c', 'SELECT 1'], { user: 'corp:bob@example.com', token });
     assert.notEqual(q.code, 0);
-    const err = await stack.client({ user: 'bob@example.com', password: token }).then(async (c) => {
+    const err = await stack.client({ user: 'corp:bob@example.com', password: token }).then(async (c) => {
       try {
         await c.query('SELECT 1');
         return undefined;
@@ -196,13 +198,13 @@ describe('warden login', () => {
     // Warden accepts 5 s of clock skew on its own tokens: wait until the first token is surely dead.
     const wait = Date.parse(first.expiresAt) + 6000 - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const dead = await stack.psql(['-c', 'SELECT 1'], { user: 'alice@example.com', token: first.token });
+    const dead = await stack.psql(['-c', 'SELECT 1'], { user: 'corp-short:alice@example.com', token: first.token });
     assert.notEqual(dead.code, 0, 'the first token should have expired');
     assert.match(dead.stderr, /expired|password authentication failed|Warden token/i);
 
     const token = await loginToken(env);
     assert.notEqual(token, first.token);
-    const q = await stack.psql(['-c', 'SELECT 3'], { user: 'alice@example.com', token });
+    const q = await stack.psql(['-c', 'SELECT 3'], { user: 'corp-short:alice@example.com', token });
     assert.equal(q.code, 0, q.stderr);
     assert.equal(q.stdout.trim(), '3');
     const second = await stored(env);
@@ -218,19 +220,30 @@ describe('portal and refusals', () => {
     assert.match(providers.body, /href="\/auth\/oidc\/corp\/login"/);
     const home = await completeSignIn(browser, `${stack.warden.url}/auth/oidc/corp/login`, { login: 'alice' });
     assert.equal(home.status, 200);
-    assert.match(home.body, /Signed in as <strong id="user">alice@example\.com<\/strong>/);
+    assert.match(home.body, /Signed in as <strong id="user">corp:alice@example\.com<\/strong>/);
     assert.match(home.body, /<code>engineers<\/code>/);
     assert.ok(browser.cookie(`${stack.warden.url}/`, 'warden_token'));
     const log = stack.warden.output();
     assert.ok(!`${log.stdout}${log.stderr}`.includes(browser.cookie(`${stack.warden.url}/`, 'warden_token')!), 'token in the log');
   });
 
+  test('g. an email the provider sends as email_verified: "false" is not verified: no sign-in as its owner', async () => {
+    const env = await home();
+    const r = await codeLogin(env, 'eve');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /email is not verified/);
+    const browser = new TestBrowser();
+    const page = await completeSignIn(browser, `${stack.warden.url}/auth/oidc/corp/login`, { login: 'eve' });
+    assert.equal(page.status, 401);
+    assert.equal(browser.cookie(`${stack.warden.url}/`, 'warden_token'), undefined);
+  });
+
   test('f. a disabled user is refused by warden login and by the portal', async () => {
     // dora has never signed in: disabling her name in advance needs --force (a name nobody has is likely a typo).
-    const unknown = await stack.warden.cli(['users', 'disable', 'dora@example.com']);
+    const unknown = await stack.warden.cli(['users', 'disable', 'corp:dora@example.com']);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /no user "dora@example\.com" is known to Warden/);
-    const disabled = await stack.warden.cli(['users', 'disable', 'dora@example.com', '--force']);
+    assert.match(unknown.stderr, /no user "corp:dora@example\.com" is known to Warden/);
+    const disabled = await stack.warden.cli(['users', 'disable', 'corp:dora@example.com', '--force']);
     assert.equal(disabled.code, 0, disabled.stderr);
     const env = await home();
     const r = await codeLogin(env, 'dora');
@@ -240,7 +253,7 @@ describe('portal and refusals', () => {
     const browser = new TestBrowser();
     const page = await completeSignIn(browser, `${stack.warden.url}/auth/oidc/corp/login`, { login: 'dora' });
     assert.equal(page.status, 401);
-    assert.match(page.body, /dora@example\.com.* is disabled/);
+    assert.match(page.body, /corp:dora@example\.com.* is disabled/);
     assert.equal(browser.cookie(`${stack.warden.url}/`, 'warden_token'), undefined);
   });
 });

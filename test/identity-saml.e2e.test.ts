@@ -89,11 +89,11 @@ describe('SAML sign-in end to end', () => {
     const token = portalToken(acs);
 
     const home = await (await fetch(`${stack.warden.url}/`, { headers: { cookie: `warden_token=${token}` } })).text();
-    assert.match(home, /<strong id="user">alice<\/strong>/);
+    assert.match(home, /<strong id="user">corp:alice<\/strong>/);
     assert.match(home, /<code>engineers<\/code>/);
     assert.doesNotMatch(home, /contractors/, 'unmapped provider groups are dropped');
 
-    const r = await stack.psql(['-c', 'SELECT 40 + 2'], { user: 'alice', token });
+    const r = await stack.psql(['-c', 'SELECT 40 + 2'], { user: 'corp:alice', token });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), '42');
 
@@ -104,9 +104,9 @@ describe('SAML sign-in end to end', () => {
   test('a person whose IdP groups map to nothing is refused by the policy at psql login', async () => {
     const { acs } = await browserSignIn({ nameId: 'carol', groups: ['sales'] });
     assert.equal(acs.status, 303);
-    const r = await stack.psql(['-c', 'SELECT 1'], { user: 'carol', token: portalToken(acs) });
+    const r = await stack.psql(['-c', 'SELECT 1'], { user: 'corp:carol', token: portalToken(acs) });
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /no policy gives user "carol" access to target "pg-main"/);
+    assert.match(r.stderr, /no policy gives user "corp:carol" access to target "pg-main"/);
     assert.match(r.stderr, /WARDEN_ERR_ACCESS_DENIED/);
   });
 

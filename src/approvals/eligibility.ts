@@ -3,14 +3,17 @@
  * The rules, in the order they are checked:
  *  - nobody decides their own request: not the requester, nor anyone in the requester's delegation chain, nor a
  *    caller acting through a chain that contains one of them (an agent must not approve for the person it serves);
- *  - approving needs a person: an agent (or a caller acting through one) may deny but never approve, because the
- *    point of just-in-time approval is a human looking at the statement;
+ *  - approving needs a person: only a user (kind `user`) acting for themself with no delegation chain may approve.
+ *    A service account, an agent or any delegated token may deny but never approve, because the point of
+ *    just-in-time approval is a human looking at the statement (and `count: 2` means two people, not one person
+ *    and one API key);
  *  - statement requests need a member of one of the required groups or one of the required users; access requests
  *    need a member of the admin group;
  *  - each approver counts once (the same approver twice is a conflict, not a second approval).
  * This module must never read the store or the clock.
  */
 import { WardenError } from '../errors.js';
+import { principalKeys } from '../identity/principal.js';
 import { ADMIN_GROUP } from '../identity/tokens.js';
 import type { Subject } from '../session/types.js';
 import type { ApprovalRequest } from '../store/types.js';
@@ -20,15 +23,13 @@ export type DecisionKind = 'approve' | 'deny';
 
 const forbidden = (message: string) => new WardenError('WARDEN_ERR_FORBIDDEN', message);
 
-/** Every id the request stands for: its requester and the actors of its chain. */
-function requesterIds(request: ApprovalRequest): Set<string> {
-  return new Set([request.requester, ...request.chain.map((a) => a.id)]);
-}
-
-/** True when the subject is (or acts through) the requester or anyone in the requester's chain. */
+/**
+ * True when the subject is (or acts through) the requester or anyone in the requester's chain. Principals are
+ * compared with their delegation origin (identity/principal.ts): mallory's `helper` is not alice's `helper`.
+ */
 export function isOwnRequest(request: ApprovalRequest, subject: Subject): boolean {
-  const ids = requesterIds(request);
-  return ids.has(subject.id) || subject.chain.some((a) => ids.has(a.id));
+  const ids = new Set(principalKeys(request.requester, request.chain));
+  return principalKeys(subject.id, subject.chain).some((key) => ids.has(key));
 }
 
 /** True when the subject's groups or name satisfy the request's approver list (ignoring the other rules). */
@@ -37,6 +38,11 @@ export function isNamedApprover(request: ApprovalRequest, subject: Subject): boo
   // A named approver is a person acting for themself: a sub-agent's name only looks like one.
   const person = subject.kind === 'user' && subject.chain.length === 0;
   return (person && users.includes(subject.id)) || subject.groups.some((g) => groups.includes(g));
+}
+
+/** True for a person acting as themself: a user token that was not delegated (service accounts and agents are not). */
+export function isPerson(subject: Subject): boolean {
+  return subject.kind === 'user' && subject.chain.length === 0;
 }
 
 /** A readable sentence of who the request needs, e.g. `a member of dba or sre, or one of the users alice`. */
@@ -54,8 +60,10 @@ export function neededApprovers(request: ApprovalRequest): string {
  */
 export function checkCanDecide(request: ApprovalRequest, subject: Subject, decision: DecisionKind): void {
   if (isOwnRequest(request, subject)) throw forbidden(`you cannot ${decision} your own request`);
-  const agent = subject.kind === 'agent' || subject.chain.some((a) => a.kind === 'agent');
-  if (decision === 'approve' && agent) throw forbidden('an agent cannot approve requests: approval needs a person');
+  if (decision === 'approve' && !isPerson(subject)) {
+    const what = subject.kind === 'service' ? 'a service account' : subject.kind === 'agent' ? 'an agent' : 'a delegated token';
+    throw forbidden(`${what} cannot approve requests: approval needs a person signed in as themself`);
+  }
   const allowed = request.kind === 'access' ? subject.groups.includes(ADMIN_GROUP) : isNamedApprover(request, subject);
   if (!allowed) throw forbidden(`${decision === 'approve' ? 'approval' : 'denial'} of this request needs ${neededApprovers(request)}`);
   const again = request.decisions.some((d) => d.by === subject.id && d.decision === 'approve');

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StatementClass } from '../analysis/sql/types.js';
 import { WardenError } from '../errors.js';
+import { principalKey } from '../identity/principal.js';
 import { ADMIN_GROUP } from '../identity/tokens.js';
 import type { ApprovalRequirement } from '../policy/types.js';
 import type { Subject } from '../session/types.js';
@@ -180,7 +181,8 @@ export function grantFor(request: ApprovalRequest, now: number): GrantRecord | u
   }
   if (seconds === undefined) return undefined;
   return {
-    id: newId('grt'), kind: request.kind, subject: request.requester, target: request.target,
+    // Keyed by the requester with its delegation origin, so another principal of the same name cannot use it.
+    id: newId('grt'), kind: request.kind, subject: principalKey(request.requester, request.chain), target: request.target,
     classes: request.kind === 'access' ? [] : [...request.classes], requestId: request.id,
     grantedBy: approvals.map((d) => d.by), createdAt: iso(now), expiresAt: iso(now + seconds * 1000), revokedAt: null,
   };

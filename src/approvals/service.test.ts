@@ -15,6 +15,7 @@ import type { ApprovalRequirement } from '../policy/types.js';
 import type { Actor, PrincipalKind, Subject } from '../session/types.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
+import { canView, isOwnRequest } from './eligibility.js';
 import { Notifier } from './notifier.js';
 import { ApprovalService, RESTART_REASON, type ApprovalOutcome } from './service.js';
 
@@ -154,6 +155,30 @@ describe('statement approvals', () => {
     assert.equal(await peek(outcome), 'waiting');
   });
 
+  test('only people approve: a service account or a delegated user in the approvers\' group cannot, count 2 needs two people', async () => {
+    const s = await service();
+    const { request, outcome } = await hold(s, { requirement: { count: 2 } });
+    await s.approve(request.id, bob);
+    const robot = subject('deploy-bot', ['dba'], 'service');
+    await rejectsWith(s.approve(request.id, robot), 'WARDEN_ERR_FORBIDDEN', /^a service account cannot approve requests/);
+    // A user's name on a token delegated from another person is not that person signing in.
+    const viaDave = subject('carol', ['dba'], 'user', [{ id: 'dave', kind: 'user' }]);
+    await rejectsWith(s.approve(request.id, viaDave), 'WARDEN_ERR_FORBIDDEN', /^a delegated token cannot approve requests/);
+    assert.equal((await s.get(request.id))?.status, 'pending');
+    assert.equal(await peek(outcome), 'waiting');
+    // A second person completes the approval.
+    const approved = await s.approve(request.id, carol);
+    assert.equal(approved.status, 'approved');
+    assert.deepEqual((await outcome).by, ['bob', 'carol']);
+  });
+
+  test('a service account may deny (denying never lets anything run)', async () => {
+    const s = await service();
+    const { request, outcome } = await hold(s);
+    await s.deny(request.id, subject('deploy-bot', ['dba'], 'service'));
+    assert.equal((await outcome).status, 'denied');
+  });
+
   test('the first eligible deny ends the request', async () => {
     const s = await service();
     const { request, outcome } = await hold(s, { requirement: { count: 2 } });
@@ -255,6 +280,33 @@ describe('time-window grants', () => {
     await s.approve(both.request.id, bob, { windowSeconds: 3600 });
     await s.approve(both.request.id, carol, { windowSeconds: 600 });
     assert.equal((await s.findGrant(alice, 'pg1', ['write']))?.expiresAt, '2030-01-01T00:10:00.000Z');
+  });
+});
+
+describe('grants belong to the principal with its delegation origin (issue 9 item 8)', () => {
+  const alicesHelper = subject('helper', ['dev'], 'agent', [{ id: 'alice', kind: 'user' }]);
+  const mallorysHelper = subject('helper', ['dev'], 'agent', [{ id: 'mallory', kind: 'user' }]);
+
+  test('an access grant for alice\'s helper is not mallory\'s helper\'s, nor a bare helper\'s', async () => {
+    const s = await service();
+    const request = await s.requestAccess(alicesHelper, 'pg-main', 3600, 'nightly report');
+    await s.approve(request.id, admin);
+    assert.equal(await s.hasAccess(alicesHelper, 'pg-main'), true);
+    assert.equal(await s.hasAccess(mallorysHelper, 'pg-main'), false);
+    assert.equal(await s.hasAccess(subject('helper', [], 'agent'), 'pg-main'), false);
+    assert.equal(await s.hasAccess(alice, 'pg-main'), false, 'the grant is the helper\'s, not alice\'s own');
+  });
+
+  test('a statement window likewise, and mallory\'s helper neither sees nor decides alice\'s helper\'s request as its own', async () => {
+    const s = await service();
+    const { request } = await hold(s, { subject: alicesHelper });
+    const viewer = subject('helper', ['dev'], 'agent', [{ id: 'mallory', kind: 'user' }]);
+    assert.equal(canView(request, viewer), false);
+    assert.equal(isOwnRequest(request, viewer), false);
+    assert.equal(isOwnRequest(request, subject('alice', ['dba'])), true, 'alice is the origin of the request');
+    await s.approve(request.id, bob, { windowSeconds: 600 });
+    assert.ok(await s.findGrant(alicesHelper, 'pg1', ['write']));
+    assert.equal(await s.findGrant(mallorysHelper, 'pg1', ['write']), undefined);
   });
 });
 

@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { StatementClass } from '../analysis/sql/types.js';
 import { WardenError } from '../errors.js';
+import { principalKey } from '../identity/principal.js';
 import type { Subject } from '../session/types.js';
 import type { ApprovalRequest, GrantRecord, Store } from '../store/types.js';
 import { checkCanDecide } from './eligibility.js';
@@ -152,14 +153,14 @@ export class ApprovalService {
   async findGrant(subject: Subject, target: string, classes: readonly StatementClass[]): Promise<GrantRecord | undefined> {
     if (classes.length === 0) return undefined; // nothing to cover means nothing was judged: fail closed
     const at = new Date(this.#now()).toISOString();
-    const grants = await this.#store.approvals.activeGrants({ kind: 'statement', subject: subject.id, target, at });
+    const grants = await this.#store.approvals.activeGrants({ kind: 'statement', subject: principalKey(subject.id, subject.chain), target, at });
     return grants.find((g) => classes.every((c) => g.classes.includes(c)));
   }
 
   /** True when an approved access request gives this subject access to the target now. */
   async hasAccess(subject: Subject, target: string): Promise<boolean> {
     const at = new Date(this.#now()).toISOString();
-    return (await this.#store.approvals.activeGrants({ kind: 'access', subject: subject.id, target, at })).length > 0;
+    return (await this.#store.approvals.activeGrants({ kind: 'access', subject: principalKey(subject.id, subject.chain), target, at })).length > 0;
   }
 
   /**

@@ -105,8 +105,10 @@ async function keys(argv: string[], io: Io): Promise<number> {
   }
   if (sub === 'revoke') {
     const [id] = expectPositionals(positionals, ['KEY_ID']);
-    await clientFor(values, io).post(`/api/api-keys/${seg(id)}/revoke`, {});
-    io.stdout(`API key ${oneLine(id)} revoked\n`);
+    const done = await clientFor(values, io).post<{ revokedTokens?: string[]; sessionsEnded?: string[] }>(`/api/api-keys/${seg(id)}/revoke`, {});
+    const tokens = done?.revokedTokens?.length ?? 0;
+    const sessions = done?.sessionsEnded?.length ?? 0;
+    io.stdout(`API key ${oneLine(id)} revoked (with ${tokens} token(s) traded for it; ${sessions} live session(s) ended)\n`);
     return 0;
   }
   throw new UsageError(sub === undefined ? 'missing keys subcommand (create or revoke)'

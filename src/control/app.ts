@@ -59,7 +59,27 @@ export interface ControlDeps {
   idTokenExchange?: IdTokenExchange;
   /** Warden's external base URL (`--public-url`), for sign-in callbacks behind a proxy; unset: the request's own. */
   publicUrl?: string;
+  /** Transport settings of the API's HTTP server (TLS, trusted proxies, request timeout). */
+  http?: ControlHttpOptions;
 }
+
+/** How the control API's HTTP server is set up. */
+export interface ControlHttpOptions {
+  /** Serve HTTPS with this certificate and key (PEM); plain HTTP when absent. */
+  tls?: { cert: string; key: string };
+  /**
+   * Whose X-Forwarded-For/-Proto/-Host to believe (fastify's trustProxy): false = nobody (default), true =
+   * anybody, a hop count, or addresses/CIDRs of the proxies. Decides `request.protocol` and so the cookies' Secure.
+   */
+  trustProxy?: boolean | number | string[];
+  /** Milliseconds a caller has to send a whole request, headers and body (default 10 s). */
+  requestTimeoutMs?: number;
+}
+
+/** Default time a caller has to send a whole request to the control API. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** How often node checks for requests past their timeout; the default (30 s) would let slow senders linger. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 export const REDACTED_LOG_PATHS = [
@@ -123,12 +143,23 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
 
 /** Builds the control API with every route registered; not listening yet (the server calls `.listen`). */
 export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstance> {
+  const { tls, trustProxy = false, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = deps.http ?? {};
+  const server = { connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS };
   const app = Fastify({
     loggerInstance: controlLogger(deps.logger),
     // Reject unknown body fields instead of silently dropping them: `pasword` must be an error, not a no-op.
     ajv: { customOptions: { removeAdditional: false } },
     bodyLimit: 1024 * 1024,
+    // A caller that trickles its headers or body (slowloris) is cut after requestTimeoutMs, whether or not it has
+    // authenticated: public routes (token endpoint, SAML ACS) read bodies before anyone is known.
+    requestTimeout: requestTimeoutMs,
+    // A hop count trusts that many proxies nearest to Warden.
+    trustProxy: typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy,
+    // A TLS handshake that never completes is cut as soon as a slow request would be.
+    ...(tls ? { https: { ...server, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: requestTimeoutMs } }
+      : { http: server }),
   }) as unknown as FastifyInstance;
+  app.server.headersTimeout = requestTimeoutMs;
 
   // JSON only: without this, fastify would hand a text/plain body to the validators as a string.
   app.removeContentTypeParser('text/plain');

@@ -268,7 +268,7 @@ describe('token exchange (RFC 8693 delegation)', () => {
     const subject = await fx.tokens.verify(body.access_token);
     assert.deepEqual({ ...subject, tokenId: undefined, expiresAt: undefined }, {
       id: 'sql-bot', kind: 'agent', groups: ['dev'], chain: [{ id: 'dev1', kind: 'user' }], tokenId: undefined,
-      targets: ['pg-main'], expiresAt: undefined, classes: ['read'],
+      targets: ['pg-main'], expiresAt: undefined, classes: ['read'], chainGroups: ['dev'],
     });
 
     // A second hop from the delegated token, with the jwt token type. The old actor_kind parameter is an
@@ -284,6 +284,16 @@ describe('token exchange (RFC 8693 delegation)', () => {
     assert.deepEqual(s2.classes, ['read']);
     const third = tokenResponse(await exchange(userToken, { actor: 'would-be-person', actor_kind: 'user' }));
     assert.equal((await fx.tokens.verify(third.access_token)).kind, 'agent');
+  });
+
+  test('another principal cannot take a sub-agent\'s name through token exchange (issue 9 item 8)', async () => {
+    tokenResponse(await exchange(userToken, { actor: 'alices-helper' }));
+    const mallory = (await fx.tokens.issue({ subject: 'mallory', kind: 'user', groups: ['dev'], ttlSeconds: 600 })).token;
+    const res = await exchange(mallory, { actor: 'alices-helper' });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error, 'invalid_scope');
+    assert.match(res.json().error_description, /already used by another principal's delegation/);
+    assert.equal((await fx.store.tokens.bySubject('alices-helper')).length, 1, 'nothing was issued to mallory');
   });
 
   test('widening is invalid_scope', async () => {
@@ -429,15 +439,18 @@ describe('delegated names', () => {
     assert.throws(() => checkCanDecide(forAlice, fake, 'approve'), /approval needs a person/);
     assert.throws(() => checkCanDecide(forAlice, fake, 'deny'), /denial of this request needs one of the users alice/);
 
-    // Once alice holds a token of her own, the name is hers: no sub-agent may take it.
-    const alice = await fx.tokens.issue({ subject: 'alice', kind: 'user', ttlSeconds: 600 });
-    res = await call({ method: 'POST', url: '/api/tokens/delegate', token: userToken, payload: { to: 'alice' } });
+    // The name is the sub-agent's now: nobody gets a token of their own under it (issue 9 item 8).
+    await assert.rejects(fx.tokens.issue({ subject: 'alice', kind: 'user', ttlSeconds: 600 }), /name of a sub-agent/);
+    // Once a person holds a token of her own, the name is hers: no sub-agent may take it.
+    const ann = await fx.tokens.issue({ subject: 'ann', kind: 'user', ttlSeconds: 600 });
+    res = await call({ method: 'POST', url: '/api/tokens/delegate', token: userToken, payload: { to: 'ann' } });
     assert.equal(res.statusCode, 403, res.body);
     assert.match(errorOf(res).message, /a sub-agent needs a name of its own/);
-    // Control: alice herself is a named approver and may deny.
-    const real = await fx.tokens.verify(alice.token);
-    assert.equal(isNamedApprover(forAlice, real), true);
-    checkCanDecide(forAlice, real, 'deny');
+    // Control: ann herself is a named approver and may deny.
+    const forAnn = request(['ann']);
+    const real = await fx.tokens.verify(ann.token);
+    assert.equal(isNamedApprover(forAnn, real), true);
+    checkCanDecide(forAnn, real, 'deny');
   });
 
   test('only a person acting for themself counts as a named approver', async () => {

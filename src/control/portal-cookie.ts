@@ -14,6 +14,14 @@ export function portalCookie(token: string, maxAgeSeconds: number, secure: boole
   return attributes.join('; ');
 }
 
+/**
+ * Whether cookies set in answer to this request get `Secure`: the request came over HTTPS (Warden's own TLS, or a
+ * trusted proxy's X-Forwarded-Proto, see `--trust-proxy`), or Warden's public URL is https.
+ */
+export function isSecureRequest(request: { protocol: string }, publicUrl: string | undefined): boolean {
+  return request.protocol === 'https' || (publicUrl?.startsWith('https:') ?? false);
+}
+
 /** A `Set-Cookie` value that removes the cookie (sign-out). */
 export function clearedPortalCookie(): string {
   return `${PORTAL_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`;

@@ -72,9 +72,9 @@ describe('SAML routes', () => {
     assert.doesNotMatch(cookie, /Secure/, 'plain http: no Secure flag');
     const token = cookie.slice(PORTAL_COOKIE.length + 1, cookie.indexOf(';'));
     const subject = await fx.tokens.verify(token);
-    assert.equal(subject.id, 'alice');
+    assert.equal(subject.id, 'corp:alice');
     assert.deepEqual(subject.groups, ['engineers'], 'eng maps to engineers; unmapped sales is dropped');
-    const user = await fx.store.users.get('alice');
+    const user = await fx.store.users.get('corp:alice');
     assert.equal(user?.email, 'alice@example.com');
     assert.equal(user?.provider, 'corp');
     assert.ok(!fx.logText().includes(token), 'the token is never logged');
@@ -100,6 +100,20 @@ describe('SAML routes', () => {
     assert.match(json.json().error.message, /outside its validity period/);
   });
 
+  test('an assertion for another service provider\'s ACS is refused although the audience matches (Recipient, Destination)', async () => {
+    const other = 'https://other-sp.example/auth/saml/corp/acs';
+    for (const [tweaks, why] of [[{ recipient: other }, /meant for another service \(recipient\)/],
+      [{ recipient: other, destination: other }, /meant for another service \(recipient\)/],
+      [{ destination: other }, /meant for another service \(destination\)/]] as const) {
+      const { acs } = await browserSignIn(fx.app, tweaks, { accept: 'application/json' });
+      assert.equal(acs.statusCode, 401, JSON.stringify(tweaks));
+      assert.match(acs.json().error.message, why);
+      assert.equal(setCookie(acs.headers, PORTAL_COOKIE), undefined);
+    }
+    // Control: the same flow addressed to this ACS signs in.
+    assert.equal((await browserSignIn(fx.app)).acs.statusCode, 303);
+  });
+
   test('a replayed ACS post is refused', async () => {
     const { answer, acs } = await browserSignIn(fx.app);
     assert.equal(acs.statusCode, 303);
@@ -109,13 +123,13 @@ describe('SAML routes', () => {
   });
 
   test('a disabled user is refused whatever the IdP says', async () => {
-    await fx.store.users.setDisabled('alice', new Date().toISOString(), new Date().toISOString());
+    await fx.store.users.setDisabled('corp:alice', new Date().toISOString(), new Date().toISOString());
     try {
       const { acs } = await browserSignIn(fx.app);
       assert.equal(acs.statusCode, 401);
       assert.match(acs.body, /WARDEN_ERR_PRINCIPAL_DISABLED/);
     } finally {
-      await fx.store.users.setDisabled('alice', null, new Date().toISOString());
+      await fx.store.users.setDisabled('corp:alice', null, new Date().toISOString());
     }
   });
 

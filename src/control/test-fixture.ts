@@ -21,7 +21,7 @@ import { PolicyCatalog } from '../session/policy-catalog.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { Vault } from '../vault/vault.js';
-import { buildControlApi, type ControlDeps } from './app.js';
+import { buildControlApi, type ControlDeps, type ControlHttpOptions } from './app.js';
 
 /** Everything a control API test needs, plus `close` to release it. */
 export interface ControlFixture {
@@ -48,6 +48,10 @@ export interface ControlFixture {
 export interface ControlFixtureOptions {
   /** The default effect the policy test route assumes (default `deny`). */
   defaultEffect?: 'allow' | 'deny';
+  /** HTTP server settings (TLS, trusted proxies, request timeout); default: plain HTTP, no proxy trusted. */
+  http?: ControlHttpOptions;
+  /** Warden's public URL (default: none, derived from each request). */
+  publicUrl?: string;
 }
 
 /** Builds a fresh fixture in its own temporary directory. */
@@ -83,6 +87,8 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken),
     serviceAccounts: new ServiceAccounts({ store, tokens }),
     killSwitch: new KillSwitch({ registry, tokens, store, logger, record: (live, type, data) => recorded.push({ session: live.session.id, type, data }) }),
+    ...(options.http ? { http: options.http } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
   };
   const app = await buildControlApi(deps);
   const admin = await tokens.issue({ subject: 'root', kind: 'user', groups: [ADMIN_GROUP], targets: ['*'], ttlSeconds: 3600 });

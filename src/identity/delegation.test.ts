@@ -96,11 +96,11 @@ describe('TokenService delegation', () => {
     const { planner, plannerSubject, worker, workerSubject } = await threeLinks();
     assert.deepEqual(plannerSubject, {
       id: 'planner', kind: 'agent', groups: ['dev'], chain: [{ id: 'alice', kind: 'user' }], tokenId: planner.id,
-      targets: ['pg-*'], expiresAt: S0 + 1800, classes: ['read', 'write'],
+      targets: ['pg-*'], expiresAt: S0 + 1800, classes: ['read', 'write'], chainGroups: ['dba', 'dev'],
     });
     assert.deepEqual(workerSubject, {
       id: 'worker', kind: 'agent', groups: ['dev'], chain: [{ id: 'alice', kind: 'user' }, { id: 'planner', kind: 'agent' }],
-      tokenId: worker.id, targets: ['pg-main'], expiresAt: S0 + 600, classes: ['read'],
+      tokenId: worker.id, targets: ['pg-main'], expiresAt: S0 + 600, classes: ['read'], chainGroups: ['dba', 'dev'],
     });
   });
 
@@ -233,15 +233,28 @@ describe('TokenService delegation', () => {
       }
     });
 
-    it('control: a name held only by sub-agents, or by a revoked root token, is free', async () => {
-      // planner-w is a sub-agent elsewhere in the tree; another parent may name its own sub-agent so.
-      const shared = await tokens.delegate(await tokens.verify((await tokens.issue({ subject: 'other-root-w', ttlSeconds: 600 })).token),
-        { to: 'planner-w' });
-      assert.equal(shared.record.subject, 'planner-w');
+    it('a sub-agent name another origin already delegated to (issue 9 item 8), however the first token ended', async () => {
+      // planner-w is alice-w's sub-agent: mallory may not name hers so, not even after alice-w's token is revoked.
+      const mallory = await tokens.verify((await tokens.issue({ subject: 'mallory-w', ttlSeconds: 600 })).token);
+      await refused(mallory, { to: 'planner-w' }, rejectsWith('WARDEN_ERR_FORBIDDEN', /already used by another principal's delegation/));
+      await refused(mallory, { to: 'worker-w' }, rejectsWith('WARDEN_ERR_FORBIDDEN', /already used by another principal's delegation/));
+      // A name that ever held a token of its own stays a principal's name, revoked or not.
       const gone = await tokens.issue({ subject: 'former-holder', ttlSeconds: 600 });
-      await refused(links.workerSubject, { to: 'former-holder' }, rejectsWith('WARDEN_ERR_FORBIDDEN'));
       await tokens.revoke(gone.id);
-      assert.equal((await tokens.delegate(links.workerSubject, { to: 'former-holder' })).record.subject, 'former-holder');
+      await refused(links.workerSubject, { to: 'former-holder' }, rejectsWith('WARDEN_ERR_FORBIDDEN', /a name of its own/));
+      // ":" marks external identities (provider:name).
+      await refused(links.workerSubject, { to: 'corp:alice' }, rejectsWith('WARDEN_ERR_BAD_REQUEST', /must not contain ":"/));
+    });
+
+    it('a sub-agent\'s name cannot be given a token of its own afterwards (admin-issued, sign-in, API key exchange)', async () => {
+      await assert.rejects(tokens.issue({ subject: 'planner-w', ttlSeconds: 600 }), rejectsWith('WARDEN_ERR_CONFLICT', /name of a sub-agent/));
+      await assert.rejects(tokens.issue({ subject: 'planner-w', kind: 'agent', ttlSeconds: 600 }), rejectsWith('WARDEN_ERR_CONFLICT'));
+    });
+
+    it('control: the same origin may reuse its sub-agent name, through another link too', async () => {
+      assert.equal((await tokens.delegate(links.aliceSubject, { to: 'planner-w' })).record.subject, 'planner-w');
+      assert.equal((await tokens.delegate(links.plannerSubject, { to: 'helper-w' })).record.subject, 'helper-w');
+      assert.equal((await tokens.delegate(links.aliceSubject, { to: 'helper-w' })).record.subject, 'helper-w');
     });
   });
 

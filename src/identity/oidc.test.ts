@@ -29,7 +29,7 @@ before(async () => {
       { id: 'alice', email: 'alice@example.com', name: 'Alice <A>', groups: ['eng', 'misc'] },
       { id: 'mallory', email: 'mallory@example.com', groups: [ADMIN_GROUP] },
     ],
-    clients: [portalClient([`${base}/auth/oidc/corp/callback`], SECRET), cliClient(), cliClient('other-cli')],
+    clients: [portalClient([`${base}/auth/oidc/corp/callback`], SECRET), cliClient(), cliClient('other-cli'), cliClient('mapped-cli')],
   });
   const docs: IdentityProviderDocument[] = [
     { kind: 'IdentityProvider', type: 'oidc', name: 'corp', issuer: idp.issuer, clientId: 'warden-portal', clientSecret: SECRET,
@@ -38,6 +38,9 @@ before(async () => {
     // Same issuer, another client: id_tokens addressed to it must pick this provider (aud decides).
     { kind: 'IdentityProvider', type: 'oidc', name: 'corp-usernames', issuer: idp.issuer, clientId: 'other-cli',
       usernameClaim: 'preferred_username', groupsClaim: 'roles' },
+    // An explicit operator binding of one external identity to a local user name.
+    { kind: 'IdentityProvider', type: 'oidc', name: 'corp-mapped', issuer: idp.issuer, clientId: 'mapped-cli',
+      usernameClaim: 'preferred_username', userMap: { 'the-boss': 'alice' }, passUnmappedGroups: true },
   ];
   await fx.deps.signIn.apply(docs);
 });
@@ -69,12 +72,12 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 describe('signInWithIdToken', () => {
   test('a valid id_token signs the person in with mapped groups and a working Warden token', async () => {
     const issued = await signInWithIdToken(fx.deps.signIn, await idToken({ groups: ['eng', 'misc'], name: 'Alice' }));
-    assert.equal(issued.user.name, 'alice@example.com');
+    assert.equal(issued.user.name, 'corp:alice@example.com', 'an external identity lives in its provider\'s namespace');
     assert.equal(issued.user.provider, 'corp');
     assert.equal(issued.user.displayName, 'Alice');
     assert.deepEqual(issued.record.groups, ['engineers', 'misc']);
     const subject = await fx.tokens.verify(issued.token);
-    assert.equal(subject.id, 'alice@example.com');
+    assert.equal(subject.id, 'corp:alice@example.com');
     assert.ok(!subject.groups.includes(ADMIN_GROUP));
   });
 
@@ -120,15 +123,64 @@ describe('signInWithIdToken', () => {
 
   test('the audience picks among providers sharing an issuer; usernameClaim and groupsClaim apply', async () => {
     const issued = await signInWithIdToken(fx.deps.signIn, await idToken({ aud: 'other-cli', preferred_username: 'al', roles: ['r1'] }));
-    assert.equal(issued.user.name, 'al');
+    assert.equal(issued.user.name, 'corp-usernames:al');
     assert.equal(issued.user.provider, 'corp-usernames');
     assert.deepEqual(issued.record.groups, []); // no mapping, no pass-through
     await refusedWith(await idToken({ aud: 'other-cli' }), /claim "preferred_username" is missing/);
   });
 
+  test('email_verified is parsed strictly: "false", absent or odd values are not verified (issue 9 item 17)', async () => {
+    for (const value of ['false', 'False', 'no', 0, 1, null, {}, 'yes']) {
+      await refusedWith(await idToken({ email_verified: value }), /email is not verified/);
+    }
+    await refusedWith(await idToken({ email_verified: undefined }), /email is not verified/);
+    // Control: the boolean true and the string "true" (as some providers send it) are verified.
+    assert.equal((await signInWithIdToken(fx.deps.signIn, await idToken({ email_verified: 'true' }))).user.name, 'corp:alice@example.com');
+    assert.equal((await signInWithIdToken(fx.deps.signIn, await idToken({ email_verified: true }))).user.name, 'corp:alice@example.com');
+  });
+
+  test('several audiences need azp naming this client; a foreign or non-string azp is refused', async () => {
+    await refusedWith(await idToken({ aud: ['warden-cli', 'someone-else'] }), /several audiences but azp is missing/);
+    await refusedWith(await idToken({ aud: ['warden-cli', 'someone-else'], azp: 'someone-else' }), /azp names another client/);
+    await refusedWith(await idToken({ azp: ['warden-cli'] }), /azp names another client/);
+    const ok = await signInWithIdToken(fx.deps.signIn, await idToken({ aud: ['warden-cli', 'someone-else'], azp: 'warden-cli' }));
+    assert.equal(ok.user.name, 'corp:alice@example.com');
+  });
+
+  test('external identities live in the provider\'s namespace: preferred_username admin is not the built-in admin', async () => {
+    const issued = await signInWithIdToken(fx.deps.signIn, await idToken({ aud: 'other-cli', preferred_username: 'admin' }));
+    const subject = await fx.tokens.verify(issued.token);
+    assert.equal(subject.id, 'corp-usernames:admin');
+    assert.notEqual(subject.id, 'admin');
+    assert.equal((await fx.store.users.get('admin')), undefined, 'no local admin user row was created or touched');
+    // Disabling the external one does not touch a local principal of the bare name, and vice versa.
+    const at = new Date().toISOString();
+    await fx.store.users.setDisabled('admin', at, at);
+    assert.equal((await signInWithIdToken(fx.deps.signIn, await idToken({ aud: 'other-cli', preferred_username: 'admin' }))).user.disabledAt, null);
+    await fx.store.users.setDisabled('admin', null, at);
+  });
+
+  test('an explicit userMap binds an external identity to a local name; unmapped ones stay namespaced', async () => {
+    const bound = await signInWithIdToken(fx.deps.signIn, await idToken({ aud: 'mapped-cli', preferred_username: 'the-boss' }));
+    assert.equal(bound.user.name, 'alice');
+    const other = await signInWithIdToken(fx.deps.signIn, await idToken({ aud: 'mapped-cli', preferred_username: 'alice' }));
+    assert.equal(other.user.name, 'corp-mapped:alice');
+  });
+
+  test('group names are normalised (NFKC, trimmed, zero-width removed); look-alikes of warden-admins never pass', async () => {
+    const lookAlikes = ['Warden-Admins', ' warden-admins ', 'warden\u200b-admins', '\ufeffwarden-admins', 'WARDEN-ADMINS',
+      'wаrden-admins' /* Cyrillic a */, 'ｗａｒｄｅｎ－ａｄｍｉｎｓ' /* fullwidth */, 'warden_admins', 'warden\u2010admins', 'warden - admins'];
+    const issued = await signInWithIdToken(fx.deps.signIn, await idToken({ aud: 'mapped-cli', preferred_username: 'gm', groups: [...lookAlikes, ' misc\u200b '] }));
+    assert.deepEqual(issued.record.groups, ['misc']);
+    assert.ok(!(await fx.tokens.verify(issued.token)).groups.some((g) => g.toLowerCase().includes('admin')));
+    // A mapped group is looked up by its normalised name.
+    const mapped = await signInWithIdToken(fx.deps.signIn, await idToken({ groups: [' eng\u200b'] }));
+    assert.deepEqual(mapped.record.groups, ['engineers']);
+  });
+
   test('a disabled user is refused', async () => {
     const at = new Date().toISOString();
-    await fx.store.users.setDisabled('dora@example.com', at, at);
+    await fx.store.users.setDisabled('corp:dora@example.com', at, at);
     await refusedWith(await idToken({ sub: 'dora', email: 'dora@example.com' }), /disabled/, 'WARDEN_ERR_PRINCIPAL_DISABLED');
   });
 });
@@ -147,7 +199,7 @@ describe('control routes', () => {
     const token = await idToken();
     const ok = await fx.app.inject({ method: 'POST', url: '/api/auth/oidc/exchange', payload: { idToken: token } });
     assert.equal(ok.statusCode, 200, ok.body);
-    assert.equal(ok.json().user, 'alice@example.com');
+    assert.equal(ok.json().user, 'corp:alice@example.com');
     assert.deepEqual(ok.json().groups, ['engineers']);
     const bad = await fx.app.inject({ method: 'POST', url: '/api/auth/oidc/exchange', payload: { idToken: await idToken({ aud: 'x' }) } });
     assert.equal(bad.statusCode, 401);
@@ -166,7 +218,7 @@ describe('control routes', () => {
     assert.equal(ok.statusCode, 200, ok.body);
     assert.equal(ok.json().token_type, 'Bearer');
     const subject = await fx.tokens.verify(ok.json().access_token);
-    assert.equal(subject.id, 'alice@example.com');
+    assert.equal(subject.id, 'corp:alice@example.com');
     assert.deepEqual(subject.groups, ['engineers']);
     const bad = await fx.app.inject({ method: 'POST', url: '/api/oauth/token', headers, payload: form(await idToken({ exp: now() - 600 })) });
     assert.equal(bad.statusCode, 400);
@@ -177,12 +229,12 @@ describe('control routes', () => {
     const browser = new TestBrowser();
     const home = await completeSignIn(browser, `${base}/auth/oidc/corp/login`, { login: 'alice' });
     assert.equal(home.url, `${base}/`);
-    assert.match(home.body, /Signed in as <strong id="user">alice@example\.com<\/strong>/);
+    assert.match(home.body, /Signed in as <strong id="user">corp:alice@example\.com<\/strong>/);
     assert.match(home.body, /<code>engineers<\/code>, <code>misc<\/code>/);
     const cookie = browser.cookie(`${base}/`, 'warden_token');
     assert.ok(cookie);
     const subject = await fx.tokens.verify(cookie);
-    assert.equal(subject.id, 'alice@example.com');
+    assert.equal(subject.id, 'corp:alice@example.com');
     // GET API reads work with the cookie (auth.ts), e.g. as a non-admin: forbidden, but authenticated.
     assert.equal((await browser.open(`${base}/api/targets`)).status, 403);
     const signOut = await browser.submit({ action: `${base}/auth/logout`, method: 'POST', fields: {}, inputs: [] }, {});
@@ -216,13 +268,13 @@ describe('control routes', () => {
 
   test('a disabled user cannot sign in to the portal', async () => {
     const at = new Date().toISOString();
-    await fx.store.users.setDisabled('mallory@example.com', at, at);
+    await fx.store.users.setDisabled('corp:mallory@example.com', at, at);
     const browser = new TestBrowser();
     const page = await completeSignIn(browser, `${base}/auth/oidc/corp/login`, { login: 'mallory' });
     assert.equal(page.status, 401);
     assert.match(page.body, /disabled/);
     assert.equal(browser.cookie(`${base}/`, 'warden_token'), undefined);
-    await fx.store.users.setDisabled('mallory@example.com', null, at);
+    await fx.store.users.setDisabled('corp:mallory@example.com', null, at);
   });
 });
 

@@ -128,7 +128,13 @@ export async function verifyIdToken(provider: OidcProvider, discovered: Discover
   // An access token (at+jwt) or a logout token from the same provider can carry the same iss and aud.
   if (typ !== undefined && typ.toLowerCase() !== 'jwt') throw refused(`typ "${typ}" is not an id_token`);
   if (payload.events !== undefined) throw refused('a logout token is not an id_token');
-  if (payload.azp !== undefined && !clientIds(provider).includes(String(payload.azp))) throw refused('azp names another client');
+  if (payload.azp !== undefined && (typeof payload.azp !== 'string' || !clientIds(provider).includes(payload.azp))) {
+    throw refused('azp names another client');
+  }
+  // OIDC Core 3.1.3.7: with several audiences the authorized party must be named, and be this client.
+  if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp === undefined) {
+    throw refused('aud names several audiences but azp is missing');
+  }
   if (options.nonce !== undefined && payload.nonce !== options.nonce) throw refused('nonce does not match this sign-in');
   return payload;
 }
@@ -150,10 +156,19 @@ const stringClaim = (claims: JWTPayload, name: string) =>
   typeof claims[name] === 'string' && (claims[name] as string).length > 0 ? claims[name] as string : undefined;
 
 /**
+ * Whether the provider vouches for the email: only `email_verified: true` (or the string `"true"`, which some
+ * providers send) counts. `"false"`, absent, or anything else is not verified: strict parsing, failing closed.
+ */
+export function emailVerified(claims: JWTPayload): boolean {
+  return claims.email_verified === true || claims.email_verified === 'true';
+}
+
+/**
  * Who verified claims name: the user from `usernameClaim` (default `email`, then `preferred_username`, then
  * `sub`), the groups from `groupsClaim` (an array of strings; absent means none, anything else is refused). An email
- * the provider marks unverified (`email_verified: false`) is refused rather than skipped: falling back to another
- * claim would give the same person a different Warden name, or someone else's.
+ * the provider does not mark verified (emailVerified) is refused as the user name rather than skipped: falling back
+ * to another claim would give the same person a different Warden name, or someone else's. The name is the
+ * provider's; SignInService.complete puts it into the provider's namespace.
  */
 export function identityFromClaims(provider: OidcProvider, claims: JWTPayload): ProvenIdentity {
   const email = stringClaim(claims, 'email');
@@ -161,13 +176,13 @@ export function identityFromClaims(provider: OidcProvider, claims: JWTPayload): 
     ? 'preferred_username' : 'sub');
   const name = stringClaim(claims, claim);
   if (name === undefined) throw refused(`claim "${claim}" is missing`);
-  if (claim === 'email' && claims.email_verified === false) throw refused('its email is not verified by the provider');
+  if (claim === 'email' && !emailVerified(claims)) throw refused('its email is not verified by the provider');
   const raw = claims[provider.groupsClaim];
   if (raw !== undefined && (!Array.isArray(raw) || !raw.every((g) => typeof g === 'string'))) {
     throw refused(`claim "${provider.groupsClaim}" must be an array of strings`);
   }
   return {
-    name, email: claims.email_verified === false ? null : email ?? null, displayName: stringClaim(claims, 'name') ?? null,
+    name, email: emailVerified(claims) ? email ?? null : null, displayName: stringClaim(claims, 'name') ?? null,
     groups: (raw as string[] | undefined) ?? [],
   };
 }

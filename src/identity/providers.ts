@@ -30,8 +30,14 @@ const common = {
   description: text.optional(),
   /** Provider group name -> Warden groups. */
   groupMap: z.record(text, z.array(text).min(1)).optional(),
-  /** Keep provider groups that have no mapping, under their own name (never the admin group). */
+  /** Keep provider groups that have no mapping, under their own name (never the admin group or a look-alike). */
   passUnmappedGroups: z.boolean().optional(),
+  /**
+   * Provider user name -> Warden user name: an explicit binding of an external identity to a local one (e.g.
+   * `alice@example.com: alice`). Unmapped people sign in as `<provider>:<name>`, in the provider's own namespace,
+   * so `preferred_username: admin` never becomes the built-in `admin`.
+   */
+  userMap: z.record(text, z.string().regex(/^[^\s\p{Cc}]{1,256}$/u, 'must be 1 to 256 characters without spaces')).optional(),
   /** Lifetime of the Warden token a sign-in yields (default 1h; `warden login` refreshes before it ends). */
   tokenTtl: duration.optional(),
 };
@@ -144,16 +150,52 @@ export function normalizeProvider(doc: IdentityProviderDocument): IdentityProvid
 }
 
 /**
- * Maps the provider's group names to Warden groups: mapped names become their targets; unmapped names are kept
- * only with `passUnmappedGroups`, and never when they spell `adminGroup` (that needs an explicit mapping).
+ * The Warden user name of an external identity: the operator's explicit `userMap` binding, else `<provider>:<name>`
+ * (an external identity never shares a local principal's name by accident).
+ */
+export function userNameFor(provider: Pick<IdentityProvider, 'name' | 'userMap'>, externalName: string): string {
+  const mapped = provider.userMap !== undefined && Object.hasOwn(provider.userMap, externalName) ? provider.userMap[externalName] : undefined;
+  return mapped ?? `${provider.name}:${externalName}`;
+}
+
+/** A provider's group name in canonical form: Unicode NFKC, format characters (zero-width, BOM) removed, trimmed. */
+export function normalizeGroupName(group: string): string {
+  return group.normalize('NFKC').replace(/\p{Cf}/gu, '').trim();
+}
+
+/** Latin look-alikes of letters from other scripts that NFKC leaves alone (Cyrillic and Greek), for reserved names. */
+const CONFUSABLES: Record<string, string> = {
+  'а': 'a', 'е': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'у': 'y', 'х': 'x', 'і': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ո': 'n',
+  'α': 'a', 'ε': 'e', 'ο': 'o', 'ρ': 'p', 'ν': 'v', 'ι': 'i', 'κ': 'k', 'τ': 't', 'м': 'm', 'н': 'h', 'т': 't', 'ԝ': 'w',
+  'ѡ': 'w', 'ɑ': 'a', 'ı': 'i', '‐': '-', '‑': '-', '‒': '-', '–': '-', '—': '-', '−': '-', '_': '-',
+};
+
+/** What a group name looks like: canonical, lower case, no spaces, look-alike letters folded. */
+function skeleton(group: string): string {
+  return [...normalizeGroupName(group).toLowerCase().replace(/\s+/gu, '')].map((c) => CONFUSABLES[c] ?? c).join('');
+}
+
+/** True when `group` is, or looks like, one of `reserved` (other case, spaces, zero-width or look-alike letters). */
+export function looksLikeReserved(group: string, reserved: readonly string[]): boolean {
+  const s = skeleton(group);
+  return reserved.some((r) => skeleton(r) === s);
+}
+
+/**
+ * Maps the provider's group names to Warden groups. Names are normalised first (normalizeGroupName), so a group
+ * written with a zero-width character or surrounding spaces maps (or passes) as its plain form. Mapped names become
+ * their targets; unmapped names are kept only with `passUnmappedGroups`, and never when they are or look like
+ * `adminGroup` (other case, zero-width characters, look-alike letters): that needs an explicit mapping.
  */
 export function mapGroups(provider: Pick<IdentityProvider, 'groupMap' | 'passUnmappedGroups'>, groups: readonly string[],
   adminGroup: string): string[] {
   const out = new Set<string>();
-  for (const group of groups) {
+  for (const raw of groups) {
+    const group = normalizeGroupName(raw);
+    if (group.length === 0) continue;
     const mapped = provider.groupMap !== undefined && Object.hasOwn(provider.groupMap, group) ? provider.groupMap[group] : undefined;
     if (mapped !== undefined) for (const g of mapped) out.add(g);
-    else if (provider.passUnmappedGroups === true && group !== adminGroup) out.add(group);
+    else if (provider.passUnmappedGroups === true && !looksLikeReserved(group, [adminGroup])) out.add(group);
   }
   return [...out].sort();
 }

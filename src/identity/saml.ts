@@ -7,12 +7,17 @@
  *  - the response must answer an AuthnRequest this process sent in the last 10 minutes, once (InResponseTo):
  *    unsolicited (IdP-initiated) and replayed responses are refused;
  *  - the audience must be our `spEntityId`, the validity window must hold within `clockSkew`, and the assertion's
- *    issuer must be `idpIssuer` when one is configured.
+ *    issuer must be `idpIssuer` when one is configured;
+ *  - the assertion's bearer SubjectConfirmationData `Recipient` (signed) must be this provider's ACS URL, and the
+ *    Response's `Destination`, when present, too: an assertion issued for another service provider's ACS is refused
+ *    even when the audience matches. The ACS URL comes from Warden's public URL (set `--public-url`: without it, it
+ *    is derived from the request).
  * The request-id memory is per process (saml-cache.ts): several replicas need a shared cache or sticky sessions.
  * This module must never log or return the assertion, the response XML or anything signed-in users could replay.
  */
 import { randomBytes } from 'node:crypto';
 import { SAML, SamlStatusError, ValidateInResponseTo, type Profile, type SamlConfig } from '@node-saml/node-saml';
+import { parseDomFromString } from '@node-saml/node-saml/lib/xml.js';
 import { WardenError } from '../errors.js';
 import { certificatePem, type SamlProvider } from './providers.js';
 import { RequestIdCache, type RequestCacheOptions } from './saml-cache.js';
@@ -68,6 +73,7 @@ export class SamlSignIn {
       throw refusal(provider.name, err);
     }
     if (profile === null) throw refused(provider.name, 'the identity provider sent no assertion', 'no profile');
+    await checkRecipient(provider.name, profile, samlEndpoints(publicUrl, provider.name).acs);
     if (provider.idpIssuer !== undefined && profile.issuer !== provider.idpIssuer) {
       throw refused(provider.name, 'the assertion comes from another identity provider (issuer)',
         `issuer ${JSON.stringify(profile.issuer)} is not ${JSON.stringify(provider.idpIssuer)}`);
@@ -117,6 +123,37 @@ export class SamlSignIn {
     };
     return new SAML(config);
   }
+}
+
+type XmlNode = { $?: Record<string, string> } & Record<string, unknown>;
+
+/**
+ * The assertion must be addressed to `acs`: every bearer SubjectConfirmationData names it as `Recipient` (the
+ * assertion is signed, so this is the IdP's word), and the Response's `Destination`, when it has one, is `acs` too.
+ */
+export async function checkRecipient(providerName: string, profile: Profile, acs: string): Promise<void> {
+  const assertion = (profile.getAssertion?.() as { Assertion?: XmlNode } | undefined)?.Assertion;
+  const subject = (assertion?.Subject as XmlNode[] | undefined)?.[0];
+  const confirmations = (subject?.SubjectConfirmation as XmlNode[] | undefined) ?? [];
+  const data = confirmations.flatMap((c) => (c.SubjectConfirmationData as XmlNode[] | undefined) ?? []);
+  const recipients = data.map((d) => d.$?.Recipient);
+  if (recipients.length === 0 || recipients.some((r) => r !== acs)) {
+    throw refused(providerName, 'the assertion is meant for another service (recipient)',
+      `SubjectConfirmationData Recipient ${JSON.stringify(recipients).slice(0, 200)} is not ${JSON.stringify(acs)}`);
+  }
+  const destination = await responseDestination(profile.getSamlResponseXml?.() ?? '');
+  if (destination !== undefined && destination !== acs) {
+    throw refused(providerName, 'the response is meant for another service (destination)',
+      `Destination ${JSON.stringify(destination.slice(0, 200))} is not ${JSON.stringify(acs)}`);
+  }
+}
+
+/** The `Destination` attribute of the root Response element, read with an XML parser (never a regex over text). */
+async function responseDestination(xml: string): Promise<string | undefined> {
+  if (xml === '') return undefined;
+  const root = (await parseDomFromString(xml)).documentElement;
+  if (root === null || root.localName !== 'Response') return undefined;
+  return root.hasAttribute('Destination') ? root.getAttribute('Destination') ?? undefined : undefined;
 }
 
 /** Reads who signed in from a validated profile: user name, email, display name and the provider's groups. */

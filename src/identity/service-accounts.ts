@@ -53,6 +53,10 @@ export class ServiceAccounts {
     const targets = req.targets ?? ['*'];
     if (!isStringList(groups)) throw badRequest('groups must be non-empty strings');
     if (!isStringList(targets) || targets.length === 0) throw badRequest('targets must be non-empty strings');
+    // A name a sub-agent was delegated under stays that agent's: an account of that name would inherit its grants.
+    if ((await this.deps.store.tokens.bySubject(req.name)).length > 0) {
+      throw new WardenError('WARDEN_ERR_CONFLICT', `"${req.name}" already holds Warden tokens (a user or sub-agent); choose another name`);
+    }
     const at = this.iso();
     const record: ServiceAccountRecord = {
       name: req.name, kind: req.kind ?? 'service', description: req.description ?? null, groups: [...new Set(groups)],
@@ -94,11 +98,15 @@ export class ServiceAccounts {
     return { key: `${API_KEY_PREFIX}${id.slice(4)}.${secret}`, record };
   }
 
-  /** Revokes a key by id; WARDEN_ERR_NOT_FOUND when unknown. */
+  /**
+   * Revokes a key by id and every token traded for it (with the tokens delegated from those); WARDEN_ERR_NOT_FOUND
+   * when unknown. Live sessions are ended by the kill switch (KillSwitch.revokeApiKey), which the control API uses.
+   */
   async revokeKey(id: string): Promise<ApiKeyRecord> {
     if (!(await this.deps.store.serviceAccounts.revokeKey(id, this.iso()))) {
       throw new WardenError('WARDEN_ERR_NOT_FOUND', `API key "${id}" not found`);
     }
+    for (const token of await this.deps.store.tokens.fromApiKey(id)) await this.deps.tokens.revokeTree(token.id);
     return (await this.deps.store.serviceAccounts.getKey(id))!;
   }
 
@@ -129,7 +137,7 @@ export class ServiceAccounts {
     await this.deps.store.serviceAccounts.touchKey(record.id, this.iso());
     return this.deps.tokens.issue({
       subject: account.name, kind: account.kind, groups: account.groups,
-      targets: narrowTargets(account.targets, options.targets), ttlSeconds: ttl,
+      targets: narrowTargets(account.targets, options.targets), ttlSeconds: ttl, apiKeyId: record.id,
     });
   }
 

@@ -8,7 +8,7 @@ import { WardenError } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
 import {
-  identityProviderSchema, mapGroups, normalizeProvider, splitSecret, type IdentityProvider, type IdentityProviderDocument,
+  identityProviderSchema, mapGroups, normalizeProvider, splitSecret, userNameFor, type IdentityProvider, type IdentityProviderDocument,
 } from './providers.js';
 import { ADMIN_GROUP, type IssuedToken, type TokenService } from './tokens.js';
 
@@ -79,22 +79,28 @@ export class SignInService {
   }
 
   /**
-   * Ends a sign-in: maps groups, records the user (refusing a disabled one with WARDEN_ERR_PRINCIPAL_DISABLED) and
-   * issues a Warden token for every target (policies decide what the user may do) with the provider's lifetime.
+   * Ends a sign-in: names the user in the provider's namespace (`<provider>:<name>`, or the operator's explicit
+   * `userMap` binding), maps groups, records the user (refusing a disabled one with WARDEN_ERR_PRINCIPAL_DISABLED)
+   * and issues a Warden token for every target (policies decide what the user may do) with the provider's lifetime.
    */
   async complete(provider: IdentityProvider, identity: ProvenIdentity): Promise<IssuedToken & { user: UserRecord }> {
     if (typeof identity.name !== 'string' || !USER_NAME.test(identity.name)) {
       throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', `identity provider "${provider.name}" gave no usable user name`);
     }
+    const name = userNameFor(provider, identity.name);
+    // A name that sub-agents were delegated under is theirs; a person signing in must not inherit their grants.
+    if ((await this.deps.store.tokens.bySubject(name)).some((t) => t.chain.length > 0)) {
+      throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', `the user name "${name}" belongs to a sub-agent; ask an operator for a userMap entry`);
+    }
     const groups = mapGroups(provider, identity.groups, ADMIN_GROUP);
     const user = await this.deps.store.users.recordLogin({
-      name: identity.name, email: identity.email ?? null, displayName: identity.displayName ?? null, groups,
+      name, email: identity.email ?? null, displayName: identity.displayName ?? null, groups,
       provider: provider.name, at: new Date(this.now()).toISOString(),
     });
     if (user.disabledAt !== null) {
-      throw new WardenError('WARDEN_ERR_PRINCIPAL_DISABLED', `user "${identity.name}" is disabled`);
+      throw new WardenError('WARDEN_ERR_PRINCIPAL_DISABLED', `user "${name}" is disabled`);
     }
-    const issued = await this.deps.tokens.issue({ subject: identity.name, kind: 'user', groups, targets: ['*'],
+    const issued = await this.deps.tokens.issue({ subject: name, kind: 'user', groups, targets: ['*'],
       ttlSeconds: provider.tokenTtlSeconds });
     return { ...issued, user };
   }

@@ -40,6 +40,8 @@ export interface IssueRequest {
   /** Target name patterns; default `['*']`. */
   targets?: string[];
   ttlSeconds: number;
+  /** The API key the token is traded for: revoking the key revokes the token. */
+  apiKeyId?: string;
 }
 
 /** What a caller asks for when it mints a token for a sub-agent (every field can only narrow its own scope). */
@@ -84,7 +86,7 @@ function looksLikeJwt(text: string): boolean {
 }
 
 /** Validates an IssueRequest and fills in defaults. */
-function normalize(req: IssueRequest, maxTtl: number): Required<IssueRequest> {
+function normalize(req: IssueRequest, maxTtl: number): Required<Omit<IssueRequest, 'apiKeyId'>> {
   if (typeof req.subject !== 'string' || !/^[^\s\p{Cc}]{1,256}$/u.test(req.subject)) {
     throw badRequest('token subject must be 1 to 256 characters without spaces or control characters');
   }
@@ -126,9 +128,15 @@ export class TokenService {
     return this.#key.kid;
   }
 
-  /** Signs a token for `req` and records it; WARDEN_ERR_BAD_REQUEST for an invalid request. */
-  issue(req: IssueRequest): Promise<IssuedToken> {
-    return this.#issue(req, { chain: [], classes: undefined, parentId: null });
+  /**
+   * Signs a token for `req` and records it; WARDEN_ERR_BAD_REQUEST for an invalid request, WARDEN_ERR_CONFLICT when
+   * the subject is a sub-agent's name (delegated tokens hold it: a token of its own would pass for that agent).
+   */
+  async issue(req: IssueRequest): Promise<IssuedToken> {
+    if (typeof req.subject === 'string' && (await this.#store.tokens.bySubject(req.subject)).some((t) => t.chain.length > 0)) {
+      throw new WardenError('WARDEN_ERR_CONFLICT', `"${req.subject}" is the name of a sub-agent; choose another name`);
+    }
+    return this.#issue(req, { chain: [], classes: undefined, parentId: null, apiKeyId: req.apiKeyId ?? null });
   }
 
   /**
@@ -148,37 +156,50 @@ export class TokenService {
     if (chain.some((link) => link.id === req.to)) {
       throw badRequest(`"${req.to}" is already in the delegation chain (${chain.map((a) => a.id).join(' -> ')})`);
     }
-    await this.#checkAgentName(req.to);
+    await this.#checkAgentName(req.to, chain[0]);
     const remaining = parent.expiresAt - Math.floor(this.#now() / 1000);
     const ttlSeconds = narrowTtl(remaining, req.ttlSeconds, DEFAULT_DELEGATION_TTL_SECONDS);
     return this.#issue(
       { subject: req.to, kind, groups: narrowGroups(parent.groups, req.groups), targets: narrowTargets(parent.targets, req.targets), ttlSeconds },
-      { chain, classes: narrowClasses(parent.classes, req.classes), parentId: parent.tokenId },
+      { chain, classes: narrowClasses(parent.classes, req.classes), parentId: parent.tokenId, apiKeyId: null },
     );
   }
 
-  /** Refuses a sub-agent name that belongs to a user, a service account or a caller with tokens of its own. */
-  async #checkAgentName(name: string): Promise<void> {
+  /**
+   * Refuses a sub-agent name that belongs to a user, a service account or a caller that ever held a token of its
+   * own, or that a delegation from another origin already used: a delegated agent's name is reserved to the
+   * principal at the origin of the chain that first used it, so mallory can never become alice's `helper`.
+   * A `:` is refused too: it marks external identities (`provider:name`).
+   */
+  async #checkAgentName(name: string, origin: Actor): Promise<void> {
     if (typeof name !== 'string') throw badRequest('the sub-agent needs a name');
+    if (name.includes(':')) throw badRequest('a sub-agent name must not contain ":" (reserved for external identities)');
+    const held = await this.#store.tokens.bySubject(name);
     const taken = (await this.#store.users.get(name)) !== undefined
       || (await this.#store.serviceAccounts.get(name)) !== undefined
-      || (await this.#store.tokens.activeFor(name)).some((t) => t.subject === name && t.chain.length === 0);
+      || held.some((t) => t.chain.length === 0);
     if (taken) {
       throw new WardenError('WARDEN_ERR_FORBIDDEN',
         `"${name}" is the name of a user, service account or token holder; a sub-agent needs a name of its own`);
     }
+    if (held.some((t) => t.chain[0]?.id !== origin.id || t.chain[0]?.kind !== origin.kind)) {
+      throw new WardenError('WARDEN_ERR_FORBIDDEN',
+        `the sub-agent name "${name}" is already used by another principal's delegation; choose another name`);
+    }
   }
 
-  async #issue(req: IssueRequest, delegation: { chain: Actor[]; classes: string[] | undefined; parentId: string | null }): Promise<IssuedToken> {
+  async #issue(req: IssueRequest, delegation: {
+    chain: Actor[]; classes: string[] | undefined; parentId: string | null; apiKeyId: string | null;
+  }): Promise<IssuedToken> {
     const { subject, kind, groups, targets, ttlSeconds } = normalize(req, this.#maxTtl);
-    const { chain, classes, parentId } = delegation;
+    const { chain, classes, parentId, apiKeyId } = delegation;
     const id = `tok_${randomBytes(16).toString('base64url')}`;
     const iat = Math.floor(this.#now() / 1000);
     const exp = iat + ttlSeconds;
     const record: TokenRecord = {
       id, subject, subjectKind: kind, groups, targets,
       issuedAt: new Date(iat * 1000).toISOString(), expiresAt: new Date(exp * 1000).toISOString(), revokedAt: null,
-      parentId, chain, classes: classes ?? null,
+      parentId, chain, classes: classes ?? null, ...(apiKeyId === null ? {} : { apiKeyId }),
     };
     // RFC 8693: a delegated token's `sub` is the origin of the chain and `act` the actors since, the caller outermost.
     const origin = chain[0];
@@ -202,7 +223,9 @@ export class TokenService {
   async verify(token: string): Promise<Subject> {
     const claims = await this.#verifyClaims(token);
     const subject = subjectFromClaims(claims);
-    await this.checkStanding(subject);
+    const chainGroups = await this.checkStanding(subject);
+    // Delegation only narrows: the groups of every token of the chain travel with the subject, for restrictions.
+    if (subject.chain.length > 0) subject.chainGroups = chainGroups;
     return subject;
   }
 
@@ -210,13 +233,15 @@ export class TokenService {
    * The store half of verification, also run on live sessions by the kill switch's sweep: the token is known and
    * issued to this caller, neither it nor any token it was delegated from is revoked, and no principal of the
    * chain (the caller included) is a disabled user or service account. Throws WARDEN_ERR_TOKEN_INVALID,
-   * _TOKEN_REVOKED or _PRINCIPAL_DISABLED.
+   * _TOKEN_REVOKED or _PRINCIPAL_DISABLED. Returns the groups of every token of the chain (the caller's included).
    */
-  async checkStanding(subject: Subject): Promise<void> {
+  async checkStanding(subject: Subject): Promise<string[]> {
     const record = await this.#store.tokens.get(subject.tokenId);
     if (record === undefined || record.subject !== subject.id) throw invalid(`unknown token id ${subject.tokenId}`);
+    const groups = new Set<string>();
     let link: TokenRecord | undefined = record;
     for (let depth = 0; link !== undefined; depth++) {
+      for (const group of link.groups) groups.add(group);
       if (link.revokedAt !== null) {
         const which = depth === 0 ? 'Warden token revoked' : 'Warden token revoked: a token it was delegated from was revoked';
         throw new WardenError('WARDEN_ERR_TOKEN_REVOKED', which, { detail: `token ${link.id}` });
@@ -234,6 +259,7 @@ export class TokenService {
         throw new WardenError('WARDEN_ERR_PRINCIPAL_DISABLED', `${what} "${principal.id}" is disabled`);
       }
     }
+    return [...groups].sort();
   }
 
   /**

@@ -9,6 +9,10 @@
  * 2. A rule applies to a subject when its `subjects` is absent, or ANY listed item matches: `users` (subject kind
  *    user, id glob), `services` (kind service), `agents` (kind agent), `groups` (any group of the subject),
  *    `chain.actors` (the id of any actor in the delegation chain), `chain.longerThan` (chain length > n).
+ *    Delegation only narrows: a deny, require_approval or mask rule also applies to a delegated subject when it
+ *    applies to any link of its chain or to the groups of any token of the chain (Subject.chainGroups); allow
+ *    rules apply to the caller as it is (its narrowed groups). A require_approval that applies through the chain
+ *    only never turns a deny into an approval: it only holds what the caller's own rules (or the default) allow.
  * 3. A rule applies to a target when its name matches any of `targets` (default ["*"]) and every `targetLabels`
  *    entry names a label the target has, whose value matches the entry's glob.
  * 4. A rule applies to class C of a statement S when its `match` is absent, or every given condition holds:
@@ -54,6 +58,8 @@ export interface EvaluateOptions {
 interface Candidate {
   id: string;
   rule: PolicyRule & { effect: Effect };
+  /** False when the rule applies only through the delegation chain (then it is a deny or require_approval). */
+  own: boolean;
 }
 
 /** The outcome of one (statement, class) pair. */
@@ -96,21 +102,37 @@ export function evaluate(policies: readonly Policy[], input: EvaluationInput, op
   return toDecision(best, classes, [...defaultDenied].sort(), subject, target);
 }
 
-/** Whether any allow or require_approval rule could ever apply to this subject on this target (ignoring `match`). */
+/**
+ * Whether any allow or require_approval rule of the subject's own could ever apply to it on this target (ignoring
+ * `match`); rules that apply only through its delegation chain give no access.
+ */
 export function mayAccess(policies: readonly Policy[], subject: Subject, target: Target): boolean {
-  return applicableRules(policies, subject, target).some((c) => c.rule.effect !== 'deny');
+  return applicableRules(policies, subject, target).some((c) => c.own && c.rule.effect !== 'deny');
 }
 
-/** The mask items of every rule (with or without an effect) that applies to this subject and target, in order. */
+/**
+ * Whether this subject's sessions on this target may run on after its token expires: some allow rule of its own
+ * (not one that applies only through its delegation chain) that applies to it and the target says
+ * `sessionOutlivesToken: true`. Default: no, the session ends with its token.
+ */
+export function sessionMayOutliveToken(policies: readonly Policy[], subject: Subject, target: Target): boolean {
+  return applicableRules(policies, subject, target).some((c) => c.own && c.rule.effect === 'allow' && c.rule.sessionOutlivesToken === true);
+}
+
+/**
+ * The mask items of every rule (with or without an effect) that applies to this subject and target, in order; for a
+ * delegated subject also those that apply to any link of its chain (masking is a restriction, never narrowed).
+ */
 export function maskRulesFor(
   policies: readonly Policy[],
   subject: Subject,
   target: Target,
 ): Array<{ rule: string; items: MaskItem[] }> {
   const out: Array<{ rule: string; items: MaskItem[] }> = [];
+  const views = restrictionViews(subject);
   for (const policy of ordered(policies)) {
     for (const rule of policy.rules) {
-      if (rule.mask === undefined || !appliesTo(rule, subject, target)) continue;
+      if (rule.mask === undefined || !views.some((view) => appliesTo(rule, view, target))) continue;
       out.push({ rule: `${policy.name}/${rule.name}`, items: rule.mask });
     }
   }
@@ -147,13 +169,32 @@ function applicableRules(policies: readonly Policy[], subject: Subject, target: 
 
 function computeApplicableRules(policies: readonly Policy[], subject: Subject, target: Target): Candidate[] {
   const out: Candidate[] = [];
+  const views = restrictionViews(subject).slice(1);
   for (const policy of ordered(policies)) {
     for (const rule of policy.rules) {
-      if (rule.effect === undefined || !appliesTo(rule, subject, target)) continue;
-      out.push({ id: `${policy.name}/${rule.name}`, rule: rule as Candidate['rule'] });
+      if (rule.effect === undefined) continue;
+      const own = appliesTo(rule, subject, target);
+      // Restrictions of every link of a delegation chain stay with the token; allows are the caller's own only.
+      if (!own && (rule.effect === 'allow' || !views.some((view) => appliesTo(rule, view, target)))) continue;
+      out.push({ id: `${policy.name}/${rule.name}`, rule: rule as Candidate['rule'], own });
     }
   }
   return out;
+}
+
+/**
+ * Whom restrictive rules are matched against: the subject itself, then (when delegated) the subject with the
+ * groups of its whole chain, and each link of the chain as the principal it is, with those groups and the chain
+ * that led to it. Restrictions that hold for any of them hold for the subject.
+ */
+export function restrictionViews(subject: Subject): Subject[] {
+  const groups = subject.chainGroups ?? subject.groups;
+  if (subject.chain.length === 0 && subject.chainGroups === undefined) return [subject];
+  const views: Subject[] = [subject, { ...subject, groups: [...new Set([...subject.groups, ...groups])] }];
+  subject.chain.forEach((link, i) => {
+    views.push({ ...subject, id: link.id, kind: link.kind, groups: views[1].groups, chain: subject.chain.slice(0, i) });
+  });
+  return views;
 }
 
 function decidePair(
@@ -163,21 +204,28 @@ function decidePair(
   options: EvaluateOptions,
 ): PairOutcome {
   let approval: Candidate | undefined;
+  let ownApproval = false;
   let allow: Candidate | undefined;
   for (const candidate of candidates) {
     const effect = candidate.rule.effect;
     // Skip matching work for effects that can no longer change this pair's outcome.
-    if (effect === 'allow' && (allow !== undefined || approval !== undefined)) continue;
-    if (effect === 'require_approval' && approval !== undefined) continue;
+    if (effect === 'allow' && (allow !== undefined || ownApproval)) continue;
+    if (effect === 'require_approval' && approval !== undefined && (ownApproval || !candidate.own)) continue;
     if (!statementMatches(candidate.rule, statement, cls, effect !== 'allow')) continue;
     if (effect === 'deny') return { effect, candidate, source: 'rule' };
-    if (effect === 'require_approval') approval = candidate;
-    else allow = candidate;
+    if (effect === 'require_approval') {
+      approval ??= candidate;
+      ownApproval ||= candidate.own;
+    } else allow = candidate;
   }
-  if (approval !== undefined) return { effect: 'require_approval', candidate: approval, source: 'rule' };
-  if (allow !== undefined) return { effect: 'allow', candidate: allow, source: 'rule' };
-  if (options.defaultEffect === 'allow') return { effect: 'allow', source: 'default' };
-  return options.accessGranted === true ? { effect: 'allow', source: 'grant' } : { effect: 'deny', source: 'default' };
+  // The caller's own rules (or the default) decide whether the pair may run at all; an approval that applies only
+  // through the delegation chain can then hold it, but never lets through what would otherwise be denied.
+  if (approval !== undefined && ownApproval) return { effect: 'require_approval', candidate: approval, source: 'rule' };
+  const allowed: PairOutcome | undefined = allow !== undefined ? { effect: 'allow', candidate: allow, source: 'rule' }
+    : options.defaultEffect === 'allow' ? { effect: 'allow', source: 'default' }
+      : options.accessGranted === true ? { effect: 'allow', source: 'grant' } : undefined;
+  if (allowed === undefined) return { effect: 'deny', source: 'default' };
+  return approval !== undefined ? { effect: 'require_approval', candidate: approval, source: 'rule' } : allowed;
 }
 
 function toDecision(

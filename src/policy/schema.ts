@@ -96,6 +96,11 @@ const ruleSchema = z
     approvers: approversSchema.optional(),
     timeout: z.string().optional(),
     mask: z.array(maskItemSchema).min(1).optional(),
+    /**
+     * Sessions end when the token they were opened with expires (a notice goes to the caller a minute before).
+     * `true` on an allow rule lets the sessions of the subjects and targets it applies to run on past that.
+     */
+    sessionOutlivesToken: z.boolean().optional(),
   })
   .superRefine((rule, ctx) => checkRule(rule, ctx));
 
@@ -163,6 +168,9 @@ function checkRule(rule: PolicyRuleDocument, ctx: Ctx): void {
     ctx.addIssue({ code: 'custom', message: 'needs an effect or a mask' });
   }
   if (rule.message !== undefined && rule.effect !== 'deny') fail('message', 'allowed only when effect is deny');
+  if (rule.sessionOutlivesToken !== undefined && rule.effect !== 'allow') {
+    fail('sessionOutlivesToken', 'allowed only when effect is allow');
+  }
   if (rule.effect !== 'require_approval') {
     if (rule.approvers !== undefined) fail('approvers', 'allowed only when effect is require_approval');
     if (rule.timeout !== undefined) fail('timeout', 'allowed only when effect is require_approval');

@@ -45,7 +45,33 @@ export const ServerConfigSchema = z.object({
   firstByteTimeout: z.coerce.number().positive().default(10),
   /** Seconds a caller may take from connecting to being authenticated. */
   loginTimeout: z.coerce.number().positive().default(30),
+  /** Serve the control API (and portal) over HTTPS, with Warden's certificate or `apiTlsCert`/`apiTlsKey`. */
+  apiTls: bool.default(false),
+  /** PEM certificate file for the control API (implies apiTls; needs apiTlsKey). */
+  apiTlsCert: z.string().min(1).optional(),
+  /** PEM private key file for the control API (implies apiTls; needs apiTlsCert). */
+  apiTlsKey: z.string().min(1).optional(),
+  /**
+   * Which proxies' X-Forwarded-For/-Proto/-Host the control API believes: `false` (default: none), `true` (any:
+   * only when nothing but the proxy can reach the API), a hop count, or comma-separated addresses/CIDRs.
+   */
+  trustProxy: z.string().default('false').transform(parseTrustProxy),
+  /** Seconds a caller has to send a whole request (headers and body) to the control API; slow senders are cut. */
+  apiRequestTimeout: z.coerce.number().int().min(1).max(600).default(10),
+}).superRefine((c, ctx) => {
+  if ((c.apiTlsCert === undefined) !== (c.apiTlsKey === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [c.apiTlsCert === undefined ? 'apiTlsCert' : 'apiTlsKey'], message: 'give both --api-tls-cert and --api-tls-key' });
+  }
 });
+
+/** `--trust-proxy` as fastify's trustProxy: false, true, a hop count or a list of addresses/CIDRs. */
+export function parseTrustProxy(value: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'false' || v === '0' || v === 'no') return false;
+  if (v === 'true' || v === 'yes') return true;
+  if (/^[1-9]\d{0,1}$/.test(v)) return Number(v);
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
 
 /** Configuration of a running Warden server. */
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -67,6 +93,11 @@ const OPTIONS = [
   { flag: 'max-unauthenticated-per-source', env: 'WARDEN_MAX_UNAUTHENTICATED_PER_SOURCE', key: 'maxUnauthenticatedPerSource', type: 'string' },
   { flag: 'first-byte-timeout', env: 'WARDEN_FIRST_BYTE_TIMEOUT', key: 'firstByteTimeout', type: 'string' },
   { flag: 'login-timeout', env: 'WARDEN_LOGIN_TIMEOUT', key: 'loginTimeout', type: 'string' },
+  { flag: 'api-tls', env: 'WARDEN_API_TLS', key: 'apiTls', type: 'boolean' },
+  { flag: 'api-tls-cert', env: 'WARDEN_API_TLS_CERT', key: 'apiTlsCert', type: 'string' },
+  { flag: 'api-tls-key', env: 'WARDEN_API_TLS_KEY', key: 'apiTlsKey', type: 'string' },
+  { flag: 'trust-proxy', env: 'WARDEN_TRUST_PROXY', key: 'trustProxy', type: 'string' },
+  { flag: 'api-request-timeout', env: 'WARDEN_API_REQUEST_TIMEOUT', key: 'apiRequestTimeout', type: 'string' },
   { flag: null, env: 'WARDEN_VAULT_KEY', key: 'vaultKey', type: 'string' },
 ] as const;
 

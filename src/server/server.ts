@@ -27,7 +27,7 @@ import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.
 import { installProcessGuard } from './guard.js';
 import { listenFailure } from './listen-errors.js';
 import { lockDataDir } from './lock.js';
-import { loadOrCreateTls } from './tls.js';
+import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 
 /** The admin token lives a year; deleting `admin.token` and restarting issues a new one. */
 const ADMIN_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
@@ -61,6 +61,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const vault = await Vault.loadOrCreate(config.dataDir, config.vaultKey);
   const tokens = await TokenService.create({ store, dataDir: config.dataDir, maxTtlSeconds: ADMIN_TOKEN_TTL_SECONDS });
   const tls = await loadOrCreateTls(config.dataDir);
+  const apiTls = await apiTlsMaterial(config, tls);
   const newAdminToken = await ensureAdminToken(config.dataDir, tokens);
 
   await initSqlAnalysis();
@@ -72,17 +73,18 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   // notifications raised before the API is bound (recovery at start-up) wait for it.
   let apiPort: number | undefined;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
-  const publicUrl = () => config.publicUrl ?? (apiPort === undefined ? undefined : `http://${host}:${apiPort}`);
+  const publicUrl = () => config.publicUrl ?? (apiPort === undefined ? undefined : `${apiTls ? 'https' : 'http'}://${host}:${apiPort}`);
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
   const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger });
   const signIn = new SignInService({ store, tokens, vault });
   const serviceAccounts = new ServiceAccounts({ store, tokens });
-  const killSwitch = new KillSwitch({ registry, tokens, store, logger,
+  const killSwitch = new KillSwitch({ registry, tokens, store, logger, expiry: pipeline.expiry,
     record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
   const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect,
     signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
+    http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
   const postgres = new PostgresListener({
     pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
@@ -141,6 +143,17 @@ async function listenAll(config: ServerConfig, api: Awaited<ReturnType<typeof bu
   const ports = { api: apiPort, postgres: postgresPort };
   await writePorts(config.dataDir, ports);
   return ports;
+}
+
+/**
+ * The control API's certificate: the configured files (`--api-tls-cert`/`--api-tls-key`), else Warden's own
+ * listener certificate when `--api-tls` is on, else none (plain HTTP).
+ */
+async function apiTlsMaterial(config: ServerConfig, own: TlsMaterial): Promise<TlsMaterial | undefined> {
+  if (config.apiTlsCert !== undefined && config.apiTlsKey !== undefined) {
+    return { cert: await fs.readFile(config.apiTlsCert, 'utf8'), key: await fs.readFile(config.apiTlsKey, 'utf8') };
+  }
+  return config.apiTls ? own : undefined;
 }
 
 /** Issues the admin token on first start (or after its file was deleted) and writes it 0600. */

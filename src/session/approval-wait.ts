@@ -3,6 +3,7 @@
  * request, tell the caller where to approve it, wait for the outcome and turn it into a verdict. The statement runs
  * only on `approved`; denial, expiry, cancellation and any failure to ask (store down) refuse it (fail closed).
  */
+import { isLongValue, type RecordedParam } from '../recording/values.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ApprovalService } from '../approvals/service.js';
@@ -74,8 +75,10 @@ export function approverText(command: Command): string {
 }
 
 /** A value as a JSON string: quotes, newlines and control characters escaped, so no value can fake the layout. */
-function showValue(value: string | null): string {
+function showValue(value: RecordedParam): string {
   if (value === null) return 'NULL';
+  // Long values were summarised when bound (recording/values.ts): the approver sees the same prefix, length and hash.
+  if (isLongValue(value)) return `${JSON.stringify(value.prefix)}... (${value.bytes} bytes, sha256 ${value.sha256.slice(0, 16)}...)`;
   if (value.length <= MAX_SHOWN_VALUE) return JSON.stringify(value);
   const digest = createHash('sha256').update(value).digest('hex').slice(0, 16);
   return `${JSON.stringify(value.slice(0, MAX_SHOWN_VALUE))}... (${value.length} characters, sha256 ${digest}...)`;

@@ -20,6 +20,10 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { DEFAULT_GRACE_MS, KillSwitch, SWEEP_INTERVAL_MS } from './kill-switch.js';
 import { SessionRegistry, type LiveSession, type TerminateOptions } from './registry.js';
+import { TOKEN_EXPIRED_REASON, TokenExpiry } from './token-expiry.js';
+import { parsePolicyDocuments } from '../policy/load.js';
+import type { Policy } from '../policy/schema.js';
+import { ServiceAccounts } from '../identity/service-accounts.js';
 import type { Subject, Target } from './types.js';
 
 const TARGET: Target = {
@@ -71,7 +75,7 @@ describe('KillSwitch', () => {
   });
 
   /** A fresh registry and kill switch over the shared store, recording events and log lines. */
-  function setup(options: { store?: Store; tokens?: TokenService; graceMs?: number } = {}) {
+  function setup(options: { store?: Store; tokens?: TokenService; graceMs?: number; expiry?: TokenExpiry } = {}) {
     const registry = new SessionRegistry();
     const events: Array<{ session: string; type: string; data: Record<string, unknown> }> = [];
     const logLines: string[] = [];
@@ -80,6 +84,7 @@ describe('KillSwitch', () => {
       registry, tokens: options.tokens ?? tokens, store: options.store ?? store, logger,
       record: (live, type, data) => events.push({ session: live.session.id, type, data }),
       ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
+      ...(options.expiry === undefined ? {} : { expiry: options.expiry }),
     });
     const sessions = new Map<string, RecordingSession>();
     const add = (subject: Subject, fail = false) => {
@@ -395,6 +400,79 @@ describe('KillSwitch', () => {
       assert.deepEqual(ended(), []);
       // The same outage makes new logins fail closed.
       await assert.rejects(ownTokens.verify(fine.token), rejectsWith('WARDEN_ERR_STORE_UNAVAILABLE'));
+    });
+  });
+  describe('token expiry (issue 9 item 11)', () => {
+    const outlive = (value: boolean): Policy[] => parsePolicyDocuments(JSON.stringify([{ kind: 'Policy', name: 'long', rules: [
+      { name: 'reports', subjects: { users: ['report-*'] }, effect: 'allow', sessionOutlivesToken: value }] }]), 'json');
+
+    it('warns once in the last minute, then ends the session when the token expires, recorded with the reason', async () => {
+      const issued = await tokens.issue({ subject: 'short-lived', ttlSeconds: 600 });
+      const subject = await subjectOf(issued);
+      let clock = subject.expiresAt * 1000 - 120_000;
+      const { killSwitch, events, add } = setup({ expiry: new TokenExpiry(() => [], () => clock) });
+      const notices: string[] = [];
+      const live = Object.assign(add(subject), { notify: (m: string) => void notices.push(m) });
+      await killSwitch.sweep();
+      assert.deepEqual([notices.length, live.calls.length], [0, 0], 'two minutes left: nothing yet');
+      clock += 70_000;
+      await killSwitch.sweep();
+      await killSwitch.sweep();
+      assert.equal(notices.length, 1, 'warned exactly once');
+      assert.match(notices[0], /^your Warden token expires in 50 s; this session will end then/);
+      assert.equal(live.calls.length, 0);
+      clock += 50_000;
+      await killSwitch.sweep();
+      assert.deepEqual(live.calls, [{ reason: TOKEN_EXPIRED_REASON, options: {} }]);
+      assert.deepEqual(events.filter((e) => e.type === 'session.terminated').map((e) => e.data.reason), [TOKEN_EXPIRED_REASON]);
+    });
+
+    it('a session a policy lets outlive its token runs on; another subject\'s does not', async () => {
+      const report = await subjectOf(await tokens.issue({ subject: 'report-nightly', ttlSeconds: 600 }));
+      const other = await subjectOf(await tokens.issue({ subject: 'not-a-report', ttlSeconds: 600 }));
+      let policies = outlive(true);
+      const clock = report.expiresAt * 1000 + 5_000;
+      const { killSwitch, add } = setup({ expiry: new TokenExpiry(() => policies, () => clock) });
+      const sReport = add(report);
+      const sOther = add(other);
+      await killSwitch.sweep();
+      assert.equal(sReport.calls.length, 0, 'the policy lets it outlive the token');
+      assert.deepEqual(sOther.calls.map((c) => c.reason), [TOKEN_EXPIRED_REASON]);
+      // The policy in force decides: once the rule says false, the next sweep ends it.
+      policies = outlive(false);
+      await killSwitch.sweep();
+      assert.deepEqual(sReport.calls.map((c) => c.reason), [TOKEN_EXPIRED_REASON]);
+    });
+
+    it('without an expiry policy source every session ends with its token (the default is on)', async () => {
+      const { killSwitch, add } = setup();
+      const expired = { ...(await subjectOf(await tokens.issue({ subject: 'gone-already', ttlSeconds: 600 }))), expiresAt: Math.floor(Date.now() / 1000) - 1 };
+      const live = add(expired);
+      await killSwitch.sweep();
+      assert.deepEqual(live.calls.map((c) => c.reason), [TOKEN_EXPIRED_REASON]);
+    });
+  });
+
+  describe('revokeApiKey (issue 9 item 18)', () => {
+    it('revokes the key, every token traded for it and the tokens delegated from those, and ends their sessions', async () => {
+      const { killSwitch, add, ended } = setup();
+      const accounts = new ServiceAccounts({ store, tokens });
+      await accounts.create({ name: 'etl-bot', kind: 'agent', groups: ['etl'] });
+      const key = await accounts.createKey('etl-bot');
+      const otherKey = await accounts.createKey('etl-bot');
+      const fromKey = await subjectOf(await accounts.exchange(key.key));
+      const fromKey2 = await subjectOf(await accounts.exchange(key.key));
+      const delegated = await subjectOf(await tokens.delegate(fromKey, { to: 'etl-helper' }));
+      const fromOther = await subjectOf(await accounts.exchange(otherKey.key));
+      const sessions = [add(fromKey), add(fromKey2), add(delegated), add(fromOther)];
+      const result = await killSwitch.revokeApiKey(key.record.id, { by: 'root' });
+      assert.notEqual(result.key.revokedAt, null);
+      assert.deepEqual(result.revokedTokens.sort(), [fromKey.tokenId, fromKey2.tokenId, delegated.tokenId].sort());
+      assert.deepEqual(ended(), sessions.slice(0, 3).map((s) => s.session.id).sort());
+      for (const s of [fromKey, fromKey2, delegated]) await assert.rejects(tokens.checkStanding(s), rejectsWith('WARDEN_ERR_TOKEN_REVOKED'));
+      await tokens.checkStanding(fromOther); // the account's other key and its token are untouched
+      await assert.rejects(accounts.exchange(key.key), rejectsWith('WARDEN_ERR_UNAUTHENTICATED'));
+      await assert.rejects(killSwitch.revokeApiKey('key_nope'), rejectsWith('WARDEN_ERR_NOT_FOUND'));
     });
   });
 });

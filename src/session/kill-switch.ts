@@ -7,12 +7,15 @@
  * replica (or straight in the database) ends sessions here within a second too.
  * With `letStatementsFinish`, sessions refuse new statements and end once the running one has finished (bounded
  * by a grace period), for operators who prefer not to cut a migration in half.
+ * The same sweep ends sessions whose token has expired (a token's life bounds the sessions opened with it), after
+ * a notice to the caller a minute before, unless a policy rule lets that subject's sessions outlive the token.
  */
 import type { Logger } from 'pino';
 import { WardenError } from '../errors.js';
 import type { TokenService } from '../identity/tokens.js';
 import type { Store } from '../store/types.js';
 import type { LiveSession, SessionRegistry, TerminateOptions } from './registry.js';
+import { EXPIRY_NOTICE_MS, TOKEN_EXPIRED_REASON, TokenExpiry, expiryNotice } from './token-expiry.js';
 import type { Actor, Subject } from './types.js';
 
 /** How a revocation treats statements that are running. */
@@ -34,10 +37,12 @@ export const DEFAULT_GRACE_MS = 30_000;
 /** How often live sessions are re-checked against the store. */
 export const SWEEP_INTERVAL_MS = 1000;
 
+
 /** Ends live sessions when the store says their caller may no longer be here. */
 export class KillSwitch {
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
+  private defaultExpiry: TokenExpiry | undefined;
 
   constructor(private readonly deps: {
     registry: SessionRegistry;
@@ -47,6 +52,8 @@ export class KillSwitch {
     record: (live: LiveSession, type: string, data: Record<string, unknown>) => void;
     logger: Logger;
     graceMs?: number;
+    /** Token-expiry rules (shared with the pipeline); without it no session may outlive its token. */
+    expiry?: TokenExpiry;
   }) {}
 
   /** Starts the once-a-second sweep. */
@@ -69,6 +76,23 @@ export class KillSwitch {
     const ids = new Set(record.revokedIds);
     const reason = ids.size > 1 ? 'Warden token revoked (with the tokens delegated from it)' : 'Warden token revoked';
     return { record, ...this.end((s) => ids.has(s.tokenId), reason, options) };
+  }
+
+  /**
+   * Revokes an API key, every token traded for it (and everything delegated from those), and ends their live
+   * sessions. WARDEN_ERR_NOT_FOUND when the key is unknown.
+   */
+  async revokeApiKey(keyId: string, options: RevocationOptions = {}) {
+    const at = new Date().toISOString();
+    if (!(await this.deps.store.serviceAccounts.revokeKey(keyId, at))) {
+      throw new WardenError('WARDEN_ERR_NOT_FOUND', `API key "${keyId}" not found`);
+    }
+    const ids = new Set<string>();
+    for (const token of await this.deps.store.tokens.fromApiKey(keyId)) {
+      for (const id of await this.deps.tokens.revokeTree(token.id)) ids.add(id);
+    }
+    const key = (await this.deps.store.serviceAccounts.getKey(keyId))!;
+    return { key, revokedTokens: [...ids], ...this.end((s) => ids.has(s.tokenId), 'the API key this token came from was revoked', options) };
   }
 
   /** Disables a user (or enables one again) and ends the live sessions it opened or that act for it. */
@@ -101,6 +125,7 @@ export class KillSwitch {
     this.sweeping = true;
     try {
       for (const live of this.deps.registry.list()) {
+        if (live.ending || this.endIfExpired(live)) continue;
         try {
           await this.deps.tokens.checkStanding(live.session.subject);
         } catch (err) {
@@ -111,6 +136,36 @@ export class KillSwitch {
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /**
+   * Ends a session whose token has expired (recorded as `session.terminated` with TOKEN_EXPIRED_REASON), or warns
+   * its caller once when the end is less than EXPIRY_NOTICE_MS away. Returns true when it ended the session.
+   * A policy check that throws counts as "may not outlive": fail closed.
+   */
+  private endIfExpired(live: LiveSession): boolean {
+    const expiry = this.deps.expiry ?? (this.defaultExpiry ??= new TokenExpiry(() => []));
+    const left = expiry.msLeft(live.session);
+    if (left > EXPIRY_NOTICE_MS) return false;
+    let outlive = false;
+    try {
+      outlive = expiry.mayOutlive(live.session);
+    } catch (err) {
+      this.deps.logger.warn({ err, session: live.session.id }, 'could not check whether a session may outlive its token');
+    }
+    if (outlive) return false;
+    if (left <= 0) {
+      this.terminate(live, TOKEN_EXPIRED_REASON, {});
+      return true;
+    }
+    if (live.notify !== undefined && expiry.firstWarning(live.session)) {
+      try {
+        live.notify(expiryNotice(left));
+      } catch (err) {
+        this.deps.logger.warn({ err, session: live.session.id }, 'could not warn a caller that its token expires');
+      }
+    }
+    return false;
   }
 
   private end(match: (s: Subject, live: LiveSession) => boolean, reason: string, options: RevocationOptions): RevocationResult {

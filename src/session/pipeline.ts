@@ -21,6 +21,7 @@ import { requestApproval } from './approval-wait.js';
 import type { PolicyCatalog } from './policy-catalog.js';
 import type { OpenRequest, Session } from './session.js';
 import { StatementState } from './statement-state.js';
+import { TokenExpiry } from './token-expiry.js';
 import type { Command, CommandContext, CommandOutcome, Credentials, Subject, Target, Verdict } from './types.js';
 
 /** What the pipeline needs from the rest of Warden. */
@@ -39,9 +40,13 @@ export interface PipelineDeps {
 /** Decides and records for every engine. */
 export class SessionPipeline {
   private readonly states = new WeakMap<Session, StatementState>();
+  /** Token expiry of live sessions (the kill switch ends expired ones; this refuses statements in between). */
+  readonly expiry: TokenExpiry;
   private maskKey: Buffer | undefined;
 
-  constructor(private readonly deps: PipelineDeps) {}
+  constructor(private readonly deps: PipelineDeps) {
+    this.expiry = new TokenExpiry(() => deps.policies.current());
+  }
 
   /**
    * Authenticates the caller, resolves the target and checks access, then records the session start. A refusal is
@@ -95,6 +100,8 @@ export class SessionPipeline {
     if (state.draining !== undefined) {
       return this.deny(session, command, { effect: 'deny', classes: [], message: `the session is ending: ${state.draining}` });
     }
+    const expired = this.expiry.check(session, context);
+    if (expired !== undefined) return this.deny(session, command, expired);
     const analysis = state.resolve(analyzeSql(command.text));
     const narrowed = this.outsideTokenClasses(session.subject, analysis.classes);
     if (narrowed !== undefined) return this.deny(session, command, narrowed);

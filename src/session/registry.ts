@@ -26,6 +26,11 @@ export interface LiveSession {
   readonly ending?: boolean;
   /** Asks the upstream to cancel the running command (PostgreSQL CancelRequest); optional per protocol. */
   cancel?(): Promise<void>;
+  /**
+   * Sends the caller an informational notice in its protocol (PostgreSQL NoticeResponse) at a message boundary,
+   * e.g. that its token is about to expire; optional per protocol.
+   */
+  notify?(message: string): void;
 }
 
 /** A cancel key Warden hands a caller in place of the upstream's. */

@@ -33,6 +33,12 @@ export interface Subject {
   expiresAt: number;
   /** Statement classes a delegated token is narrowed to; absent means every class. */
   classes?: string[];
+  /**
+   * For a delegated token: every group of every token of its delegation chain, the caller's own included. Policy
+   * restrictions (deny, require_approval, masking) match these as well as `groups`, because delegation only narrows:
+   * a sub-agent must never shed a restriction by leaving a group out. Allow rules match `groups` alone.
+   */
+  chainGroups?: string[];
 }
 
 /** Protocols Warden speaks. */

@@ -194,6 +194,12 @@ function tokenRepository(db: Kysely<Database>, s: StoreState): TokenRepository {
           .execute();
         return rows.map(tokenFromRow).filter((t) => t.subject === subject || t.chain.some((a) => a.id === subject));
       }),
+    bySubject: (subject: string) =>
+      guard(s, 'tokens.bySubject', async () =>
+        (await db.selectFrom('tokens').selectAll().where('subject', '=', subject).orderBy('id').execute()).map(tokenFromRow)),
+    fromApiKey: (keyId: string) =>
+      guard(s, 'tokens.fromApiKey', async () =>
+        (await db.selectFrom('tokens').selectAll().where('api_key_id', '=', keyId).orderBy('id').execute()).map(tokenFromRow)),
   };
 }
 

@@ -73,6 +73,7 @@ export function tokenToRow(t: TokenRecord): TokensTable {
     parent_id: t.parentId,
     chain: JSON.stringify(t.chain),
     classes: t.classes === null ? null : JSON.stringify(t.classes),
+    api_key_id: t.apiKeyId ?? null,
   };
 }
 
@@ -90,6 +91,7 @@ export function tokenFromRow(r: TokensTable): TokenRecord {
     parentId: r.parent_id,
     chain: jsonArray<Actor>(r.chain, 'tokens.chain'),
     classes: r.classes === null ? null : jsonArray<string>(r.classes, 'tokens.classes'),
+    ...(r.api_key_id === null || r.api_key_id === undefined ? {} : { apiKeyId: r.api_key_id }),
   };
 }
 

@@ -40,6 +40,8 @@ export interface TokensTable {
   chain: string;
   /** JSON array of statement classes the token is narrowed to; null means every class. */
   classes: string | null;
+  /** The API key this token was traded for; null otherwise (migration 005). */
+  api_key_id: string | null;
 }
 
 /** `sessions`: one row per caller session on a target; `ended_at` is null while it runs. */

@@ -43,6 +43,8 @@ export interface TokenRecord {
   chain: Actor[];
   /** Statement classes the token is narrowed to; null means every class. */
   classes: string[] | null;
+  /** The API key this token was traded for (revoking the key revokes it); null or absent otherwise. */
+  apiKeyId?: string | null;
 }
 
 /** One session of one caller on one target. */
@@ -113,6 +115,10 @@ export interface TokenRepository {
   children(parentId: string): Promise<TokenRecord[]>;
   /** Unrevoked tokens whose subject is `subject`, or whose chain names it. */
   activeFor(subject: string): Promise<TokenRecord[]>;
+  /** Every token ever issued to `subject` (revoked and expired ones too), e.g. to see who holds a name. */
+  bySubject(subject: string): Promise<TokenRecord[]>;
+  /** Every token traded for the API key `keyId`. */
+  fromApiKey(keyId: string): Promise<TokenRecord[]>;
 }
 
 /** Sessions and their events. */

@@ -17,7 +17,8 @@ import { findForm, type Page, type TestBrowser } from './browser.js';
 export interface IdpAccount {
   id: string;
   email?: string;
-  emailVerified?: boolean;
+  /** The `email_verified` claim as the provider sends it (some send the string "false"). */
+  emailVerified?: boolean | string;
   name?: string;
   preferredUsername?: string;
   /** Provider-side group names, released with the `groups` scope. */

@@ -67,6 +67,10 @@ export interface ResponseTweaks {
   lifetimeMs?: number;
   /** InResponseTo: the request's id by default; another id, or null to leave it out (unsolicited). */
   inResponseTo?: string | null;
+  /** The Response's Destination (default: the SP's ACS URL), e.g. another service provider's ACS. */
+  destination?: string;
+  /** The SubjectConfirmationData Recipient (default: the SP's ACS URL). */
+  recipient?: string;
 }
 
 /** What the SSO endpoint hands the browser: the form's target and fields. */
@@ -197,8 +201,9 @@ function fillResponse(template: string, input: FillInput): { id: string; context
   const statement = attributeStatement(attributes);
   const issuedAt = new Date(now).toISOString();
   const context = samlify.SamlLib.replaceTagsByValue(template.replace('{AttributeStatement}', statement.xml), {
-    ID: id, AssertionID: `_${crypto.randomUUID()}`, Destination: input.acsUrl, Audience: tweaks.audience ?? input.spEntityId,
-    EntityID: input.spEntityId, SubjectRecipient: input.acsUrl, Issuer: tweaks.issuer ?? input.entityId, IssueInstant: issuedAt,
+    ID: id, AssertionID: `_${crypto.randomUUID()}`, Destination: tweaks.destination ?? input.acsUrl,
+    Audience: tweaks.audience ?? input.spEntityId,
+    EntityID: input.spEntityId, SubjectRecipient: tweaks.recipient ?? input.acsUrl, Issuer: tweaks.issuer ?? input.entityId, IssueInstant: issuedAt,
     AssertionConsumerServiceURL: input.acsUrl, StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
     ConditionsNotBefore: issuedAt, ConditionsNotOnOrAfter: until, SubjectConfirmationDataNotOnOrAfter: until,
     NameIDFormat: UNSPECIFIED, NameID: user.nameId,

@@ -11,7 +11,7 @@ import { beginPortalSignIn, finishPortalSignIn, PendingSignIns, PENDING_TTL_MS }
 import type { IdentityProvider } from '../../identity/providers.js';
 import type { ControlDeps } from '../app.js';
 import { sendErrorPage } from '../html.js';
-import { portalCookie } from '../portal-cookie.js';
+import { isSecureRequest, portalCookie } from '../portal-cookie.js';
 import { errorSchema, nameParams } from '../schemas.js';
 
 /** The cookie that ties a callback to the browser that started the sign-in. */
@@ -100,7 +100,7 @@ export function oidcRoutes(deps: ControlDeps): FastifyPluginAsync {
       try {
         const { name } = request.params;
         const { url, state } = await beginPortalSignIn(deps.signIn, pending, name, callbackUrl(request, name, deps.publicUrl));
-        return reply.header('set-cookie', stateCookie(state, PENDING_TTL_MS / 1000, request.protocol === 'https'))
+        return reply.header('set-cookie', stateCookie(state, PENDING_TTL_MS / 1000, isSecureRequest(request, deps.publicUrl)))
           .header('cache-control', 'no-store').redirect(url, 302);
       } catch (err) {
         return sendErrorPage(request, reply, err);
@@ -114,7 +114,7 @@ export function oidcRoutes(deps: ControlDeps): FastifyPluginAsync {
       schema: { tags, summary: 'Finish the portal sign-in (the provider redirects here)', security: [], params: nameParams,
         response: { 303: { description: 'Signed in: redirect to the portal with its cookie set', type: 'null' } } },
     }, async (request, reply) => {
-      const secure = request.protocol === 'https';
+      const secure = isSecureRequest(request, deps.publicUrl);
       // The state cookie is single use whatever happens (fastify appends further set-cookie headers).
       reply.header('set-cookie', stateCookie('', 0, secure));
       try {

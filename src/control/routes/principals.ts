@@ -167,11 +167,13 @@ export function principalRoutes(deps: ControlDeps): FastifyPluginAsync {
     });
 
     app.post<{ Params: { id: string } }>('/api-keys/:id/revoke', {
-      schema: { tags: accounts, summary: 'Revoke an API key', params: idParams, response: { 200: keyShape, 404: errorSchema, ...authErrors } },
+      schema: { tags: accounts, summary: 'Revoke an API key, the tokens traded for it, and end their sessions', params: idParams,
+        response: { 200: { ...keyShape, properties: { ...keyShape.properties, revokedTokens: strings, ...ended } }, 404: errorSchema, ...authErrors } },
     }, async (request) => {
-      const key = await deps.serviceAccounts.revokeKey(request.params.id);
-      request.log.info({ keyId: key.id, by: request.subject?.id }, 'API key revoked');
-      return key;
+      const { key, revokedTokens, sessions } = await deps.killSwitch.revokeApiKey(request.params.id, { by: request.subject?.id });
+      request.log.info({ keyId: key.id, tokens: revokedTokens.length, sessionsEnded: sessions.length, by: request.subject?.id },
+        'API key revoked');
+      return { ...key, revokedTokens, sessionsEnded: sessions };
     });
 
     app.post<{ Params: { id: string }; Body: RevocationBody | undefined }>('/sessions/:id/kill', {
