@@ -88,7 +88,9 @@ function analyzeUncached(text: string): { analysis: SqlAnalysis; ranges: [number
       return { ...emptyStatement(s.kind, s.text), analysisError: errorMessage(err) };
     }
   });
-  const analysis = { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  const analysis: SqlAnalysis = { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  const refusal = statements.find((s) => s.refusal !== undefined)?.refusal;
+  if (refusal !== undefined) analysis.refusal = refusal;
   return { analysis, ranges: parsed.map((s) => s.range) };
 }
 
