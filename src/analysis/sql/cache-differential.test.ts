@@ -22,7 +22,8 @@ const STRINGS = ["'#'", "'#\\'", "E'#\\''", "E'\\\\#'", "E'#''#'", "'#''#'", "e'
 const GLUE = ["WHERE'\\'", "WHERE'#'", "OR'#'", "x'1#'", "E'\\'", "'\\'", "$$#$$", '$q$ # $q$', '"c#"', '"a""#"'];
 const COMMENTS = ['/* # */', '/* # /* # */ # */', '-- #\n', '/*\\*/', "-- '\n", '/* \' */'];
 const TAILS = ["'#' = '#'", "'#' = '#' OR true", '# = #', 'id = #', "id = '#'", 'id > -#', 'id IS NOT NULL', '$1 = $1',
-  "x = E'#\\''", "'#'::int = #", "'t' = '#'", 'NOT (# = #)', 'true AND # < #'];
+  "x = E'#\\''", "'#'::int = #", "'t' = '#'", 'NOT (# = #)', 'true AND # < #', 'id > -3#768', 'id >= -#2768',
+  'id < 3276#', '-4#### < id', 'id BETWEEN -4#### AND #0000', 'id IS NOT NULL', "name LIKE '%#'", 'NOT (id IS NULL)'];
 
 function piece(r: Rand): string {
   switch (Math.floor(r() * 5)) {
