@@ -189,6 +189,9 @@ const DESTRUCTIVE_ROWS: Row[] = [
   ["delete from t where created_at > '-infinity'", ['destructive', 'write']],
   ["delete from t where score < 'NaN'::float8", ['destructive', 'write']],
   ['delete from t where id = id', ['destructive', 'write']],
+  // With transform_null_equals on, `x = NULL` is `x IS NULL`, so NOT (x = NULL) keeps every non-null row.
+  ['delete from t where not (id = null)', ['destructive', 'write']],
+  ['delete from t where null = id or id = 5', ['write']],
   ['MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE', ['destructive', 'write']],
   ['merge into t using s on t.id = s.id when not matched by source then delete', ['destructive', 'write']],
   ['WITH x AS (DELETE FROM t) SELECT 1', ['destructive', 'write']],

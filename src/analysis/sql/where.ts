@@ -141,7 +141,13 @@ function aExpr(node: Node): Possible {
   switch (node.kind) {
     case 'AEXPR_OP':
       if (lexpr !== undefined && isColumn(lexpr) && REGEX_ALL.has(op) && matchesAll(rexpr, REGEX_EVERYTHING)) return [true];
-      return lexpr === undefined ? prefix(op, evaluate(rexpr)) : binary(op, lexpr, rexpr);
+      if (lexpr === undefined) return prefix(op, evaluate(rexpr));
+      // transform_null_equals (any session may set it) makes `x = NULL` mean `x IS NULL`: count both readings.
+      if (op === '=' && (isNullConst(lexpr) || isNullConst(rexpr))) {
+        const other = isNullConst(lexpr) ? rexpr : lexpr;
+        return unique([...binary(op, lexpr, rexpr), ...evaluate({ NullTest: { arg: other, nulltesttype: 'IS_NULL' } })]);
+      }
+      return binary(op, lexpr, rexpr);
     case 'AEXPR_LIKE':
     case 'AEXPR_ILIKE':
       // `x LIKE '%'` holds for every non-null string; NOT LIKE and other patterns depend on the row.
@@ -330,6 +336,10 @@ function isColumn(expr: unknown): boolean {
   if (n.ColumnRef) return true;
   const cast = n.TypeCast as Node | undefined;
   return cast !== undefined && isColumn(cast.arg);
+}
+
+function isNullConst(expr: unknown): boolean {
+  return ((expr as Node | null)?.A_Const as Node | undefined)?.isnull === true;
 }
 
 const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '^', '||']);
