@@ -55,8 +55,8 @@ function checkPinned(name: string, value: string): void {
   if (keepsPin(name, value)) return;
   if (name === 'client_encoding' && value.replace(/[^a-z0-9]/gi, '').toLowerCase() === 'sqlascii') return;
   const hint = name === 'client_encoding' ? ' (set PGCLIENTENCODING=UTF8)' : '';
-  throw new WardenError('WARDEN_ERR_UNSUPPORTED', `${name} "${value}" is not supported through Warden: it only accepts `
-    + `${PINNED_SETTINGS[name]}${hint}, so that it reads every statement exactly as the server does`);
+  throw new WardenError('WARDEN_ERR_UNSUPPORTED', `${name} "${value}" is not supported through Warden: its statement `
+    + `analysis and masking need ${name} ${PINNED_SETTINGS[name]}; this session's is "${value}"${hint}`);
 }
 
 /** Accepts `options` only when it holds nothing but `-c name=value` (or `--name=value`) for allowed settings. */
