@@ -40,6 +40,8 @@ const BY_NAME = new Map<string, readonly StatementClass[]>([
   ...names(UNKNOWN, 'table_to_xml table_to_xmlschema table_to_xml_and_xmlschema cursor_to_xml cursor_to_xmlschema'),
   ...names(UNKNOWN, 'schema_to_xml schema_to_xmlschema schema_to_xml_and_xmlschema database_to_xml'),
   ...names(UNKNOWN, 'database_to_xmlschema database_to_xml_and_xmlschema xpath_table connectby'),
+  // timescaledb runs a procedure named by its argument, now or on a schedule.
+  ...names(UNKNOWN, 'add_job run_job'),
   // pg_surgery rewrites heap tuples in place.
   ...names(ADMIN, 'heap_force_kill heap_force_freeze'),
 ]);

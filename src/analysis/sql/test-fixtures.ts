@@ -334,6 +334,8 @@ const UNKNOWN_ROWS: Row[] = [
   ["select schedule('* * * * *', 'drop table t')", ['admin', 'unknown']],
   ["select cron.schedule_in_database('j', '* * * * *', 'drop table t', 'db')", ['admin', 'unknown']],
   ["select heap_force_kill('t'::regclass, array['(0,1)']::tid[])", ['admin']],
+  ["select add_job('public.wipe', '1 hour')", ['unknown']],
+  ['call run_job(1000)', ['unknown']],
   ['DR/**/OP TABLE x', ['unknown']],
   ['SELEC 1', ['unknown']],
   ['select (1', ['unknown']],
