@@ -107,6 +107,15 @@ describe('standard_conforming_strings stays on', () => {
     await assertVictimIntact('statements that change standard_conforming_strings');
   });
 
+  test('the other settings that touch how literals are read change nothing Warden relies on', async () => {
+    // backslash_quote and escape_string_warning only add errors or warnings; transform_null_equals turns x = NULL
+    // into x IS NULL, which the analysis counts as well.
+    const results = await tryEach(['SET backslash_quote = on', 'SET escape_string_warning = off', "SELECT E'x\\''", SPLIT,
+      SJIS_SPLIT, 'SET transform_null_equals = on', 'DELETE FROM victim WHERE NOT (id = NULL)', 'SET array_nulls = off', SPLIT]);
+    assert.deepEqual(results.map((r, i) => (i === 6 ? /destructive statements are blocked/.test(r) : r === 'ok')), results.map(() => true), results.join('\n'));
+    await assertVictimIntact('backslash_quote, escape_string_warning, transform_null_equals, array_nulls');
+  });
+
   test('startup parameters and PGOPTIONS cannot turn it off', async () => {
     for (const options of ['-c standard_conforming_strings=off', '--standard-conforming-strings=off', '-cstandard_conforming_strings=false',
       '-c standard\\_conforming_strings=off']) {
