@@ -23,8 +23,14 @@ export const SQL_ANALYSIS_CACHE_LIMITS = { maxEntries: 10_000, maxChars: 16 * 10
 
 /** Exact text -> frozen analysis: the same text gives the same object. */
 const cache = new TextCache<SqlAnalysis>(SQL_ANALYSIS_CACHE_LIMITS);
-/** Text with numbers replaced (cache-key.ts) -> analysis to reuse for texts that differ only in numbers. */
-const templates = new TextCache<Template>(SQL_ANALYSIS_CACHE_LIMITS);
+/**
+ * Text with numbers replaced (cache-key.ts) -> analysis to reuse for texts that differ only in numbers. `null`
+ * marks a key seen once: the template (and the lexer run that validates it) is made when a second text with the
+ * same key arrives, so one-off texts never pay for it.
+ */
+const templates = new TextCache<Template | null>(SQL_ANALYSIS_CACHE_LIMITS);
+/** Analyses served from a template (for metrics and tests). */
+let reusedCount = 0;
 
 /** Loads the parser (WASM) once; must be awaited before analyzeSql. Idempotent. */
 export function initSqlAnalysis(): Promise<void> {
@@ -48,28 +54,37 @@ export function analyzeSql(text: string): SqlAnalysis {
   if (reused) {
     const result = deepFreeze(reused);
     cache.set(text, result);
+    reusedCount++;
     return result;
   }
   const { analysis, ranges } = analyzeUncached(text);
   const result = deepFreeze(analysis);
   cache.set(text, result);
-  if (key !== text && result.parseError === undefined && !result.statements.some((s) => s.numbersMatter)) {
-    // The parser's lexer, not the hand-written key, says where the numbers are (reuse.ts, rule 2).
-    let tokens: [number, number][] | undefined;
-    try {
-      tokens = numericTokenSpans(text);
-    } catch {
-      tokens = undefined;
-    }
-    const made = tokens && makeTemplate(result, text, key, ranges, tokens);
-    if (made) templates.set(key, made);
-  }
+  if (key !== text) learnTemplate(key, text, result, ranges, template);
   return result;
 }
 
+/** After a fresh analysis: remembers the key the first time, makes a template the second (see `templates`). */
+function learnTemplate(key: string, text: string, result: SqlAnalysis, ranges: [number, number][], known: Template | null | undefined): void {
+  if (result.parseError !== undefined || result.statements.some((s) => s.numbersMatter)) return;
+  if (known === undefined) {
+    templates.set(key, null);
+    return;
+  }
+  // The parser's lexer, not the hand-written key, says where the numbers are (reuse.ts, rule 2).
+  let tokens: [number, number][] | undefined;
+  try {
+    tokens = numericTokenSpans(text);
+  } catch {
+    tokens = undefined;
+  }
+  const made = tokens && makeTemplate(result, text, key, ranges, tokens);
+  if (made) templates.set(key, made);
+}
+
 /** Entries and total text length currently cached (for metrics and tests). */
-export function sqlAnalysisCacheStats(): { entries: number; chars: number; templates: number } {
-  return { entries: cache.size, chars: cache.totalChars, templates: templates.size };
+export function sqlAnalysisCacheStats(): { entries: number; chars: number; templates: number; reused: number } {
+  return { entries: cache.size, chars: cache.totalChars, templates: templates.size, reused: reusedCount };
 }
 
 /** A fresh analysis that neither reads nor fills the caches (the differential tests compare it with analyzeSql). */

@@ -70,25 +70,23 @@ describe('analysis cache: cached equals uncached', () => {
   it('over a large generated corpus in random order', () => {
     const r = prng(0x5eed);
     const corpus: string[] = [];
-    for (let family = 0; family < 1500; family++) {
+    for (let family = 0; family < 1200; family++) {
       const base = skeleton(r);
-      for (let v = 0; v < 6; v++) corpus.push(fill(r, base));
+      for (let v = 0; v < 10; v++) corpus.push(fill(r, base));
     }
     for (let i = corpus.length - 1; i > 0; i--) {
       const j = Math.floor(r() * (i + 1));
       [corpus[i], corpus[j]] = [corpus[j], corpus[i]];
     }
     clearSqlAnalysisCache();
-    let reused = 0;
+    const before = sqlAnalysisCacheStats().reused;
     for (const text of corpus) {
-      const before = sqlAnalysisCacheStats().templates;
       const cached = analyzeSql(text);
       assert.deepEqual(cached, analyzeSqlUncached(text), text);
-      if (sqlAnalysisCacheStats().templates === before) reused++;
     }
+    const reused = sqlAnalysisCacheStats().reused - before;
     assert.ok(corpus.length >= 3000, `corpus of ${corpus.length}`);
-    assert.ok(sqlAnalysisCacheStats().templates > 100, 'the corpus makes templates, so reuse is exercised');
-    assert.ok(reused > 1000, `${reused} texts did not make a new template`);
+    assert.ok(reused > 300, `only ${reused} analyses came from templates: reuse is not exercised`);
   });
 
   it("the review's instance: a string that ends in a backslash after WHERE does not share a template", () => {
@@ -106,10 +104,11 @@ describe('analysis cache: cached equals uncached', () => {
     // E'\'' 1 ... : the key must never take a digit inside a string for a number.
     analyzeSql("DELETE FROM t WHERE E'\\'' = '1' OR '2' = '3'");
     assert.deepEqual(analyzeSql("DELETE FROM t WHERE E'\\'' = '1' OR '3' = '3'").classes, ['destructive', 'write']);
-    // pgbench-style texts still share one analysis.
+    // pgbench-style texts still share one analysis: the second text makes the template, the third on reuse it.
     analyzeSql('SELECT abalance FROM pgbench_accounts WHERE aid = 17');
-    const before = sqlAnalysisCacheStats().templates;
     analyzeSql('SELECT abalance FROM pgbench_accounts WHERE aid = 4711');
-    assert.equal(sqlAnalysisCacheStats().templates, before, 'the second text reused the first one\'s template');
+    const before = sqlAnalysisCacheStats().reused;
+    for (let aid = 1; aid <= 10; aid++) analyzeSql(`SELECT abalance FROM pgbench_accounts WHERE aid = ${aid * 1000 + 3}`);
+    assert.equal(sqlAnalysisCacheStats().reused, before + 10);
   });
 });
