@@ -1,7 +1,8 @@
 /**
  * Differential test of the analysis cache: over thousands of generated statements (E'' strings with escaped quotes
  * and backslashes, plain strings ending in a backslash, doubled quotes, keywords glued to quotes, nested comments,
- * dollar quotes, quoted identifiers, numbers of every form, digits inside strings), the cached analysis must equal
+ * dollar quotes, quoted identifiers, numbers of every form, digits inside strings, jsonb's `?` where other texts
+ * have a number), the cached analysis must equal
  * a fresh one exactly. Statements come in families that share a skeleton and differ in the digits of numbers AND of
  * strings, in a random order, so a key that merges two texts whose analyses differ is primed by one and reused for
  * the other, as the attack on the cache did (`WHERE'\' IS NULL OR '1' = '2'` primed `... '1' = '1'`).
@@ -19,7 +20,7 @@ const pick = <T>(r: Rand, items: readonly T[]): T => items[Math.floor(r() * item
 /** A digit slot: `#` in a skeleton becomes one random digit in each variant. */
 const NUMBERS = ['#', '##', '#.#', '.#', '#e#', '#E-#', '0x#F', '#_###', '1#'];
 const STRINGS = ["'#'", "'#\\'", "E'#\\''", "E'\\\\#'", "E'#''#'", "'#''#'", "e'\\'#'", "U&'#'", "N'#'", "B'1#'"];
-const GLUE = ["WHERE'\\'", "WHERE'#'", "OR'#'", "x'1#'", "E'\\'", "'\\'", "$$#$$", '$q$ # $q$', '"c#"', '"a""#"'];
+const GLUE = ["d ~ 'k'", "d ~| array['#']", "x ~ '#' OR #", "WHERE'\\'", "WHERE'#'", "OR'#'", "x'1#'", "E'\\'", "'\\'", "$$#$$", '$q$ # $q$', '"c#"', '"a""#"'];
 const COMMENTS = ['/* # */', '/* # /* # */ # */', '-- #\n', '/*\\*/', "-- '\n", '/* \' */'];
 const TAILS = ["'#' = '#'", "'#' = '#' OR true", '# = #', 'id = #', "id = '#'", 'id > -#', 'id IS NOT NULL', '$1 = $1',
   "x = E'#\\''", "'#'::int = #", "'t' = '#'", 'NOT (# = #)', 'true AND # < #', 'id > -3#768', 'id >= -#2768',
@@ -62,8 +63,9 @@ function glued(r: Rand): string {
   return `${statement} ${keyword}${glue} ${after} ${pick(r, TAILS)} ${r() < 0.3 ? pick(r, COMMENTS) : ''}`;
 }
 
+/** Digits for `#`; for `~`, jsonb's `?` operator or a number, so a text's own `?` meets a number slot. */
 function fill(r: Rand, text: string): string {
-  return text.replace(/#/g, () => String(Math.floor(r() * 2)));
+  return text.replace(/#/g, () => String(Math.floor(r() * 2))).replace(/~/g, () => (r() < 0.5 ? '?' : String(Math.floor(r() * 2))));
 }
 
 describe('analysis cache: cached equals uncached', () => {
@@ -104,6 +106,10 @@ describe('analysis cache: cached equals uncached', () => {
     // E'\'' 1 ... : the key must never take a digit inside a string for a number.
     analyzeSql("DELETE FROM t WHERE E'\\'' = '1' OR '2' = '3'");
     assert.deepEqual(analyzeSql("DELETE FROM t WHERE E'\\'' = '1' OR '3' = '3'").classes, ['destructive', 'write']);
+    // A `?` of the text itself (jsonb's operator) is not a number slot: the key is the same, the slots are not.
+    analyzeSql("DELETE FROM t WHERE d ? 'k' OR 1 = 2");
+    analyzeSql("DELETE FROM t WHERE d ? 'k' OR 1 = 3");
+    assert.deepEqual(analyzeSql("DELETE FROM t WHERE d 5 'k' OR 1 = 2"), analyzeSqlUncached("DELETE FROM t WHERE d 5 'k' OR 1 = 2"));
     // pgbench-style texts still share one analysis: the second text makes the template, the third on reuse it.
     analyzeSql('SELECT abalance FROM pgbench_accounts WHERE aid = 17');
     analyzeSql('SELECT abalance FROM pgbench_accounts WHERE aid = 4711');

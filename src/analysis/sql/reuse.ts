@@ -14,7 +14,9 @@
  *    join the characters around it into another token: no identifier character, digit, `.` or `$` just before it,
  *    no identifier character or `.` just after it. The text outside the spans is the template's text, so the
  *    lexer reads both texts alike: the same tokens, numbers at the same places, only their values differ.
- * A span like `5or` (PostgreSQL 14 reads `5 or`) is refused, so the text is analysed on its own.
+ * A span like `5or` (PostgreSQL 14 reads `5 or`) is refused, so the text is analysed on its own. The numbers
+ * must also sit exactly where the template's did: a `?` that is the text's own character (jsonb's `?` operator)
+ * never matches a number.
  */
 import type { SqlAnalysis, StatementAnalysis } from './types.js';
 
@@ -23,6 +25,11 @@ export interface Template {
   analysis: SqlAnalysis;
   /** [start, end) of each statement's trimmed text, as offsets into the cache key. */
   ranges: [number, number][];
+  /**
+   * The key offsets whose `?` stood for a number in the template's text. A `?` the text itself holds (the jsonb
+   * operator `?`) is not a slot, so a text with a number there does not match.
+   */
+  slots: string;
 }
 
 const DEC = String.raw`\d+(?:_\d+)*`;
@@ -40,9 +47,10 @@ export function alignToKey(text: string, key: string): Int32Array | undefined {
 }
 
 /** The alignment and the replaced spans ([start, end) in `text`), or undefined (see alignToKey and rule 3). */
-function align(text: string, key: string): { map: Int32Array; spans: [number, number][] } | undefined {
+function align(text: string, key: string): { map: Int32Array; spans: [number, number][]; slots: string } | undefined {
   const map = new Int32Array(key.length + 1);
   const spans: [number, number][] = [];
+  const slots: number[] = [];
   let i = 0;
   for (let j = 0; j < key.length; j++) {
     map[j] = i;
@@ -50,6 +58,7 @@ function align(text: string, key: string): { map: Int32Array; spans: [number, nu
       const end = numberEnd(text, i); // the same span rule as cache-key.ts; a mismatch fails below
       if (!CLEAN_NUMBER.test(text.slice(i, end)) || joins(text, i, end)) return undefined;
       spans.push([i, end]);
+      slots.push(j);
       i = end;
     } else if (key[j] === text[i]) {
       i++;
@@ -59,7 +68,7 @@ function align(text: string, key: string): { map: Int32Array; spans: [number, nu
   }
   if (i !== text.length) return undefined;
   map[key.length] = i;
-  return { map, spans };
+  return { map, spans, slots: slots.join(',') };
 }
 
 /** Whether the characters around a numeric span could lex together with it into another token (rule 3). */
@@ -88,13 +97,14 @@ export function makeTemplate(
     if (ks === undefined || ke === undefined) return undefined;
     keyRanges.push([ks, ke]);
   }
-  return { analysis, ranges: keyRanges };
+  return { analysis, ranges: keyRanges, slots: aligned.slots };
 }
 
 /** The template's analysis with each statement's text cut from `text`; undefined when `text` does not align. */
 export function fromTemplate(template: Template, text: string, key: string): SqlAnalysis | undefined {
-  const map = alignToKey(text, key);
-  if (!map) return undefined;
+  const aligned = align(text, key);
+  if (!aligned || aligned.slots !== template.slots) return undefined;
+  const { map } = aligned;
   const statements = template.analysis.statements.map(
     (s, i): StatementAnalysis => ({ ...s, text: text.slice(map[template.ranges[i][0]], map[template.ranges[i][1]]) }),
   );
