@@ -46,6 +46,12 @@ const BY_NAME = new Map<string, readonly StatementClass[]>([
   ...names(ADMIN, 'heap_force_kill heap_force_freeze'),
 ]);
 
+/*
+ * Not listed, because they run nothing: pg_get_viewdef, pg_get_functiondef and the other pg_get_* functions (they
+ * print definitions), regproc/regprocedure casts (they resolve a name, never call it), format (it builds text; the
+ * EXECUTE that would run it is dynamic SQL, `unknown` in bodies.ts). DO blocks in any language are `unknown`.
+ */
+
 /**
  * Functions that run an SQL string they are given, and which arguments hold it (0-based). A literal string there is
  * analysed like any statement and its classes join the caller's; anything else (a parameter, an expression, a
