@@ -187,12 +187,12 @@ function createFunction(node: Node, v: Verdict, text: string): void {
 }
 
 function boundedWrite(node: Node, v: Verdict): void {
-  if (node.whereClause === undefined || always(node.whereClause, v)) markUnbounded(v);
+  if (node.whereClause === undefined || always(node.whereClause, v, node.relation as Node | undefined)) markUnbounded(v);
 }
 
-/** where.ts's verdict on a condition, noting when a number's value decided it. */
-function always(condition: unknown, v: Verdict): boolean {
-  const { alwaysTrue, numbersMatter } = whereVerdict(condition);
+/** where.ts's verdict on a condition (of a write to `target`), noting when a number's value decided it. */
+function always(condition: unknown, v: Verdict, target?: Node): boolean {
+  const { alwaysTrue, numbersMatter } = whereVerdict(condition, target);
   if (numbersMatter) v.numbersMatter = true;
   return alwaysTrue;
 }

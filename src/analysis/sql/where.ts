@@ -20,7 +20,7 @@
  * `x IS NOT NULL` (and `x IS NULL` is false for such rows, so `NOT (x IS NULL)` is true), `x LIKE '%'`, `x ~ ''`,
  * a range bound at or beyond the extremes of the smallest integer type (`x > -2147483648`, `x >= -32768`,
  * `x < 32767`, `BETWEEN -40000 AND 40000`), the empty string as a lower bound, and `'-infinity'` / `'infinity'` /
- * `'NaN'`. Reading a number's value breaks the rule above, so such a clause reports `numbersMatter` and its text
+ * `'NaN'`, `x IN (SELECT x FROM <the target table>)`. Reading a number's value breaks the rule above, so such a clause reports `numbersMatter` and its text
  * is never shared with texts that differ in numbers (analyze.ts).
  */
 import type { Node } from './walk.js';
@@ -48,13 +48,20 @@ export function isAlwaysTrue(expr: unknown): boolean {
  * isAlwaysTrue, and whether the answer read the value of a number written in the clause (then the statement's
  * analysis must not be shared with texts that differ only in numbers).
  */
-export function whereVerdict(expr: unknown): { alwaysTrue: boolean; numbersMatter: boolean } {
+export function whereVerdict(expr: unknown, target?: Node): { alwaysTrue: boolean; numbersMatter: boolean } {
   numbersRead = false;
-  const alwaysTrue = truth(evaluate(expr)).includes(true);
-  const numbersMatter = numbersRead;
-  numbersRead = false;
-  return { alwaysTrue, numbersMatter };
+  targetRelation = target;
+  try {
+    const alwaysTrue = truth(evaluate(expr)).includes(true);
+    return { alwaysTrue, numbersMatter: numbersRead };
+  } finally {
+    numbersRead = false;
+    targetRelation = undefined;
+  }
 }
+
+/** The UPDATE/DELETE target (a RangeVar) while its clause is folded: `id IN (SELECT id FROM <it>)` keeps every row. */
+let targetRelation: Node | undefined;
 
 function evaluate(expr: unknown): Possible {
   if (expr === null || typeof expr !== 'object') return [NC];
@@ -265,6 +272,7 @@ function coalesce(args: Possible[]): Possible {
 /** `EXISTS (SELECT 1)` and `(SELECT true)`: a SELECT of constants with no FROM/WHERE returns exactly one row. */
 function subLink(node: Node, expr: unknown): Possible {
   const select = (node.subselect as Node)?.SelectStmt as Node | undefined;
+  if (select && node.subLinkType === 'ANY_SUBLINK' && selfSubquery(node, select)) return [true];
   const extra = ['fromClause', 'whereClause', 'havingClause', 'groupClause', 'limitCount', 'limitOffset', 'larg'];
   if (!select || !Array.isArray(select.targetList) || extra.some((k) => select[k] !== undefined)) return opaque(expr);
   const values = (select.targetList as Node[]).map((t) => evaluate((t.ResTarget as Node)?.val));
@@ -272,6 +280,31 @@ function subLink(node: Node, expr: unknown): Possible {
   if (node.subLinkType === 'EXISTS_SUBLINK') return [true];
   if (node.subLinkType === 'EXPR_SUBLINK' && values.length === 1) return values[0];
   return opaque(expr);
+}
+
+/**
+ * `col IN (SELECT col FROM target)` (or `= ANY`) with no filter on the subquery: every non-null row of the target
+ * is in it. The subquery's one FROM item must be the statement's own target table, its one output the same column.
+ */
+function selfSubquery(node: Node, select: Node): boolean {
+  const ops = ((node.operName ?? []) as Node[]).map((n) => (n.String as Node | undefined)?.sval);
+  if (!targetRelation || (ops.length > 0 && (ops.length !== 1 || ops[0] !== '='))) return false;
+  const filters = ['whereClause', 'havingClause', 'groupClause', 'limitCount', 'limitOffset', 'larg', 'withClause'];
+  if (filters.some((k) => select[k] !== undefined)) return false;
+  const from = (select.fromClause ?? []) as Node[];
+  const rel = from.length === 1 ? (from[0].RangeVar as Node | undefined) : undefined;
+  const targets = (select.targetList ?? []) as Node[];
+  if (!rel || targets.length !== 1 || rel.relname !== targetRelation.relname) return false;
+  if (rel.schemaname !== undefined && targetRelation.schemaname !== undefined && rel.schemaname !== targetRelation.schemaname) return false;
+  const column = lastField(node.testexpr);
+  return column !== undefined && column === lastField((targets[0].ResTarget as Node | undefined)?.val);
+}
+
+/** The last name of a column reference (`t.id` -> `id`), or undefined for anything else. */
+function lastField(expr: unknown): string | undefined {
+  const fields = (((expr as Node | null)?.ColumnRef as Node | undefined)?.fields ?? []) as Node[];
+  const last = (fields[fields.length - 1]?.String as Node | undefined)?.sval;
+  return typeof last === 'string' ? last : undefined;
 }
 
 /** The possible truth values (true, false, null, or NC) of possible values used as a condition. */
