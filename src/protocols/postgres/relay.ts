@@ -237,7 +237,9 @@ export class Relay {
     }
     // Answers still in the server's buffer (an unsynchronised Parse) are needed to become idle.
     if (this.tracker.batchOpen) this.o.upstream.write(FLUSH);
-    return this.tracker.whenIdle().then(() => undefined);
+    // A session that ended meanwhile (an unsafe ParameterStatus among those answers) judges nothing more.
+    return this.tracker.whenIdle().then((): Verdict | undefined => (this.endReason === null ? undefined
+      : { effect: 'deny', message: `the session ended: ${this.endReason}`, note: { effect: 'deny', classes: [] } }));
   }
 
   /** Resolves when the bytes sent to the caller end on a message boundary (Warden may add its own message). */
