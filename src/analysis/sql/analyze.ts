@@ -13,7 +13,7 @@
  */
 import { cacheKey } from './cache-key.js';
 import { TextCache } from './cache.js';
-import { loadParser, parserReady, parseStatements } from './parse.js';
+import { loadParser, numericTokenSpans, parserReady, parseStatements } from './parse.js';
 import { fromTemplate, makeTemplate, type Template } from './reuse.js';
 import { analyzeStatement, sortedClasses } from './statement.js';
 import type { SqlAnalysis, StatementAnalysis } from './types.js';
@@ -23,8 +23,14 @@ export const SQL_ANALYSIS_CACHE_LIMITS = { maxEntries: 10_000, maxChars: 16 * 10
 
 /** Exact text -> frozen analysis: the same text gives the same object. */
 const cache = new TextCache<SqlAnalysis>(SQL_ANALYSIS_CACHE_LIMITS);
-/** Text with numbers replaced (cache-key.ts) -> analysis to reuse for texts that differ only in numbers. */
-const templates = new TextCache<Template>(SQL_ANALYSIS_CACHE_LIMITS);
+/**
+ * Text with numbers replaced (cache-key.ts) -> analysis to reuse for texts that differ only in numbers. `null`
+ * marks a key seen once: the template (and the lexer run that validates it) is made when a second text with the
+ * same key arrives, so one-off texts never pay for it.
+ */
+const templates = new TextCache<Template | null>(SQL_ANALYSIS_CACHE_LIMITS);
+/** Analyses served from a template (for metrics and tests). */
+let reusedCount = 0;
 
 /** Loads the parser (WASM) once; must be awaited before analyzeSql. Idempotent. */
 export function initSqlAnalysis(): Promise<void> {
@@ -48,21 +54,44 @@ export function analyzeSql(text: string): SqlAnalysis {
   if (reused) {
     const result = deepFreeze(reused);
     cache.set(text, result);
+    reusedCount++;
     return result;
   }
   const { analysis, ranges } = analyzeUncached(text);
   const result = deepFreeze(analysis);
   cache.set(text, result);
-  if (key !== text) {
-    const made = makeTemplate(result, text, key, ranges);
-    if (made) templates.set(key, made);
-  }
+  if (key !== text) learnTemplate(key, text, result, ranges, template);
   return result;
 }
 
+/** After a fresh analysis: remembers the key the first time, makes a template the second (see `templates`). */
+function learnTemplate(key: string, text: string, result: SqlAnalysis, ranges: [number, number][], known: Template | null | undefined): void {
+  if (result.parseError !== undefined || result.statements.some((s) => s.numbersMatter)) return;
+  if (known === undefined) {
+    templates.set(key, null);
+    return;
+  }
+  // The parser's lexer, not the hand-written key, says where the numbers are (reuse.ts, rule 2).
+  let tokens: [number, number][] | undefined;
+  try {
+    tokens = numericTokenSpans(text);
+  } catch {
+    tokens = undefined;
+  }
+  const made = tokens && makeTemplate(result, text, key, ranges, tokens);
+  if (made) templates.set(key, made);
+}
+
 /** Entries and total text length currently cached (for metrics and tests). */
-export function sqlAnalysisCacheStats(): { entries: number; chars: number; templates: number } {
-  return { entries: cache.size, chars: cache.totalChars, templates: templates.size };
+export function sqlAnalysisCacheStats(): { entries: number; chars: number; templates: number; reused: number } {
+  return { entries: cache.size, chars: cache.totalChars, templates: templates.size, reused: reusedCount };
+}
+
+/** A fresh analysis that neither reads nor fills the caches (the differential tests compare it with analyzeSql). */
+export function analyzeSqlUncached(text: string): SqlAnalysis {
+  if (typeof text !== 'string') return unparseable('', 'query text is not a string');
+  if (!parserReady()) return unparseable(text, 'SQL parser not loaded: await initSqlAnalysis() first');
+  return deepFreeze(analyzeUncached(text).analysis);
 }
 
 /** Drops every cached analysis (tests; a parser upgrade). */
@@ -88,7 +117,9 @@ function analyzeUncached(text: string): { analysis: SqlAnalysis; ranges: [number
       return { ...emptyStatement(s.kind, s.text), analysisError: errorMessage(err) };
     }
   });
-  const analysis = { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  const analysis: SqlAnalysis = { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  const refusal = statements.find((s) => s.refusal !== undefined)?.refusal;
+  if (refusal !== undefined) analysis.refusal = refusal;
   return { analysis, ranges: parsed.map((s) => s.range) };
 }
 

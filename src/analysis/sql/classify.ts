@@ -10,7 +10,8 @@ import { ADMIN_SETTINGS, IDENTITY_SETTINGS } from './functions.js';
 import { ADMIN_DROP_TYPES, BASE_CLASSES, PRIVILEGE_DROP_TYPES } from './kinds.js';
 import type { StatementClass } from './types.js';
 import type { Node } from './walk.js';
-import { isAlwaysTrue } from './where.js';
+import { isPinnedSetting, pinnedRefusal, setStatementRefusal, settingNamesFromWhere } from './settings.js';
+import { whereVerdict } from './where.js';
 
 /** Source text that must be parsed separately and classified as part of this statement. */
 export interface Body {
@@ -29,6 +30,10 @@ export interface Verdict {
   prepares?: string;
   executes?: string;
   deallocates?: string;
+  /** Set when the statement must never run through Warden (it would change a pinned setting; settings.ts). */
+  refusal?: string;
+  /** True when a number's value decided `unbounded` (where.ts): the text must not share a cached analysis. */
+  numbersMatter?: boolean;
 }
 
 type Rule = (node: Node, verdict: Verdict, text: string) => void;
@@ -51,11 +56,19 @@ const RULES: Record<string, Rule> = {
     boundedWrite(node, v);
     // UPDATE pg_settings is set_config by another name, role included.
     const rel = node.relation as Node | undefined;
-    if (rel?.relname === 'pg_settings' && (rel.schemaname ?? 'pg_catalog') === 'pg_catalog') add(v, 'privilege');
+    if (rel?.relname === 'pg_settings' && (rel.schemaname ?? 'pg_catalog') === 'pg_catalog') {
+      add(v, 'privilege');
+      // It can reach a pinned setting unless its WHERE names the settings, none of them pinned.
+      const names = settingNamesFromWhere(node.whereClause, String((rel.alias as Node | undefined)?.aliasname ?? 'pg_settings'));
+      if (names === undefined || names.some(isPinnedSetting)) {
+        add(v, 'unknown');
+        v.refusal = pinnedRefusal(names?.find(isPinnedSetting) ?? 'standard_conforming_strings');
+      }
+    }
   },
   MergeStmt(node, v) {
     const clauses = ((node.mergeWhenClauses ?? []) as Node[]).map((c) => (c.MergeWhenClause ?? {}) as Node);
-    const everyRow = (c: Node) => c.condition === undefined || isAlwaysTrue(c.condition);
+    const everyRow = (c: Node) => c.condition === undefined || always(c.condition, v);
     const removes = (c: Node) => c.commandType === 'CMD_DELETE' || c.commandType === 'CMD_UPDATE';
     // ON true matches every target row; WHEN NOT MATCHED BY SOURCE reaches every row the source lacks.
     const unbounded = clauses.some(
@@ -63,7 +76,7 @@ const RULES: Record<string, Rule> = {
         removes(c) &&
         everyRow(c) &&
         (c.matchKind === 'MERGE_WHEN_NOT_MATCHED_BY_SOURCE' ||
-          (c.matchKind === 'MERGE_WHEN_MATCHED' && isAlwaysTrue(node.joinCondition))),
+          (c.matchKind === 'MERGE_WHEN_MATCHED' && always(node.joinCondition, v))),
     );
     if (unbounded) markUnbounded(v);
   },
@@ -76,6 +89,8 @@ const RULES: Record<string, Rule> = {
     const name = String(node.name ?? '').toLowerCase(); // GUC names are case-insensitive: SET "Role" sets role
     if (IDENTITY_SETTINGS.has(name)) add(v, 'privilege');
     if (ADMIN_SETTINGS.has(name)) add(v, 'admin');
+    v.refusal = setStatementRefusal(node);
+    if (v.refusal !== undefined) add(v, 'unknown');
   },
   TransactionStmt(node, v) {
     // Finishing a prepared transaction acts on work of any session: administrative.
@@ -91,13 +106,17 @@ const RULES: Record<string, Rule> = {
     const runs = classify(inner.kind, inner.node, '');
     v.classes = new Set(runs.classes);
     v.unbounded = runs.unbounded;
+    v.numbersMatter = runs.numbersMatter;
     v.executes = runs.executes;
+    v.refusal = runs.refusal;
   },
   PrepareStmt(node, v) {
     const inner = innerStatement(node.query);
     const prepared = inner ? classify(inner.kind, inner.node, '') : undefined;
     v.classes = new Set(prepared?.classes ?? ['unknown']);
     v.unbounded = prepared?.unbounded ?? false;
+    v.numbersMatter = prepared?.numbersMatter;
+    v.refusal = prepared?.refusal;
     v.prepares = String(node.name ?? '');
   },
   ExecuteStmt(node, v) {
@@ -168,7 +187,14 @@ function createFunction(node: Node, v: Verdict, text: string): void {
 }
 
 function boundedWrite(node: Node, v: Verdict): void {
-  if (node.whereClause === undefined || isAlwaysTrue(node.whereClause)) markUnbounded(v);
+  if (node.whereClause === undefined || always(node.whereClause, v, node.relation as Node | undefined)) markUnbounded(v);
+}
+
+/** where.ts's verdict on a condition (of a write to `target`), noting when a number's value decided it. */
+function always(condition: unknown, v: Verdict, target?: Node): boolean {
+  const { alwaysTrue, numbersMatter } = whereVerdict(condition, target);
+  if (numbersMatter) v.numbersMatter = true;
+  return alwaysTrue;
 }
 
 function markUnbounded(v: Verdict): void {

@@ -35,6 +35,17 @@ export interface StatementAnalysis {
   deallocates?: string;
   /** Set when the statement parsed but could not be analysed (then its classes are `['unknown']`). */
   analysisError?: string;
+  /**
+   * Set when the statement must never run through Warden, whatever the policies say: it would change a setting
+   * that decides how the server reads statement text (standard_conforming_strings, client_encoding). Its classes
+   * then include `unknown`.
+   */
+  refusal?: string;
+  /**
+   * True when the value of a number written in the statement decided `unboundedWrite` (`WHERE id > -2147483648`):
+   * the analysis is then never reused for a text that differs only in numbers.
+   */
+  numbersMatter?: boolean;
 }
 
 /** The analysis of a whole query string (one or more statements). */
@@ -44,4 +55,6 @@ export interface SqlAnalysis {
   classes: StatementClass[];
   /** Set when the text does not parse (then there is one statement of class `unknown`). */
   parseError?: string;
+  /** The first statement's `refusal`, when any statement has one: the whole string is refused. */
+  refusal?: string;
 }

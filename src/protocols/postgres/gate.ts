@@ -61,6 +61,11 @@ export interface GateOptions {
    * or null; absent when no masking rule applies to the session.
    */
   refusal?: (command: Command) => string | null;
+  /**
+   * For a statement whose reading depends on session settings sent behind others (session-settings.ts): a promise
+   * of a refusal, or of undefined once it may be judged; undefined when it may be judged now.
+   */
+  settle?: (command: Command) => Promise<Verdict | undefined> | undefined;
 }
 
 /** A message held for its verdict; `cancelled` once the caller sent a CancelRequest for it. */
@@ -201,7 +206,10 @@ export class ClientGate {
 
   /** Asks the pipeline about a statement; an immediate allow is forwarded at once, anything else is held. */
   private statement(kind: 'query' | 'parse', command: Command, name?: string): 'forward' | Omit<Held, 'bytes'> {
-    const verdict = this.o.pipeline.onCommand(this.o.session, command, kind === 'parse' ? this.deferContext : this.context);
+    const context = kind === 'parse' ? this.deferContext : this.context;
+    const settle = this.o.settle?.(command);
+    if (settle) return { kind, command, name, verdict: settle.then((refused) => refused ?? this.judgeLater(command, context)) };
+    const verdict = this.o.pipeline.onCommand(this.o.session, command, context);
     if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
       const refused = this.maskingRefusal(command, verdict.note);
       if (refused !== null) return { kind, command, name, verdict: Promise.resolve(refused) };
@@ -255,6 +263,12 @@ export class ClientGate {
   /** The recorded decision is the Bind's (with its approval); without a portal, this verdict's. */
   private admitExecute(command: Command, note: DecisionNote, portal: Portal | undefined): void {
     this.o.tracker.execute(portal ? command : { ...command, decision: note });
+  }
+
+  /** The verdict on a statement held before it was judged (settle), with the masking check of an allow. */
+  private judgeLater(command: Command, context: CommandContext): Promise<Verdict> {
+    const verdict = this.o.pipeline.onCommand(this.o.session, command, context);
+    return Promise.resolve(verdict).then((v) => (v.effect === 'allow' ? this.maskingRefusal(command, v.note) ?? v : v));
   }
 
   /** A refusal of an allowed statement whose results masking could not handle (recorded like a denial), or null. */
