@@ -51,6 +51,11 @@ export interface GateOptions {
    * or null; absent when no masking rule applies to the session.
    */
   refusal?: (command: Command) => string | null;
+  /**
+   * Sees every message just before it goes upstream, in order, and may return bytes Warden sends before it (result
+   * masking's own Describe of a portal about to be executed); absent when no masking rule applies to the session.
+   */
+  forwarding?: (type: number, body: Buffer) => Buffer | null;
 }
 
 type Held = { kind: 'query' | 'parse'; bytes: Buffer; command: Command; name?: string; verdict: Promise<Verdict> };
@@ -120,6 +125,12 @@ export class ClientGate {
     const start = end - 5 - body.length;
     const action = this.decide(type, body);
     if (action === 'forward') {
+      const own = this.o.forwarding?.(type, body) ?? null;
+      if (own !== null) {
+        if (start > this.runStart) this.o.io.toUpstream(chunk.subarray(this.runStart, start));
+        this.o.io.toUpstream(own);
+        if (start > this.runStart) this.runStart = start;
+      }
       if (start < 0 && this.carry.length > 0) this.flushCarry();
       return;
     }
@@ -211,6 +222,8 @@ export class ClientGate {
       if (this.closed) return;
       if (verdict.effect === 'allow') {
         this.admit(held.kind, { ...held.command, decision: verdict.note }, held.name);
+        const own = this.o.forwarding?.(held.bytes[0], held.bytes.subarray(5)) ?? null;
+        if (own !== null) this.o.io.toUpstream(own);
         this.o.io.toUpstream(held.bytes);
       } else await this.refuse(held.kind, verdict.message, verdict.note.rule, maskingRefusals.has(verdict) ? 'WARDEN_ERR_FORBIDDEN' : undefined);
       this.release();

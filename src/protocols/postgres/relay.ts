@@ -80,6 +80,8 @@ export class Relay {
       session: o.session, pipeline: o.pipeline, tracker: this.tracker, maxMessageBytes: o.maxMessageBytes,
       // Statements whose results masking could not handle (COPY in binary, ...) are refused before they run.
       refusal: masker && ((command) => masker.refusal(command)),
+      // Masking learns every result's shape from what goes upstream (and may add its own Describe).
+      forwarding: masker && ((type, body) => masker.forwarding(type, body)),
       io: {
         toUpstream: (bytes) => { if (!o.upstream.write(bytes)) o.client.pause(); },
         toClient: (bytes) => { if (!o.client.destroyed) o.client.write(bytes); },

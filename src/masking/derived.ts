@@ -1,0 +1,97 @@
+/**
+ * Masking facts of a statement text, from the column-flow analysis (src/analysis/sql/outputs.ts) and the session's
+ * rules: the column action for its computed result columns (values derived from masked columns, or transformed so
+ * that detectors may miss them), whether its error and notice texts must be masked, and why it must not run at
+ * all (it copies masked values elsewhere, hands them to impure functions, reads column statistics, or derives a
+ * value from a column whose strategy cannot apply to a derived value). Results are cached per rules and text.
+ * Pure: no I/O beyond the parser. Never decides access.
+ */
+import { columnFlow } from '../analysis/sql/outputs.js';
+import { globMatch } from '../policy/glob.js';
+import { compileRules, type CompiledItem, type MaskRules } from './rules.js';
+import type { Strategy } from './strategies.js';
+
+/** What masking must do with one statement's results (see the module comment). */
+export interface MaskFacts {
+  /** Identifies these facts in plan cache keys. */
+  key: string;
+  /** The action for every computed result column (no source table), or null. */
+  derived: { strategy: Strategy; rule: string } | null;
+  /** Error and notice texts of the statement are masked (they may echo values it reads). */
+  texts: boolean;
+  /** Why the statement is refused, or null. */
+  refusal: string | null;
+}
+
+/** How the shape tracker reads texts (see ResultShapes' FactsSource). */
+export interface MaskFactsSource {
+  analyze(text: string): { facts: MaskFacts; declares: string[]; fetches: string[] };
+  merge(facts: MaskFacts[]): MaskFacts;
+  /** A portal or cursor Warden knows nothing of: its computed columns are masked as if derived from every column. */
+  unknown: MaskFacts;
+}
+
+const CACHE_MAX = 512;
+const NONE: MaskFacts = { key: '', derived: null, texts: false, refusal: null };
+
+/** The globs of an item as they can name a column by its own name: the last part of each `columns` glob. */
+function nameGlobs(item: CompiledItem): string[] {
+  return (item.columns ?? []).map((g) => g.glob.split('.').pop()!);
+}
+
+/** The facts source of one session's rules. */
+export function maskFactsSource(rules: MaskRules): MaskFactsSource {
+  const compiled = compileRules(rules);
+  // Items naming columns: their values are masked wherever they flow. Types-only items cannot be resolved by name.
+  const named = compiled.items.filter((i) => i.columns !== undefined);
+  const content = compiled.items.find((i) => i.content && !i.scoped) ?? compiled.items.find((i) => i.content);
+  const isMasked = (name: string): boolean => named.some((i) => nameGlobs(i).some((g) => globMatch(g, name)));
+  const cache = new Map<string, { facts: MaskFacts; declares: string[]; fetches: string[] }>();
+
+  const derivedAction = (names: string[]): { action: MaskFacts['derived']; refusal: string | null } => {
+    const items = names.includes('*') ? named : named.filter((i) => names.some((n) => nameGlobs(i).some((g) => globMatch(g, n))));
+    const partial = items.find((i) => i.strategy === 'partial');
+    if (partial !== undefined) {
+      return { action: null, refusal: `a value computed from a column masked with "partial" by rule ${partial.rule} is refused ` +
+        '(a partial form of a derived value would show other parts of it); select the column itself' };
+    }
+    return { action: items.length > 0 ? { strategy: items[0].strategy, rule: items[0].rule } : null, refusal: null };
+  };
+
+  const analyze = (text: string) => {
+    let hit = cache.get(text);
+    if (hit !== undefined) return hit;
+    const flow = columnFlow(text, isMasked);
+    let { action, refusal } = derivedAction(flow.derived);
+    refusal = flow.refusal ?? refusal;
+    if (action === null && flow.opaque && content !== undefined) {
+      // A transformed value (reverse, to_hex, substr...) may no longer look like what the detectors find.
+      action = { strategy: content.strategy === 'partial' ? 'redact' : content.strategy, rule: content.rule };
+    }
+    if (refusal === null && flow.opaqueCopy && content !== undefined) {
+      refusal = 'writing a value computed from a column (a function, cast or operator applied to it) is refused: content ' +
+        `masking rule ${content.rule} applies to this session and could not recognise the transformed value when read back`;
+    }
+    const facts: MaskFacts = { key: action === null ? '' : `${action.strategy}:${action.rule}`, derived: action,
+      texts: flow.touches || flow.opaque || action !== null, refusal };
+    hit = { facts, declares: flow.declares, fetches: flow.fetches };
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(text, hit);
+    return hit;
+  };
+
+  const first = named[0] ?? content;
+  const unknownAction = first === undefined ? null
+    : { strategy: first.strategy === 'partial' ? 'redact' as const : first.strategy, rule: first.rule };
+  const unknown: MaskFacts = { key: unknownAction ? `${unknownAction.strategy}:${unknownAction.rule}` : '', derived: unknownAction,
+    texts: true, refusal: null };
+
+  const merge = (list: MaskFacts[]): MaskFacts => {
+    const withAction = list.find((f) => f.derived !== null);
+    return { key: withAction?.key ?? '', derived: withAction?.derived ?? null, texts: list.some((f) => f.texts),
+      refusal: list.find((f) => f.refusal !== null)?.refusal ?? null };
+  };
+  return { analyze, merge, unknown };
+}
+
+export { NONE as NO_MASK_FACTS };
