@@ -60,6 +60,9 @@ before(async () => {
     CREATE TABLE public.copies (v text);
     ALTER TABLE public.customers OWNER TO ${stack.pg.scram.user};
     ALTER TABLE public.copies OWNER TO ${stack.pg.scram.user};
+    CREATE VIEW public.v_cust AS SELECT id, upper(ssn) AS u, ssn AS s, email AS e, reverse(email) AS r,
+      encode(card_number::bytea, 'hex') AS h FROM public.customers;
+    GRANT SELECT ON public.v_cust TO ${stack.pg.scram.user};
     ANALYZE public.customers`);
   token = await stack.token('mia');
 });
@@ -324,6 +327,28 @@ describe('derived values', () => {
     const ok = await attempt('SELECT id, name, ssn, card_number FROM customers WHERE ssn IS NOT NULL');
     assert.equal((ok.rows as unknown[][])[0][1], 'Alice');
     assert.equal((ok.rows as unknown[][])[0][2], '[REDACTED]');
+  });
+
+  test('views made by someone else are resolved through their definitions', async () => {
+    const r = await attempt('SELECT * FROM v_cust');
+    assert.equal(r.error, undefined, r.error?.message);
+    const [id, u, plain, e, reversed, hex] = (r.rows as string[][])[0];
+    assert.equal(id, 1);
+    assert.deepEqual([u, plain, reversed], ['[REDACTED]', '[REDACTED]', '[REDACTED]']);
+    assert.equal(e, '***@example.com', 'a plain reference keeps its column\'s partial strategy');
+    assert.match(hex, /^h_/);
+    assertClean(JSON.stringify(r.rows), 'the view');
+  });
+
+  test('one catalog connection for every masked session of a target', async () => {
+    const clients = await Promise.all([1, 2, 3].map(() => stack.client({ user: 'mia', password: token })));
+    try {
+      await Promise.all(clients.map((c) => c.query(CUSTOMERS)));
+      const r = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'warden-catalog'");
+      assert.equal(r.rows[0].n, 1);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
   });
 
   test('psql sees the same', async () => {

@@ -6,7 +6,7 @@
  * value from a column whose strategy cannot apply to a derived value). Results are cached per rules and text.
  * Pure: no I/O beyond the parser. Never decides access.
  */
-import { columnFlow } from '../analysis/sql/outputs.js';
+import { columnFlow, referencedMasked, viewColumns } from '../analysis/sql/outputs.js';
 import { globMatch } from '../policy/glob.js';
 import { compileRules, type CompiledItem, type MaskRules } from './rules.js';
 import type { Strategy } from './strategies.js';
@@ -29,6 +29,12 @@ export interface MaskFactsSource {
   merge(facts: MaskFacts[]): MaskFacts;
   /** A portal or cursor Warden knows nothing of: its computed columns are masked as if derived from every column. */
   unknown: MaskFacts;
+  /**
+   * The action for column `attnum` of a view with this definition, when it references masked columns: a plain
+   * reference keeps the column's strategy; a derived value gets it too, `redact` in place of `partial` (refusing
+   * would have to end the session: the view is only known once its result arrives).
+   */
+  viewColumn(definition: string, attnum: number): { strategy: Strategy; rule: string } | null;
 }
 
 const CACHE_MAX = 512;
@@ -48,8 +54,10 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
   const isMasked = (name: string): boolean => named.some((i) => nameGlobs(i).some((g) => globMatch(g, name)));
   const cache = new Map<string, { facts: MaskFacts; declares: string[]; fetches: string[] }>();
 
+  const matching = (names: string[]): CompiledItem[] =>
+    names.includes('*') ? named : named.filter((i) => names.some((n) => nameGlobs(i).some((g) => globMatch(g, n))));
   const derivedAction = (names: string[]): { action: MaskFacts['derived']; refusal: string | null } => {
-    const items = names.includes('*') ? named : named.filter((i) => names.some((n) => nameGlobs(i).some((g) => globMatch(g, n))));
+    const items = matching(names);
     const partial = items.find((i) => i.strategy === 'partial');
     if (partial !== undefined) {
       return { action: null, refusal: `a value computed from a column masked with "partial" by rule ${partial.rule} is refused ` +
@@ -91,7 +99,22 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     return { key: withAction?.key ?? '', derived: withAction?.derived ?? null, texts: list.some((f) => f.texts),
       refusal: list.find((f) => f.refusal !== null)?.refusal ?? null };
   };
-  return { analyze, merge, unknown };
+  const views = new Map<string, { columns: ReturnType<typeof viewColumns>; all: string[] }>();
+  const viewColumn = (definition: string, attnum: number): { strategy: Strategy; rule: string } | null => {
+    let view = views.get(definition);
+    if (view === undefined) {
+      view = { columns: viewColumns(definition, isMasked), all: referencedMasked(definition, isMasked) };
+      if (views.size >= CACHE_MAX) views.clear();
+      views.set(definition, view);
+    }
+    const column = view.columns?.[attnum - 1] ?? { origins: view.all, plain: false };
+    if (column.origins.length === 0) return null;
+    const items = matching(column.origins);
+    if (items.length === 0) return null;
+    const { strategy, rule } = items[0];
+    return { strategy: strategy === 'partial' && !column.plain ? 'redact' : strategy, rule };
+  };
+  return { analyze, merge, unknown, viewColumn };
 }
 
 export { NONE as NO_MASK_FACTS };

@@ -23,6 +23,8 @@ export interface ColumnInfo {
   format: number;
   /** A computed column (RowDescription names no source table): an expression's value, not a stored column's. */
   computed?: boolean;
+  /** Masked whole with this strategy: a view's column computed from masked columns (src/masking/derived.ts). */
+  derived?: { strategy: Strategy; rule: string } | null;
 }
 
 /** What happens to one column: a whole-value strategy, or content scanning with detectors and patterns. */
@@ -88,7 +90,8 @@ export function compilePlan(rules: Array<{ rule: string; items: MaskItem[] }>, c
   for (const column of columns) {
     // `derived`: the statement computes result values from masked columns (src/masking/derived.ts); its computed
     // columns are masked whole.
-    let action = derived && column.computed ? derivedAction(column, derived) : actionFor(column, compiled.items, compiled.unscoped);
+    const whole = column.derived ?? (column.computed ? derived : null);
+    let action = whole ? derivedAction(column, whole) : actionFor(column, compiled.items, compiled.unscoped);
     if (action?.kind === 'content' && column.format === 0 && action.patterns.length === 0 &&
       TEXT_DETECTOR_PROOF.has(column.typeName.toLowerCase())) action = null;
     if (action !== null && column.format !== 0) {

@@ -338,3 +338,52 @@ function statementRefusal(kind: string, node: Node, state: State): boolean {
 function refuse(state: State, message: string): void {
   state.flow.refusal ??= message;
 }
+
+/** One result column of a view, as its definition computes it. */
+export interface ViewColumn {
+  /** The masked column names its expression references ('*': a whole row). */
+  origins: string[];
+  /** The column is a plain reference to a masked column (its value is that column's, unchanged). */
+  plain: boolean;
+}
+
+/**
+ * Per result column of a view definition (`pg_get_viewdef`, which lists every column explicitly), what it computes
+ * from masked columns; null when the definition is not one plain SELECT (a set operation, VALUES): then every
+ * column of the view must be taken as derived from every masked column it references.
+ */
+export function viewColumns(definition: string, isMasked: (name: string) => boolean): ViewColumn[] | null {
+  let statements;
+  try {
+    statements = parseStatements(definition);
+  } catch {
+    return null;
+  }
+  if (statements.length !== 1 || statements[0].kind !== 'SelectStmt') return null;
+  const node = statements[0].node;
+  if ((node.op !== undefined && node.op !== 'SETOP_NONE') || !Array.isArray(node.targetList)) return null;
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [] };
+  const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
+  collectNames({ SelectStmt: node }, state, isMasked);
+  return node.targetList.map((target) => {
+    const val = unwrap(target)?.[1].val;
+    const origins = originsOf(val, state);
+    return { origins, plain: origins.length > 0 && isPassthrough(val, state) && unwrap(val)?.[0] === 'ColumnRef' };
+  });
+}
+
+/** Every masked column name a text references anywhere (a view definition that cannot be split by column). */
+export function referencedMasked(definition: string, isMasked: (name: string) => boolean): string[] {
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [] };
+  const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
+  const origins = new Set<string>();
+  try {
+    for (const { kind, node } of parseStatements(definition)) {
+      collectNames({ [kind]: node }, state, isMasked);
+      for (const o of originsOf({ [kind]: node }, state)) origins.add(o);
+    }
+  } catch {
+    return ['*'];
+  }
+  return [...origins];
+}

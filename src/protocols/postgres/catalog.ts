@@ -15,7 +15,9 @@ import { CatalogConnection } from './catalog-connection.js';
 
 /** How long a resolved table stays cached. */
 const TTL_MS = 5 * 60_000;
-const LOOKUP = `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table, a.attnum AS num, a.attname AS name
+// A view's definition comes along: its columns may be computed from masked ones (masking/derived.ts).
+const LOOKUP = `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS table, a.attnum AS num, a.attname AS name,
+  CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS view
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
   WHERE c.oid = ANY($1::oid[]) AND a.attnum > 0`;
@@ -48,7 +50,7 @@ function sharedKey(target: Target, database: string): string {
 
 /** Column sources of one target database. */
 export class TableCatalog {
-  private readonly tables = new Map<number, { columns: Map<number, string>; at: number }>();
+  private readonly tables = new Map<number, { columns: Map<number, string>; view?: string; at: number }>();
   private client: CatalogConnection | null = null;
   private connecting: Promise<CatalogConnection> | null = null;
   /** Sessions holding this catalog when it is shared; undefined for a private one. */
@@ -89,6 +91,11 @@ export class TableCatalog {
     return this.tables.get(tableOid)?.columns.get(columnNumber);
   }
 
+  /** The definition of a view or materialized view, when the relation is cached and is one. */
+  view(tableOid: number): string | undefined {
+    return this.tables.get(tableOid)?.view;
+  }
+
   /** The table OIDs among `oids` not cached (or expired). */
   missing(oids: number[]): number[] {
     const now = Date.now();
@@ -112,7 +119,11 @@ export class TableCatalog {
       const rows = await client.query(LOOKUP, [`{${oids.join(',')}}`]);
       const now = Date.now();
       for (const oid of oids) this.tables.set(oid, { columns: new Map(), at: now });
-      for (const row of rows) this.tables.get(Number(row.oid))?.columns.set(Number(row.num), `${row.schema}.${row.table}.${row.name}`);
+      for (const row of rows) {
+        const table = this.tables.get(Number(row.oid));
+        table?.columns.set(Number(row.num), `${row.schema}.${row.table}.${row.name}`);
+        if (table && row.view !== null && row.view !== undefined) table.view = row.view;
+      }
     } catch (err) {
       this.drop();
       throw new WardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', `could not read the catalog of target "${this.target.name}" for masking`,

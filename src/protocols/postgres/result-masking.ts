@@ -24,6 +24,7 @@ import type { TableCatalog, TableColumns } from './catalog.js';
 import { copyTablePlan } from './copy-plan.js';
 import { statementFacts, type CopyOut } from './copy-statements.js';
 import { typeName } from './types.js';
+import type { Strategy } from '../../masking/strategies.js';
 import { maskFactsSource, type MaskFacts, type MaskFactsSource } from '../../masking/derived.js';
 import { ResultShapes } from './result-shapes.js';
 import { copyOptionRefusal } from './copy-options.js';
@@ -234,7 +235,8 @@ export class ResultMasker {
     if (plan === undefined) {
       const fields = decodeRowDescription(body);
       const columns: ColumnInfo[] = fields.map((f) => ({ name: f.name, typeName: typeName(f.typeOid), format: f.format,
-        source: f.tableOid === 0 ? undefined : this.catalog.source(f.tableOid, f.columnNumber), computed: f.tableOid === 0 }));
+        source: f.tableOid === 0 ? undefined : this.catalog.source(f.tableOid, f.columnNumber), computed: f.tableOid === 0,
+        derived: this.viewColumn(f.tableOid, f.columnNumber) }));
       plan = compilePlan(this.rules, columns, facts.derived);
       const until = this.needsSources ? this.catalog.freshUntil(fields.map((f) => f.tableOid)) : Infinity;
       if (this.plans.size >= PLAN_CACHE_MAX || this.planKeyChars + body.length > PLAN_CACHE_MAX_CHARS) {
@@ -246,6 +248,13 @@ export class ResultMasker {
     }
     if (plan.binaryRefusal) throw forbidden(plan.binaryRefusal);
     return plan;
+  }
+
+  /** The action for a view's column computed from masked columns (resolved through its definition), or null. */
+  private viewColumn(tableOid: number, attnum: number): { strategy: Strategy; rule: string } | null {
+    if (tableOid === 0 || !this.needsSources) return null;
+    const definition = this.catalog.view(tableOid);
+    return definition === undefined ? null : this.facts.viewColumn(definition, attnum);
   }
 
   /** The statement a starting COPY belongs to and which of its COPYs this is (the n-th CopyOutResponse of it). */
