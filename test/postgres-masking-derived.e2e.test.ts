@@ -340,6 +340,20 @@ describe('derived values', () => {
     assertClean(JSON.stringify(r.rows), 'the view');
   });
 
+  test('a NOTIFY payload another session sends with a masked value is masked whole', async () => {
+    const c = await stack.client({ user: 'mia', password: token });
+    try {
+      await c.query('LISTEN feed');
+      const got = new Promise<pg.Notification>((resolve) => c.once('notification', resolve));
+      await admin.query("SELECT pg_notify('feed', ssn) FROM customers");
+      const n = await got;
+      assert.equal(n.channel, 'feed');
+      assert.equal(n.payload, '[REDACTED]');
+    } finally {
+      await c.end();
+    }
+  });
+
   test('one catalog connection for every masked session of a target', async () => {
     const clients = await Promise.all([1, 2, 3].map(() => stack.client({ user: 'mia', password: token })));
     try {

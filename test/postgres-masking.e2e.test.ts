@@ -114,7 +114,8 @@ describe('the issue example', () => {
       await c.query('LISTEN pii');
       const got = new Promise<pg.Notification>((resolve) => c.once('notification', resolve));
       await c.query(`SELECT pg_notify('pii', 'customer ${EMAIL} paid')`);
-      assert.equal((await got).payload, 'customer [REDACTED] paid');
+      // Rules name columns, whose values no detector may recognise: a payload is masked whole.
+      assert.equal((await got).payload, '[REDACTED]');
       await assert.rejects(c.query(`INSERT INTO customers VALUES (2, 'Dup', '${EMAIL}', NULL, NULL)`), (e: pg.DatabaseError) => {
         assert.equal(e.code, '23505');
         assert.equal((e.detail ?? '').includes(EMAIL), false, e.detail);

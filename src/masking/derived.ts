@@ -35,6 +35,12 @@ export interface MaskFactsSource {
    * would have to end the session: the view is only known once its result arrives).
    */
   viewColumn(definition: string, attnum: number): { strategy: Strategy; rule: string } | null;
+  /**
+   * How free text Warden cannot trace to a statement (NOTIFY payloads from any session) is masked whole when rules
+   * name columns (no detector recognises a column-only value): the first such rule's strategy, `redact` in place of
+   * `partial`; null when no rule names columns.
+   */
+  freeTextAction: { strategy: Strategy; rule: string } | null;
 }
 
 const CACHE_MAX = 512;
@@ -114,7 +120,10 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     const { strategy, rule } = items[0];
     return { strategy: strategy === 'partial' && !column.plain ? 'redact' : strategy, rule };
   };
-  return { analyze, merge, unknown, viewColumn };
+  const firstNamed = named[0];
+  const freeTextAction = firstNamed === undefined ? null
+    : { strategy: firstNamed.strategy === 'partial' ? 'redact' as const : firstNamed.strategy, rule: firstNamed.rule };
+  return { analyze, merge, unknown, viewColumn, freeTextAction };
 }
 
 export { NONE as NO_MASK_FACTS };

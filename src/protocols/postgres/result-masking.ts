@@ -24,7 +24,7 @@ import type { TableCatalog, TableColumns } from './catalog.js';
 import { copyTablePlan } from './copy-plan.js';
 import { statementFacts, type CopyOut } from './copy-statements.js';
 import { typeName } from './types.js';
-import type { Strategy } from '../../masking/strategies.js';
+import { maskValue, type Strategy } from '../../masking/strategies.js';
 import { maskFactsSource, type MaskFacts, type MaskFactsSource } from '../../masking/derived.js';
 import { ResultShapes } from './result-shapes.js';
 import { copyOptionRefusal } from './copy-options.js';
@@ -318,9 +318,15 @@ export class ResultMasker {
     if (refused !== null) throw forbidden(refused);
   }
 
+  /**
+   * A NOTIFY payload may come from any session and carry any value: detectors and patterns scan it, and when rules
+   * name columns (whose values no detector may recognise) it is masked whole.
+   */
   private notification(body: Buffer): Buffer | null {
     const { processId, channel, payload } = decodeNotification(body);
-    const masked = maskFreeText(payload, this.rules, this.hashKey);
+    const whole = this.facts.freeTextAction;
+    const masked = whole !== null && payload !== '' ? maskValue(whole.strategy, payload, 'column', this.hashKey) ?? ''
+      : maskFreeText(payload, this.rules, this.hashKey);
     return masked === payload ? null : encodeNotification(processId, channel, masked);
   }
 
