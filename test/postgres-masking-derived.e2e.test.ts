@@ -369,6 +369,20 @@ describe('derived values', () => {
     const r = await stack.psql(['-c', "SELECT translate(ssn, '9876543210', 'jihgfedcba'), name FROM customers"], { user: 'mia', token });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), '[REDACTED]|Alice');
+    // A statement prepared in SQL and executed later, in SQL and over the extended protocol.
+    const prepared = await stack.psql(['-c', 'PREPARE p AS SELECT upper(ssn), reverse(card_number) FROM customers',
+      '-c', 'EXECUTE p'], { user: 'mia', token });
+    assert.equal(prepared.code, 0, prepared.stderr);
+    assert.match(prepared.stdout, /^\[REDACTED\]\|\[REDACTED\]$/m);
+    assertClean(prepared.stdout, 'EXECUTE');
+    const c = await stack.client({ user: 'mia', password: token });
+    try {
+      await c.query('PREPARE q AS SELECT upper(ssn) AS u FROM customers');
+      const r = await c.query({ text: 'EXECUTE q', values: [] });
+      assert.deepEqual(r.rows, [{ u: '[REDACTED]' }]);
+    } finally {
+      await c.end();
+    }
     const refused = await stack.psql(['-c', 'INSERT INTO copies SELECT ssn FROM customers'], { user: 'mia', token });
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /copies masked column "ssn"/);

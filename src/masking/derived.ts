@@ -25,7 +25,7 @@ export interface MaskFacts {
 
 /** How the shape tracker reads texts (see ResultShapes' FactsSource). */
 export interface MaskFactsSource {
-  analyze(text: string): { facts: MaskFacts; declares: string[]; fetches: string[] };
+  analyze(text: string): { facts: MaskFacts; declares: string[]; fetches: string[]; prepares: string[]; executes: string[] };
   merge(facts: MaskFacts[]): MaskFacts;
   /** A portal or cursor Warden knows nothing of: its computed columns are masked as if derived from every column. */
   unknown: MaskFacts;
@@ -58,7 +58,7 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
   const named = compiled.items.filter((i) => i.columns !== undefined);
   const content = compiled.items.find((i) => i.content && !i.scoped) ?? compiled.items.find((i) => i.content);
   const isMasked = (name: string): boolean => named.some((i) => nameGlobs(i).some((g) => globMatch(g, name)));
-  const cache = new Map<string, { facts: MaskFacts; declares: string[]; fetches: string[] }>();
+  const cache = new Map<string, ReturnType<MaskFactsSource['analyze']>>();
 
   const matching = (names: string[]): CompiledItem[] =>
     names.includes('*') ? named : named.filter((i) => names.some((n) => nameGlobs(i).some((g) => globMatch(g, n))));
@@ -88,7 +88,7 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     }
     const facts: MaskFacts = { key: action === null ? '' : `${action.strategy}:${action.rule}`, derived: action,
       texts: flow.touches || flow.opaque || action !== null, refusal };
-    hit = { facts, declares: flow.declares, fetches: flow.fetches };
+    hit = { facts, declares: flow.declares, fetches: flow.fetches, prepares: flow.prepares, executes: flow.executes };
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(text, hit);
     return hit;

@@ -28,6 +28,9 @@ export interface ColumnFlow {
   refusal: string | null;
   declares: string[];
   fetches: string[];
+  /** Statements it prepares (PREPARE) and executes (EXECUTE): their results come from the prepared query. */
+  prepares: string[];
+  executes: string[];
 }
 
 /** Positions whose values never become result values. */
@@ -94,7 +97,7 @@ interface State {
 
 /** Analyses a query string (see the module comment). Text that does not parse counts as touching every column. */
 export function columnFlow(text: string, isMasked: (name: string) => boolean): ColumnFlow {
-  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [] };
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
   let statements;
   try {
     statements = parseStatements(text);
@@ -108,6 +111,8 @@ export function columnFlow(text: string, isMasked: (name: string) => boolean): C
     if (kind === 'DeclareCursorStmt' && typeof node.portalname === 'string') flow.declares.push(node.portalname);
     if (kind === 'FetchStmt' && typeof node.portalname === 'string') flow.fetches.push(node.portalname);
     if (kind === 'ClosePortalStmt' && typeof node.portalname === 'string') flow.declares.push(node.portalname);
+    if (kind === 'PrepareStmt' && typeof node.name === 'string') flow.prepares.push(node.name);
+    if (kind === 'ExecuteStmt' && typeof node.name === 'string') flow.executes.push(node.name);
   }
   flow.derived = [...new Set(flow.derived)];
   return flow;
@@ -362,7 +367,7 @@ export function viewColumns(definition: string, isMasked: (name: string) => bool
   if (statements.length !== 1 || statements[0].kind !== 'SelectStmt') return null;
   const node = statements[0].node;
   if ((node.op !== undefined && node.op !== 'SETOP_NONE') || !Array.isArray(node.targetList)) return null;
-  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [] };
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
   const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
   collectNames({ SelectStmt: node }, state, isMasked);
   return node.targetList.map((target) => {
@@ -374,7 +379,7 @@ export function viewColumns(definition: string, isMasked: (name: string) => bool
 
 /** Every masked column name a text references anywhere (a view definition that cannot be split by column). */
 export function referencedMasked(definition: string, isMasked: (name: string) => boolean): string[] {
-  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [] };
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
   const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
   const origins = new Set<string>();
   try {

@@ -20,8 +20,11 @@ export interface ShapeFacts {
 
 /** How statement texts become facts, and how cursors declared or fetched by a text are found. */
 export interface FactsSource<F extends ShapeFacts> {
-  /** The facts of a statement text, with the cursors it declares and those it fetches from (FETCH, MOVE). */
-  analyze(text: string): { facts: F; declares: string[]; fetches: string[] };
+  /**
+   * The facts of a statement text, with the cursors it declares and those it fetches from (FETCH, MOVE), and the
+   * statements it prepares and executes (SQL PREPARE and EXECUTE share their names with protocol-level statements).
+   */
+  analyze(text: string): { facts: F; declares: string[]; fetches: string[]; prepares?: string[]; executes?: string[] };
   /** Facts merged from several (a Query fetching from cursors), and the facts of a portal Warden knows nothing of. */
   merge(facts: F[]): F;
   unknown: F;
@@ -122,10 +125,12 @@ export class ResultShapes<F extends ShapeFacts> {
 
   /** The facts of a text; cursors it declares get them, cursors it fetches from add theirs. */
   private textFacts(text: string): F {
-    const { facts, declares, fetches } = this.source.analyze(text);
-    const merged = fetches.length === 0 ? facts
-      : this.source.merge([facts, ...fetches.map((name) => this.portalFacts.get(name) ?? this.source.unknown)]);
+    const { facts, declares, fetches, prepares = [], executes = [] } = this.source.analyze(text);
+    const merged = fetches.length + executes.length === 0 ? facts : this.source.merge([facts,
+      ...fetches.map((name) => this.portalFacts.get(name) ?? this.source.unknown),
+      ...executes.map((name) => this.statementFacts.get(name) ?? this.source.unknown)]);
     for (const name of declares) this.portalFacts.set(name, merged);
+    for (const name of prepares) this.statementFacts.set(name, merged);
     return merged;
   }
 
