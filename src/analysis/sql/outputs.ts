@@ -39,8 +39,8 @@ const FILTER_KEYS = new Set(['whereClause', 'havingClause', 'quals', 'sortClause
 /** Statements whose whole purpose is to keep or re-expose values elsewhere: refused when they name a masked column. */
 const COPYING = new Set(['CreateTableAsStmt', 'ViewStmt', 'RuleStmt', 'CreateTrigStmt', 'CreatePolicyStmt',
   'AlterPolicyStmt', 'CreateStatsStmt', 'IndexStmt', 'AlterTableStmt', 'CreateDomainStmt', 'CreateTableStmt']);
-/** Statements whose bodies are text run later (functions, DO): refused when the text names a masked column. */
-const BODIES = new Set(['CreateFunctionStmt', 'DoStmt', 'AlterFunctionStmt']);
+/** Statements that define or run code (functions, procedures, DO): refused whenever masking rules apply. */
+const BODIES = new Set(['CreateFunctionStmt', 'DoStmt']);
 /** Views and tables holding column statistics (histogram bounds, most common values): values of every column. */
 const STATISTICS = /^(pg_stats|pg_stats_ext|pg_stats_ext_exprs|pg_statistic|pg_statistic_ext|pg_statistic_ext_data)$/;
 /** Functions that read relations or run SQL text by name: what they return bypasses column analysis. */
@@ -329,13 +329,10 @@ function statementRefusal(kind: string, node: Node, state: State): boolean {
     return true;
   }
   if (BODIES.has(kind)) {
-    // The body is text run later: every word in it that names a masked column counts.
-    const words = JSON.stringify(node).toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? [];
-    const name = words.find((w) => state.isMasked(w));
-    if (name !== undefined) {
-      refuse(state, `a function or DO body naming masked column "${name}" is refused: masking rules apply to this session`);
-      return true;
-    }
+    // Code runs later or builds its SQL at run time (EXECUTE format(...)): what it reads cannot be followed here.
+    refuse(state, `${kind === 'DoStmt' ? 'DO' : 'CREATE FUNCTION/PROCEDURE'} is refused: masking rules apply to this session, and ` +
+      'Warden cannot follow which values code reads (its SQL may be built at run time)');
+    return true;
   }
   return false;
 }
