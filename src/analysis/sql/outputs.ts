@@ -244,7 +244,7 @@ function visit(value: unknown, state: State, mode: Mode, parent: string): void {
     }
     return;
   }
-  if (kind === 'FuncCall') checkCall(node, state, mode);
+  if (kind === 'FuncCall') checkCall(node, state);
   if (kind === 'ResTarget' && parent !== 'returning' && mode === 'output' && !state.noPassthrough && isPassthrough(node.val, state)) {
     visit(node.val, state, 'filter', 'val');
     return;
@@ -301,7 +301,7 @@ function funcName(node: Node): string {
 }
 
 /** Functions that see masked values must be pure built-ins; relation-reading ones are refused outright. */
-function checkCall(node: Node, state: State, mode: Mode): void {
+function checkCall(node: Node, state: State): void {
   const name = funcName(node);
   const [schema, bare] = name.includes('.') ? name.split('.', 2) : ['', name];
   if (READS_BY_NAME.test(bare)) {
@@ -314,7 +314,6 @@ function checkCall(node: Node, state: State, mode: Mode): void {
     refuse(state, `${name}() is not a built-in function Warden knows to be pure and is refused on masked columns: ` +
       'masking rules apply to this session');
   }
-  void mode;
 }
 
 /** Refusals that depend on the statement's kind; returns true when the subtree needs no further walk. */
