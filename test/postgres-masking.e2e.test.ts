@@ -242,6 +242,15 @@ describe('COPY TO STDOUT', () => {
     assert.equal(await query('COPY (SELECT id, email, lower(card_number) FROM customers) TO STDOUT', 'sid', support, 'support-db'),
       '1\t[REDACTED]\t[REDACTED]');
     assert.equal(await query('COPY (SELECT email FROM contacts) TO STDOUT', 'sid', support, 'support-db'), NOT_AN_EMAIL);
+    // A value that changed form may no longer look like a card or an e-mail: masked whole in a SELECT, refused in COPY.
+    const reversed = CARD.split('').reverse().join('');
+    assert.equal(await query('SELECT reverse(card_number), translate(email, \'@.\', \'#,\') FROM customers', 'sid', support,
+      'support-db'), '[REDACTED]|[REDACTED]');
+    const r = await stack.psql(['-c', 'COPY (SELECT reverse(card_number) FROM customers) TO STDOUT'], { user: 'sid', token: support,
+      database: 'support-db' });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /changing their form, is refused/);
+    assert.equal(r.stdout.includes(reversed), false);
   });
 });
 

@@ -120,7 +120,13 @@ export class ResultMasker {
       const refused = this.copyRefusal(copy);
       if (refused !== null) return refused;
     }
-    return copyOptionRefusal(command.text) ?? this.facts.analyze(command.text).facts.refusal;
+    const masking = this.facts.analyze(command.text).facts;
+    if (masking.derived !== null && facts.copies.some((c) => c.relation === undefined)) {
+      // COPY rows carry no column descriptions: computed values that must be masked whole cannot be told apart.
+      return 'COPY (query) TO STDOUT computing values from masked columns, or changing their form, is refused: ' +
+        'masking rules apply to this session; use SELECT';
+    }
+    return copyOptionRefusal(command.text) ?? masking.refusal;
   }
 
   /**
