@@ -399,6 +399,10 @@ describe('derived values', () => {
     const r = await stack.psql(['-c', "SELECT translate(ssn, '9876543210', 'jihgfedcba'), name FROM customers"], { user: 'mia', token });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), '[REDACTED]|Alice');
+    // psql's FETCH_COUNT reads through a cursor (or in chunks, on newer psql): the rows are masked either way.
+    const fetched = await stack.psql(['-v', 'FETCH_COUNT=1', '-c', "SELECT upper(ssn), ssn, name FROM customers"], { user: 'mia', token });
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.equal(fetched.stdout.trim(), '[REDACTED]|[REDACTED]|Alice');
     // A statement prepared in SQL and executed later, in SQL and over the extended protocol.
     const prepared = await stack.psql(['-c', 'PREPARE p AS SELECT upper(ssn), reverse(card_number) FROM customers',
       '-c', 'EXECUTE p'], { user: 'mia', token });
