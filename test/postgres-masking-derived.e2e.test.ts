@@ -368,6 +368,15 @@ describe('derived values', () => {
     assert.equal(e, '***@example.com', 'a plain reference keeps its column\'s partial strategy');
     assert.match(hex, /^h_/);
     assertClean(JSON.stringify(r.rows), 'the view');
+    // A view over that view, made by the masked caller itself: its definition names no masked column, but what it
+    // reads through the inner view does.
+    const made = await attempt('CREATE VIEW v_outer AS SELECT u AS a, s AS b, r AS c, name FROM v_cust JOIN customers USING (id)');
+    assert.equal(made.error, undefined, made.error?.message);
+    const outer = await attempt('SELECT a, b, c, name FROM v_outer');
+    assert.equal(outer.error, undefined, outer.error?.message);
+    const [a, b, c] = (outer.rows as string[][])[0];
+    assert.deepEqual([a, b, c], ['[REDACTED]', '[REDACTED]', '[REDACTED]']);
+    assertClean(JSON.stringify(outer.rows), 'the view over a view');
   });
 
   test('a NOTIFY payload another session sends with a masked value is masked whole', async () => {

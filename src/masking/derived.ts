@@ -34,7 +34,7 @@ export interface MaskFactsSource {
    * reference keeps the column's strategy; a derived value gets it too, `redact` in place of `partial` (refusing
    * would have to end the session: the view is only known once its result arrives).
    */
-  viewColumn(definition: string, attnum: number): { strategy: Strategy; rule: string } | null;
+  viewColumn(definition: string, attnum: number, nested?: string[]): { strategy: Strategy; rule: string } | null;
   /**
    * How free text Warden cannot trace to a statement (NOTIFY payloads from any session) is masked whole when rules
    * name columns (no detector recognises a column-only value): the first such rule's strategy, `redact` in place of
@@ -106,14 +106,18 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
       refusal: list.find((f) => f.refusal !== null)?.refusal ?? null };
   };
   const views = new Map<string, { columns: ReturnType<typeof viewColumns>; all: string[] }>();
-  const viewColumn = (definition: string, attnum: number): { strategy: Strategy; rule: string } | null => {
+  const viewColumn = (definition: string, attnum: number, nested: string[] = []): { strategy: Strategy; rule: string } | null => {
     let view = views.get(definition);
     if (view === undefined) {
       view = { columns: viewColumns(definition, isMasked), all: referencedMasked(definition, isMasked) };
       if (views.size >= CACHE_MAX) views.clear();
       views.set(definition, view);
     }
-    const column = view.columns?.[attnum - 1] ?? { origins: view.all, plain: false };
+    let column = view.columns?.[attnum - 1] ?? { origins: view.all, plain: false };
+    // A view over other views: what their columns compute is not in this definition; the stored columns read
+    // through them are (from the catalog), and any masked one masks every column that has no origin of its own.
+    const inherited = nested.filter((name) => isMasked(name.toLowerCase()));
+    if (column.origins.length === 0 && inherited.length > 0) column = { origins: inherited.map((n) => n.toLowerCase()), plain: false };
     if (column.origins.length === 0) return null;
     const items = matching(column.origins);
     if (items.length === 0) return null;

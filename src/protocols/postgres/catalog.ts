@@ -22,6 +22,24 @@ const LOOKUP = `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS tab
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
   WHERE c.oid = ANY($1::oid[]) AND a.attnum > 0`;
 
+// The columns of stored relations a view reads through other views (transitively, up to 32 levels): a view over a
+// view cannot be split by column, so its columns count as computed from all of them (masking/derived.ts).
+const VIEW_DEPENDENCIES = `WITH RECURSIVE deps(top, rel, att, depth) AS (
+    SELECT r.ev_class, d.refobjid, d.refobjsubid, 1
+      FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
+       AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass
+     WHERE r.ev_class = ANY($1::oid[]) AND d.refobjid <> r.ev_class
+    UNION
+    SELECT deps.top, d.refobjid, d.refobjsubid, deps.depth + 1
+      FROM deps JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.rel
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+       AND d.refclassid = 'pg_catalog.pg_class'::regclass
+     WHERE d.refobjid <> r.ev_class AND deps.depth < 32)
+  SELECT DISTINCT deps.top::int8 AS oid, a.attname AS name
+    FROM deps JOIN pg_catalog.pg_class c ON c.oid = deps.rel
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = deps.rel AND a.attnum = deps.att
+   WHERE deps.depth > 1 AND deps.att > 0 AND c.relkind NOT IN ('v', 'm')`;
+
 // Tables COPY can read (COPY refuses views, materialized views and foreign tables). attgenerated is read through
 // to_jsonb so that servers older than 12, which lack the column, still answer.
 const TABLES_NAMED = `SELECT n.nspname AS schema, c.relname AS table, a.attname AS name, a.atttypid::int8 AS type,
@@ -50,7 +68,7 @@ function sharedKey(target: Target, database: string): string {
 
 /** Column sources of one target database. */
 export class TableCatalog {
-  private readonly tables = new Map<number, { columns: Map<number, string>; view?: string; at: number }>();
+  private readonly tables = new Map<number, { columns: Map<number, string>; view?: { definition: string; nested: string[] }; at: number }>();
   private client: CatalogConnection | null = null;
   private connecting: Promise<CatalogConnection> | null = null;
   /** Sessions holding this catalog when it is shared; undefined for a private one. */
@@ -91,8 +109,11 @@ export class TableCatalog {
     return this.tables.get(tableOid)?.columns.get(columnNumber);
   }
 
-  /** The definition of a view or materialized view, when the relation is cached and is one. */
-  view(tableOid: number): string | undefined {
+  /**
+   * The definition of a view or materialized view, when the relation is cached and is one, and the names of the
+   * stored columns it reads through other views.
+   */
+  view(tableOid: number): { definition: string; nested: string[] } | undefined {
     return this.tables.get(tableOid)?.view;
   }
 
@@ -122,7 +143,13 @@ export class TableCatalog {
       for (const row of rows) {
         const table = this.tables.get(Number(row.oid));
         table?.columns.set(Number(row.num), `${row.schema}.${row.table}.${row.name}`);
-        if (table && row.view !== null && row.view !== undefined) table.view = row.view;
+        if (table && row.view !== null && row.view !== undefined) table.view ??= { definition: row.view, nested: [] };
+      }
+      const views = oids.filter((oid) => this.tables.get(oid)?.view !== undefined);
+      if (views.length > 0) {
+        for (const row of await client.query(VIEW_DEPENDENCIES, [`{${views.join(',')}}`])) {
+          this.tables.get(Number(row.oid))?.view?.nested.push(row.name!);
+        }
       }
     } catch (err) {
       this.drop();

@@ -259,8 +259,8 @@ export class ResultMasker {
   /** The action for a view's column computed from masked columns (resolved through its definition), or null. */
   private viewColumn(tableOid: number, attnum: number): { strategy: Strategy; rule: string } | null {
     if (tableOid === 0 || !this.needsSources) return null;
-    const definition = this.catalog.view(tableOid);
-    return definition === undefined ? null : this.facts.viewColumn(definition, attnum);
+    const view = this.catalog.view(tableOid);
+    return view === undefined ? null : this.facts.viewColumn(view.definition, attnum, view.nested);
   }
 
   /** The statement a starting COPY belongs to and which of its COPYs this is (the n-th CopyOutResponse of it). */
