@@ -262,11 +262,10 @@ async function attempt(sql: string): Promise<{ rows?: unknown[]; error?: pg.Data
 describe('derived values', () => {
   test('values computed from masked columns are masked whole', async () => {
     for (const sql of [
-      "SELECT substr(card_number, 1, 8) || '-' || substr(card_number, 9, 8) FROM customers",
       "SELECT translate(ssn, '9876543210', 'jihgfedcba') FROM customers",
       "SELECT to_hex(replace(ssn, '-', '')::bigint) FROM customers",
       'SELECT ssn::bytea FROM customers',
-      "SELECT encode(card_number::bytea, 'base64'), encode(ssn::bytea, 'hex') FROM customers",
+      "SELECT encode(ssn::bytea, 'base64'), encode(ssn::bytea, 'hex') FROM customers",
       "SELECT ssn || '' FROM customers", 'SELECT upper(ssn), reverse(ssn) FROM customers',
       'SELECT json_agg(ssn) FROM customers', "SELECT json_build_object('s', ssn) FROM customers",
       'SELECT x FROM (SELECT upper(ssn) AS x FROM customers) s',
@@ -286,8 +285,11 @@ describe('derived values', () => {
   test('derived values that cannot be masked, copies elsewhere and side channels are refused before they run', async () => {
     for (const [sql, message] of [
       ['SELECT reverse(email) FROM customers', /partial/],
+      // Equal hash tokens of derived values would be an oracle on any part: a digit next to a literal guess.
+      ["SELECT substr(card_number, 1, 1) FROM customers UNION ALL SELECT '4'", /masked with "hash".*refused/],
+      ["SELECT substr(card_number, 1, 8) || '-' || substr(card_number, 9, 8) FROM customers", /"hash"/],
       ["SELECT replace(email, '@', ' at ') FROM customers", /partial/],
-      ['SELECT row_to_json(c) FROM customers c', /partial/],
+      ['SELECT row_to_json(c) FROM customers c', /"(partial|hash)"/],
       ["SELECT table_to_xml('customers', true, false, '')", /table_to_xml\(\) reads relations/],
       ["SELECT pg_notify('leak', ssn) FROM customers", /pg_notify\(\) is not a built-in function Warden knows to be pure/],
       ["SELECT set_config('my.v', ssn, false) FROM customers", /set_config\(\)/],
@@ -318,7 +320,7 @@ describe('derived values', () => {
   });
 
   test('errors that echo a masked value are masked; columns themselves still work', async () => {
-    for (const sql of ['SELECT substr(card_number, 1, 10)::int FROM customers', 'SELECT ssn::int FROM customers',
+    for (const sql of ["SELECT replace(ssn, '-', '')::smallint FROM customers", 'SELECT ssn::int FROM customers',
       "SELECT 1 FROM customers WHERE ssn::date IS NULL"]) {
       const r = await attempt(sql);
       assert.ok(r.error, sql);
@@ -366,7 +368,7 @@ describe('derived values', () => {
     assert.equal(id, 1);
     assert.deepEqual([u, plain, reversed], ['[REDACTED]', '[REDACTED]', '[REDACTED]']);
     assert.equal(e, '***@example.com', 'a plain reference keeps its column\'s partial strategy');
-    assert.match(hex, /^h_/);
+    assert.equal(hex, '[REDACTED]', 'a value derived from a hashed column is redacted, not hashed');
     assertClean(JSON.stringify(r.rows), 'the view');
     // A view over that view, made by the masked caller itself: its definition names no masked column, but what it
     // reads through the inner view does.
@@ -413,7 +415,7 @@ describe('derived values', () => {
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.equal(fetched.stdout.trim(), '[REDACTED]|[REDACTED]|Alice');
     // A statement prepared in SQL and executed later, in SQL and over the extended protocol.
-    const prepared = await stack.psql(['-c', 'PREPARE p AS SELECT upper(ssn), reverse(card_number) FROM customers',
+    const prepared = await stack.psql(['-c', 'PREPARE p AS SELECT upper(ssn), reverse(ssn) FROM customers',
       '-c', 'EXECUTE p'], { user: 'mia', token });
     assert.equal(prepared.code, 0, prepared.stderr);
     assert.match(prepared.stdout, /^\[REDACTED\]\|\[REDACTED\]$/m);

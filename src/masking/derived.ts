@@ -31,19 +31,27 @@ export interface MaskFactsSource {
   unknown: MaskFacts;
   /**
    * The action for column `attnum` of a view with this definition, when it references masked columns: a plain
-   * reference keeps the column's strategy; a derived value gets it too, `redact` in place of `partial` (refusing
+   * reference keeps the column's strategy; a derived value gets it too, `redact` in place of `partial` or `hash` (refusing
    * would have to end the session: the view is only known once its result arrives).
    */
   viewColumn(definition: string, attnum: number, nested?: string[]): { strategy: Strategy; rule: string } | null;
   /**
    * How free text Warden cannot trace to a statement (NOTIFY payloads from any session) is masked whole when rules
    * name columns (no detector recognises a column-only value): the first such rule's strategy, `redact` in place of
-   * `partial`; null when no rule names columns.
+   * `partial` or `hash`; null when no rule names columns.
    */
   freeTextAction: { strategy: Strategy; rule: string } | null;
 }
 
 const CACHE_MAX = 512;
+
+/**
+ * Strategies that cannot apply to a derived value: `partial` would show other parts of it (`reverse(email)`), and
+ * `hash` would turn equal tokens into an oracle on any part of it (`substr(card, 1, 1)` next to a literal guess in
+ * one UNION). Where Warden cannot refuse, such a value is redacted instead.
+ */
+const NOT_FOR_DERIVED = new Set<Strategy>(['partial', 'hash']);
+const forDerived = (strategy: Strategy): Strategy => (NOT_FOR_DERIVED.has(strategy) ? 'redact' : strategy);
 const NONE: MaskFacts = { key: '', derived: null, texts: false, refusal: null };
 
 /** The globs of an item as they can name a column by its own name: the last part of each `columns` glob. */
@@ -64,10 +72,11 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     names.includes('*') ? named : named.filter((i) => names.some((n) => nameGlobs(i).some((g) => globMatch(g, n))));
   const derivedAction = (names: string[]): { action: MaskFacts['derived']; refusal: string | null } => {
     const items = matching(names);
-    const partial = items.find((i) => i.strategy === 'partial');
-    if (partial !== undefined) {
-      return { action: null, refusal: `a value computed from a column masked with "partial" by rule ${partial.rule} is refused ` +
-        '(a partial form of a derived value would show other parts of it); select the column itself' };
+    const unfit = items.find((i) => NOT_FOR_DERIVED.has(i.strategy));
+    if (unfit !== undefined) {
+      return { action: null, refusal: `a value computed from a column masked with "${unfit.strategy}" by rule ${unfit.rule} ` +
+        `is refused (${unfit.strategy === 'partial' ? 'a partial form of a derived value would show other parts of it'
+          : 'equal tokens of derived values would tell parts of the value'}); select the column itself` };
     }
     return { action: items.length > 0 ? { strategy: items[0].strategy, rule: items[0].rule } : null, refusal: null };
   };
@@ -80,7 +89,7 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     refusal = flow.refusal ?? refusal;
     if (action === null && flow.opaque && content !== undefined) {
       // A transformed value (reverse, to_hex, substr...) may no longer look like what the detectors find.
-      action = { strategy: content.strategy === 'partial' ? 'redact' : content.strategy, rule: content.rule };
+      action = { strategy: forDerived(content.strategy), rule: content.rule };
     }
     if (refusal === null && flow.opaqueCopy && content !== undefined) {
       refusal = 'writing a value computed from a column (a function, cast or operator applied to it) is refused: content ' +
@@ -96,7 +105,7 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
 
   const first = named[0] ?? content;
   const unknownAction = first === undefined ? null
-    : { strategy: first.strategy === 'partial' ? 'redact' as const : first.strategy, rule: first.rule };
+    : { strategy: forDerived(first.strategy), rule: first.rule };
   const unknown: MaskFacts = { key: unknownAction ? `${unknownAction.strategy}:${unknownAction.rule}` : '', derived: unknownAction,
     texts: true, refusal: null };
 
@@ -122,11 +131,11 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     const items = matching(column.origins);
     if (items.length === 0) return null;
     const { strategy, rule } = items[0];
-    return { strategy: strategy === 'partial' && !column.plain ? 'redact' : strategy, rule };
+    return { strategy: column.plain ? strategy : forDerived(strategy), rule };
   };
   const firstNamed = named[0];
   const freeTextAction = firstNamed === undefined ? null
-    : { strategy: firstNamed.strategy === 'partial' ? 'redact' as const : firstNamed.strategy, rule: firstNamed.rule };
+    : { strategy: forDerived(firstNamed.strategy), rule: firstNamed.rule };
   return { analyze, merge, unknown, viewColumn, freeTextAction };
 }
 
