@@ -100,6 +100,8 @@ describe('column flow', () => {
     const f = flow('BEGIN; DECLARE a CURSOR FOR SELECT 1; FETCH 2 FROM b; CLOSE a');
     assert.deepEqual(f.declares, ['a', 'a']);
     assert.deepEqual(f.fetches, ['b']);
+    const deep = flow(`SELECT ${'upper('.repeat(20000)}ssn${')'.repeat(20000)} FROM customers`);
+    assert.ok(deep.refusal !== null || deep.derived.length > 0, 'a very deep statement is refused or masked, never passed');
     const bad = flow('SELEC ssn');
     assert.deepEqual(bad.derived, ['*']);
     assert.equal(bad.touches, true);

@@ -106,8 +106,15 @@ export function columnFlow(text: string, isMasked: (name: string) => boolean): C
   }
   for (const { kind, node } of statements) {
     const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
-    collectNames({ [kind]: node }, state, isMasked);
-    visit({ [kind]: node }, state, 'output', '');
+    try {
+      collectNames({ [kind]: node }, state, isMasked);
+      visit({ [kind]: node }, state, 'output', '');
+    } catch (err) {
+      // A tree deep enough to exhaust the stack: refused rather than judged in part.
+      if (!(err instanceof RangeError)) throw err;
+      return { ...flow, derived: ['*'], opaque: true, touches: true,
+        refusal: 'the statement is nested too deeply for masking analysis and is refused: masking rules apply to this session' };
+    }
     if (kind === 'DeclareCursorStmt' && typeof node.portalname === 'string') flow.declares.push(node.portalname);
     if (kind === 'FetchStmt' && typeof node.portalname === 'string') flow.fetches.push(node.portalname);
     if (kind === 'ClosePortalStmt' && typeof node.portalname === 'string') flow.declares.push(node.portalname);
