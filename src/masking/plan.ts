@@ -21,6 +21,10 @@ export interface ColumnInfo {
   typeName: string;
   /** 0 text, 1 binary. */
   format: number;
+  /** A computed column (RowDescription names no source table): an expression's value, not a stored column's. */
+  computed?: boolean;
+  /** Masked whole with this strategy: a view's column computed from masked columns (src/masking/derived.ts). */
+  derived?: { strategy: Strategy; rule: string } | null;
 }
 
 /** What happens to one column: a whole-value strategy, or content scanning with detectors and patterns. */
@@ -79,11 +83,15 @@ const TEXT_DETECTOR_PROOF = new Set(['bool', 'int2', 'int4', 'oid', 'float4']);
  * card number; an int4 cannot hold one and is skipped); with columns/types too, it scans only the columns it
  * matches.
  */
-export function compilePlan(rules: Array<{ rule: string; items: MaskItem[] }>, columns: ColumnInfo[]): MaskPlan {
+export function compilePlan(rules: Array<{ rule: string; items: MaskItem[] }>, columns: ColumnInfo[],
+  derived?: { strategy: Strategy; rule: string } | null): MaskPlan {
   const compiled = compileRules(rules);
   const plan: MaskPlan = { columns: [], empty: true };
   for (const column of columns) {
-    let action = actionFor(column, compiled.items, compiled.unscoped);
+    // `derived`: the statement computes result values from masked columns (src/masking/derived.ts); its computed
+    // columns are masked whole.
+    const whole = column.derived ?? (column.computed ? derived : null);
+    let action = whole ? derivedAction(column, whole) : actionFor(column, compiled.items, compiled.unscoped);
     if (action?.kind === 'content' && column.format === 0 && action.patterns.length === 0 &&
       TEXT_DETECTOR_PROOF.has(column.typeName.toLowerCase())) action = null;
     if (action !== null && column.format !== 0) {
@@ -95,6 +103,13 @@ export function compilePlan(rules: Array<{ rule: string; items: MaskItem[] }>, c
     if (action !== null) plan.empty = false;
   }
   return plan;
+}
+
+function derivedAction(column: ColumnInfo, derived: { strategy: Strategy; rule: string }): ColumnAction {
+  const type = column.typeName.toLowerCase();
+  const action: ColumnAction = { kind: 'column', strategy: derived.strategy, rule: derived.rule };
+  if (column.format === 0 && (type === 'json' || type === 'jsonb')) action.json = true;
+  return action;
 }
 
 function actionFor(column: ColumnInfo, items: readonly CompiledItem[], unscoped: ContentAction | null): ColumnAction | null {

@@ -163,7 +163,7 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
   ]));
   const masking = pipeline.masking(session);
   const masker = masking.rules.length > 0 ? new ResultMasker(masking.rules, masking.hashKey,
-    new TableCatalog(session.target, session.database, () => pipeline.credentials(session)), upstream.parameters) : undefined;
+    TableCatalog.shared(session.target, session.database, () => pipeline.credentials(session)), upstream.parameters) : undefined;
   const relay = new Relay({ session, pipeline, client, upstream: upstream.socket, logger, maxMessageBytes: deps.maxMessageBytes, masker });
   registry.add({
     session,

@@ -66,6 +66,11 @@ export interface GateOptions {
    * of a refusal, or of undefined once it may be judged; undefined when it may be judged now.
    */
   settle?: (command: Command) => Promise<Verdict | undefined> | undefined;
+  /**
+   * Sees every message just before it goes upstream, in order, and may return bytes Warden sends before it (result
+   * masking's own Describe of a portal about to be executed); absent when no masking rule applies to the session.
+   */
+  forwarding?: (type: number, body: Buffer) => Buffer | null;
 }
 
 /** A message held for its verdict; `cancelled` once the caller sent a CancelRequest for it. */
@@ -157,6 +162,12 @@ export class ClientGate {
     const start = end - 5 - body.length;
     const action = this.decide(type, body);
     if (action === 'forward') {
+      const own = this.o.forwarding?.(type, body) ?? null;
+      if (own !== null) {
+        if (start > this.runStart) this.o.io.toUpstream(chunk.subarray(this.runStart, start));
+        this.o.io.toUpstream(own);
+        if (start > this.runStart) this.runStart = start;
+      }
       if (start < 0 && this.carry.length > 0) this.flushCarry();
       return;
     }
@@ -308,6 +319,8 @@ export class ClientGate {
       if (held.kind === 'execute') this.admitExecute(held.command, verdict.note, held.portal);
       else if (held.kind === 'bind') this.admitBind(held.name!, held.portal!, verdict.note);
       else this.admit(held.kind, { ...held.command, decision: verdict.note }, held.name);
+      const own = this.o.forwarding?.(held.bytes[0], held.bytes.subarray(5)) ?? null;
+      if (own !== null) this.o.io.toUpstream(own);
       this.o.io.toUpstream(held.bytes);
     } else {
       const code = maskingRefusals.has(verdict) ? 'WARDEN_ERR_FORBIDDEN' : 'WARDEN_ERR_ACCESS_DENIED';

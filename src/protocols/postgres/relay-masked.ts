@@ -113,8 +113,9 @@ export class MaskedForwarder {
       }
     }
     const replacement = masker.transform(type, body, running);
-    // The recording sees what the caller sees: an error whose text was masked is recorded masked.
-    this.h.visit(type, replacement === null ? body : replacement.subarray(5));
+    // The recording sees what the caller sees: an error whose text was masked is recorded masked; an empty
+    // replacement (the answer to Warden's own Describe) is seen by nobody.
+    if (replacement === null || replacement.length > 0) this.h.visit(type, replacement === null ? body : replacement.subarray(5));
     if (replacement === null) {
       if (start < 0 && this.carry.length > 0) this.flushCarry();
       return;

@@ -98,6 +98,8 @@ export class Relay {
       // Statements whose results masking could not handle (COPY in binary, ...) are refused before they run.
       refusal: masker && ((command) => masker.refusal(command)),
       settle: (command) => this.settingsBarrier(command),
+      // Masking learns every result's shape from what goes upstream (and may add its own Describe).
+      forwarding: masker && ((type, body) => masker.forwarding(type, body)),
       io: {
         toUpstream: (bytes) => { if (!o.upstream.write(bytes)) this.clientFlow.pause(PauseReason.upstreamSlow); },
         toClient: (bytes) => { if (!o.client.destroyed && !o.client.write(bytes)) this.upstreamFlow.pause(PauseReason.clientSlow); },

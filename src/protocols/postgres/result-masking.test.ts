@@ -57,6 +57,12 @@ describe('statements refused before they run', () => {
     const m = masker(CONTENT_ONLY);
     assert.equal(m.refusal(sql('COPY (SELECT email FROM customers) TO STDOUT CSV')), null);
     assert.match(m.refusal(sql('COPY (SELECT 1) TO STDOUT (FORMAT binary)')) ?? '', /binary/);
+    // A value that changed form (reversed, hex) may no longer look like what the detectors find.
+    assert.match(m.refusal(sql('COPY (SELECT reverse(card) FROM t) TO STDOUT')) ?? '', /changing their form, is refused/);
+    assert.match(m.refusal(sql("COPY (SELECT 1) TO STDOUT; COPY (SELECT to_hex(n) FROM t) TO STDOUT")) ?? '', /refused/);
+    assert.match(m.refusal(sql("COPY t TO STDOUT (NULL 'guess')")) ?? '', /NULL string of its own is refused/);
+    assert.equal(m.refusal(sql("COPY t TO STDOUT (NULL '\\N')")), null, 'the default NULL string');
+    assert.equal(m.refusal(sql("COPY t FROM STDIN (NULL 'x')")), null, 'COPY FROM compares the caller\'s own input');
   });
 
   test('SET client_encoding to anything but UTF8 is refused', () => {

@@ -24,6 +24,10 @@ import type { TableCatalog, TableColumns } from './catalog.js';
 import { copyTablePlan } from './copy-plan.js';
 import { statementFacts, type CopyOut } from './copy-statements.js';
 import { typeName } from './types.js';
+import { maskValue, type Strategy } from '../../masking/strategies.js';
+import { maskFactsSource, type MaskFacts, type MaskFactsSource } from '../../masking/derived.js';
+import { ResultShapes } from './result-shapes.js';
+import { copyOptionRefusal } from './copy-options.js';
 
 /** The mask rules that apply to a session, as the policy engine returns them. */
 export type MaskRules = Array<{ rule: string; items: MaskItem[] }>;
@@ -37,6 +41,11 @@ export interface RunningStatement {
 
 /** Error and notice fields that can echo data: message, detail, hint, context, where. */
 const TEXT_FIELDS = ['M', 'D', 'H', 'W'];
+/** Replaces a message that answers the caller's own Describe-less Execute: Warden's Describe, swallowed. */
+const DROP = Buffer.alloc(0);
+/** SQLSTATE classes whose texts echo values: data exceptions (22), integrity violations (23), raised exceptions (P0). */
+const ECHO_CLASSES = /^(22|23|P0)/;
+const MASKED_TEXT = '[masked by Warden]';
 /** Result shapes remembered per session, and the bytes of their keys (a session rarely has more; past either the cache starts over). */
 const PLAN_CACHE_MAX = 256;
 const PLAN_CACHE_MAX_CHARS = 1024 * 1024;
@@ -53,7 +62,9 @@ function isUtf8Name(name: string): boolean {
 
 /** Rewrites the data-bearing messages of one session's results. */
 export class ResultMasker {
-  private plan: MaskPlan | null = null;
+  /** Which statement and portal every result belongs to, and each portal's plan. */
+  private readonly shapes: ResultShapes<MaskFacts>;
+  private readonly facts: MaskFactsSource;
   private readonly plans = new Map<string, { plan: MaskPlan; until: number }>();
   private planKeyChars = 0;
   private readonly rows: RowRewriter;
@@ -80,6 +91,8 @@ export class ResultMasker {
     this.copyNeedsTable = rules.some((r) => r.items.some((i) => i.columns !== undefined || i.types !== undefined));
     this.columnRules = compileRules(rules).items.some((i) => i.scoped && !i.content);
     this.rows = new RowRewriter(hashKey);
+    this.facts = maskFactsSource(rules);
+    this.shapes = new ResultShapes(this.facts);
     this.clientEncoding = parameters.client_encoding ?? '';
     this.serverEncoding = parameters.server_encoding ?? '';
   }
@@ -107,7 +120,21 @@ export class ResultMasker {
       const refused = this.copyRefusal(copy);
       if (refused !== null) return refused;
     }
-    return null;
+    const masking = this.facts.analyze(command.text).facts;
+    if (masking.derived !== null && facts.copies.some((c) => c.relation === undefined)) {
+      // COPY rows carry no column descriptions: computed values that must be masked whole cannot be told apart.
+      return 'COPY (query) TO STDOUT computing values from masked columns, or changing their form, is refused: ' +
+        'masking rules apply to this session; use SELECT';
+    }
+    return copyOptionRefusal(command.text) ?? masking.refusal;
+  }
+
+  /**
+   * Every message the gate forwards upstream, in order; returns bytes Warden sends just before it (its own
+   * Describe of a portal whose shape it does not know yet), or null.
+   */
+  forwarding(type: number, body: Buffer): Buffer | null {
+    return this.shapes.forwarding(type, body);
   }
 
   private copyRefusal(copy: CopyOut): string | null {
@@ -135,7 +162,6 @@ export class ResultMasker {
   lookupBefore(type: number, body: Buffer, running: RunningStatement | undefined): (() => Promise<void>) | null {
     if (type === 0x54 /* T */) {
       if (!this.needsSources) return null;
-      if (this.cachedPlan(body) !== undefined) return null;
       const pending = this.catalog.missing(decodeRowDescription(body).map((f) => f.tableOid));
       return pending.length === 0 ? null : () => this.catalog.resolve(pending);
     }
@@ -160,7 +186,8 @@ export class ResultMasker {
    * rewritten message; false when the original bytes go out.
    */
   editRow(body: Buffer): boolean {
-    return this.plan !== null && !this.plan.empty && this.rows.edit(body, this.plan);
+    const plan = this.shapes.rowPlan(body);
+    return !plan.empty && this.rows.edit(body, plan);
   }
 
   /** Writes the DataRow that the last editRow() changed. */
@@ -169,18 +196,29 @@ export class ResultMasker {
   }
 
   /**
-   * The replacement for one backend message other than DataRow, or null to forward it as it came. Throws
-   * WardenError WARDEN_ERR_FORBIDDEN when the result cannot be masked (the relay then ends the session).
+   * The replacement for one backend message other than DataRow, or null to forward it as it came; an empty buffer
+   * drops it (the answer to Warden's own Describe). Throws WardenError WARDEN_ERR_FORBIDDEN when the result cannot
+   * be masked (the relay then ends the session).
    */
   transform(type: number, body: Buffer, running?: RunningStatement): Buffer | null {
     switch (type) {
-      case 0x54: /* T */ this.plan = this.planFor(body); return null;
+      case 0x54: /* T */ return this.shapes.description((facts) => this.planFor(body, facts)) ? DROP : null;
+      case 0x6e: /* n */ return this.shapes.description(null) ? DROP : null;
       case 0x44: /* D */ return this.editRow(body) ? this.rowMessage() : null;
       case 0x48: /* H */ this.copy = this.copyPlanFor(body, running); return null;
       case 0x64: /* d */ return this.copyRow(body);
-      case 0x43: /* C */ this.copy = null; return null;
+      case 0x43: /* C */ this.copy = null; this.shapes.completed(false); return null;
+      case 0x49: /* I */ this.shapes.completed(false); return null;
+      case 0x73: /* s */ this.shapes.completed(true); return null;
+      case 0x5a: /* Z */ this.shapes.ready(); return null;
       case 0x41: /* A */ return this.notification(body);
-      case 0x45: /* E */ case 0x4e: /* N */ return this.fields(type, body);
+      case 0x45: /* E */ {
+        const masked = this.fields(type, body);
+        this.copy = null;
+        this.shapes.failed();
+        return masked;
+      }
+      case 0x4e: /* N */ return this.fields(type, body);
       case 0x53: /* S */ this.parameterStatus(body); return null;
       default: return null;
     }
@@ -192,29 +230,37 @@ export class ResultMasker {
     return sink.take()!;
   }
 
-  private cachedPlan(body: Buffer): MaskPlan | undefined {
-    const cached = this.plans.get(body.toString('latin1'));
-    return cached !== undefined && cached.until > Date.now() ? cached.plan : undefined;
-  }
-
-  /** The plan of a RowDescription, cached by its bytes while the tables it was resolved with stay cached. */
-  private planFor(body: Buffer): MaskPlan {
-    let plan = this.cachedPlan(body);
+  /**
+   * The plan of a RowDescription for a statement with `facts`, cached by both while the tables it was resolved
+   * with stay cached.
+   */
+  private planFor(body: Buffer, facts: MaskFacts): MaskPlan {
+    const key = `${facts.key}\0${body.toString('latin1')}`;
+    const cached = this.plans.get(key);
+    let plan = cached !== undefined && cached.until > Date.now() ? cached.plan : undefined;
     if (plan === undefined) {
       const fields = decodeRowDescription(body);
       const columns: ColumnInfo[] = fields.map((f) => ({ name: f.name, typeName: typeName(f.typeOid), format: f.format,
-        source: f.tableOid === 0 ? undefined : this.catalog.source(f.tableOid, f.columnNumber) }));
-      plan = compilePlan(this.rules, columns);
+        source: f.tableOid === 0 ? undefined : this.catalog.source(f.tableOid, f.columnNumber), computed: f.tableOid === 0,
+        derived: this.viewColumn(f.tableOid, f.columnNumber) }));
+      plan = compilePlan(this.rules, columns, facts.derived);
       const until = this.needsSources ? this.catalog.freshUntil(fields.map((f) => f.tableOid)) : Infinity;
       if (this.plans.size >= PLAN_CACHE_MAX || this.planKeyChars + body.length > PLAN_CACHE_MAX_CHARS) {
         this.plans.clear();
         this.planKeyChars = 0;
       }
-      this.plans.set(body.toString('latin1'), { plan, until });
-      this.planKeyChars += body.length;
+      this.plans.set(key, { plan, until });
+      this.planKeyChars += key.length;
     }
     if (plan.binaryRefusal) throw forbidden(plan.binaryRefusal);
     return plan;
+  }
+
+  /** The action for a view's column computed from masked columns (resolved through its definition), or null. */
+  private viewColumn(tableOid: number, attnum: number): { strategy: Strategy; rule: string } | null {
+    if (tableOid === 0 || !this.needsSources) return null;
+    const view = this.catalog.view(tableOid);
+    return view === undefined ? null : this.facts.viewColumn(view.definition, attnum, view.nested);
   }
 
   /** The statement a starting COPY belongs to and which of its COPYs this is (the n-th CopyOutResponse of it). */
@@ -278,19 +324,32 @@ export class ResultMasker {
     if (refused !== null) throw forbidden(refused);
   }
 
+  /**
+   * A NOTIFY payload may come from any session and carry any value: detectors and patterns scan it, and when rules
+   * name columns (whose values no detector may recognise) it is masked whole.
+   */
   private notification(body: Buffer): Buffer | null {
     const { processId, channel, payload } = decodeNotification(body);
-    const masked = maskFreeText(payload, this.rules, this.hashKey);
+    const whole = this.facts.freeTextAction;
+    const masked = whole !== null && payload !== '' ? maskValue(whole.strategy, payload, 'column', this.hashKey) ?? ''
+      : maskFreeText(payload, this.rules, this.hashKey);
     return masked === payload ? null : encodeNotification(processId, channel, masked);
   }
 
+  /**
+   * Masks the texts of an error or notice: detectors and patterns on every text; and when the statement reads masked
+   * columns or the error's class echoes values (a cast's invalid input, a unique violation's key), its quoted values
+   * and its detail, hint and context are replaced whole.
+   */
   private fields(type: 0x45 | 0x4e, body: Buffer): Buffer | null {
     const fields = decodeErrorFields(body);
+    const whole = this.shapes.runningFacts().texts || ECHO_CLASSES.test(fields.C ?? '');
     let changed = false;
     for (const code of TEXT_FIELDS) {
       const value = fields[code];
       if (value === undefined) continue;
-      const masked = maskFreeText(value, this.rules, this.hashKey);
+      let masked = maskFreeText(value, this.rules, this.hashKey);
+      if (whole) masked = code === 'M' ? masked.replace(/"(?:[^"]|"")*"/g, `"${MASKED_TEXT}"`) : MASKED_TEXT;
       if (masked !== value) {
         fields[code] = masked;
         changed = true;

@@ -1,0 +1,66 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initSqlAnalysis } from '../analysis/sql/analyze.js';
+import { compilePlan } from './plan.js';
+import { maskFactsSource } from './derived.js';
+import type { MaskItem } from '../policy/schema.js';
+
+type MaskRules = Array<{ rule: string; items: MaskItem[] }>;
+
+const RULES: MaskRules = [{ rule: 'p/mask', items: [
+  { columns: ['public.customers.ssn'], strategy: 'redact' },
+  { columns: ['public.customers.card_number'], strategy: 'hash' },
+  { columns: ['*.email'], strategy: 'partial' },
+  { detectors: ['card'], strategy: 'partial' },
+] }];
+const CONTENT: MaskRules = [{ rule: 'p/content', items: [{ detectors: ['card', 'email'], strategy: 'partial' }] }];
+
+before(() => initSqlAnalysis());
+
+describe('mask facts', () => {
+  test('a derived value takes the strategy of the column it comes from; partial and hash cannot apply and are refused', () => {
+    const source = maskFactsSource(RULES);
+    assert.deepEqual(source.analyze('SELECT upper(ssn) FROM customers').facts.derived, { strategy: 'redact', rule: 'p/mask' });
+    assert.match(source.analyze('SELECT md5(card_number) FROM customers').facts.refusal ?? '', /"hash"/);
+    assert.match(source.analyze('SELECT lower(email) FROM customers').facts.refusal ?? '', /partial/);
+    assert.match(source.analyze('SELECT row_to_json(c) FROM customers c').facts.refusal ?? '', /"(partial|hash)"/);
+    const plain = source.analyze('SELECT ssn, email FROM customers').facts;
+    assert.equal(plain.derived, null);
+    assert.equal(plain.refusal, null);
+    assert.equal(plain.texts, true, 'its error texts are masked');
+    assert.equal(source.analyze('SELECT 1').facts.texts, false);
+  });
+
+  test('with detectors only, values that change form are masked whole (redact in place of partial); copies of them refused', () => {
+    const source = maskFactsSource(CONTENT);
+    assert.deepEqual(source.analyze('SELECT reverse(notes) FROM t').facts.derived, { strategy: 'redact', rule: 'p/content' });
+    assert.equal(source.analyze('SELECT lower(notes) FROM t').facts.derived, null);
+    assert.match(source.analyze('INSERT INTO u SELECT reverse(notes) FROM t').facts.refusal ?? '', /content masking rule/);
+    assert.equal(source.freeTextAction, null, 'payloads are scanned, not masked whole, when no rule names columns');
+  });
+
+  test('only computed columns get the derived action; columns with a source keep their own rules', () => {
+    const derived = maskFactsSource(RULES).analyze('SELECT name, upper(ssn) FROM customers').facts.derived;
+    const plan = compilePlan(RULES, [
+      { name: 'name', typeName: 'text', format: 0, source: 'public.customers.name' },
+      { name: 'upper', typeName: 'text', format: 0, computed: true },
+      { name: 'n', typeName: 'int8', format: 1, computed: true },
+    ], derived);
+    assert.equal(plan.columns[0]?.kind, 'content');
+    assert.deepEqual(plan.columns[1], { kind: 'column', strategy: 'redact', rule: 'p/mask' });
+    assert.match(plan.binaryRefusal ?? '', /binary/, 'a binary int8 cannot carry [REDACTED]');
+  });
+
+  test('views: per column, plain references keep their strategy and derived values are masked whole', () => {
+    const source = maskFactsSource(RULES);
+    const view = ' SELECT c.id, upper(c.ssn) AS u, c.email AS e, reverse(c.email) AS r, c.name FROM customers c;';
+    assert.equal(source.viewColumn(view, 1), null);
+    assert.deepEqual(source.viewColumn(view, 2), { strategy: 'redact', rule: 'p/mask' });
+    assert.deepEqual(source.viewColumn(view, 3), { strategy: 'partial', rule: 'p/mask' });
+    assert.deepEqual(source.viewColumn(view, 4), { strategy: 'redact', rule: 'p/mask' });
+    assert.equal(source.viewColumn(view, 5), null);
+    const union = ' SELECT c.name FROM customers c UNION SELECT c.ssn FROM customers c;';
+    assert.deepEqual(source.viewColumn(union, 1), { strategy: 'redact', rule: 'p/mask' });
+    assert.deepEqual(source.freeTextAction, { strategy: 'redact', rule: 'p/mask' });
+  });
+});
