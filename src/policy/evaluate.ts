@@ -4,6 +4,8 @@
  * clock or keep state between calls; approvals, grants and recording belong to the session pipeline.
  *
  * Semantics (exact):
+ * 0. A query string whose analysis carries a `refusal` (it would change a setting Warden keeps pinned, such as
+ *    standard_conforming_strings) is denied with that message, whatever the rules say; Decision.rule is undefined.
  * 1. Order: policies sorted by name (code-unit order; equal names keep their given order), rules in file order.
  *    "First" below always means first in this order. Rules without an effect (mask-only) are ignored here.
  * 2. A rule applies to a subject when its `subjects` is absent, or ANY listed item matches: `users` (subject kind
@@ -81,6 +83,8 @@ export function evaluate(policies: readonly Policy[], input: EvaluationInput, op
   // The analysis already holds the union (sorted); recomputing it per statement is wasted work on the data path.
   const classes = analysis.classes.length > 0 || analysis.statements.length === 0 ? [...analysis.classes] : unionClasses(analysis.statements);
   if (analysis.statements.length === 0) return { effect: 'allow', classes };
+  // A statement that would change how the server reads statements is refused before any rule (item 0 below).
+  if (analysis.refusal !== undefined) return { effect: 'deny', classes, message: analysis.refusal };
   const candidates = applicableRules(policies, subject, target);
   let best: PairOutcome | undefined;
   const defaultDenied = new Set<StatementClass>();

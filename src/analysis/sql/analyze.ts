@@ -13,7 +13,7 @@
  */
 import { cacheKey } from './cache-key.js';
 import { TextCache } from './cache.js';
-import { loadParser, parserReady, parseStatements } from './parse.js';
+import { loadParser, numericTokenSpans, parserReady, parseStatements } from './parse.js';
 import { fromTemplate, makeTemplate, type Template } from './reuse.js';
 import { analyzeStatement, sortedClasses } from './statement.js';
 import type { SqlAnalysis, StatementAnalysis } from './types.js';
@@ -53,8 +53,15 @@ export function analyzeSql(text: string): SqlAnalysis {
   const { analysis, ranges } = analyzeUncached(text);
   const result = deepFreeze(analysis);
   cache.set(text, result);
-  if (key !== text) {
-    const made = makeTemplate(result, text, key, ranges);
+  if (key !== text && result.parseError === undefined) {
+    // The parser's lexer, not the hand-written key, says where the numbers are (reuse.ts, rule 2).
+    let tokens: [number, number][] | undefined;
+    try {
+      tokens = numericTokenSpans(text);
+    } catch {
+      tokens = undefined;
+    }
+    const made = tokens && makeTemplate(result, text, key, ranges, tokens);
     if (made) templates.set(key, made);
   }
   return result;
@@ -63,6 +70,13 @@ export function analyzeSql(text: string): SqlAnalysis {
 /** Entries and total text length currently cached (for metrics and tests). */
 export function sqlAnalysisCacheStats(): { entries: number; chars: number; templates: number } {
   return { entries: cache.size, chars: cache.totalChars, templates: templates.size };
+}
+
+/** A fresh analysis that neither reads nor fills the caches (the differential tests compare it with analyzeSql). */
+export function analyzeSqlUncached(text: string): SqlAnalysis {
+  if (typeof text !== 'string') return unparseable('', 'query text is not a string');
+  if (!parserReady()) return unparseable(text, 'SQL parser not loaded: await initSqlAnalysis() first');
+  return deepFreeze(analyzeUncached(text).analysis);
 }
 
 /** Drops every cached analysis (tests; a parser upgrade). */
@@ -88,7 +102,9 @@ function analyzeUncached(text: string): { analysis: SqlAnalysis; ranges: [number
       return { ...emptyStatement(s.kind, s.text), analysisError: errorMessage(err) };
     }
   });
-  const analysis = { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  const analysis: SqlAnalysis = { statements, classes: sortedClasses(statements.flatMap((s) => s.classes)) };
+  const refusal = statements.find((s) => s.refusal !== undefined)?.refusal;
+  if (refusal !== undefined) analysis.refusal = refusal;
   return { analysis, ranges: parsed.map((s) => s.range) };
 }
 

@@ -6,6 +6,10 @@
  * depend on them (`set_config('role', ...)`, a DO body, `$1 = $1`). The analysis is written so that no class
  * depends on a numeric value (a comparison of constants counts as always true whatever the numbers), which is what
  * makes sharing one analysis between texts that differ only in numbers safe. Pure.
+ *
+ * This scanner only groups texts that may share an analysis; it is not trusted to be right. A template is made
+ * only when the spans it replaced are exactly the numeric constants the parser's own lexer found (reuse.ts), so a
+ * mis-scan here costs a cache miss, never a wrong analysis.
  */
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
@@ -50,7 +54,8 @@ function numberEnd(text: string, i: number): number {
 
 /** Skips '...' or "..." (a doubled quote is an escaped quote; E'' strings' backslash escapes are honoured). */
 function skipQuoted(text: string, i: number, quote: number): number {
-  const escapes = quote === 39 && i > 0 && (text[i - 1] === 'E' || text[i - 1] === 'e');
+  // E'...' only when the E is a token of its own: in WHERE'\' the E ends a keyword and the string is a plain one.
+  const escapes = quote === 39 && i > 0 && (text[i - 1] === 'E' || text[i - 1] === 'e') && !(i > 1 && isIdentChar(text.charCodeAt(i - 2)));
   let j = i + 1;
   while (j < text.length) {
     const c = text.charCodeAt(j);

@@ -10,6 +10,7 @@ import { ADMIN_SETTINGS, IDENTITY_SETTINGS } from './functions.js';
 import { ADMIN_DROP_TYPES, BASE_CLASSES, PRIVILEGE_DROP_TYPES } from './kinds.js';
 import type { StatementClass } from './types.js';
 import type { Node } from './walk.js';
+import { isPinnedSetting, pinnedRefusal, setStatementRefusal, settingNamesFromWhere } from './settings.js';
 import { isAlwaysTrue } from './where.js';
 
 /** Source text that must be parsed separately and classified as part of this statement. */
@@ -29,6 +30,8 @@ export interface Verdict {
   prepares?: string;
   executes?: string;
   deallocates?: string;
+  /** Set when the statement must never run through Warden (it would change a pinned setting; settings.ts). */
+  refusal?: string;
 }
 
 type Rule = (node: Node, verdict: Verdict, text: string) => void;
@@ -51,7 +54,15 @@ const RULES: Record<string, Rule> = {
     boundedWrite(node, v);
     // UPDATE pg_settings is set_config by another name, role included.
     const rel = node.relation as Node | undefined;
-    if (rel?.relname === 'pg_settings' && (rel.schemaname ?? 'pg_catalog') === 'pg_catalog') add(v, 'privilege');
+    if (rel?.relname === 'pg_settings' && (rel.schemaname ?? 'pg_catalog') === 'pg_catalog') {
+      add(v, 'privilege');
+      // It can reach a pinned setting unless its WHERE names the settings, none of them pinned.
+      const names = settingNamesFromWhere(node.whereClause, String((rel.alias as Node | undefined)?.aliasname ?? 'pg_settings'));
+      if (names === undefined || names.some(isPinnedSetting)) {
+        add(v, 'unknown');
+        v.refusal = pinnedRefusal(names?.find(isPinnedSetting) ?? 'standard_conforming_strings');
+      }
+    }
   },
   MergeStmt(node, v) {
     const clauses = ((node.mergeWhenClauses ?? []) as Node[]).map((c) => (c.MergeWhenClause ?? {}) as Node);
@@ -81,6 +92,8 @@ const RULES: Record<string, Rule> = {
     const name = String(node.name ?? '').toLowerCase(); // GUC names are case-insensitive: SET "Role" sets role
     if (IDENTITY_SETTINGS.has(name)) add(v, 'privilege');
     if (ADMIN_SETTINGS.has(name)) add(v, 'admin');
+    v.refusal = setStatementRefusal(node);
+    if (v.refusal !== undefined) add(v, 'unknown');
   },
   TransactionStmt(node, v) {
     // Finishing a prepared transaction acts on work of any session: administrative.
@@ -97,12 +110,14 @@ const RULES: Record<string, Rule> = {
     v.classes = new Set(runs.classes);
     v.unbounded = runs.unbounded;
     v.executes = runs.executes;
+    v.refusal = runs.refusal;
   },
   PrepareStmt(node, v) {
     const inner = innerStatement(node.query);
     const prepared = inner ? classify(inner.kind, inner.node, '') : undefined;
     v.classes = new Set(prepared?.classes ?? ['unknown']);
     v.unbounded = prepared?.unbounded ?? false;
+    v.refusal = prepared?.refusal;
     v.prepares = String(node.name ?? '');
   },
   ExecuteStmt(node, v) {

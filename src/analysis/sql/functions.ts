@@ -1,14 +1,17 @@
 /**
  * Functions whose call changes what a statement is: server file access, backend signalling, replication control,
- * remote connections (admin), sequence and large-object writes (write), `set_config` of the role (privilege) and
- * functions that run SQL text Warden cannot see (unknown).
+ * remote connections (admin), sequence and large-object writes (write), `set_config` of the role (privilege),
+ * `set_config` of a setting Warden keeps pinned (refused, settings.ts), and functions that run SQL text: a literal
+ * text is handed back to be analysed like any statement, any other text is `unknown`.
  *
  * Owns the dangerous-function table and the per-call classification. Pure: no I/O, no parser calls.
  * Names are matched on their last part whatever the schema: `pg_catalog.pg_read_file`, `public.pg_read_file` and a
  * bare `pg_read_file` that the search_path resolves somewhere are all treated alike, because a wrapper function
  * of the same name is the usual way to hand the real one out.
  */
+import { gucName, isPinnedSetting, keepsPin, pinnedRefusal } from './settings.js';
 import type { StatementClass } from './types.js';
+import type { Call } from './walk.js';
 
 const ADMIN: StatementClass[] = ['admin'];
 const WRITE: StatementClass[] = ['write'];
@@ -32,14 +35,37 @@ const BY_NAME = new Map<string, readonly StatementClass[]>([
   // Sequences and large objects change data.
   ...names(WRITE, 'nextval setval lo_create lo_creat lo_from_bytea lo_put lowrite lo_truncate lo_truncate64'),
   ...names(WRITE, 'lo_unlink pg_logical_emit_message'),
-  // They run an SQL string Warden never sees parsed.
-  ...names(UNKNOWN, 'query_to_xml query_to_xmlschema query_to_xml_and_xmlschema xpath_table'),
-  ...names(UNKNOWN, 'pg_background_launch'),
+  // They read whole tables, schemas or databases named by a string, or a cursor opened elsewhere, or build and
+  // run a query from pieces of text (xml2's xpath_table, tablefunc's connectby).
+  ...names(UNKNOWN, 'table_to_xml table_to_xmlschema table_to_xml_and_xmlschema cursor_to_xml cursor_to_xmlschema'),
+  ...names(UNKNOWN, 'schema_to_xml schema_to_xmlschema schema_to_xml_and_xmlschema database_to_xml'),
+  ...names(UNKNOWN, 'database_to_xmlschema database_to_xml_and_xmlschema xpath_table connectby'),
+  // pg_surgery rewrites heap tuples in place.
+  ...names(ADMIN, 'heap_force_kill heap_force_freeze'),
+]);
+
+/**
+ * Functions that run an SQL string they are given, and which arguments hold it (0-based). A literal string there is
+ * analysed like any statement and its classes join the caller's; anything else (a parameter, an expression, a
+ * named argument) is text Warden never sees, so the call is `unknown`. `arity` limits the rule to one overload.
+ */
+const SQL_TEXT_ARGS = new Map<string, { args: number[]; arity?: number }>([
+  ['query_to_xml', { args: [0] }],
+  ['query_to_xmlschema', { args: [0] }],
+  ['query_to_xml_and_xmlschema', { args: [0] }],
+  ['ts_stat', { args: [0] }], // ts_stat(sqlquery [, weights])
+  ['ts_rewrite', { args: [1], arity: 2 }], // ts_rewrite(query, select): the 3-argument form takes tsqueries
+  ['crosstab', { args: [0, 1] }], // tablefunc: crosstab(source_sql [, category_sql])
+  ['crosstab2', { args: [0] }],
+  ['crosstab3', { args: [0] }],
+  ['crosstab4', { args: [0] }],
+  ['crosstab_hash', { args: [0, 1] }],
 ]);
 
 /** Name prefixes: whole families, including members added in later PostgreSQL or extension versions. */
 const BY_PREFIX: [string, readonly StatementClass[]][] = [
-  ['dblink', ADMIN], // dblink, dblink_exec, dblink_connect(_u), dblink_send_query, ...
+  ['dblink', ['admin', 'unknown']], // dblink, dblink_exec, dblink_connect(_u), dblink_send_query: remote SQL text
+  ['pg_background', UNKNOWN], // pg_background_launch(sql), ..._result, ..._detach
   ['pg_ls_', ADMIN], // pg_ls_dir, pg_ls_logdir, pg_ls_waldir, pg_ls_tmpdir, ...
   ['pg_file_', ADMIN], // adminpack: pg_file_write, pg_file_unlink, pg_file_rename, pg_file_sync
   ['pg_logdir_', ADMIN],
@@ -49,11 +75,14 @@ const BY_PREFIX: [string, readonly StatementClass[]][] = [
   ['binary_upgrade_', ADMIN],
 ];
 
-/** Qualified names: too generic to match on the base name alone. pg_cron runs the SQL text it is given. */
-const QUALIFIED = new Map<string, readonly StatementClass[]>([
-  ['cron.schedule', ['admin', 'unknown']],
-  ['cron.schedule_in_database', ['admin', 'unknown']],
-  ['cron.alter_job', ['admin', 'unknown']],
+/**
+ * pg_cron runs the SQL text it is given, later, as its own job. Its names are generic, so they are matched in the
+ * `cron` schema or unqualified (the search_path may lead there), never in another explicit schema.
+ */
+const CRON = new Map<string, readonly StatementClass[]>([
+  ['schedule', ['admin', 'unknown']],
+  ['schedule_in_database', ['admin', 'unknown']],
+  ['alter_job', ['admin', 'unknown']],
 ]);
 
 /** Settings that change who the session is. GUC names are case-insensitive in PostgreSQL. */
@@ -72,26 +101,62 @@ export function baseName(qualified: string): string {
   return dot < 0 ? qualified : qualified.slice(dot + 1);
 }
 
-/**
- * Classes a call adds to its statement. `name` is lower-cased and qualified as written; `firstArg` is the first
- * argument when it is a string literal, `null` when it is anything else, `undefined` when there is none.
- */
-export function callClasses(name: string, firstArg: string | null | undefined): readonly StatementClass[] {
-  const qualified = QUALIFIED.get(name);
-  if (qualified) return qualified;
-  const base = baseName(name);
-  if (base === 'set_config') return setConfigClasses(firstArg);
-  const exact = BY_NAME.get(base);
-  if (exact) return exact;
-  for (const [prefix, classes] of BY_PREFIX) if (base.startsWith(prefix)) return classes;
-  return [];
+/** What one call adds to its statement. */
+export interface CallVerdict {
+  classes: readonly StatementClass[];
+  /** SQL text the call runs, to analyse like any statement of the caller's. */
+  sql: string[];
+  /** Set when the call must never run through Warden (a pinned setting; see settings.ts). */
+  refusal?: string;
 }
 
-/** `set_config('role', ...)` is `SET ROLE` by another name; a computed setting name might be the role too. */
-function setConfigClasses(setting: string | null | undefined): readonly StatementClass[] {
-  if (typeof setting !== 'string') return ['privilege', 'unknown'];
-  const name = setting.trim().toLowerCase();
-  if (IDENTITY_SETTINGS.has(name)) return ['privilege'];
-  if (ADMIN_SETTINGS.has(name)) return ADMIN;
-  return [];
+const NOTHING: CallVerdict = { classes: [], sql: [] };
+
+/** Judges one call (see walk.ts's Call): its classes, the SQL text it runs, a refusal. */
+export function judgeCall(call: Call): CallVerdict {
+  const { name } = call;
+  const base = baseName(name);
+  const cron = CRON.get(base);
+  if (cron && (name === base || name === `cron.${base}`)) return { classes: cron, sql: [] };
+  if (base === 'set_config') return setConfigVerdict(call);
+  const sqlText = SQL_TEXT_ARGS.get(base);
+  if (sqlText && (sqlText.arity === undefined || sqlText.arity === call.args.length)) {
+    const sql: string[] = [];
+    for (const i of sqlText.args) {
+      const arg = call.args[i];
+      if (arg === null) return { classes: UNKNOWN, sql: [] };
+      if (arg !== undefined) sql.push(arg);
+    }
+    return { classes: [], sql };
+  }
+  const exact = BY_NAME.get(base);
+  if (exact) return { classes: exact, sql: [] };
+  for (const [prefix, classes] of BY_PREFIX) if (base.startsWith(prefix)) return { classes, sql: [] };
+  return NOTHING;
+}
+
+/**
+ * `set_config('role', ...)` is `SET ROLE` by another name. The setting name is a literal, or pinned by the query
+ * (settings.ts's pg_settings form); a name Warden cannot know might be a pinned setting, so that call is refused.
+ * A pinned setting may only be set to its pinned value, written as a literal.
+ */
+function setConfigVerdict(call: Call): CallVerdict {
+  const first = call.pinnedNames ?? (typeof call.args[0] === 'string' ? [call.args[0]] : undefined);
+  if (first === undefined) {
+    return { classes: ['privilege', 'unknown'], sql: [],
+      refusal: 'set_config with a setting name that is not a literal cannot run through Warden: it might change how the server reads statements' };
+  }
+  const classes = new Set<StatementClass>();
+  let refusal: string | undefined;
+  for (const raw of first) {
+    const setting = gucName(raw.trim());
+    if (IDENTITY_SETTINGS.has(setting)) classes.add('privilege');
+    if (ADMIN_SETTINGS.has(setting)) classes.add('admin');
+    const value = call.args[1];
+    if (isPinnedSetting(setting) && (typeof value !== 'string' || !keepsPin(setting, value))) {
+      classes.add('unknown');
+      refusal ??= pinnedRefusal(setting);
+    }
+  }
+  return refusal === undefined ? { classes: [...classes], sql: [] } : { classes: [...classes], sql: [], refusal };
 }

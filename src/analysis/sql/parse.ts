@@ -2,10 +2,10 @@
  * The only module that calls the PostgreSQL parser (libpg-query, WASM): loads it once, splits a query string into
  * statement nodes with their own source text, and parses PL/pgSQL function bodies.
  *
- * Owns the parser lifecycle and the byte-offset arithmetic. No I/O beyond loading the bundled WASM module; the
+ * Owns the parser lifecycle and the byte-offset arithmetic (also for the lexer's tokens). No I/O beyond loading the bundled WASM module; the
  * parse functions are synchronous and throw on text that does not parse (callers turn that into `unknown`).
  */
-import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
+import { loadModule, parsePlPgSQLSync, parseSync, scanSync } from 'libpg-query';
 import type { Node } from './walk.js';
 
 /** One top-level statement of a query string. */
@@ -64,6 +64,23 @@ export function parseStatements(text: string): ParsedStatement[] {
     if (end < start) end = start;
     return { kind: kind ?? 'Unknown', node: (wrapped[kind] ?? {}) as Node, text: text.slice(start, end), range: [start, end] };
   });
+}
+
+/**
+ * Where the parser's own lexer finds numeric constants (ICONST, FCONST) in a query string: [start, end) in UTF-16
+ * code units, in order. The analysis cache shares one analysis between texts only where these are exactly the
+ * spans it replaced (reuse.ts), so no hand-written scanner decides what is a number. Throws on text that does not
+ * lex, and refuses a NUL character like parseStatements.
+ */
+export function numericTokenSpans(text: string): [number, number][] {
+  if (!ready) throw new Error('SQL parser not loaded: await initSqlAnalysis() first');
+  if (text.includes('\0')) throw new Error('NUL character in SQL text');
+  const toChars = byteToCharOffset(text);
+  const spans: [number, number][] = [];
+  for (const token of scanSync(text).tokens) {
+    if (token.tokenName === 'ICONST' || token.tokenName === 'FCONST') spans.push([toChars(token.start), toChars(token.end)]);
+  }
+  return spans;
 }
 
 /** Parses a complete `CREATE FUNCTION ... LANGUAGE plpgsql` statement into the PL/pgSQL tree. Throws on error. */

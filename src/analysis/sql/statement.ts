@@ -8,7 +8,7 @@
  */
 import { plpgsqlContent, wrapDoBody } from './bodies.js';
 import { classify, type Body } from './classify.js';
-import { callClasses } from './functions.js';
+import { judgeCall } from './functions.js';
 import { parseStatements } from './parse.js';
 import type { StatementAnalysis, StatementClass } from './types.js';
 import { newCollected, walkStatement, type Node } from './walk.js';
@@ -23,6 +23,8 @@ interface Facts {
   tables: Set<string>;
   schemas: Set<string>;
   functions: Set<string>;
+  /** Why the statement must never run (settings.ts); the first one is reported. */
+  refusals: string[];
 }
 
 /** Analyses one top-level statement of parser type `kind`; `text` is its own source. */
@@ -37,6 +39,7 @@ export function analyzeStatement(kind: string, node: Node, text: string): Statem
     unboundedWrite: facts.unbounded,
     text,
   };
+  if (facts.refusals.length > 0) result.refusal = facts.refusals[0];
   if (verdict.prepares !== undefined) result.prepares = verdict.prepares;
   if (verdict.executes !== undefined) result.executes = verdict.executes;
   if (verdict.deallocates !== undefined) result.deallocates = verdict.deallocates;
@@ -47,17 +50,25 @@ function analyzeNode(kind: string, node: Node, text: string, depth: number) {
   const collected = newCollected();
   walkStatement(kind, node, collected);
   const verdict = classify(kind, node, text);
-  const facts: Facts = { ...collected, classes: new Set(verdict.classes), unbounded: verdict.unbounded };
+  const facts: Facts = { ...collected, classes: new Set(verdict.classes), unbounded: verdict.unbounded,
+    refusals: verdict.refusal === undefined ? [] : [verdict.refusal] };
   const bodies: Body[] = [...verdict.bodies];
   if (verdict.mergeNested) {
     for (const nested of collected.nested) {
       const inner = classify(nested.kind, nested.node, '');
       addClasses(facts.classes, inner.classes);
       facts.unbounded ||= inner.unbounded;
+      if (inner.refusal !== undefined) facts.refusals.push(inner.refusal);
       bodies.push(...inner.bodies);
     }
   }
-  for (const call of collected.calls) addClasses(facts.classes, callClasses(call.name, call.firstArg));
+  for (const call of collected.calls) {
+    const judged = judgeCall(call);
+    addClasses(facts.classes, judged.classes);
+    if (judged.refusal !== undefined) facts.refusals.push(judged.refusal);
+    // SQL text a function runs (query_to_xml('...'), ts_stat('...')) is judged like a body.
+    for (const sql of judged.sql) bodies.push({ language: 'sql', source: sql });
+  }
   for (const body of bodies) mergeBody(facts, body, depth);
   if (facts.classes.size > 1) facts.classes.delete('read'); // `read` means "only reads"
   return { facts, verdict };
@@ -99,6 +110,7 @@ function mergeSql(facts: Facts, sql: string, depth: number): void {
     for (const t of inner.tables) facts.tables.add(t);
     for (const t of inner.schemas) facts.schemas.add(t);
     for (const t of inner.functions) facts.functions.add(t);
+    facts.refusals.push(...inner.refusals);
   }
 }
 

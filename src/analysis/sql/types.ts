@@ -35,6 +35,12 @@ export interface StatementAnalysis {
   deallocates?: string;
   /** Set when the statement parsed but could not be analysed (then its classes are `['unknown']`). */
   analysisError?: string;
+  /**
+   * Set when the statement must never run through Warden, whatever the policies say: it would change a setting
+   * that decides how the server reads statement text (standard_conforming_strings, client_encoding). Its classes
+   * then include `unknown`.
+   */
+  refusal?: string;
 }
 
 /** The analysis of a whole query string (one or more statements). */
@@ -44,4 +50,6 @@ export interface SqlAnalysis {
   classes: StatementClass[];
   /** Set when the text does not parse (then there is one statement of class `unknown`). */
   parseError?: string;
+  /** The first statement's `refusal`, when any statement has one: the whole string is refused. */
+  refusal?: string;
 }

@@ -10,6 +10,7 @@
  * by field name.
  */
 import { namedObjects } from './names.js';
+import { pinnedSetConfigCalls } from './settings.js';
 
 /** A parser node payload. */
 export type Node = Record<string, unknown>;
@@ -20,6 +21,10 @@ export interface Call {
   name: string;
   /** The first argument when it is a string literal, null when it is something else, undefined when absent. */
   firstArg: string | null | undefined;
+  /** Every positional argument: its string literal, or null when it is anything else. */
+  args: (string | null)[];
+  /** For `set_config(name, ...) FROM pg_settings WHERE name = '...'`: the names the query pins (settings.ts). */
+  pinnedNames?: string[];
 }
 
 /** A statement found inside another one. */
@@ -35,6 +40,8 @@ export interface Collected {
   functions: Set<string>;
   calls: Call[];
   nested: Nested[];
+  /** FuncCall payloads whose first argument a pg_settings query pins to known names (settings.ts). */
+  pins?: Map<Node, string[]>;
 }
 
 /** Trees deeper than this are refused (the caller turns the error into `unknown`) instead of overflowing. */
@@ -52,6 +59,7 @@ export function newCollected(): Collected {
  */
 export function walkStatement(kind: string, node: Node, into: Collected): void {
   namedObjects(kind, node, into);
+  if (kind === 'SelectStmt') notePins(node, into);
   visitObject(node, NO_SCOPE, into, 0);
 }
 
@@ -86,6 +94,7 @@ function visitNode(kind: string, node: Node, scope: ReadonlySet<string>, acc: Co
     return;
   }
   if (kind === 'FuncCall') addCall(node, acc);
+  if (kind === 'SelectStmt') notePins(node, acc);
   // Every statement node type ends in `Stmt`, so an unfamiliar one is still reported (and classed unknown).
   // A plain sub-SELECT is just an expression here; one that locks or creates a table is caught in visitObject.
   if (kind.endsWith('Stmt') && kind !== 'SelectStmt') {
@@ -145,6 +154,11 @@ function addRelation(rv: Node, acc: Collected): void {
   if (schema) acc.schemas.add(schema);
 }
 
+/** Remembers the set_config calls a SELECT's own WHERE pins to known setting names. */
+function notePins(select: Node, acc: Collected): void {
+  for (const [call, names] of pinnedSetConfigCalls(select)) (acc.pins ??= new Map()).set(call, names);
+}
+
 function addCall(fc: Node, acc: Collected): void {
   const parts = (Array.isArray(fc.funcname) ? fc.funcname : []).map(stringValue);
   // `extract(...)`, `substring(... from ...)` come back as pg_catalog.* calls; that schema was never written.
@@ -154,7 +168,11 @@ function addCall(fc: Node, acc: Collected): void {
   if (parts.length > 1) acc.schemas.add(parts[parts.length - 2]);
   acc.functions.add(name);
   const args = Array.isArray(fc.args) ? (fc.args as unknown[]) : [];
-  acc.calls.push({ name, firstArg: args.length === 0 ? undefined : stringLiteral(args[0]) });
+  const literals = args.map(stringLiteral);
+  const call: Call = { name, firstArg: args.length === 0 ? undefined : literals[0], args: literals };
+  const pinned = acc.pins?.get(fc);
+  if (pinned) call.pinnedNames = pinned;
+  acc.calls.push(call);
 }
 
 /** The text of a `String` node, or '' for anything else. */
