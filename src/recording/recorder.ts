@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { SessionEventRecord, SessionRepository } from '../store/types.js';
+import type { Redactor } from './redact.js';
 
 /** Most events held in memory while the store refuses writes; past it the oldest are dropped (and logged). */
 const MAX_BUFFERED_EVENTS = 200_000;
@@ -21,6 +22,7 @@ export interface RecorderOptions {
 export class Recorder {
   private buffer: SessionEventRecord[] = [];
   private readonly nextSeq = new Map<string, number>();
+  private readonly redactors = new Map<string, Redactor>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -30,17 +32,22 @@ export class Recorder {
     this.timer.unref();
   }
 
-  /** Starts numbering a session's events; call once when the session opens. */
-  begin(sessionId: string): void {
+  /**
+   * Starts numbering a session's events; call once when the session opens. `redact` rewrites every event's data
+   * before it is kept (literals and parameters the caller sent, recording/redact.ts).
+   */
+  begin(sessionId: string, redact?: Redactor): void {
     this.nextSeq.set(sessionId, 1);
+    if (redact) this.redactors.set(sessionId, redact);
   }
 
-  /** Appends one event; cheap and synchronous. `data` must hold no secret. */
+  /** Appends one event; cheap and synchronous. `data` must hold no Warden secret; the session's redactor runs on it. */
   append(sessionId: string, type: string, data: Record<string, unknown>): void {
     if (this.closed) return;
     const seq = this.nextSeq.get(sessionId) ?? 1;
     this.nextSeq.set(sessionId, seq + 1);
-    this.buffer.push({ sessionId, seq, at: new Date().toISOString(), type, data });
+    const redact = this.redactors.get(sessionId);
+    this.buffer.push({ sessionId, seq, at: new Date().toISOString(), type, data: redact ? redact(data) : data });
     if (this.buffer.length > MAX_BUFFERED_EVENTS) {
       const dropped = this.buffer.splice(0, this.buffer.length - MAX_BUFFERED_EVENTS);
       this.options.logger.error({ dropped: dropped.length }, 'recording buffer full: store not accepting writes');
@@ -50,6 +57,7 @@ export class Recorder {
   /** Stops numbering a session (after its last event was appended). */
   end(sessionId: string): void {
     this.nextSeq.delete(sessionId);
+    this.redactors.delete(sessionId);
   }
 
   /** Writes everything appended so far; concurrent callers share one write. Never throws. */
