@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { MASKING_YAML } from '../src/policy/test-fixtures.js';
+import { pollUntil } from './harness/poll.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 const CARD = '4111 1111 1111 1111';
@@ -126,16 +127,18 @@ describe('the issue example', () => {
     } finally {
       await c.end();
     }
-    await new Promise((r) => setTimeout(r, 400));
-    const sessions = JSON.parse((await stack.warden.cli(['sessions', 'list', '--json', '--subject', 'ana'])).stdout) as { id: string }[];
-    let recordedError = '';
-    for (const s of sessions) {
-      const shown = JSON.parse((await stack.warden.cli(['sessions', 'show', s.id, '--json'])).stdout);
-      for (const e of shown.events) if (e.data.error?.code === '22P02') recordedError = e.data.error.message;
-    }
+    // Wait for the recording to reach the store (it is written in batches), not for a fixed time.
+    const recordedError = await pollUntil('the recorded 22P02 error', async () => {
+      const sessions = JSON.parse((await stack.warden.cli(['sessions', 'list', '--json', '--subject', 'ana'])).stdout) as { id: string }[];
+      for (const s of sessions) {
+        const shown = JSON.parse((await stack.warden.cli(['sessions', 'show', s.id, '--json'])).stdout);
+        for (const e of shown.events) if (e.data.error?.code === '22P02') return String(e.data.error.message);
+      }
+      return undefined;
+    });
     assert.match(recordedError, /invalid input syntax/);
     assert.equal(recordedError.includes(EMAIL), false, recordedError);
-    // Statement texts are the callers' own input and are recorded as sent; result values never are.
+    // Result values are never recorded, and the values callers send are redacted in recordings.
     for (const file of await fs.readdir(stack.warden.dataDir)) {
       const content = await fs.readFile(path.join(stack.warden.dataDir, file));
       for (const secret of [CARD, JWT, AWS]) assert.equal(content.includes(Buffer.from(secret)), false, `${file} holds ${secret}`);
