@@ -246,13 +246,25 @@ describe('client encodings', () => {
     assert.equal(await query("SET client_encoding TO 'UTF8'; SELECT name FROM customers"), 'SET\nAlice');
   });
 
-  test('a change the statement text does not show (set_config) ends the session', async () => {
+  test('set_config of client_encoding is refused before it runs; a change the text does not show ends the session', async () => {
     const c = await stack.client({ user: 'ana', password: analyst });
     try {
-      await assert.rejects(c.query("SELECT set_config('client_encoding', 'LATIN1', false)"), /client_encoding UTF8/);
-      await assert.rejects(c.query('SELECT email FROM customers'));
+      await assert.rejects(c.query("SELECT set_config('client_encoding', 'LATIN1', false)"), /client_encoding must stay UTF8/);
+      assert.deepEqual((await c.query('SHOW client_encoding')).rows, [{ client_encoding: 'UTF8' }]);
     } finally {
       await c.end().catch(() => {});
+    }
+    // Behind a function the statement text shows nothing: the server's ParameterStatus ends the session.
+    const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
+    await admin.connect();
+    await admin.query("CREATE FUNCTION public.to_latin1() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'LATIN1', false) $$");
+    await admin.end();
+    const hidden = await stack.client({ user: 'ana', password: analyst });
+    try {
+      await assert.rejects(hidden.query('SELECT public.to_latin1()'), /client_encoding/);
+      await assert.rejects(hidden.query('SELECT email FROM customers'));
+    } finally {
+      await hidden.end().catch(() => {});
     }
   });
 });

@@ -53,7 +53,7 @@ export function analyzeSql(text: string): SqlAnalysis {
   const { analysis, ranges } = analyzeUncached(text);
   const result = deepFreeze(analysis);
   cache.set(text, result);
-  if (key !== text && result.parseError === undefined) {
+  if (key !== text && result.parseError === undefined && !result.statements.some((s) => s.numbersMatter)) {
     // The parser's lexer, not the hand-written key, says where the numbers are (reuse.ts, rule 2).
     let tokens: [number, number][] | undefined;
     try {

@@ -11,7 +11,7 @@ import { ADMIN_DROP_TYPES, BASE_CLASSES, PRIVILEGE_DROP_TYPES } from './kinds.js
 import type { StatementClass } from './types.js';
 import type { Node } from './walk.js';
 import { isPinnedSetting, pinnedRefusal, setStatementRefusal, settingNamesFromWhere } from './settings.js';
-import { isAlwaysTrue } from './where.js';
+import { whereVerdict } from './where.js';
 
 /** Source text that must be parsed separately and classified as part of this statement. */
 export interface Body {
@@ -32,6 +32,8 @@ export interface Verdict {
   deallocates?: string;
   /** Set when the statement must never run through Warden (it would change a pinned setting; settings.ts). */
   refusal?: string;
+  /** True when a number's value decided `unbounded` (where.ts): the text must not share a cached analysis. */
+  numbersMatter?: boolean;
 }
 
 type Rule = (node: Node, verdict: Verdict, text: string) => void;
@@ -66,7 +68,7 @@ const RULES: Record<string, Rule> = {
   },
   MergeStmt(node, v) {
     const clauses = ((node.mergeWhenClauses ?? []) as Node[]).map((c) => (c.MergeWhenClause ?? {}) as Node);
-    const everyRow = (c: Node) => c.condition === undefined || isAlwaysTrue(c.condition);
+    const everyRow = (c: Node) => c.condition === undefined || always(c.condition, v);
     const removes = (c: Node) => c.commandType === 'CMD_DELETE' || c.commandType === 'CMD_UPDATE';
     // ON true matches every target row; WHEN NOT MATCHED BY SOURCE reaches every row the source lacks.
     const unbounded = clauses.some(
@@ -74,7 +76,7 @@ const RULES: Record<string, Rule> = {
         removes(c) &&
         everyRow(c) &&
         (c.matchKind === 'MERGE_WHEN_NOT_MATCHED_BY_SOURCE' ||
-          (c.matchKind === 'MERGE_WHEN_MATCHED' && isAlwaysTrue(node.joinCondition))),
+          (c.matchKind === 'MERGE_WHEN_MATCHED' && always(node.joinCondition, v))),
     );
     if (unbounded) markUnbounded(v);
   },
@@ -109,6 +111,7 @@ const RULES: Record<string, Rule> = {
     const runs = classify(inner.kind, inner.node, '');
     v.classes = new Set(runs.classes);
     v.unbounded = runs.unbounded;
+    v.numbersMatter = runs.numbersMatter;
     v.executes = runs.executes;
     v.refusal = runs.refusal;
   },
@@ -117,6 +120,7 @@ const RULES: Record<string, Rule> = {
     const prepared = inner ? classify(inner.kind, inner.node, '') : undefined;
     v.classes = new Set(prepared?.classes ?? ['unknown']);
     v.unbounded = prepared?.unbounded ?? false;
+    v.numbersMatter = prepared?.numbersMatter;
     v.refusal = prepared?.refusal;
     v.prepares = String(node.name ?? '');
   },
@@ -191,7 +195,14 @@ function createFunction(node: Node, v: Verdict, text: string): void {
 }
 
 function boundedWrite(node: Node, v: Verdict): void {
-  if (node.whereClause === undefined || isAlwaysTrue(node.whereClause)) markUnbounded(v);
+  if (node.whereClause === undefined || always(node.whereClause, v)) markUnbounded(v);
+}
+
+/** where.ts's verdict on a condition, noting when a number's value decided it. */
+function always(condition: unknown, v: Verdict): boolean {
+  const { alwaysTrue, numbersMatter } = whereVerdict(condition);
+  if (numbersMatter) v.numbersMatter = true;
+  return alwaysTrue;
 }
 
 function markUnbounded(v: Verdict): void {

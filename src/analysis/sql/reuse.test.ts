@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyzeSql, clearSqlAnalysisCache, initSqlAnalysis } from './analyze.js';
+import { analyzeSql, clearSqlAnalysisCache, initSqlAnalysis, sqlAnalysisCacheStats } from './analyze.js';
 import { cacheKey } from './cache-key.js';
 import { alignToKey } from './reuse.js';
 import { CLASS_TABLE } from './test-fixtures.js';
@@ -44,6 +44,11 @@ describe('no analysis depends on the value of a number', () => {
     if (withNumbers(sql, '0') === undefined) continue;
     it(JSON.stringify(sql), () => {
       const original = fresh(sql);
+      if (original.statements.some((s) => s.numbersMatter)) {
+        // A range bound at a type's extreme is read by value (where.ts): such a text never makes a template.
+        assert.equal(sqlAnalysisCacheStats().templates, 0, 'no template for a text whose numbers matter');
+        return;
+      }
       for (const value of REPLACEMENTS) {
         const variant = withNumbers(sql, value)!;
         const analysis = fresh(variant);

@@ -59,8 +59,8 @@ function isUtf8Name(value: string): boolean {
 export function pinnedRefusal(name: string): string {
   const setting = gucName(name.trim());
   const pinned = PINNED.get(setting)?.pinned ?? '?';
-  return `${setting} cannot be changed through Warden (it stays ${pinned}): Warden must read every statement `
-    + 'exactly as the server does, with standard_conforming_strings on and client_encoding UTF8';
+  return `${setting} must stay ${pinned} through Warden: Warden reads every statement with standard_conforming_strings `
+    + 'on and client_encoding UTF8 and must read it exactly as the server does, so this statement is refused';
 }
 
 /**

@@ -25,6 +25,8 @@ interface Facts {
   functions: Set<string>;
   /** Why the statement must never run (settings.ts); the first one is reported. */
   refusals: string[];
+  /** A number's value decided something (where.ts). */
+  numbersMatter: boolean;
 }
 
 /** Analyses one top-level statement of parser type `kind`; `text` is its own source. */
@@ -40,6 +42,7 @@ export function analyzeStatement(kind: string, node: Node, text: string): Statem
     text,
   };
   if (facts.refusals.length > 0) result.refusal = facts.refusals[0];
+  if (facts.numbersMatter) result.numbersMatter = true;
   if (verdict.prepares !== undefined) result.prepares = verdict.prepares;
   if (verdict.executes !== undefined) result.executes = verdict.executes;
   if (verdict.deallocates !== undefined) result.deallocates = verdict.deallocates;
@@ -51,13 +54,14 @@ function analyzeNode(kind: string, node: Node, text: string, depth: number) {
   walkStatement(kind, node, collected);
   const verdict = classify(kind, node, text);
   const facts: Facts = { ...collected, classes: new Set(verdict.classes), unbounded: verdict.unbounded,
-    refusals: verdict.refusal === undefined ? [] : [verdict.refusal] };
+    refusals: verdict.refusal === undefined ? [] : [verdict.refusal], numbersMatter: verdict.numbersMatter === true };
   const bodies: Body[] = [...verdict.bodies];
   if (verdict.mergeNested) {
     for (const nested of collected.nested) {
       const inner = classify(nested.kind, nested.node, '');
       addClasses(facts.classes, inner.classes);
       facts.unbounded ||= inner.unbounded;
+      facts.numbersMatter ||= inner.numbersMatter === true;
       if (inner.refusal !== undefined) facts.refusals.push(inner.refusal);
       bodies.push(...inner.bodies);
     }
@@ -111,6 +115,7 @@ function mergeSql(facts: Facts, sql: string, depth: number): void {
     for (const t of inner.schemas) facts.schemas.add(t);
     for (const t of inner.functions) facts.functions.add(t);
     facts.refusals.push(...inner.refusals);
+    facts.numbersMatter ||= inner.numbersMatter;
   }
 }
 

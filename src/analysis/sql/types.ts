@@ -41,6 +41,11 @@ export interface StatementAnalysis {
    * then include `unknown`.
    */
   refusal?: string;
+  /**
+   * True when the value of a number written in the statement decided `unboundedWrite` (`WHERE id > -2147483648`):
+   * the analysis is then never reused for a text that differs only in numbers.
+   */
+  numbersMatter?: boolean;
 }
 
 /** The analysis of a whole query string (one or more statements). */

@@ -14,6 +14,14 @@
  * - an expression over columns is NC (it depends on the row): that is what bounds a statement.
  * Identical operands (`x = x`, `$1 = $1`) count as equal although NULL = NULL is not true: such a statement is
  * plainly written to match everything.
+ *
+ * The question asked is "does the clause keep every row whose columns are not null?": a predicate that holds for
+ * every non-null value of a column's type keeps them all, where the parser can tell without the catalog:
+ * `x IS NOT NULL` (and `x IS NULL` is false for such rows, so `NOT (x IS NULL)` is true), `x LIKE '%'`, `x ~ ''`,
+ * a range bound at or beyond the extremes of the smallest integer type (`x > -2147483648`, `x >= -32768`,
+ * `x < 32767`, `BETWEEN -40000 AND 40000`), the empty string as a lower bound, and `'-infinity'` / `'infinity'` /
+ * `'NaN'`. Reading a number's value breaks the rule above, so such a clause reports `numbersMatter` and its text
+ * is never shared with texts that differ in numbers (analyze.ts).
  */
 import type { Node } from './walk.js';
 
@@ -28,9 +36,24 @@ type Possible = Scalar[];
 const ANY_BOOL: Possible = [true, false];
 const ANY_TRUTH: Possible = [true, false, null];
 
-/** True when the clause keeps every row for some choice of the numbers written in it. */
+/** Set while a clause is folded when a number's value was read (a range bound); see whereVerdict. */
+let numbersRead = false;
+
+/** True when the clause keeps every (non-null) row for some choice of the numbers written in it. */
 export function isAlwaysTrue(expr: unknown): boolean {
-  return truth(evaluate(expr)).includes(true);
+  return whereVerdict(expr).alwaysTrue;
+}
+
+/**
+ * isAlwaysTrue, and whether the answer read the value of a number written in the clause (then the statement's
+ * analysis must not be shared with texts that differ only in numbers).
+ */
+export function whereVerdict(expr: unknown): { alwaysTrue: boolean; numbersMatter: boolean } {
+  numbersRead = false;
+  const alwaysTrue = truth(evaluate(expr)).includes(true);
+  const numbersMatter = numbersRead;
+  numbersRead = false;
+  return { alwaysTrue, numbersMatter };
 }
 
 function evaluate(expr: unknown): Possible {
@@ -47,6 +70,7 @@ function evaluate(expr: unknown): Possible {
     case 'A_Expr':
       return aExpr(node);
     case 'NullTest':
+      if (nonNull(node.arg)) return [node.nulltesttype !== 'IS_NULL']; // for every row whose columns are not null
       return unique(evaluate(node.arg).flatMap((v) => nullTest(node.nulltesttype === 'IS_NULL', v)));
     case 'BooleanTest':
       return unique(truth(evaluate(node.arg)).map((v) => booleanTest(String(node.booltesttype), v)));
@@ -116,7 +140,19 @@ function aExpr(node: Node): Possible {
   const { lexpr, rexpr } = node;
   switch (node.kind) {
     case 'AEXPR_OP':
-      return lexpr === undefined ? prefix(op, evaluate(rexpr)) : binary(op, lexpr, rexpr);
+      if (lexpr !== undefined && isColumn(lexpr) && REGEX_ALL.has(op) && matchesAll(rexpr, REGEX_EVERYTHING)) return [true];
+      if (lexpr === undefined) return prefix(op, evaluate(rexpr));
+      // transform_null_equals (any session may set it) makes `x = NULL` mean `x IS NULL`: count both readings.
+      if (op === '=' && (isNullConst(lexpr) || isNullConst(rexpr))) {
+        const other = isNullConst(lexpr) ? rexpr : lexpr;
+        return unique([...binary(op, lexpr, rexpr), ...evaluate({ NullTest: { arg: other, nulltesttype: 'IS_NULL' } })]);
+      }
+      return binary(op, lexpr, rexpr);
+    case 'AEXPR_LIKE':
+    case 'AEXPR_ILIKE':
+      // `x LIKE '%'` holds for every non-null string; NOT LIKE and other patterns depend on the row.
+      if ((op === '~~' || op === '~~*') && isColumn(lexpr) && matchesAll(rexpr, /^%+$/)) return [true];
+      return opaque(node);
     case 'AEXPR_NOT_DISTINCT':
     case 'AEXPR_DISTINCT': {
       const equal = binary('IS NOT DISTINCT FROM', lexpr, rexpr);
@@ -144,6 +180,7 @@ function prefix(op: string, values: Possible): Possible {
 
 /** A comparison or arithmetic. Identical operands compare equal, unless numbers in them might differ. */
 function binary(op: string, lexpr: unknown, rexpr: unknown): Possible {
+  if (wholeRange(op, lexpr, rexpr)) return [true];
   if (COMPARISONS.has(op) && sameTree(lexpr, rexpr)) {
     if (containsNumber(lexpr)) return [true, false, NC]; // `x + 1 = x + 2` has the same cache key as `x + 1 = x + 1`
     return [op === '=' || op === '<=' || op === '>=' || op === 'IS NOT DISTINCT FROM'];
@@ -281,6 +318,85 @@ function containsNumber(node: unknown): boolean {
   if (node === null || typeof node !== 'object') return false;
   if (isNumber(node)) return true;
   return Object.values(node).some(containsNumber);
+}
+
+const REGEX_ALL = new Set(['~', '~*']);
+const REGEX_EVERYTHING = /^(|\.\*|\^|\$|\^\.\*|\.\*\$|\^\.\*\$)$/;
+const LOWER_STRINGS = new Set(['', '-infinity', '-inf']);
+const UPPER_STRINGS = new Set(['infinity', '+infinity', 'inf', '+inf', 'nan']);
+/** The smallest integer type's bounds: a bound beyond them lets every int2 (and nearly every wider) value through. */
+const INT2_MIN = -32768;
+const INT2_MAX = 32767;
+const FLIPPED: Record<string, string> = { '>': '<', '>=': '<=', '<': '>', '<=': '>=' };
+
+/** A column, possibly cast (`x::int`): not null on the rows the question is about. */
+function isColumn(expr: unknown): boolean {
+  const n = expr as Node | null;
+  if (!n || typeof n !== 'object') return false;
+  if (n.ColumnRef) return true;
+  const cast = n.TypeCast as Node | undefined;
+  return cast !== undefined && isColumn(cast.arg);
+}
+
+function isNullConst(expr: unknown): boolean {
+  return ((expr as Node | null)?.A_Const as Node | undefined)?.isnull === true;
+}
+
+const ARITHMETIC = new Set(['+', '-', '*', '/', '%', '^', '||']);
+
+/** An expression that is not null when the row's columns are not: columns, constants, arithmetic, coalesce. */
+function nonNull(expr: unknown, depth = 0): boolean {
+  const n = expr as Node | null;
+  if (!n || typeof n !== 'object' || depth > 50) return false;
+  if (n.ColumnRef) return true;
+  const c = n.A_Const as Node | undefined;
+  if (c) return c.isnull !== true;
+  const cast = n.TypeCast as Node | undefined;
+  if (cast) return nonNull(cast.arg, depth + 1);
+  const e = n.A_Expr as Node | undefined;
+  if (e) {
+    const names = (e.name ?? []) as Node[];
+    const op = String(((names[names.length - 1]?.String as Node) ?? {}).sval ?? '');
+    return e.kind === 'AEXPR_OP' && ARITHMETIC.has(op) && (e.lexpr === undefined || nonNull(e.lexpr, depth + 1)) && nonNull(e.rexpr, depth + 1);
+  }
+  const coalesce = n.CoalesceExpr as Node | undefined;
+  if (coalesce) return ((coalesce.args ?? []) as unknown[]).some((a) => nonNull(a, depth + 1));
+  return false;
+}
+
+/** A string constant (through casts) that the pattern matches in full. */
+function matchesAll(expr: unknown, pattern: RegExp): boolean {
+  const value = constantText(expr);
+  return typeof value === 'string' && pattern.test(value);
+}
+
+/** The text of a string constant, or of a number as written (through casts and a sign the parser folded in). */
+function constantText(expr: unknown): string | undefined {
+  const n = expr as Node | null;
+  if (!n || typeof n !== 'object') return undefined;
+  const cast = n.TypeCast as Node | undefined;
+  if (cast) return constantText(cast.arg);
+  const c = n.A_Const as Node | undefined;
+  if (!c) return undefined;
+  if (c.sval) return String((c.sval as Node).sval ?? '');
+  if (c.ival || c.fval) {
+    numbersRead = true; // the answer now depends on this number's value
+    return c.ival ? String((c.ival as Node).ival ?? 0) : String((c.fval as Node).fval ?? '');
+  }
+  return undefined;
+}
+
+/** `column > bound` (either way round) where the bound lets every value of the column's type through. */
+function wholeRange(op: string, lexpr: unknown, rexpr: unknown): boolean {
+  if (!(op in FLIPPED)) return false;
+  const [direction, bound] = isColumn(lexpr) ? [op, rexpr] : isColumn(rexpr) ? [FLIPPED[op], lexpr] : [undefined, undefined];
+  if (direction === undefined) return false;
+  const text = constantText(bound)?.trim().toLowerCase();
+  if (text === undefined) return false;
+  const lower = direction === '>' || direction === '>=';
+  if ((lower ? LOWER_STRINGS : UPPER_STRINGS).has(text)) return true;
+  const value = text === '' ? NaN : Number(text.replace(/_/g, ''));
+  return !Number.isNaN(value) && (lower ? value <= INT2_MIN : value >= INT2_MAX);
 }
 
 function unique(values: Possible): Possible {

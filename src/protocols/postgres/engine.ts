@@ -19,6 +19,7 @@ import { filterStartupParams } from './params.js';
 import { Relay } from './relay.js';
 import { ResultMasker } from './result-masking.js';
 import { TableCatalog } from './catalog.js';
+import { checkStartupSettings } from './session-settings.js';
 import { StartupChannel } from './startup.js';
 import { UpstreamStartupError, cancelUpstream, connectUpstream, type UpstreamConnection } from './upstream.js';
 
@@ -121,6 +122,13 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     const credentials = await pipeline.credentials(session);
     upstream = await connectUpstream({ target: session.target, credentials, database: session.database,
       startupParams: startup.forwardParams });
+    // The server must read statements as Warden does (a role default or login trigger could say otherwise).
+    try {
+      checkStartupSettings(upstream.parameters);
+    } catch (err) {
+      upstream.socket.destroy();
+      throw err;
+    }
   } catch (err) {
     const error = toWardenError(err);
     const reason = `upstream login failed: ${error.code}`;

@@ -51,6 +51,11 @@ export interface GateOptions {
    * or null; absent when no masking rule applies to the session.
    */
   refusal?: (command: Command) => string | null;
+  /**
+   * For a statement whose reading depends on session settings sent behind others (session-settings.ts): a promise
+   * of a refusal, or of undefined once it may be judged; undefined when it may be judged now.
+   */
+  settle?: (command: Command) => Promise<Verdict | undefined> | undefined;
 }
 
 type Held = { kind: 'query' | 'parse'; bytes: Buffer; command: Command; name?: string; verdict: Promise<Verdict> };
@@ -169,6 +174,8 @@ export class ClientGate {
 
   /** Asks the pipeline about a statement; an immediate allow is forwarded at once, anything else is held. */
   private statement(kind: Held['kind'], command: Command, name?: string): 'forward' | Omit<Held, 'bytes'> {
+    const settle = this.o.settle?.(command);
+    if (settle) return { kind, command, name, verdict: settle.then((refused) => refused ?? this.judgeLater(command)) };
     const verdict = this.o.pipeline.onCommand(this.o.session, command, { notify: (text) => this.notify(text) });
     if (!(verdict instanceof Promise) && verdict.effect === 'allow') {
       const refused = this.maskingRefusal(command, verdict.note);
@@ -180,6 +187,12 @@ export class ClientGate {
     const pending = verdict instanceof Promise ? verdict : Promise.resolve(verdict);
     return { kind, command, name,
       verdict: pending.then((v) => (v.effect === 'allow' ? this.maskingRefusal(command, v.note) ?? v : v)) };
+  }
+
+  /** The verdict on a statement held before it was judged (settle), with the masking check of an allow. */
+  private judgeLater(command: Command): Promise<Verdict> {
+    const verdict = this.o.pipeline.onCommand(this.o.session, command, { notify: (text) => this.notify(text) });
+    return Promise.resolve(verdict).then((v) => (v.effect === 'allow' ? this.maskingRefusal(command, v.note) ?? v : v));
   }
 
   /** A refusal of an allowed statement whose results masking could not handle (recorded like a denial), or null. */

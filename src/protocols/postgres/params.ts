@@ -3,7 +3,14 @@
  * settings before any statement runs, so they bypass statement-level checks: `options=-c role=admin` would change
  * identity with no SQL at all. Only settings that shape formatting and timeouts pass; anything else refuses the
  * connection with a clear message (fail closed). Pure.
+ *
+ * Two settings decide how the server reads statement text and are pinned (src/analysis/sql/settings.ts):
+ * standard_conforming_strings (on) and client_encoding (UTF8). A caller may ask for their pinned values (any
+ * spelling) and nothing else, as a parameter or in `options`; whatever it asked, Warden sends the pinned values at
+ * upstream login, which also overrides role and database defaults (a startup value outranks them).
+ * `SQL_ASCII`, which libpq sends from a C locale, is taken as UTF8: on a UTF8 database both mean the same bytes.
  */
+import { PINNED_SETTINGS, isPinnedSetting, keepsPin } from '../../analysis/sql/settings.js';
 import { WardenError } from '../../errors.js';
 
 /** Settings a caller may choose at startup (lower case, as PostgreSQL compares them). */
@@ -37,13 +44,27 @@ export function filterStartupParams(params: Record<string, string>): { forward: 
     else if (!ALLOWED_SETTINGS.has(key)) {
       throw new WardenError('WARDEN_ERR_UNSUPPORTED', `startup parameter "${name}" is not allowed through Warden`);
     }
-    if (!key.startsWith('_pq_.') && key !== 'replication') forward[name] = value;
+    if (isPinnedSetting(key)) checkPinned(key, value);
+    else if (!key.startsWith('_pq_.') && key !== 'replication') forward[name] = value;
   }
-  return { forward, extensions };
+  return { forward: { ...forward, ...PINNED_SETTINGS }, extensions };
+}
+
+/** Refuses a value other than the pinned one (SQL_ASCII counts as UTF8, see the module comment). */
+function checkPinned(name: string, value: string): void {
+  if (keepsPin(name, value)) return;
+  if (name === 'client_encoding' && value.replace(/[^a-z0-9]/gi, '').toLowerCase() === 'sqlascii') return;
+  const hint = name === 'client_encoding' ? ' (set PGCLIENTENCODING=UTF8)' : '';
+  throw new WardenError('WARDEN_ERR_UNSUPPORTED', `${name} "${value}" is not supported through Warden: its statement `
+    + `analysis and masking need ${name} ${PINNED_SETTINGS[name]}; this session's is "${value}"${hint}`);
 }
 
 /** Accepts `options` only when it holds nothing but `-c name=value` (or `--name=value`) for allowed settings. */
 function checkOptions(options: string): void {
+  // The server unescapes `\ ` and `\x` in options: a backslash could hide a word boundary or a name from this check.
+  if (options.includes('\\')) {
+    throw new WardenError('WARDEN_ERR_UNSUPPORTED', 'startup options with a backslash are not allowed through Warden');
+  }
   const words = options.trim().split(/\s+/).filter((w) => w.length > 0);
   for (let i = 0; i < words.length; i++) {
     let setting: string | undefined;
@@ -54,5 +75,6 @@ function checkOptions(options: string): void {
     if (!setting || !setting.includes('=') || !name || !ALLOWED_SETTINGS.has(name)) {
       throw new WardenError('WARDEN_ERR_UNSUPPORTED', `startup options "${options}" are not allowed through Warden: only -c for ${[...ALLOWED_SETTINGS].slice(0, 4).join(', ')}, ...`);
     }
+    if (isPinnedSetting(name)) checkPinned(name, setting.slice(setting.indexOf('=') + 1));
   }
 }

@@ -10,17 +10,22 @@ import { WardenError, toWardenError } from '../../errors.js';
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { TerminateOptions } from '../../session/registry.js';
 import type { Session } from '../../session/session.js';
-import { FrameScanner, decodeCommandComplete, decodeErrorFields } from './codec.js';
+import type { Command, Verdict } from '../../session/types.js';
+import { FrameScanner, decodeCommandComplete, decodeErrorFields, decodeParameterStatus } from './codec.js';
 import { encodeWardenError } from './errors.js';
 import { ClientGate } from './gate.js';
 import { StatementTracker } from './statements.js';
 import { MaskedForwarder } from './relay-masked.js';
+import { BARRIER_REFUSAL, reportedSettingRefusal, settingsBarrier } from './session-settings.js';
 import type { ResultMasker } from './result-masking.js';
 
-/** Backend messages the relay reads: the answers that close forwarded messages. */
+/**
+ * Backend messages the relay reads: the answers that close forwarded messages, and ParameterStatus (rare), whose
+ * standard_conforming_strings and client_encoding must stay what Warden reads statements with.
+ */
 const BACKEND_INTEREST = (() => {
   const table = new Uint8Array(256);
-  for (const t of '123TnCIsEZ') table[t.charCodeAt(0)] = 1;
+  for (const t of '123TnCIsEZS') table[t.charCodeAt(0)] = 1;
   return table;
 })();
 /** Larger backend messages of those kinds are not legitimate (a RowDescription of 1,600 columns is ~100 KB). */
@@ -37,6 +42,10 @@ const MASKED_INTEREST = (() => {
 /** A DataRow may hold up to 1 GB (PostgreSQL's own limit on a value); a masked one is assembled whole. */
 const MAX_MASKED_MESSAGE = 1024 * 1024 * 1024;
 const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+const FLUSH = Buffer.from([0x48, 0, 0, 0, 4]);
+
+/** Thrown from the upstream visitor when the server reports a lexing setting Warden does not read with. */
+class UnsafeSetting extends WardenError {}
 
 /** What the relay needs to run. */
 export interface RelayOptions {
@@ -80,6 +89,7 @@ export class Relay {
       session: o.session, pipeline: o.pipeline, tracker: this.tracker, maxMessageBytes: o.maxMessageBytes,
       // Statements whose results masking could not handle (COPY in binary, ...) are refused before they run.
       refusal: masker && ((command) => masker.refusal(command)),
+      settle: (command) => this.settingsBarrier(command),
       io: {
         toUpstream: (bytes) => { if (!o.upstream.write(bytes)) o.client.pause(); },
         toClient: (bytes) => { if (!o.client.destroyed) o.client.write(bytes); },
@@ -153,6 +163,7 @@ export class Relay {
   };
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
+    const atStart = this.upstreamScanner.atBoundary;
     try {
       if (this.masked) this.masked.forward(chunk);
       else {
@@ -160,6 +171,13 @@ export class Relay {
         if (!this.o.client.write(chunk)) this.o.upstream.pause();
       }
     } catch (err) {
+      if (err instanceof UnsafeSetting) {
+        // Nothing of this chunk reached the caller; what it already has ends where this chunk starts.
+        this.o.logger.warn({ session: this.o.session.id }, err.message);
+        this.o.pipeline.onEvent(this.o.session, 'upstream.unsafe_setting', { message: err.message });
+        this.endWith(`unsafe server setting: ${err.message}`, encodeWardenError(err), atStart);
+        return;
+      }
       this.upstreamFailed(err);
       return;
     }
@@ -195,8 +213,32 @@ export class Relay {
       case 0x73: /* s */ this.tracker.completed(undefined); break;
       case 0x45: /* E */ this.onUpstreamError(decodeErrorFields(body)); break;
       case 0x5a: /* Z */ this.tracker.ready(body[0] === 0x54 ? 'T' : body[0] === 0x45 ? 'E' : 'I'); break;
+      case 0x53: /* S */ this.onParameterStatus(body); break;
     }
   };
+
+  /** Ends the session (by throwing UnsafeSetting) when the server now reads statements differently. */
+  private onParameterStatus(body: Buffer): void {
+    const { name, value } = decodeParameterStatus(body);
+    const refusal = reportedSettingRefusal(name, value);
+    if (refusal !== undefined) throw new UnsafeSetting('WARDEN_ERR_FORBIDDEN', refusal);
+  }
+
+  /**
+   * The settings barrier (session-settings.ts) for a statement the gate is about to judge: undefined to judge it
+   * now, else a promise of a refusal, or of undefined once the upstream has answered everything before it.
+   */
+  private settingsBarrier(command: Command): Promise<Verdict | undefined> | undefined {
+    const barrier = settingsBarrier(command.text, this.tracker);
+    if (barrier === 'now') return undefined;
+    if (barrier === 'refuse') {
+      this.o.pipeline.onEvent(this.o.session, 'statement.denied', { text: command.text, rule: null, classes: [], message: BARRIER_REFUSAL });
+      return Promise.resolve({ effect: 'deny', message: BARRIER_REFUSAL, note: { effect: 'deny', classes: [] } });
+    }
+    // Answers still in the server's buffer (an unsynchronised Parse) are needed to become idle.
+    if (this.tracker.batchOpen) this.o.upstream.write(FLUSH);
+    return this.tracker.whenIdle().then(() => undefined);
+  }
 
   /** Resolves when the bytes sent to the caller end on a message boundary (Warden may add its own message). */
   private whenClientAtBoundary(): Promise<void> {
@@ -214,10 +256,10 @@ export class Relay {
   }
 
   /** Ends the session because of an error, telling the caller with `message` when the stream allows it. */
-  private endWith(reason: string, message: Buffer): void {
+  private endWith(reason: string, message: Buffer, atBoundary = this.upstreamScanner.atBoundary): void {
     if (this.endReason !== null) return;
     this.endReason = reason;
-    if (this.upstreamScanner.atBoundary && !this.o.client.destroyed) this.o.client.write(message);
+    if (atBoundary && !this.o.client.destroyed) this.o.client.write(message);
     this.closeBoth();
   }
 

@@ -24,6 +24,8 @@ export class StatementTracker {
   private idleWaiters: (() => void)[] = [];
   /** Messages forwarded since the last Sync: an open extended-protocol batch upstream. */
   private unsynced = 0;
+  /** A Bind or Execute was forwarded since the last Sync (session-settings.ts: code may have run). */
+  ranSinceSync = false;
   /** Transaction status from the last ReadyForQuery ('I' idle, 'T' in a transaction, 'E' failed transaction). */
   transactionStatus: 'I' | 'T' | 'E' = 'I';
 
@@ -38,12 +40,15 @@ export class StatementTracker {
   execute(command: Command): void {
     this.queue.push({ kind: 'exec', command, startedAt: performance.now(), rows: 0 });
     this.unsynced++;
+    this.ranSinceSync = true;
   }
 
   /** A Parse, Bind, Describe, Close or Sync was sent. */
   sent(kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync'): void {
     this.queue.push({ kind });
     this.unsynced = kind === 'sync' ? 0 : this.unsynced + 1;
+    if (kind === 'sync') this.ranSinceSync = false;
+    else if (kind === 'bind') this.ranSinceSync = true;
   }
 
   /** True when the upstream has answered everything forwarded so far. */
