@@ -260,9 +260,11 @@ describe('client encodings', () => {
     await admin.query("CREATE FUNCTION public.to_latin1() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'LATIN1', false) $$");
     await admin.end();
     const hidden = await stack.client({ user: 'ana', password: analyst });
+    const ended = new Promise((resolve) => hidden.once('end', resolve));
     try {
       await assert.rejects(hidden.query('SELECT public.to_latin1()'), /client_encoding/);
-      await assert.rejects(hidden.query('SELECT email FROM customers'));
+      await ended; // Warden closed the connection
+      await assert.rejects(hidden.query('SELECT email FROM customers'), /Client has encountered a connection error and is not queryable/);
     } finally {
       await hidden.end().catch(() => {});
     }
