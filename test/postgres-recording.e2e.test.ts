@@ -13,6 +13,7 @@ import { pollUntil } from './harness/poll.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 const EMAIL = 'alice.recorded@example.com';
+const OTHER_EMAIL = 'bob.recorded@example.com';
 const CARD = '4111111111111111';
 const SECRET_CODE = 'club-code-QX7Z'; // matches no detector: redacted only where its column is masked
 const POLICY = `kind: Policy
@@ -27,7 +28,7 @@ rules:
         strategy: redact
 `;
 
-interface RecordedEvent { type: string; data: { text?: string; params?: (string | null)[] } }
+interface RecordedEvent { type: string; data: { text?: string; params?: (string | null)[]; error?: unknown } }
 let stack: Stack;
 
 before(async () => {
@@ -82,6 +83,8 @@ describe('recordings redact what callers send', () => {
     assert.equal(insert.code, 0, insert.stderr);
     const c = await stack.client({ user: 'alice', password: token });
     try {
+      // The server's error message echoes the literal: it is redacted in the recording too.
+      await assert.rejects(c.query(`SELECT '${OTHER_EMAIL}'::int /* m0 */`), (e: pg.DatabaseError) => e.code === '22P02');
       await c.query('UPDATE members SET card = $1 WHERE id = $2 /* m2 */', [CARD, 1]);
     } finally {
       await c.end();
@@ -92,7 +95,9 @@ describe('recordings redact what callers send', () => {
     const update = events.find((e) => e.data.text === 'UPDATE members SET card = $1 WHERE id = $2 /* m2 */');
     assert.deepEqual(update?.data.params, ['[redacted]', '1']);
     const shown = JSON.stringify(events);
-    for (const secret of [EMAIL, CARD]) {
+    const failed = events.find((e) => e.data.text?.endsWith('/* m0 */'));
+    assert.deepEqual(failed?.data.error, { code: '22P02', message: 'invalid input syntax for type integer: "[redacted]"' });
+    for (const secret of [EMAIL, OTHER_EMAIL, CARD]) {
       assert.equal(shown.includes(secret), false, `sessions show holds ${secret}`);
       assert.deepEqual(await dataDirHolds(secret), [], `the data directory holds ${secret}`);
     }

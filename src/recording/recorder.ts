@@ -6,7 +6,10 @@
  */
 import type { Logger } from 'pino';
 import type { SessionEventRecord, SessionRepository } from '../store/types.js';
-import type { Redactor } from './redact.js';
+import { recordingRedactor, type Redactor } from './redact.js';
+
+/** The redaction every caller gets (detector hits in literals, parameters and messages). */
+const EVERYONE = recordingRedactor([]);
 
 /** Most events held in memory while the store refuses writes; past it the oldest are dropped (and logged). */
 const MAX_BUFFERED_EVENTS = 200_000;
@@ -46,8 +49,9 @@ export class Recorder {
     if (this.closed) return;
     const seq = this.nextSeq.get(sessionId) ?? 1;
     this.nextSeq.set(sessionId, seq + 1);
-    const redact = this.redactors.get(sessionId);
-    this.buffer.push({ sessionId, seq, at: new Date().toISOString(), type, data: redact ? redact(data) : data });
+    // A session begun without rules (or an event after its end) still gets the detectors everyone gets.
+    const redact = this.redactors.get(sessionId) ?? EVERYONE;
+    this.buffer.push({ sessionId, seq, at: new Date().toISOString(), type, data: redact(data) });
     if (this.buffer.length > MAX_BUFFERED_EVENTS) {
       const dropped = this.buffer.splice(0, this.buffer.length - MAX_BUFFERED_EVENTS);
       this.options.logger.error({ dropped: dropped.length }, 'recording buffer full: store not accepting writes');

@@ -50,6 +50,13 @@ describe('recording redaction for every caller', () => {
     assert.deepEqual(everyone({ text: "select 'a@example.com'", rule: 'x' }), { text: `select ${R}`, rule: 'x' });
   });
 
+  it('redacts detector matches in recorded messages, which echo values', () => {
+    const failed = { text: "select 'alice@example.com'::int", error: { code: '22P02', message: 'invalid input syntax for type integer: "alice@example.com"' } };
+    assert.deepEqual(everyone(failed), { text: `select ${R}::int`, error: { code: '22P02', message: `invalid input syntax for type integer: "${REDACTED}"` } });
+    const upstream = { severity: 'ERROR', code: '22P02', message: `bad card ${CARD} and ${CARD}.` };
+    assert.deepEqual(everyone(upstream), { severity: 'ERROR', code: '22P02', message: `bad card ${REDACTED} and ${REDACTED}.` });
+  });
+
   it('does not record text it cannot lex when a detector finds something in it', () => {
     const out = text(everyone, "select 'unterminated alice@example.com");
     assert.match(String(out), /^\[not recorded/);

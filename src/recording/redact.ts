@@ -72,10 +72,11 @@ function planFor(rules: MaskRules): Plan {
 function redactData(data: Record<string, unknown>, plan: Plan): Record<string, unknown> {
   const text = typeof data.text === 'string' ? data.text : undefined;
   const params = Array.isArray(data.params) ? (data.params as unknown[]) : undefined;
-  if (text === undefined && params === undefined) return data;
+  const messages = redactMessages(data, plan);
+  if (text === undefined && params === undefined) return messages ? { ...data, ...messages } : data;
   const map = text === undefined ? undefined : valueMap(text);
-  const out: Record<string, unknown> = { ...data };
-  let changed = false;
+  const out: Record<string, unknown> = { ...data, ...messages };
+  let changed = messages !== undefined;
   if (text !== undefined && map) {
     // Text the lexer cannot read has no known literals: record it only when nothing sensitive could be in it.
     if (!map.lexed) out.text = sensitive(text, undefined, plan, true) ? UNREADABLE : text;
@@ -90,6 +91,44 @@ function redactData(data: Record<string, unknown>, plan: Plan): Record<string, u
     changed ||= (out.params as unknown[]).some((p, i) => p !== params[i]);
   }
   return changed ? out : data;
+}
+
+/**
+ * Server and Warden messages echo values (`invalid input syntax for type integer: "alice@example.com"`): the
+ * detector and pattern matches in `message` and `error.message` are replaced. Undefined when nothing changed.
+ */
+function redactMessages(data: Record<string, unknown>, plan: Plan): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  if (typeof data.message === 'string') {
+    const message = redactFreeText(data.message, plan);
+    if (message !== data.message) out = { message };
+  }
+  const error = data.error as { message?: unknown } | undefined;
+  if (error !== null && typeof error === 'object' && typeof error.message === 'string') {
+    const message = redactFreeText(error.message, plan);
+    if (message !== error.message) out = { ...out, error: { ...error, message } };
+  }
+  return out;
+}
+
+/** Free text: every detector or pattern match becomes REDACTED (there are no tokens to go by). */
+function redactFreeText(text: string, plan: Plan): string {
+  const ranges: [number, number][] = [];
+  for (const d of plan.detectors) ranges.push(...scanDetector(d, text));
+  for (const re of plan.patterns) {
+    re.lastIndex = 0;
+    for (const m of text.matchAll(re)) if (m[0].length > 0) ranges.push([m.index, m.index + m[0].length]);
+  }
+  if (ranges.length === 0) return text;
+  ranges.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let at = 0;
+  for (const [start, end] of ranges) {
+    if (end <= at) continue;
+    out += text.slice(at, Math.max(at, start)) + REDACTED;
+    at = end;
+  }
+  return out + text.slice(at);
 }
 
 /** The text with each sensitive literal token replaced; `unsure` when values or columns are unknown. */
