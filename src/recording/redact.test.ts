@@ -29,7 +29,8 @@ describe('recording redaction for every caller', () => {
       [`select '4111 1111 1111 1111'`, `select ${R}`],
       ["select 'alice@' \n 'example.com'", `select ${R}`], // one constant on two lines: one token
       ["select 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc'", `select ${R}`],
-      ["select 'AKIAIOSFODNN7EXAMPLE' /* alice@example.com */", `select ${R} /* alice@example.com */`],
+      ["select 'AKIAIOSFODNN7EXAMPLE' /* alice@example.com */ -- 4111 1111 1111 1111\n, 1 -- fine",
+        `select ${R} /* ${REDACTED} */ -- ${REDACTED}\n, 1 -- fine`],
       ["select '4111111111111112'", "select '4111111111111112'"], // no valid Luhn sum: not a card
       ["select '+1 415 555 0100', '10.0.0.1'", "select '+1 415 555 0100', '10.0.0.1'"],
     ];

@@ -10,6 +10,7 @@
  *   to or compared with a masked column (matched by column name whatever the table, so a name that is masked
  *   anywhere is redacted everywhere); and, when a rule masks by type (Warden cannot tell a literal's column type),
  *   or when the text cannot be parsed, every literal and parameter.
+ * Comments are caller text too: one in which a detector or pattern finds something is replaced whole.
  * Literals are found with the parser's own lexer and tree (analysis/sql/literals.ts), never with patterns over the
  * text. Owns the decision and the rewriting. Pure and synchronous; never throws (a failure records a placeholder).
  */
@@ -138,6 +139,13 @@ function redactText(text: string, sites: readonly ValueSite[], plan: Plan, unsur
   for (const site of sites) {
     if (site.kind === 'param') continue;
     const raw = text.slice(site.start, site.end);
+    if (site.kind === 'comment') {
+      // A comment goes to no column: only what a detector or pattern finds in it is sensitive.
+      if (!contentHit(raw, plan)) continue;
+      out += text.slice(at, site.start) + (raw.startsWith('--') ? `-- ${REDACTED}` : `/* ${REDACTED} */`);
+      at = site.end;
+      continue;
+    }
     const hit = sensitive(raw, site, plan, unsure) || (site.value !== undefined && sensitive(site.value, site, plan, unsure));
     if (!hit) continue;
     out += text.slice(at, site.start) + (site.kind === 'string' ? `'${REDACTED}'` : REDACTED);
@@ -153,6 +161,11 @@ function sensitive(value: string, site: ValueSite | undefined, plan: Plan, unsur
     if (unsure) return true; // the masked column it goes to cannot be ruled out
     if (site?.columns.some((c) => c === '*' || plan.columns.some((g) => globMatch(g, c)))) return true;
   }
+  return contentHit(value, plan);
+}
+
+/** Whether a detector or pattern of the plan matches somewhere in `value`. */
+function contentHit(value: string, plan: Plan): boolean {
   for (const d of plan.detectors) if (scanDetector(d, value).length > 0) return true;
   for (const re of plan.patterns) {
     re.lastIndex = 0;

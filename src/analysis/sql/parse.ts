@@ -83,9 +83,9 @@ export function numericTokenSpans(text: string): [number, number][] {
   return spans;
 }
 
-/** One constant token of a query string (a literal or a `$n` parameter), as the parser's own lexer finds it. */
+/** One constant token of a query string (a literal, a `$n` parameter or a comment), as the parser's lexer finds it. */
 export interface ConstantToken {
-  kind: 'string' | 'number' | 'param';
+  kind: 'string' | 'number' | 'param' | 'comment';
   /** [start, end) in UTF-16 code units. */
   start: number;
   end: number;
@@ -97,8 +97,9 @@ export interface ConstantToken {
 const UNNAMED_STRING_TOKENS = new Set([262, 263, 264]);
 
 /**
- * Every literal and parameter token of a query string, in order: strings of every spelling (plain, E'', U&'',
- * dollar-quoted, bit and hex strings), numbers and `$n`. Throws on text that does not lex; refuses a NUL character.
+ * Every literal, parameter and comment token of a query string, in order: strings of every spelling (plain, E'',
+ * U&'', dollar-quoted, bit and hex strings), numbers, `$n`, and comments (C-style and `--`). Throws on text that
+ * does not lex; refuses a NUL character.
  */
 export function constantTokens(text: string): ConstantToken[] {
   if (!ready) throw new Error('SQL parser not loaded: await initSqlAnalysis() first');
@@ -108,7 +109,8 @@ export function constantTokens(text: string): ConstantToken[] {
   for (const token of scanSync(text).tokens) {
     const name = token.tokenName;
     const kind = name === 'SCONST' || UNNAMED_STRING_TOKENS.has(token.tokenType) ? 'string'
-      : name === 'ICONST' || name === 'FCONST' ? 'number' : name === 'PARAM' ? 'param' : undefined;
+      : name === 'ICONST' || name === 'FCONST' ? 'number' : name === 'PARAM' ? 'param'
+        : name === 'C_COMMENT' || name === 'SQL_COMMENT' ? 'comment' : undefined;
     if (kind) out.push({ kind, start: toChars(token.start), end: toChars(token.end), startByte: token.start });
   }
   return out;
