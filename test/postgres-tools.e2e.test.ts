@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { GUARDRAILS_YAML } from '../src/policy/test-fixtures.js';
+import { LARGE_OBJECT_FUNCTIONS } from '../src/protocols/postgres/fastpath.js';
 import { runProcess, type ProcessResult } from './harness/process.js';
 import { startStack, type Stack } from './harness/stack.js';
 
@@ -66,6 +67,7 @@ SELECT setval('shop.counter', 50);
 CREATE TABLE public.plain (k text PRIMARY KEY, v jsonb, b bytea);
 INSERT INTO public.plain VALUES ('a', '{"x": [1, 2]}', '\\xdeadbeef');
 GRANT SELECT ON shop.orders TO PUBLIC;
+SELECT lo_from_bytea(0, 'a large object, read by pg_dump through the fast-path protocol');
 `;
 
 let stack: Stack;
@@ -141,6 +143,27 @@ describe('pg_dump through Warden', () => {
     assert.equal(again, reference);
     const rows = await superuserQuery('restored', 'SELECT name, email FROM shop.customers ORDER BY id');
     assert.deepEqual(rows.rows, [{ name: 'Alice', email: 'alice@example.com' }, { name: 'Bob', email: 'bob\t"x"\\y' }]);
+    const blob = await superuserQuery('restored', "SELECT convert_from(lo_get(oid), 'UTF8') AS v FROM pg_largeobject_metadata");
+    assert.deepEqual(blob.rows, [{ v: 'a large object, read by pg_dump through the fast-path protocol' }]);
+  });
+
+  test('the custom format with parallel-safe directory dumps too, and pg_restore gives an equal database', async (t) => {
+    const archive = path.join(workDir, 'app.dump');
+    ok(await viaWarden('pg_dump', 'app', ['-Fc', '-f', archive]), 'pg_dump -Fc through Warden');
+    ok(await viaWarden('pg_dump', 'app', ['-Fd', '-j', '2', '-f', path.join(workDir, 'app.dir')]), 'pg_dump -Fd -j 2 through Warden');
+    await superuserQuery('postgres', 'CREATE DATABASE restored_c OWNER warden_scram');
+    t.after(() => superuserQuery('postgres', 'DROP DATABASE restored_c'));
+    const restore = await runProcess('pg_restore', ['-h', stack.pg.socketDir, '-p', String(stack.pg.port), '-U',
+      stack.pg.superuser, '-d', 'restored_c', '--exit-on-error', archive]);
+    assert.equal(restore.code, 0, restore.stderr);
+    const reference = ok(await direct('pg_dump', 'app', ['--restrict-key', KEY]), 'direct pg_dump');
+    assert.equal(ok(await direct('pg_dump', 'restored_c', ['--restrict-key', KEY]), 'pg_dump of the restored copy'), reference);
+  });
+
+  test('large objects are reached by built-in function OIDs that the server names as Warden does', async () => {
+    const rows = await superuserQuery('app', `SELECT oid::int AS oid, proname FROM pg_proc
+      WHERE oid = ANY('{${[...LARGE_OBJECT_FUNCTIONS.keys()].join(',')}}'::oid[]) ORDER BY oid`);
+    assert.deepEqual(rows.rows, [...LARGE_OBJECT_FUNCTIONS].sort((a, b) => a[0] - b[0]).map(([oid, proname]) => ({ oid, proname })));
   });
 
   test('--schema-only works under the guardrails example and under the read-only policy', async () => {
@@ -189,6 +212,8 @@ describe('dangerous settings stay refused on the same read-only target', () => {
     ['SET "Role" TO postgres', /read-only/],
     ['LOCK TABLE shop.orders IN EXCLUSIVE MODE', /read-only/],
     ['LOCK shop.orders', /read-only/],
+    // libpq's lo_import creates and writes a large object through fast-path calls (lo_creat, lowrite).
+    [`\\lo_import ${process.execPath}`, /read-only/],
   ];
   for (const [sql, message] of refused) {
     test(sql, async () => {
@@ -198,6 +223,8 @@ describe('dangerous settings stay refused on the same read-only target', () => {
       assert.match(r.stderr, message);
       assert.match(r.stderr, /WARDEN_ERR_ACCESS_DENIED/);
       assert.equal(r.stdout, `origin\n${stack.pg.scram.user}\n`, 'the refused statement changed nothing');
+      const objects = await superuserQuery('app', 'SELECT count(*)::int AS n FROM pg_largeobject_metadata');
+      assert.deepEqual(objects.rows, [{ n: 1 }], 'no large object was created');
     });
   }
 });

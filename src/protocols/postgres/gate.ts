@@ -13,6 +13,7 @@ import {
   FrameScanner, bindParamsAsText, decodeBind, decodeDescribeOrClose, decodeExecute, decodeParse, decodeQuery,
   encodeErrorResponse, encodeNoticeResponse, encodeReadyForQuery,
 } from './codec.js';
+import { fastPathStatement } from './fastpath.js';
 import type { StatementTracker } from './statements.js';
 
 /** Every frontend message is looked at except CopyData, which may be large and carries no statement. */
@@ -157,7 +158,7 @@ export class ClientGate {
     }
     switch (type) {
       case 0x51: /* Q */ return this.statement('query', this.command(decodeQuery(body)));
-      case 0x46: /* F */ return this.statement('query', this.command('<fast-path function call>'));
+      case 0x46: /* F */ return this.statement('query', this.command(fastPathStatement(body)));
       case 0x50: /* P */ {
         const parse = decodeParse(body);
         return this.statement('parse', this.command(parse.query), parse.name);
