@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { GUARDRAILS_YAML } from '../src/policy/test-fixtures.js';
 import { LARGE_OBJECT_FUNCTIONS } from '../src/protocols/postgres/fastpath.js';
@@ -213,7 +214,7 @@ describe('dangerous settings stay refused on the same read-only target', () => {
     ['LOCK TABLE shop.orders IN EXCLUSIVE MODE', /read-only/],
     ['LOCK shop.orders', /read-only/],
     // libpq's lo_import creates and writes a large object through fast-path calls (lo_creat, lowrite).
-    [`\\lo_import ${process.execPath}`, /read-only/],
+    [`\\lo_import ${fileURLToPath(new URL('../package.json', import.meta.url))}`, /read-only/],
   ];
   for (const [sql, message] of refused) {
     test(sql, async () => {
