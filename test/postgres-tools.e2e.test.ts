@@ -185,6 +185,24 @@ describe('pg_dump through Warden', () => {
   });
 });
 
+describe('large objects through the fast-path protocol', () => {
+  test('\\lo_import, \\lo_export and \\lo_unlink work where the guardrails allow writes', async () => {
+    const source = path.join(workDir, 'blob.txt');
+    const copy = path.join(workDir, 'blob-out.txt');
+    await fs.writeFile(source, 'through Warden, in both directions\n');
+    const imported = ok(await viaWarden('psql', 'pg-main', ['-X', '-c', `\\lo_import ${source}`]), 'lo_import');
+    const oid = /^lo_import (\d+)$/m.exec(imported)?.[1];
+    assert.ok(oid, imported);
+    const stored = await superuserQuery('app', `SELECT convert_from(lo_get(${oid}), 'UTF8') AS v`);
+    assert.deepEqual(stored.rows, [{ v: 'through Warden, in both directions\n' }]);
+    ok(await viaWarden('psql', 'pg-main', ['-X', '-c', `\\lo_export ${oid} ${copy}`]), 'lo_export');
+    assert.equal(await fs.readFile(copy, 'utf8'), 'through Warden, in both directions\n');
+    ok(await viaWarden('psql', 'pg-main', ['-X', '-c', `\\lo_unlink ${oid}`]), 'lo_unlink');
+    const left = await superuserQuery('app', `SELECT count(*)::int AS n FROM pg_largeobject_metadata WHERE oid = ${oid}`);
+    assert.deepEqual(left.rows, [{ n: 0 }]);
+  });
+});
+
 describe('psql meta-commands through Warden', () => {
   test('print under the read-only policy what they print directly', async () => {
     const commands = ['\\d', '\\dt shop.*', '\\d+ shop.customers', '\\d shop.totals', '\\d+ shop.events', '\\d shop.counter',
