@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initSqlAnalysis } from '../analysis/sql/analyze.js';
 import type { MaskItem } from '../policy/schema.js';
+import { prng } from '../masking/test-random.js';
 import { REDACTED, recordingRedactor } from './redact.js';
 
 const R = `'${REDACTED}'`;
@@ -99,5 +100,45 @@ describe('recording redaction for a caller with masking rules', () => {
     const byType = masked({ types: ['date'], strategy: 'null' });
     assert.equal(text(byType, "select 'x', 1 from t where id = $1"), `select ${R}, ${REDACTED} from t where id = $1`);
     assert.deepEqual(byType({ text: 'select $1', params: ['x', null] }).params, [REDACTED, null]);
+  });
+});
+
+describe('recording redaction: generated spellings', () => {
+  /** Ways to write `value` as one SQL literal that the server decodes back to `value`. */
+  const spellings: Array<(value: string, pick: () => number) => string> = [
+    (v) => `'${v}'`,
+    (v) => `E'${[...v].map((c) => (c === '@' || c === '1' ? `\\x${c.charCodeAt(0).toString(16)}` : c)).join('')}'`,
+    (v) => `U&'${[...v].map((c) => (c === '@' || c === '4' ? `\\${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('')}'`,
+    (v) => `U&'${[...v].map((c) => (c === '@' ? '!0040' : c)).join('')}' UESCAPE '!'`,
+    (v, pick) => {
+      const tag = pick() < 0.5 ? '' : 'tag';
+      return `$${tag}$${v}$${tag}$`;
+    },
+    (v) => `'${v.slice(0, 5)}'\n  '${v.slice(5)}'`,
+    (v) => `'${v}'::text`,
+  ];
+  const shapes = [
+    (lit: string) => `SELECT ${lit}`,
+    (lit: string) => `INSERT INTO t (a, b) VALUES (1, ${lit}), (2, 'x')`,
+    (lit: string) => `UPDATE t SET note = lower(${lit}) WHERE id = 7`,
+    (lit: string) => `SELECT * FROM t WHERE x IN ('a', ${lit}) /* c */`,
+    (lit: string) => `WITH v AS (SELECT ${lit} AS s) SELECT s FROM v`,
+    (lit: string) => `SELECT coalesce(NULL, ${lit}); SELECT 2`,
+  ];
+  const secrets = ['alice@example.com', '4111111111111111', '4111 1111 1111 1111'];
+
+  it('never records a flagged value, in 2,000 generated statements of every literal spelling', () => {
+    const random = prng(20261203);
+    const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)];
+    for (let i = 0; i < 2000; i++) {
+      const secret = pick(secrets);
+      const spelled = pick(spellings)(secret, random);
+      const sql = pick(shapes)(spelled);
+      const out = String(everyone({ text: sql }).text);
+      for (const part of [secret, secret.replace(/ /g, ''), '@example', '41111111']) {
+        assert.equal(out.includes(part), false, `${sql}\n-> ${out}`);
+      }
+      assert.ok(out.includes(REDACTED), `${sql}\n-> ${out}`);
+    }
   });
 });
