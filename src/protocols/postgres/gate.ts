@@ -13,8 +13,8 @@ import {
   FrameScanner, bindParamsAsText, decodeBind, decodeDescribeOrClose, decodeExecute, decodeParse, decodeQuery,
   encodeErrorResponse, encodeNoticeResponse, encodeReadyForQuery,
 } from './codec.js';
-import { fastPathStatement } from './fastpath.js';
 import type { StatementTracker } from './statements.js';
+import { fastPathStatement } from './fastpath.js';
 
 /** Every frontend message is looked at except CopyData, which may be large and carries no statement. */
 const INTEREST = (() => {
