@@ -92,6 +92,8 @@ describe('recording redaction for a caller with masking rules', () => {
     assert.equal(text(codes, "INSERT INTO members VALUES (1, 'c1')"), `INSERT INTO members VALUES (${REDACTED}, ${R})`);
     assert.equal(text(codes, "SELEC 'a', 1"), `SELEC ${R}, ${REDACTED}`);
     assert.deepEqual(codes({ text: 'SELEC $1', params: ['x'] }).params, [REDACTED]);
+    assert.equal(text(codes, "EXECUTE ins(1, 'c1')"), `EXECUTE ins(${REDACTED}, ${R})`);
+    assert.equal(text(everyone, "EXECUTE ins(1, 'c1')"), "EXECUTE ins(1, 'c1')");
   });
 
   it('applies the rules\' own detectors and patterns, and redacts everything when a rule masks by type', () => {

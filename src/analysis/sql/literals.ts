@@ -108,6 +108,8 @@ function visit(value: unknown, bound: Binding, found: Found, params: Map<number,
     return;
   }
   if (node.InsertStmt) return insert(node.InsertStmt as Node, recurse);
+  // EXECUTE name (values): the prepared statement decides which columns they reach; Warden cannot name them.
+  if (node.ExecuteStmt) return recurse((node.ExecuteStmt as Node).params, [...bound, '*']);
   if (node.ResTarget && typeof (node.ResTarget as Node).name === 'string' && (node.ResTarget as Node).val) {
     // UPDATE ... SET col = value (and SELECT value AS alias, which binds to a name that masks nothing real).
     const target = node.ResTarget as Node;
