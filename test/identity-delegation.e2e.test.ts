@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startStack, type Stack } from './harness/stack.js';
 
 const POLICY = `kind: Policy
@@ -55,6 +56,18 @@ function openPsql(stack: Stack, user: string, token: string): LivePsql {
       return exited;
     },
   };
+}
+
+/** True while the upstream server is running `query` (read as its superuser over the unix socket). */
+async function upstreamRuns(stack: Stack, query: string): Promise<boolean> {
+  const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
+  await admin.connect();
+  try {
+    const r = await admin.query("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [query]);
+    return r.rowCount === 1;
+  } finally {
+    await admin.end();
+  }
 }
 
 /** Waits until `check` is true (polling), failing with `what` after 15 s. */
@@ -222,7 +235,7 @@ describe('identity: service accounts, delegation chains and the kill switch (e2e
     await until('the sub-agent session', () => psql.output().includes('connected'));
     const sessionId = (await liveSessionOf('executor2'))!;
     psql.send('SELECT pg_sleep(30);');
-    await new Promise((r) => setTimeout(r, 200));
+    await until('the statement to run upstream', () => upstreamRuns(stack, 'SELECT pg_sleep(30);'));
 
     const started = Date.now();
     const { status, body } = await api<{ revokedIds: string[]; sessionsEnded: string[] }>('POST', '/api/tokens/revoke', { id: planner.id });
@@ -287,7 +300,7 @@ describe('identity: service accounts, delegation chains and the kill switch (e2e
     await until('the second session', () => graceful.output().includes('up2'));
     const id2 = (await liveSessionOf('dave'))!;
     graceful.send("SELECT pg_sleep(1.5), 'finished';");
-    await new Promise((r) => setTimeout(r, 300));
+    await until('the statement to run upstream', () => upstreamRuns(stack, "SELECT pg_sleep(1.5), 'finished';"));
     assert.equal((await cli(['sessions', 'kill', id2, '--let-statements-finish'])).code, 0);
     await until('the statement to finish and the session to end', async () => !(await liveSessionOf('dave')));
     await graceful.poke();

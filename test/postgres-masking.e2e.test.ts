@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { MASKING_YAML } from '../src/policy/test-fixtures.js';
+import { pollUntil } from './harness/poll.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 const CARD = '4111 1111 1111 1111';
@@ -138,16 +139,18 @@ describe('the issue example', () => {
     } finally {
       await c.end();
     }
-    await new Promise((r) => setTimeout(r, 400));
-    const sessions = JSON.parse((await stack.warden.cli(['sessions', 'list', '--json', '--subject', 'ana'])).stdout) as { id: string }[];
-    let recordedError = '';
-    for (const s of sessions) {
-      const shown = JSON.parse((await stack.warden.cli(['sessions', 'show', s.id, '--json'])).stdout);
-      for (const e of shown.events) if (e.data.error?.code === '22P02') recordedError = e.data.error.message;
-    }
+    // Wait for the recording to reach the store (it is written in batches), not for a fixed time.
+    const recordedError = await pollUntil('the recorded 22P02 error', async () => {
+      const sessions = JSON.parse((await stack.warden.cli(['sessions', 'list', '--json', '--subject', 'ana'])).stdout) as { id: string }[];
+      for (const s of sessions) {
+        const shown = JSON.parse((await stack.warden.cli(['sessions', 'show', s.id, '--json'])).stdout);
+        for (const e of shown.events) if (e.data.error?.code === '22P02') return String(e.data.error.message);
+      }
+      return undefined;
+    });
     assert.match(recordedError, /invalid input syntax/);
     assert.equal(recordedError.includes(EMAIL), false, recordedError);
-    // Statement texts are the callers' own input and are recorded as sent; result values never are.
+    // Result values are never recorded, and the values callers send are redacted in recordings.
     for (const file of await fs.readdir(stack.warden.dataDir)) {
       const content = await fs.readFile(path.join(stack.warden.dataDir, file));
       for (const secret of [CARD, JWT, AWS]) assert.equal(content.includes(Buffer.from(secret)), false, `${file} holds ${secret}`);
@@ -283,9 +286,11 @@ describe('client encodings', () => {
     await admin.query("CREATE FUNCTION public.to_latin1() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'LATIN1', false) $$");
     await admin.end();
     const hidden = await stack.client({ user: 'ana', password: analyst });
+    const ended = new Promise((resolve) => hidden.once('end', resolve));
     try {
       await assert.rejects(hidden.query('SELECT public.to_latin1()'), /client_encoding/);
-      await assert.rejects(hidden.query('SELECT email FROM customers'));
+      await ended; // Warden closed the connection
+      await assert.rejects(hidden.query('SELECT email FROM customers'), /Client has encountered a connection error and is not queryable/);
     } finally {
       await hidden.end().catch(() => {});
     }

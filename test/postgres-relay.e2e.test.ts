@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import pg from 'pg';
+import { pollUntil } from './harness/poll.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 let stack: Stack;
@@ -180,13 +181,15 @@ describe('recording', () => {
     await c.query({ text: 'SELECT $1::text AS p', values: ['param-value'] });
     await c.query('SELECT * FROM missing_table_for_recording').catch(() => {});
     await c.end();
-    await new Promise((r) => setTimeout(r, 300));
+    // The recording reaches the store in batches: poll until this session's end is there, not for a fixed time.
     const sessions = await sessionsOf('alice');
-    let events: { type: string; data: Record<string, unknown> }[] = [];
-    for (const s of sessions) {
-      events = await eventsOf(s.id);
-      if (events.some((e) => e.data.text === 'SELECT 1 AS a')) break;
-    }
+    const events = await pollUntil('the recorded session', async () => {
+      for (const s of await sessionsOf('alice')) {
+        const found = await eventsOf(s.id);
+        if (found.some((e) => e.data.text === 'SELECT 1 AS a') && found.at(-1)?.type === 'session.end') return found;
+      }
+      return undefined;
+    });
     const stmts = events.filter((e) => e.type === 'statement');
     const first = stmts.find((e) => e.data.text === 'SELECT 1 AS a')!;
     assert.equal(first.data.rows, 1);

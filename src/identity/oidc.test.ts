@@ -82,7 +82,7 @@ describe('signInWithIdToken', () => {
   });
 
   test('wrong audience, wrong issuer, expired, too old and future tokens are refused', async () => {
-    await refusedWith(await idToken({ aud: 'someone-else' }), /no identity provider|aud/);
+    await refusedWith(await idToken({ aud: 'someone-else' }), /no identity provider of its issuer accepts its audience/);
     await refusedWith(await idToken({ aud: ['someone-else', 'warden-cli'], azp: 'someone-else' }), /azp/);
     await refusedWith(await idToken({ iss: 'http://127.0.0.1:1' }), /no identity provider is configured for its issuer/);
     await refusedWith(await idToken({ iat: now() - 900, exp: now() - 120 }), /expired/);
@@ -93,7 +93,7 @@ describe('signInWithIdToken', () => {
   test('unsigned, HMAC-signed, tampered, foreign-key and unknown-key tokens are refused', async () => {
     const t = now();
     const claims = { iss: idp.issuer, aud: 'warden-cli', sub: 'alice', email: 'alice@example.com', iat: t, exp: t + 300 };
-    await refusedWith(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`, /malformed|algorithm|verified/);
+    await refusedWith(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`, /signature algorithm not allowed/);
     const hmac = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
     await refusedWith(hmac, /algorithm not allowed/);
     const [head, , signature] = (await idToken()).split('.');

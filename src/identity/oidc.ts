@@ -201,6 +201,7 @@ async function providerFor(signIn: SignInService, idToken: string): Promise<Oidc
   const byIssuer = (await signIn.list()).filter((p): p is OidcProvider => p.type === 'oidc' && iss !== undefined && trim(p.issuer) === iss);
   const matches = byIssuer.length <= 1 ? byIssuer : byIssuer.filter((p) => clientIds(p).some((id) => aud.includes(id)));
   if (matches.length === 1) return matches[0];
+  if (matches.length === 0 && byIssuer.length > 0) throw refused('no identity provider of its issuer accepts its audience');
   if (matches.length === 0) throw refused('no identity provider is configured for its issuer');
   throw refused(`several identity providers match it (${matches.map((p) => p.name).join(', ')})`);
 }

@@ -19,6 +19,10 @@
 import type { Logger } from 'pino';
 import { isStoreOutage, storeFailureCause } from '../store/index.js';
 import type { EventChunk, SessionRepository } from '../store/types.js';
+import { recordingRedactor, type Redactor } from './redact.js';
+
+/** The redaction every caller gets (detector hits in literals, parameters and messages). */
+const EVERYONE = recordingRedactor([]);
 
 /** Default cap on the bytes of events held in memory (appended or waiting for the store). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -78,6 +82,7 @@ export class Recorder {
   private readonly endsPending = new Map<string, { at: string; reason: string }>();
   private bytes = 0;
   private readonly maxBytes: number;
+  private readonly redactors = new Map<string, Redactor>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -93,12 +98,16 @@ export class Recorder {
     this.timer.unref();
   }
 
-  /** Starts numbering a session's events; call once when the session opens (a second call changes nothing). */
-  begin(sessionId: string): void {
+  /**
+   * Starts numbering a session's events; call once when the session opens (a second call changes nothing). `redact`
+   * rewrites every event's data before it is kept (literals and parameters the caller sent, recording/redact.ts).
+   */
+  begin(sessionId: string, redact?: Redactor): void {
     if (!this.logs.has(sessionId)) this.logs.set(sessionId, { next: 1, pending: [], endedAt: null });
+    if (redact) this.redactors.set(sessionId, redact);
   }
 
-  /** Appends one event; cheap and synchronous. `data` must hold no secret. */
+  /** Appends one event; cheap and synchronous. `data` must hold no Warden secret; the session's redactor runs on it. */
   append(sessionId: string, type: string, data: Record<string, unknown>): void {
     if (this.closed) return;
     const log = this.logs.get(sessionId);
@@ -109,7 +118,9 @@ export class Recorder {
       return;
     }
     const seq = log.next++;
-    const json = serialise(seq, new Date().toISOString(), type, data, this.options.logger, sessionId);
+    // A session begun without rules (or an event after its end) still gets the detectors everyone gets.
+    const redact = this.redactors.get(sessionId) ?? EVERYONE;
+    const json = serialise(seq, new Date().toISOString(), type, redact(data), this.options.logger, sessionId);
     log.pending.push(json);
     this.bytes += json.length + 1;
     this.dirty.add(sessionId);
@@ -278,6 +289,7 @@ export class Recorder {
       } else if (log.endedAt !== null && now - log.endedAt >= (this.options.retireAfterMs ?? RETIRE_AFTER_MS) && log.pending.length === 0
         && !this.backlog.some((c) => c.sessionId === sessionId)) {
         this.logs.delete(sessionId);
+        this.redactors.delete(sessionId);
         this.ended.delete(sessionId);
       }
     }

@@ -15,6 +15,7 @@ import { anyGlobMatch } from '../policy/glob.js';
 import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
 import { recordedText } from '../recording/values.js';
+import { recordingRedactor } from '../recording/redact.js';
 import type { Store, TargetRecord } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
 import { requestApproval } from './approval-wait.js';
@@ -72,7 +73,8 @@ export class SessionPipeline {
       const session = newSession(req, verified, target);
       await this.deps.store.sessions.insert(sessionRow(session, null, null));
       this.states.set(session, new StatementState(accessGranted));
-      this.deps.recorder.begin(session.id);
+      // Literals and parameters the caller sends are redacted in the recording by the same rules as masking.
+      this.deps.recorder.begin(session.id, recordingRedactor(maskRulesFor(this.deps.policies.current(), verified, target)));
       this.deps.recorder.append(session.id, 'session.start', { clientAddress: req.clientAddress, database: session.database,
         ...(accessGranted ? { access: 'granted by an approved access request' } : {}) });
       return session;

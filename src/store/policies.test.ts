@@ -119,7 +119,8 @@ describe('policy rows', () => {
 
   it('refuse a document that is not a JSON object', () => {
     for (const document of ['null', '"x"', '[]', '{']) {
-      assert.throws(() => policyFromRow({ name: 'p', document, created_at: T0, updated_at: T0 }));
+      assert.throws(() => policyFromRow({ name: 'p', document, created_at: T0, updated_at: T0 }),
+        { message: 'column policies.document of "p" does not hold a JSON object' }, document);
     }
   });
 

@@ -19,7 +19,12 @@ export function policyToRow(p: PolicyRecord): PoliciesTable {
 
 /** A policies row as a record; a document that is not a JSON object throws (the store is then unusable). */
 export function policyFromRow(r: PoliciesTable): PolicyRecord {
-  const document: unknown = JSON.parse(r.document);
+  let document: unknown;
+  try {
+    document = JSON.parse(r.document);
+  } catch {
+    document = undefined; // a row that is not JSON at all is as corrupt as one holding the wrong JSON
+  }
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new Error(`column policies.document of "${r.name}" does not hold a JSON object`);
   }

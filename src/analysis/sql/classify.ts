@@ -80,6 +80,11 @@ const RULES: Record<string, Rule> = {
     );
     if (unbounded) markUnbounded(v);
   },
+  LockStmt(node, v) {
+    // ACCESS SHARE is the lock every SELECT takes (pg_dump takes it on each table it dumps); stronger modes block
+    // other sessions' writes and are classed as writes.
+    if (node.mode === ACCESS_SHARE_LOCK) v.classes = new Set(['read']);
+  },
   CopyStmt(node, v) {
     const serverSide = node.is_program === true || typeof node.filename === 'string';
     if (serverSide) add(v, 'admin'); // PROGRAM runs a shell command, a file name is read/written by the server
@@ -171,6 +176,9 @@ const ADMIN_OBJECTS = new Set([
   'OBJECT_EVENT_TRIGGER',
   'OBJECT_LANGUAGE',
 ]);
+
+/** LockStmt.mode of `LOCK ... IN ACCESS SHARE MODE` (lockdefs.h AccessShareLock). */
+const ACCESS_SHARE_LOCK = 1;
 
 /** C and internal functions run native code; untrusted PL languages (plpython3u, plperlu) reach the OS. */
 const UNTRUSTED = /^(c|internal)$|u$/i;

@@ -162,10 +162,9 @@ describe('analyzeSql: robustness and caching', () => {
   it('never throws, whatever it is given', () => {
     const inputs: unknown[] = [undefined, null, 42, {}, 'select '.repeat(10_000), '('.repeat(50_000), "'".repeat(7)];
     for (const input of inputs) {
-      const a = analyzeSql(input as string);
-      assert.ok(a.classes.length === 0 || a.classes.length > 0);
+      // Each is either not a string or does not parse: one statement Warden cannot judge.
+      assert.deepEqual(analyzeSql(input as string).classes, ['unknown'], String(input).slice(0, 20));
     }
-    assert.deepEqual(analyzeSql(undefined as unknown as string).classes, ['unknown']);
   });
 
   it('turns a tree too deep to walk into unknown instead of overflowing', () => {
@@ -179,7 +178,7 @@ describe('analyzeSql: robustness and caching', () => {
     assert.equal(analyzeSql('select * from cached_table where id = 1'), first);
     assert.ok(Object.isFrozen(first) && Object.isFrozen(first.statements) && Object.isFrozen(first.statements[0]));
     assert.ok(Object.isFrozen(first.statements[0].classes) && Object.isFrozen(first.statements[0].tables));
-    assert.throws(() => (first.classes as string[]).push('admin'));
+    assert.throws(() => (first.classes as string[]).push('admin'), TypeError);
   });
 
   it('keeps the cache bounded', () => {

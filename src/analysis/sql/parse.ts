@@ -83,6 +83,39 @@ export function numericTokenSpans(text: string): [number, number][] {
   return spans;
 }
 
+/** One constant token of a query string (a literal, a `$n` parameter or a comment), as the parser's lexer finds it. */
+export interface ConstantToken {
+  kind: 'string' | 'number' | 'param' | 'comment';
+  /** [start, end) in UTF-16 code units. */
+  start: number;
+  end: number;
+  /** Where the token starts in bytes of the UTF-8 text (parse tree locations are byte offsets). */
+  startByte: number;
+}
+
+/** gram.h token numbers the scanner reports without a name: USCONST (U&'...'), BCONST (B'...'), XCONST (X'...'). */
+const UNNAMED_STRING_TOKENS = new Set([262, 263, 264]);
+
+/**
+ * Every literal, parameter and comment token of a query string, in order: strings of every spelling (plain, E'',
+ * U&'', dollar-quoted, bit and hex strings), numbers, `$n`, and comments (C-style and `--`). Throws on text that
+ * does not lex; refuses a NUL character.
+ */
+export function constantTokens(text: string): ConstantToken[] {
+  if (!ready) throw new Error('SQL parser not loaded: await initSqlAnalysis() first');
+  if (text.includes('\0')) throw new Error('NUL character in SQL text');
+  const toChars = byteToCharOffset(text);
+  const out: ConstantToken[] = [];
+  for (const token of scanSync(text).tokens) {
+    const name = token.tokenName;
+    const kind = name === 'SCONST' || UNNAMED_STRING_TOKENS.has(token.tokenType) ? 'string'
+      : name === 'ICONST' || name === 'FCONST' ? 'number' : name === 'PARAM' ? 'param'
+        : name === 'C_COMMENT' || name === 'SQL_COMMENT' ? 'comment' : undefined;
+    if (kind) out.push({ kind, start: toChars(token.start), end: toChars(token.end), startByte: token.start });
+  }
+  return out;
+}
+
 /** Parses a complete `CREATE FUNCTION ... LANGUAGE plpgsql` statement into the PL/pgSQL tree. Throws on error. */
 export function parsePlpgsqlFunction(createFunction: string): Node {
   if (!ready) throw new Error('SQL parser not loaded: await initSqlAnalysis() first');

@@ -9,6 +9,9 @@ import type { StatementClass } from './types.js';
 export type Row = [sql: string, classes: StatementClass[]];
 
 const READ_ROWS: Row[] = [
+  // The lock every SELECT takes; pg_dump takes it on each table it dumps.
+  ['LOCK TABLE shop.customers IN ACCESS SHARE MODE', ['read']],
+  ['lock t, u in access share mode nowait', ['read']],
   ['SELECT 1', ['read']],
   ['select * from users where id = 5', ['read']],
   ['VALUES (1), (2)', ['read']],
@@ -94,6 +97,9 @@ const WRITE_ROWS: Row[] = [
   ['select * from t where exists (select 1 from u for update)', ['write']],
   ['with x as (select * from t for update) select * from x', ['write']],
   ['LOCK TABLE t IN ACCESS EXCLUSIVE MODE', ['write']],
+  ['LOCK t', ['write']],
+  ['lock table t in row share mode', ['write']],
+  ['lock table t in share mode', ['write']],
   ['REFRESH MATERIALIZED VIEW CONCURRENTLY mv', ['write']],
   ["select nextval('seq')", ['write']],
   ["select setval('seq', 10)", ['write']],

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Parser } from 'pg-protocol/dist/parser.js';
+import { WardenError } from '../../errors.js';
 import {
   decodeCopyOutResponse, decodeErrorFields, decodeNotification, decodeRowDescription, encodeFieldsMessage,
   encodeNotification, textMessage, wrapMessage,
@@ -22,7 +23,8 @@ test('RowDescription decodes every field', () => {
   body.writeUInt32BE(16384, p); body.writeInt16BE(3, p + 4); body.writeUInt32BE(25, p + 6);
   body.writeInt16BE(-1, p + 10); body.writeInt32BE(-1, p + 12); body.writeInt16BE(0, p + 16);
   assert.deepEqual(decodeRowDescription(body), [{ name: 'email', tableOid: 16384, columnNumber: 3, typeOid: 25, typeSize: -1, typeModifier: -1, format: 0 }]);
-  assert.throws(() => decodeRowDescription(body.subarray(0, body.length - 1)));
+  assert.throws(() => decodeRowDescription(body.subarray(0, body.length - 1)), (err: unknown) =>
+    err instanceof WardenError && err.code === 'WARDEN_ERR_PROTOCOL' && /malformed RowDescription message/.test(err.message));
 });
 
 test('NotificationResponse round-trips and node-postgres reads what Warden writes', () => {

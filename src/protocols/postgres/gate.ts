@@ -20,6 +20,7 @@ import {
 } from './codec.js';
 import { continueSession } from './flow.js';
 import type { StatementTracker } from './statements.js';
+import { fastPathStatement } from './fastpath.js';
 
 /** Every frontend message is looked at except CopyData, which may be large and carries no statement. */
 const INTEREST = (() => {
@@ -200,7 +201,7 @@ export class ClientGate {
     }
     switch (type) {
       case 0x51: /* Q */ return this.statement('query', this.command(decodeQuery(body)));
-      case 0x46: /* F */ return this.statement('query', this.command('<fast-path function call>'));
+      case 0x46: /* F */ return this.statement('query', this.command(fastPathStatement(body)));
       case 0x50: /* P */ {
         const parse = decodeParse(body);
         return this.statement('parse', this.command(parse.query), parse.name);
