@@ -9,7 +9,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
+import { initSqlAnalysis } from '../../analysis/sql/analyze.js';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { serialize } from 'pg-protocol';
@@ -75,7 +76,7 @@ function masker() {
   const m = {
     lookupStarted: false,
     finish: () => finish(),
-    encodingRefusal: () => null, refusal: () => null, close: async () => {},
+    encodingRefusal: () => null, refusal: () => null, forwarding: () => null, close: async () => {},
     editRow: () => false, writeRow: () => {}, transform: () => null,
     lookupBefore: (type: number) => {
       if (type !== 0x54 || asked) return null;
@@ -105,6 +106,9 @@ const ticks = async (n = 3) => { for (let i = 0; i < n; i++) await new Promise((
 const ready = () => Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 const complete = (tag: string) => serialize.query(tag).fill(0x43, 0, 1);
 const rowDescription = () => Buffer.from([0x54, 0, 0, 0, 6, 0, 0]);
+
+// Masking analyses statements (derived values) with the real parser, which loads asynchronously.
+before(() => initSqlAnalysis());
 
 describe('flow control: one owner, reasons', () => {
   test('a slow caller while a statement waits for its verdict: each drain removes only its own reason', async () => {
