@@ -39,6 +39,18 @@ describe('mask facts', () => {
     assert.equal(source.freeTextAction, null, 'payloads are scanned, not masked whole, when no rule names columns');
   });
 
+  test('with detectors only, a write that returns nothing and only does arithmetic is not refused', () => {
+    const source = maskFactsSource(CONTENT);
+    for (const sql of ['UPDATE t SET n = n + 1', 'UPDATE accounts SET balance = balance - $1 WHERE id = $2',
+      'INSERT INTO counters (n) SELECT n * 2 FROM counters']) {
+      assert.equal(source.analyze(sql).facts.refusal, null, sql);
+    }
+    // A reshaped text is still refused, also behind arithmetic.
+    for (const sql of ["UPDATE t SET notes = reverse(notes)", 'UPDATE t SET n = n + length(to_hex(n))']) {
+      assert.match(source.analyze(sql).facts.refusal ?? '', /content masking rule/, sql);
+    }
+  });
+
   test('only computed columns get the derived action; columns with a source keep their own rules', () => {
     const derived = maskFactsSource(RULES).analyze('SELECT name, upper(ssn) FROM customers').facts.derived;
     const plan = compilePlan(RULES, [

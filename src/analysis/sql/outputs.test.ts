@@ -64,6 +64,15 @@ describe('column flow', () => {
     assert.equal(flow("UPDATE t SET notes = 'x' WHERE reverse(notes) = 'y'").opaqueCopy, false);
   });
 
+  test('arithmetic written back is no opaque copy; a function or text cast inside it still is', () => {
+    for (const sql of ['UPDATE t SET n = n + 1', 'UPDATE t SET n = n - $1, m = -m * 2 WHERE id = 3', 'UPDATE t SET n = (n % 7) / 2',
+      'INSERT INTO u (a) SELECT n + 1 FROM t', 'UPDATE t SET n = n::int8 + 1']) assert.equal(flow(sql).opaqueCopy, false, sql);
+    for (const sql of ['UPDATE t SET n = length(reverse(notes)) + 1', 'UPDATE t SET n = n::bytea::text', 'UPDATE t SET n = n + ascii(notes)',
+      "UPDATE t SET notes = reverse(notes) || 'x'", 'UPDATE t SET n = n ^ 2']) assert.equal(flow(sql).opaqueCopy, true, sql);
+    // Output is another matter: a computed number is still a derived, opaque result.
+    assert.equal(flow('UPDATE t SET n = n + 1 RETURNING n + 1').opaque, true);
+  });
+
   test('copies elsewhere, impure functions, relation readers, statistics and bodies are refused', () => {
     for (const [sql, pattern] of [
       ['INSERT INTO x SELECT ssn FROM customers', /copies masked column "ssn"/],

@@ -5,6 +5,9 @@
  * other relations or session state (INSERT ... SELECT, UPDATE ... SET, CREATE TABLE AS, SELECT INTO, views,
  * functions), which impure or relation-reading functions see them, and which cursors a text declares or fetches.
  *
+ * Writes of arithmetic on columns (`SET n = n + 1`) are not opaque copies: a statement that returns nothing needs no
+ * masking, and refusing counters and balances under a detector rule would make such rules unusable. The oracle it
+ * leaves (a card number stored as a number, shifted and read back) is documented in the README.
  * Resolution is by name and conservative: a column is "masked" when `isMasked(name)` says so for its last name
  * part; aliases of such columns (`ssn AS x`, subquery and CTE column lists) become masked names too, and a
  * whole-row reference (`t`, `t.*` inside an expression) counts as every masked column. Filter positions (WHERE,
@@ -259,7 +262,9 @@ function visit(value: unknown, state: State, mode: Mode, parent: string): void {
   if (mode !== 'filter' && wrapped !== undefined && !kind.endsWith('Stmt') && !PASSING_NODES.has(kind) &&
     expressionChanges(kind, node) && hasColumnRef(node)) {
     if (mode === 'output') state.flow.opaque = true;
-    else state.flow.opaqueCopy = true;
+    // Arithmetic written back (`SET n = n + 1`, `stock - $1`) is every day's write and yields a number; what the
+    // operands hold is still judged below (a function or text cast inside them is opaque).
+    else if (!isArithmetic(kind, node)) state.flow.opaqueCopy = true;
   }
   const setOp = kind === 'SelectStmt' && node.op !== undefined && node.op !== 'SETOP_NONE';
   const outer = state.noPassthrough;
@@ -296,6 +301,16 @@ function expressionChanges(kind: string, node: Node): boolean {
     return !PRESERVING_CASTS.has(type);
   }
   return true;
+}
+
+/** Numeric operators: their result is a number, not a reshaped text. */
+const ARITHMETIC = new Set(['+', '-', '*', '/', '%']);
+
+/** An operator expression of arithmetic operators only (binary or unary). */
+function isArithmetic(kind: string, node: Node): boolean {
+  if (kind !== 'A_Expr' || node.kind !== 'AEXPR_OP') return false;
+  const ops = strings(node.name);
+  return ops.length > 0 && ops.every((op) => ARITHMETIC.has(op));
 }
 
 function hasColumnRef(node: Node): boolean {
