@@ -70,7 +70,7 @@ async function cli(as: string, args: string[]): Promise<Run> {
 /** Holds one of alice's statements for approval by dba. */
 function hold(statement: string, count = 1) {
   return fx.deps.approvals.requestStatement({
-    sessionId: 'ses_cli', subject: alice, target: 'pg1', statement, classes: ['write'], reason: 'fix data', rule: 'prod/writes',
+    sessionId: 'ses_cli', subject: alice, target: 'pg1', statement, statementKey: 'k1', classes: ['write'], reason: 'fix data', rule: 'prod/writes',
     requirement: { groups: ['dba'], users: [], count, timeoutSeconds: 600 },
   });
 }
@@ -103,7 +103,7 @@ describe('warden approvals (spawned, non-admin tokens)', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, `approved ${request.id}: the request is now approved; window of 30m asked for\n`);
     assert.deepEqual(await outcome, { status: 'approved', by: ['bob'], comment: 'fine' });
-    assert.ok(await fx.deps.approvals.findGrant(alice, 'pg1', ['write']));
+    assert.ok(await fx.deps.approvals.findGrant(alice, 'pg1', ['write'], 'k1'));
   });
 
   test('two approvers for count 2, and a deny as JSON', async () => {
