@@ -6,12 +6,14 @@
  *  - a service account in the approvers' group cannot approve;
  *  - mallory cannot take alice's sub-agent name through RFC 8693 token exchange;
  *  - revoking an API key ends the live session of a token traded for it;
- *  - a session ends when its token expires, after a NOTICE in psql, recorded as session.terminated with the reason.
+ *  - a session ends when its token expires, after a NOTICE in psql, recorded as session.terminated with the reason;
+ *    an idle session (a raw client that sends nothing) gets that NOTICE pushed when it falls due.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { errorFields, rawLogin } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 const EMAIL = 'carla.customer@example.com';
@@ -192,5 +194,18 @@ describe('revocation and expiry reach live sessions', () => {
     psql.child.stdin!.end("SELECT 'too late';\n");
     await psql.exited;
     assert.ok(!psql.output().includes('too late\n'), psql.output());
+  });
+
+  it('an idle session hears the expiry NOTICE when it falls due, without sending anything (raw client)', async () => {
+    const token = await stack.token('idler', '--ttl', '8s');
+    const session = await rawLogin(stack.warden.ports.postgres, 'idler', stack.target, token);
+    // Nothing more is sent: the notice comes from the sweep, in its own message, before the session ends.
+    const notice = await session.next();
+    assert.equal(notice?.type, 'N', `expected a NoticeResponse, got ${notice?.type}`);
+    assert.match(errorFields(notice!).M, /your Warden token expires in \d+ s; this session will end then/);
+    const end = await session.next();
+    assert.equal(end?.type, 'E');
+    assert.match(errorFields(end!).M, /terminating connection: the Warden token this session was opened with expired/);
+    assert.equal(await session.next(), null);
   });
 });
