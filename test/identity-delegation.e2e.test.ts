@@ -9,9 +9,8 @@
  * message while its statement never returns (the kill switch's 1 s sweep is tested in kill-switch.test.ts).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import { openPsql } from './harness/live-psql.js';
 import { pollUntil } from './harness/poll.js';
 import { startStack, type Stack } from './harness/stack.js';
 
@@ -29,49 +28,10 @@ rules:
     message: vendor-x may not act on our databases
 `;
 
-/** An interactive psql kept open, as an agent's long-lived session would be. */
-interface LivePsql {
-  child: ChildProcess;
-  output(): string;
-  /** Sends SQL on standard input. */
-  send(sql: string): void;
-  /**
-   * An idle psql only reads the server's goodbye when it next talks to the server: send one more statement and
-   * close standard input, then wait for it to exit.
-   */
-  poke(): Promise<{ code: number | null; at: number }>;
-  /** Resolves with the exit code and the time it exited (ms since epoch). */
-  exited: Promise<{ code: number | null; at: number }>;
-}
-
-function openPsql(stack: Stack, user: string, token: string): LivePsql {
-  const child = spawn('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(stack.warden.ports.postgres), '-U', user,
-    '-d', stack.target], { env: { ...process.env, PGPASSWORD: token, PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '10' },
-    stdio: ['pipe', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, at: Date.now() })));
-  return {
-    child, output: () => text, send: (sql) => child.stdin!.write(`${sql}\n`), exited,
-    poke: () => {
-      if (child.exitCode === null) child.stdin!.end('SELECT 1;\n');
-      return exited;
-    },
-  };
-}
-
 /** True while the upstream server is running `query` (read as its superuser over the unix socket). */
 async function upstreamRuns(stack: Stack, query: string): Promise<boolean> {
-  const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
-  await admin.connect();
-  try {
-    const r = await admin.query("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [query]);
-    return r.rowCount === 1;
-  } finally {
-    await admin.end();
-  }
+  const rows = await stack.superuserRows("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [query]);
+  return rows.length === 1;
 }
 
 /** Waits until `check` is true (polling), failing with `what` after 15 s. */

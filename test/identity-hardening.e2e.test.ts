@@ -10,9 +10,8 @@
  *    an idle session (a raw client that sends nothing) gets that NOTICE pushed when it falls due.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import { openPsql as openLivePsql } from './harness/live-psql.js';
 import { errorFields, rawLogin } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
 
@@ -45,15 +44,7 @@ rules:
 
 let stack: Stack;
 
-async function rows(sql: string): Promise<unknown[]> {
-  const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
-  await admin.connect();
-  try {
-    return (await admin.query(sql)).rows;
-  } finally {
-    await admin.end();
-  }
-}
+const rows = (sql: string): Promise<unknown[]> => stack.superuserRows(sql);
 
 /** Waits until `check` is true (polling), failing with `what` after 20 s. */
 async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
@@ -64,17 +55,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   }
 }
 
-/** An interactive psql kept open; everything it prints is collected. */
-function openPsql(user: string, token: string): { child: ChildProcess; output: () => string; send: (sql: string) => void; exited: Promise<number | null> } {
-  const child = spawn('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(stack.warden.ports.postgres), '-U', user,
-    '-d', stack.target], { env: { ...process.env, PGPASSWORD: token, PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '10' },
-    stdio: ['pipe', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => text, send: (sql) => child.stdin!.write(`${sql}\n`), exited };
-}
+const openPsql = (user: string, token: string) => openLivePsql(stack, user, token);
 
 const cli = (args: string[], token?: string, stdin?: string) =>
   stack.warden.cli(args, { stdin, ...(token ? { env: { WARDEN_TOKEN: token } } : {}) });

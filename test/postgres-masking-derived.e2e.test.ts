@@ -12,11 +12,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
+import { rawTls } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 const SSN = '123-45-6789';
@@ -87,15 +87,7 @@ function assertClean(bytes: Buffer | string, what: string): void {
 
 /** Logs in with a raw TLS socket; returns it once ReadyForQuery arrived. */
 async function rawLogin(): Promise<tls.TLSSocket> {
-  const plain = net.connect(stack.warden.ports.postgres, '127.0.0.1');
-  await new Promise((r) => plain.once('connect', r));
-  const ssl = Buffer.alloc(8);
-  ssl.writeInt32BE(8, 0);
-  ssl.writeInt32BE(80877103, 4);
-  plain.write(ssl);
-  await new Promise<void>((resolve) => plain.once('data', (d: Buffer) => { assert.equal(d.toString(), 'S'); resolve(); }));
-  const socket = tls.connect({ socket: plain, rejectUnauthorized: false });
-  await new Promise((r) => socket.once('secureConnect', r));
+  const socket = await rawTls(stack.warden.ports.postgres);
   socket.write(serialize.startup({ user: 'mia', database: stack.target }));
   await readMessages(socket, (m) => m.some((x) => x.type === 'R'));
   socket.write(serialize.password(token));

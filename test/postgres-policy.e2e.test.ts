@@ -91,15 +91,7 @@ async function requestFor(statement: string): Promise<string> {
   throw new Error(`no approval request for ${statement}`);
 }
 
-async function rows(sql: string): Promise<unknown[]> {
-  const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
-  await admin.connect();
-  try {
-    return (await admin.query(sql)).rows;
-  } finally {
-    await admin.end();
-  }
-}
+const rows = (sql: string): Promise<unknown[]> => stack.superuserRows(sql);
 
 describe('guardrails', () => {
   test('reads and writes are allowed for people; destructive, unknown and unparseable SQL is refused', async () => {

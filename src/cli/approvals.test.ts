@@ -8,15 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createControlFixture, type ControlFixture } from '../control/test-fixture.js';
+import { runCaptured, runSpawned, type CliRun } from './test-io.js';
 import type { Subject } from '../session/types.js';
 import type { ApprovalRequest } from '../store/types.js';
-import type { Io } from './common.js';
 import { main } from './main.js';
-import { runProcess } from '../../test/harness/process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
 
 let fx: ControlFixture;
 let url: string;
@@ -43,28 +40,16 @@ after(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs the real `warden` executable as `as` (their token in WARDEN_TOKEN). */
 function warden(as: string, args: string[]): Promise<Run> {
-  const env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: tokens[as] };
-  return runProcess(process.execPath, [BIN, ...args], { cwd, env });
+  return runSpawned(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: tokens[as] }, cwd });
 }
 
 /** Runs `main` in this process with a captured terminal. */
-async function cli(as: string, args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), readStdin: async () => '',
-    env: { WARDEN_URL: url, WARDEN_TOKEN: tokens[as] }, cwd, stdinIsTTY: false,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
+function cli(as: string, args: string[]): Promise<Run> {
+  return runCaptured(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: tokens[as] }, cwd });
 }
 
 /** Holds one of alice's statements for approval by dba. */
