@@ -6,12 +6,13 @@
  *  - a service account in the approvers' group cannot approve;
  *  - mallory cannot take alice's sub-agent name through RFC 8693 token exchange;
  *  - revoking an API key ends the live session of a token traded for it;
- *  - a session ends when its token expires, after a NOTICE in psql, recorded as session.terminated with the reason.
+ *  - a session ends when its token expires, after a NOTICE in psql, recorded as session.terminated with the reason;
+ *    an idle session (a raw client that sends nothing) gets that NOTICE pushed when it falls due.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import { openPsql as openLivePsql } from './harness/live-psql.js';
+import { errorFields, rawLogin } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 const EMAIL = 'carla.customer@example.com';
@@ -43,15 +44,7 @@ rules:
 
 let stack: Stack;
 
-async function rows(sql: string): Promise<unknown[]> {
-  const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
-  await admin.connect();
-  try {
-    return (await admin.query(sql)).rows;
-  } finally {
-    await admin.end();
-  }
-}
+const rows = (sql: string): Promise<unknown[]> => stack.superuserRows(sql);
 
 /** Waits until `check` is true (polling), failing with `what` after 20 s. */
 async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
@@ -62,17 +55,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   }
 }
 
-/** An interactive psql kept open; everything it prints is collected. */
-function openPsql(user: string, token: string): { child: ChildProcess; output: () => string; send: (sql: string) => void; exited: Promise<number | null> } {
-  const child = spawn('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(stack.warden.ports.postgres), '-U', user,
-    '-d', stack.target], { env: { ...process.env, PGPASSWORD: token, PGSSLMODE: 'require', PGCONNECT_TIMEOUT: '10' },
-    stdio: ['pipe', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => text, send: (sql) => child.stdin!.write(`${sql}\n`), exited };
-}
+const openPsql = (user: string, token: string) => openLivePsql(stack, user, token);
 
 const cli = (args: string[], token?: string, stdin?: string) =>
   stack.warden.cli(args, { stdin, ...(token ? { env: { WARDEN_TOKEN: token } } : {}) });
@@ -192,5 +175,18 @@ describe('revocation and expiry reach live sessions', () => {
     psql.child.stdin!.end("SELECT 'too late';\n");
     await psql.exited;
     assert.ok(!psql.output().includes('too late\n'), psql.output());
+  });
+
+  it('an idle session hears the expiry NOTICE when it falls due, without sending anything (raw client)', async () => {
+    const token = await stack.token('idler', '--ttl', '8s');
+    const session = await rawLogin(stack.warden.ports.postgres, 'idler', stack.target, token);
+    // Nothing more is sent: the notice comes from the sweep, in its own message, before the session ends.
+    const notice = await session.next();
+    assert.equal(notice?.type, 'N', `expected a NoticeResponse, got ${notice?.type}`);
+    assert.match(errorFields(notice!).M, /your Warden token expires in \d+ s; this session will end then/);
+    const end = await session.next();
+    assert.equal(end?.type, 'E');
+    assert.match(errorFields(end!).M, /terminating connection: the Warden token this session was opened with expired/);
+    assert.equal(await session.next(), null);
   });
 });

@@ -9,10 +9,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import tls from 'node:tls';
 import pg from 'pg';
 import { GUARDRAILS_YAML } from '../src/policy/test-fixtures.js';
+import { message, rawTls, startup } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 /** The issue's payload: one string with standard_conforming_strings on, a DROP after a string with it off. */
@@ -303,12 +303,6 @@ describe('other classes from the review', () => {
 
 // --- a raw protocol client over TLS -------------------------------------------------------------------------
 
-function message(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
 const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
 const query = (sql: string) => message('Q', cstr(sql));
 const parse = (sql: string) => message('P', Buffer.concat([cstr(''), cstr(sql), Buffer.from([0, 0])]));
@@ -331,21 +325,9 @@ class RawClient {
 
   /** Logs in as alice (startup `params` added); resolves after ReadyForQuery or a refusal. */
   static async open(params: Record<string, string> = {}): Promise<RawClient> {
-    const plain = net.connect(stack.warden.ports.postgres, '127.0.0.1');
-    await new Promise((r) => plain.once('connect', r));
-    const ssl = Buffer.alloc(8);
-    ssl.writeInt32BE(8, 0);
-    ssl.writeInt32BE(80877103, 4);
-    plain.write(ssl);
-    await new Promise((r) => plain.once('data', r));
-    const socket = tls.connect({ socket: plain, rejectUnauthorized: false });
-    await new Promise((r) => socket.once('secureConnect', r));
+    const socket = await rawTls(stack.warden.ports.postgres);
     const raw = new RawClient(socket);
-    const pairs = Object.entries({ user: 'alice', database: stack.target, ...params }).flatMap(([k, v]) => [cstr(k), cstr(v)]);
-    const body = Buffer.concat([Buffer.from([0, 3, 0, 0]), ...pairs, Buffer.from([0])]);
-    const len = Buffer.alloc(4);
-    len.writeInt32BE(body.length + 4);
-    socket.write(Buffer.concat([len, body]));
+    socket.write(startup({ user: 'alice', database: stack.target, ...params }));
     await raw.until(() => raw.count('R') > 0 || raw.count('E') > 0);
     if (raw.count('E') === 0) {
       socket.write(message('p', cstr(token)));

@@ -12,11 +12,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
+import { rawTls } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 const SSN = '123-45-6789';
@@ -45,6 +45,12 @@ rules:
         strategy: partial
       - detectors: [card, email]
         strategy: redact
+  - name: mask-dates
+    targets: ["pg-*"]
+    subjects: { groups: [typed] }
+    mask:
+      - types: [date]
+        strategy: "null"
 `;
 
 let stack: Stack;
@@ -63,6 +69,9 @@ before(async () => {
     CREATE VIEW public.v_cust AS SELECT id, upper(ssn) AS u, ssn AS s, email AS e, reverse(email) AS r,
       encode(card_number::bytea, 'hex') AS h FROM public.customers;
     GRANT SELECT ON public.v_cust TO ${stack.pg.scram.user};
+    CREATE TABLE public.people (id int PRIMARY KEY, name text, birth date, visits int, note text);
+    INSERT INTO public.people VALUES (1, 'Bea', '1987-06-05', 0, '');
+    ALTER TABLE public.people OWNER TO ${stack.pg.scram.user};
     ANALYZE public.customers`);
   token = await stack.token('mia');
 });
@@ -78,15 +87,7 @@ function assertClean(bytes: Buffer | string, what: string): void {
 
 /** Logs in with a raw TLS socket; returns it once ReadyForQuery arrived. */
 async function rawLogin(): Promise<tls.TLSSocket> {
-  const plain = net.connect(stack.warden.ports.postgres, '127.0.0.1');
-  await new Promise((r) => plain.once('connect', r));
-  const ssl = Buffer.alloc(8);
-  ssl.writeInt32BE(8, 0);
-  ssl.writeInt32BE(80877103, 4);
-  plain.write(ssl);
-  await new Promise<void>((resolve) => plain.once('data', (d: Buffer) => { assert.equal(d.toString(), 'S'); resolve(); }));
-  const socket = tls.connect({ socket: plain, rejectUnauthorized: false });
-  await new Promise((r) => socket.once('secureConnect', r));
+  const socket = await rawTls(stack.warden.ports.postgres);
   socket.write(serialize.startup({ user: 'mia', database: stack.target }));
   await readMessages(socket, (m) => m.some((x) => x.type === 'R'));
   socket.write(serialize.password(token));
@@ -445,5 +446,29 @@ describe('derived values', () => {
       const stat = await fs.stat(path.join(stack.warden.dataDir, file));
       if (stat.isFile()) assertClean(await fs.readFile(path.join(stack.warden.dataDir, file)), file);
     }
+  });
+});
+
+describe('a rule that masks by type follows no value through an expression: such results are refused (issue 9)', () => {
+  test('psql under a date rule: whole columns masked, computed ones refused, in-place arithmetic allowed, nothing leaks', async () => {
+    const typed = await stack.token('tess', '--groups', 'typed');
+    const run = (sql: string) => stack.psql(['-A', '-t', '-c', sql], { user: 'tess', token: typed });
+    const whole = await run('SELECT id, birth FROM people');
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal(whole.stdout.trim(), '1|', 'the date column itself is masked by its type (null)');
+    for (const sql of ['SELECT birth::text FROM people', "SELECT to_char(birth, 'YYYY-MM-DD') FROM people",
+      'SELECT extract(year FROM birth) FROM people', 'SELECT birth - 0 FROM people', "SELECT json_build_object('b', birth) FROM people",
+      "SELECT birth FROM people UNION ALL SELECT NULL"]) {
+      const r = await run(sql);
+      assert.notEqual(r.code, 0, sql);
+      assert.match(r.stderr, /masks values by column type \(date\)/, sql);
+      assert.doesNotMatch(r.stdout + r.stderr, /1987|06-05/, sql);
+    }
+    const copy = await run('UPDATE people SET note = birth WHERE id = 1');
+    assert.match(copy.stderr, /copying a column's value elsewhere is refused/);
+    const bump = await run('UPDATE people SET visits = visits + 1 WHERE id = 1');
+    assert.equal(bump.code, 0, bump.stderr);
+    const { rows } = await admin.query('SELECT visits, note FROM public.people WHERE id = 1');
+    assert.deepEqual(rows, [{ visits: 1, note: '' }], 'the counter moved; the refused copy never reached the server');
   });
 });

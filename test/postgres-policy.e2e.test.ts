@@ -91,15 +91,7 @@ async function requestFor(statement: string): Promise<string> {
   throw new Error(`no approval request for ${statement}`);
 }
 
-async function rows(sql: string): Promise<unknown[]> {
-  const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
-  await admin.connect();
-  try {
-    return (await admin.query(sql)).rows;
-  } finally {
-    await admin.end();
-  }
-}
+const rows = (sql: string): Promise<unknown[]> => stack.superuserRows(sql);
 
 describe('guardrails', () => {
   test('reads and writes are allowed for people; destructive, unknown and unparseable SQL is refused', async () => {
@@ -260,7 +252,7 @@ describe('just-in-time approval', () => {
     }
   });
 
-  test('a time-window grant covers the caller\'s later writes on a second connection', async () => {
+  test('a time-window grant covers the same statement on a second connection, and no other write (issue 9)', async () => {
     // An agent of its own: the grant must not reach the other tests' callers.
     tokens.windowbot = await stack.token('windowbot', '--groups', 'agents', '--kind', 'agent');
     const first = await stack.client({ user: 'windowbot', password: tokens.windowbot });
@@ -273,11 +265,21 @@ describe('just-in-time approval', () => {
     await first.end();
     const before = (await stack.warden.cli(['approvals', 'list', '--json', '--status', 'all'], { env: asUser('dora') })).stdout;
     const second = await stack.client({ user: 'windowbot', password: tokens.windowbot });
-    await second.query("INSERT INTO items VALUES (16, 'window 2')");
-    await second.end();
-    const afterList = (await stack.warden.cli(['approvals', 'list', '--json', '--status', 'all'], { env: asUser('dora') })).stdout;
-    assert.equal(JSON.parse(afterList).length, JSON.parse(before).length, 'no new request was needed');
-    assert.deepEqual(await rows("SELECT count(*)::int AS n FROM items WHERE note LIKE 'window %'"), [{ n: 2 }]);
+    try {
+      await second.query(insert);
+      const afterList = (await stack.warden.cli(['approvals', 'list', '--json', '--status', 'all'], { env: asUser('dora') })).stdout;
+      assert.equal(JSON.parse(afterList).length, JSON.parse(before).length, 'the same statement needed no new request');
+      // Another write of the same class is not what the approver saw: it waits for its own decision (denied here).
+      const other = "INSERT INTO items VALUES (16, 'window 2')";
+      const refused = second.query(other).then(() => 'ran', (err: Error) => err.message);
+      const otherId = await requestFor(other);
+      assert.equal((await stack.warden.cli(['approvals', 'deny', otherId], { env: asUser('dora') })).code, 0);
+      assert.match(await refused, /denied/);
+    } finally {
+      await second.end();
+    }
+    assert.deepEqual(await rows("SELECT note, count(*)::int AS n FROM items WHERE note LIKE 'window %' GROUP BY note"),
+      [{ note: 'window 1', n: 2 }]);
   });
 
   test('webhooks told about requests and decisions, in both formats', async () => {

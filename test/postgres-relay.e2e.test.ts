@@ -6,10 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import tls from 'node:tls';
 import pg from 'pg';
 import { pollUntil } from './harness/poll.js';
+import { rawTls } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
 
 let stack: Stack;
@@ -209,15 +209,7 @@ describe('recording', () => {
 /** Logs in with a raw TLS socket and returns it once ReadyForQuery arrived. */
 async function rawLogin(password: string): Promise<tls.TLSSocket> {
   const { serialize } = await import('pg-protocol');
-  const plain = net.connect(stack.warden.ports.postgres, '127.0.0.1');
-  await new Promise((r) => plain.once('connect', r));
-  const ssl = Buffer.alloc(8);
-  ssl.writeInt32BE(8, 0);
-  ssl.writeInt32BE(80877103, 4);
-  plain.write(ssl);
-  await new Promise<void>((resolve) => plain.once('data', (d: Buffer) => { assert.equal(d.toString(), 'S'); resolve(); }));
-  const socket = tls.connect({ socket: plain, rejectUnauthorized: false });
-  await new Promise((r) => socket.once('secureConnect', r));
+  const socket = await rawTls(stack.warden.ports.postgres);
   socket.write(serialize.startup({ user: 'alice', database: stack.target }));
   await readUntil(socket, (b) => b.includes(0x52));
   socket.write(serialize.password(password));

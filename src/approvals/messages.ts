@@ -3,7 +3,10 @@
  * message (`text` plus Block Kit `blocks`). Pure functions of an event and a request.
  * Statement text comes from callers, so everything put into Slack mrkdwn is escaped (`&`, `<`, `>`: no
  * `<!channel>` pings, no disguised links) and code fences inside a statement cannot close the code block.
- * This module must never put a token, a password or a target's connection secret into a message.
+ * This module must never put a token, a password or a target's connection secret into a message, nor a value the
+ * caller sent: notifications leave Warden (a channel, a webhook receiver) and are read by people who may not see the
+ * request itself, so they carry the statement as recordings keep it (literals and bound values redacted by the
+ * requester's rules); eligible approvers see the values in Warden (`warden approvals show`, the request's URL).
  */
 import { formatDuration } from '../identity/duration.js';
 import type { ApprovalRequest } from '../store/types.js';
@@ -37,9 +40,22 @@ export function requestUrl(publicUrl: string, id: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/api/approvals/${encodeURIComponent(id)}`;
 }
 
-/** The generic webhook body: the whole request (it holds no secret), the approve command and the API address. */
+/** What stands in for a statement whose redacted form is unknown (a request stored before it was kept). */
+export const STATEMENT_WITHHELD = '[statement not shown here: see the request in Warden]';
+
+/**
+ * The request as notifications carry it: its statement replaced by the redacted copy recordings keep (or withheld
+ * when there is none), without Warden's own bookkeeping (the statement's key and that copy).
+ */
+export function notifiedRequest(request: ApprovalRequest): ApprovalRequest {
+  const { statementKey: _key, recordedStatement, ...rest } = request;
+  if (request.statement === null) return rest;
+  return { ...rest, statement: recordedStatement ?? STATEMENT_WITHHELD };
+}
+
+/** The generic webhook body: the request as notified (no secret, no value), the approve command and the API address. */
 export function webhookPayload(event: ApprovalEvent, request: ApprovalRequest, publicUrl: string): WebhookPayload {
-  return { event, request, approveCommand: approveCommand(request.id), url: requestUrl(publicUrl, request.id) };
+  return { event, request: notifiedRequest(request), approveCommand: approveCommand(request.id), url: requestUrl(publicUrl, request.id) };
 }
 
 /** Escapes text for Slack mrkdwn. */
@@ -95,7 +111,8 @@ export function slackPayload(event: ApprovalEvent, request: ApprovalRequest, pub
   const text = slackEscape(summary(event, request));
   const section = (mrkdwn: string) => ({ type: 'section', text: { type: 'mrkdwn', text: mrkdwn } });
   const blocks: unknown[] = [section(`*${text}*`), section(detailLines(request).join('\n'))];
-  if (request.statement !== null) blocks.push(section(slackCode(request.statement)));
+  const { statement } = notifiedRequest(request);
+  if (statement !== null) blocks.push(section(slackCode(statement)));
   if (event === 'approval.requested') {
     blocks.push(section(`Approve: \`${approveCommand(request.id)}\`  Deny: \`warden approvals deny ${request.id}\`\n` +
       `Details: ${slackEscape(requestUrl(publicUrl, request.id))}`));

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { ApprovalRequest } from '../store/types.js';
-import { MAX_SLACK_STATEMENT, slackCode, slackPayload } from './messages.js';
+import { MAX_SLACK_STATEMENT, STATEMENT_WITHHELD, notifiedRequest, slackCode, slackPayload, webhookPayload } from './messages.js';
 import { Notifier } from './notifier.js';
 
 interface Hit {
@@ -57,7 +57,7 @@ function request(over: Partial<ApprovalRequest> = {}): ApprovalRequest {
     statement: 'DELETE FROM orders WHERE id < 100', classes: ['write'], reason: 'cleanup <!channel>', rule: 'prod/deletes',
     approvers: { groups: ['dba'], users: [], count: 1 }, timeoutSeconds: 300, accessSeconds: null,
     createdAt: '2030-01-01T00:00:00.000Z', expiresAt: '2030-01-01T00:05:00.000Z', decidedAt: null, decisions: [],
-    statusReason: null, ...over,
+    statusReason: null, statementKey: 'k1', recordedStatement: 'DELETE FROM orders WHERE id < 100', ...over,
   };
 }
 
@@ -77,7 +77,7 @@ describe('Notifier', () => {
     const generic = hits.find((h) => h.path === '/hook')!;
     assert.equal(generic.contentType, 'application/json');
     assert.deepEqual(generic.body, {
-      event: 'approval.requested', request: request(), approveCommand: 'warden approvals approve apr_test1',
+      event: 'approval.requested', request: notifiedRequest(request()), approveCommand: 'warden approvals approve apr_test1',
       url: 'https://warden.example.com/api/approvals/apr_test1',
     });
     const slack = hits.find((h) => h.path.startsWith('/services/'))!.body as { text: string; blocks: any[] };
@@ -149,6 +149,22 @@ describe('Notifier', () => {
 });
 
 describe('Slack message', () => {
+  test('notifications carry the statement as recorded (values redacted), never what the approver sees in Warden', () => {
+    const held = request({ statement: "UPDATE cards SET n = $1\n-- with bound values: $1 = \"4111111111111111\"",
+      recordedStatement: 'UPDATE cards SET n = $1\n-- with bound values: $1 = "[redacted]"' });
+    const generic = JSON.stringify(webhookPayload('approval.requested', held, 'http://w'));
+    const slack = JSON.stringify(slackPayload('approval.approved', held, 'http://w'));
+    for (const body of [generic, slack]) {
+      assert.ok(!body.includes('4111111111111111'), body);
+      assert.ok(body.includes('[redacted]'), body);
+      assert.ok(!body.includes('statementKey') && !body.includes('recordedStatement'), body);
+    }
+    // A request stored before the redacted copy existed shows no statement at all.
+    const old = JSON.stringify(slackPayload('approval.requested', request({ recordedStatement: undefined }), 'http://w'));
+    assert.ok(old.includes(STATEMENT_WITHHELD) && !old.includes('DELETE FROM orders'), old);
+    assert.equal(notifiedRequest(request({ kind: 'access', statement: null, recordedStatement: null })).statement, null);
+  });
+
   test('long statements are cut and code fences cannot close the block', () => {
     const code = slackCode(`SELECT 1; \`\`\` <@U123> ${'x'.repeat(3000)}`);
     assert.ok(code.startsWith('```') && code.endsWith('```'));

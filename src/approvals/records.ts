@@ -38,7 +38,12 @@ export interface StatementApprovalInput {
   sessionId: string;
   subject: Subject;
   target: string;
+  /** What the approver sees: the statement with its bound values. */
   statement: string;
+  /** The key of the statement the server runs; a window covers only statements with this key (absent: none). */
+  statementKey?: string;
+  /** The statement as recordings keep it (redacted), for notifications that leave Warden (absent: not shown there). */
+  recordedStatement?: string;
   classes: StatementClass[];
   reason: string | null;
   rule: string;
@@ -91,7 +96,8 @@ export function statementRequest(input: StatementApprovalInput, now: number): Ap
   return {
     id: newId('apr'), kind: 'statement', status: 'pending', requester: subject.id, requesterKind: subject.kind,
     requesterGroups: [...subject.groups], chain: subject.chain.map((a) => ({ id: a.id, kind: a.kind })),
-    sessionId: input.sessionId, target: input.target, statement: input.statement, classes: [...new Set(input.classes)].sort(),
+    sessionId: input.sessionId, target: input.target, statement: input.statement, statementKey: input.statementKey ?? null,
+    recordedStatement: input.recordedStatement ?? null, classes: [...new Set(input.classes)].sort(),
     reason: input.reason, rule: input.rule,
     approvers: { groups: [...requirement.groups], users: [...requirement.users], count: requirement.count },
     timeoutSeconds: requirement.timeoutSeconds, accessSeconds: null,
@@ -111,7 +117,7 @@ export function accessRequest(subject: Subject, target: string, accessSeconds: n
   return {
     id: newId('apr'), kind: 'access', status: 'pending', requester: subject.id, requesterKind: subject.kind,
     requesterGroups: [...subject.groups], chain: subject.chain.map((a) => ({ id: a.id, kind: a.kind })),
-    sessionId: null, target, statement: null, classes: [], reason: why, rule: null,
+    sessionId: null, target, statement: null, statementKey: null, recordedStatement: null, classes: [], reason: why, rule: null,
     approvers: { groups: [ADMIN_GROUP], users: [], count: 1 },
     timeoutSeconds: ACCESS_REQUEST_TIMEOUT_SECONDS, accessSeconds,
     createdAt: iso(now), expiresAt: iso(now + ACCESS_REQUEST_TIMEOUT_SECONDS * 1000), decidedAt: null, decisions: [],
@@ -170,7 +176,8 @@ export function isDue(request: ApprovalRequest, now: number): boolean {
 /**
  * The grant an approved request leaves behind, if any. Access requests always grant access for `accessSeconds`.
  * A statement request grants a window only when every approver asked for one, for the shortest asked: with two
- * approvers required, one of them alone must not be able to waive the second approval for later statements.
+ * approvers required, one of them alone must not be able to waive the second approval for later statements. The
+ * window covers that statement (its key) only, never other statements of the same classes.
  */
 export function grantFor(request: ApprovalRequest, now: number): GrantRecord | undefined {
   const approvals = request.decisions.filter((d) => d.decision === 'approve');
@@ -183,7 +190,8 @@ export function grantFor(request: ApprovalRequest, now: number): GrantRecord | u
   return {
     // Keyed by the requester with its delegation origin, so another principal of the same name cannot use it.
     id: newId('grt'), kind: request.kind, subject: principalKey(request.requester, request.chain), target: request.target,
-    classes: request.kind === 'access' ? [] : [...request.classes], requestId: request.id,
+    classes: request.kind === 'access' ? [] : [...request.classes],
+    statementKey: request.kind === 'access' ? null : request.statementKey ?? null, requestId: request.id,
     grantedBy: approvals.map((d) => d.by), createdAt: iso(now), expiresAt: iso(now + seconds * 1000), revokedAt: null,
   };
 }

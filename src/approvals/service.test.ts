@@ -55,10 +55,13 @@ function requirement(over: Partial<ApprovalRequirement> = {}): ApprovalRequireme
   return { groups: ['dba'], users: [], count: 1, timeoutSeconds: 60, ...over };
 }
 
-function hold(s: ApprovalService, over: { subject?: Subject; requirement?: Partial<ApprovalRequirement>; classes?: StatementClass[] } = {}) {
+/** The key of the held statement (session/approval-wait.ts computes real ones). */
+const KEY = 'k-delete-7';
+
+function hold(s: ApprovalService, over: { subject?: Subject; requirement?: Partial<ApprovalRequirement>; classes?: StatementClass[]; key?: string } = {}) {
   return s.requestStatement({
     sessionId: 'ses_1', subject: over.subject ?? alice, target: 'pg1', statement: 'DELETE FROM orders WHERE id = 7',
-    classes: over.classes ?? ['write'], reason: 'cleanup', rule: 'prod/deletes', requirement: requirement(over.requirement),
+    statementKey: over.key ?? KEY, classes: over.classes ?? ['write'], reason: 'cleanup', rule: 'prod/deletes', requirement: requirement(over.requirement),
   });
 }
 
@@ -247,27 +250,44 @@ describe('statement approvals', () => {
 });
 
 describe('time-window grants', () => {
-  test('a window covers the same classes on the same target for the same subject until it ends', async () => {
+  test('a window covers its statement (and classes) on the same target for the same subject until it ends', async () => {
     const s = await service();
     const { request } = await hold(s, { classes: ['write', 'destructive'] });
-    assert.equal(await s.findGrant(alice, 'pg1', ['write']), undefined);
+    assert.equal(await s.findGrant(alice, 'pg1', ['write'], KEY), undefined);
     await rejectsWith(s.approve(request.id, bob, { windowSeconds: 0 }), 'WARDEN_ERR_BAD_REQUEST');
     await rejectsWith(s.approve(request.id, bob, { windowSeconds: 86_401 }), 'WARDEN_ERR_BAD_REQUEST');
     await s.approve(request.id, bob, { windowSeconds: 1800 });
-    const grant = await s.findGrant(alice, 'pg1', ['write']);
+    const grant = await s.findGrant(alice, 'pg1', ['write'], KEY);
     assert.ok(grant);
     assert.match(grant.id, /^grt_/);
     assert.deepEqual([grant.kind, grant.subject, grant.target, grant.requestId, grant.grantedBy, grant.expiresAt],
       ['statement', 'alice', 'pg1', request.id, ['bob'], '2030-01-01T00:30:00.000Z']);
-    assert.ok(await s.findGrant(alice, 'pg1', ['destructive', 'write']));
-    assert.equal(await s.findGrant(alice, 'pg1', ['write', 'ddl']), undefined);
-    assert.equal(await s.findGrant(alice, 'pg1', []), undefined);
-    assert.equal(await s.findGrant(alice, 'pg2', ['write']), undefined);
-    assert.equal(await s.findGrant(subject('mallory', ['dev']), 'pg1', ['write']), undefined);
+    assert.ok(await s.findGrant(alice, 'pg1', ['destructive', 'write'], KEY));
+    assert.equal(await s.findGrant(alice, 'pg1', ['write', 'ddl'], KEY), undefined);
+    assert.equal(await s.findGrant(alice, 'pg1', [], KEY), undefined);
+    assert.equal(await s.findGrant(alice, 'pg2', ['write'], KEY), undefined);
+    assert.equal(await s.findGrant(subject('mallory', ['dev']), 'pg1', ['write'], KEY), undefined);
     clock += 1_799_000;
-    assert.ok(await s.findGrant(alice, 'pg1', ['write']));
+    assert.ok(await s.findGrant(alice, 'pg1', ['write'], KEY));
     clock += 1_000;
-    assert.equal(await s.findGrant(alice, 'pg1', ['write']), undefined);
+    assert.equal(await s.findGrant(alice, 'pg1', ['write'], KEY), undefined);
+  });
+
+  test('a window covers the statement the approver saw, not another of the same classes; a request without a key none', async () => {
+    const s = await service();
+    const { request } = await hold(s);
+    await s.approve(request.id, bob, { windowSeconds: 600 });
+    assert.ok(await s.findGrant(alice, 'pg1', ['write'], KEY));
+    assert.equal(await s.findGrant(alice, 'pg1', ['write'], 'k-delete-everything'), undefined);
+    assert.equal(await s.findGrant(alice, 'pg1', ['write'], ''), undefined);
+    const grants = await store.approvals.grantsFor(request.id);
+    assert.deepEqual(grants.map((g) => g.statementKey), [KEY], 'the key is stored with the grant');
+    // A request stored without a key (before keys existed) leaves a window that covers nothing.
+    const keyless = await s.requestStatement({ sessionId: 'ses_1', subject: alice, target: 'pg2', statement: 'DELETE FROM t',
+      classes: ['write'], reason: null, rule: 'r', requirement: requirement() });
+    await s.approve(keyless.request.id, bob, { windowSeconds: 600 });
+    assert.equal((await store.approvals.grantsFor(keyless.request.id)).length, 1);
+    assert.equal(await s.findGrant(alice, 'pg2', ['write'], KEY), undefined);
   });
 
   test('with two approvers, a window needs both; the shorter one wins', async () => {
@@ -275,11 +295,11 @@ describe('time-window grants', () => {
     const one = await hold(s, { requirement: { count: 2 } });
     await s.approve(one.request.id, bob, { windowSeconds: 3600 });
     await s.approve(one.request.id, carol);
-    assert.equal(await s.findGrant(alice, 'pg1', ['write']), undefined);
+    assert.equal(await s.findGrant(alice, 'pg1', ['write'], KEY), undefined);
     const both = await hold(s, { requirement: { count: 2 } });
     await s.approve(both.request.id, bob, { windowSeconds: 3600 });
     await s.approve(both.request.id, carol, { windowSeconds: 600 });
-    assert.equal((await s.findGrant(alice, 'pg1', ['write']))?.expiresAt, '2030-01-01T00:10:00.000Z');
+    assert.equal((await s.findGrant(alice, 'pg1', ['write'], KEY))?.expiresAt, '2030-01-01T00:10:00.000Z');
   });
 });
 
@@ -305,8 +325,8 @@ describe('grants belong to the principal with its delegation origin (issue 9 ite
     assert.equal(isOwnRequest(request, viewer), false);
     assert.equal(isOwnRequest(request, subject('alice', ['dba'])), true, 'alice is the origin of the request');
     await s.approve(request.id, bob, { windowSeconds: 600 });
-    assert.ok(await s.findGrant(alicesHelper, 'pg1', ['write']));
-    assert.equal(await s.findGrant(mallorysHelper, 'pg1', ['write']), undefined);
+    assert.ok(await s.findGrant(alicesHelper, 'pg1', ['write'], KEY));
+    assert.equal(await s.findGrant(mallorysHelper, 'pg1', ['write'], KEY), undefined);
   });
 });
 

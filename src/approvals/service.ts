@@ -1,6 +1,6 @@
 /**
  * Just-in-time approvals: holds requests until people decide, tracks the outcome every held statement waits on,
- * expires requests nobody decided, and leaves grants behind (statement windows, target access).
+ * expires requests nobody decided, and leaves grants behind (a window for one statement, target access).
  * Ordering rules: every state change is written to the store (compare-and-set, see ApprovalRepository.updatePending)
  * before a waiting outcome settles or a notification goes out, and each outcome settles exactly once.
  * This module must never decide whether a statement needs approval (policy does) nor talk HTTP (the notifier and
@@ -149,12 +149,17 @@ export class ApprovalService {
     return this.#store.approvals.get(id);
   }
 
-  /** An unexpired, unrevoked statement grant for this subject on this target covering every class in `classes`. */
-  async findGrant(subject: Subject, target: string, classes: readonly StatementClass[]): Promise<GrantRecord | undefined> {
-    if (classes.length === 0) return undefined; // nothing to cover means nothing was judged: fail closed
+  /**
+   * An unexpired, unrevoked statement window for this subject on this target for this very statement (`statementKey`,
+   * see session/approval-wait.ts) that also covers every class in `classes`. A window is granted for the statement the
+   * approver saw; another statement of the same classes needs its own approval.
+   */
+  async findGrant(subject: Subject, target: string, classes: readonly StatementClass[], statementKey: string): Promise<GrantRecord | undefined> {
+    // Nothing to cover means nothing was judged: fail closed.
+    if (classes.length === 0 || typeof statementKey !== 'string' || statementKey.length === 0) return undefined;
     const at = new Date(this.#now()).toISOString();
     const grants = await this.#store.approvals.activeGrants({ kind: 'statement', subject: principalKey(subject.id, subject.chain), target, at });
-    return grants.find((g) => classes.every((c) => g.classes.includes(c)));
+    return grants.find((g) => g.statementKey === statementKey && classes.every((c) => g.classes.includes(c)));
   }
 
   /** True when an approved access request gives this subject access to the target now. */

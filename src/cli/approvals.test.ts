@@ -8,15 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createControlFixture, type ControlFixture } from '../control/test-fixture.js';
+import { runCaptured, runSpawned, type CliRun } from './test-io.js';
 import type { Subject } from '../session/types.js';
 import type { ApprovalRequest } from '../store/types.js';
-import type { Io } from './common.js';
 import { main } from './main.js';
-import { runProcess } from '../../test/harness/process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
 
 let fx: ControlFixture;
 let url: string;
@@ -43,34 +40,22 @@ after(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs the real `warden` executable as `as` (their token in WARDEN_TOKEN). */
 function warden(as: string, args: string[]): Promise<Run> {
-  const env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: tokens[as] };
-  return runProcess(process.execPath, [BIN, ...args], { cwd, env });
+  return runSpawned(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: tokens[as] }, cwd });
 }
 
 /** Runs `main` in this process with a captured terminal. */
-async function cli(as: string, args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), readStdin: async () => '',
-    env: { WARDEN_URL: url, WARDEN_TOKEN: tokens[as] }, cwd, stdinIsTTY: false,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
+function cli(as: string, args: string[]): Promise<Run> {
+  return runCaptured(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: tokens[as] }, cwd });
 }
 
 /** Holds one of alice's statements for approval by dba. */
 function hold(statement: string, count = 1) {
   return fx.deps.approvals.requestStatement({
-    sessionId: 'ses_cli', subject: alice, target: 'pg1', statement, classes: ['write'], reason: 'fix data', rule: 'prod/writes',
+    sessionId: 'ses_cli', subject: alice, target: 'pg1', statement, statementKey: 'k1', classes: ['write'], reason: 'fix data', rule: 'prod/writes',
     requirement: { groups: ['dba'], users: [], count, timeoutSeconds: 600 },
   });
 }
@@ -103,7 +88,7 @@ describe('warden approvals (spawned, non-admin tokens)', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, `approved ${request.id}: the request is now approved; window of 30m asked for\n`);
     assert.deepEqual(await outcome, { status: 'approved', by: ['bob'], comment: 'fine' });
-    assert.ok(await fx.deps.approvals.findGrant(alice, 'pg1', ['write']));
+    assert.ok(await fx.deps.approvals.findGrant(alice, 'pg1', ['write'], 'k1'));
   });
 
   test('two approvers for count 2, and a deny as JSON', async () => {

@@ -29,8 +29,8 @@ export const APPROVALS_USAGE = `Usage:
   --watch    keep the list on screen and reprint it whenever it changes, until Ctrl-C
   --interval how often --watch asks (default 2s, at least 1s)
   approve    approve as yourself; a request needs its number of distinct approvers, never its requester
-  --window   also let the requester run statements of the same classes on the same target for this long
-             (at most 24h; with several approvers, only when each of them gives a window, for the shortest)
+  --window   also let the requester run this same statement again on this target for this long (other bound values
+             allowed; at most 24h; with several approvers, only when each of them gives a window, for the shortest)
   deny       deny as yourself; one eligible denial ends the request
 ${OUTPUT_HELP}
 Approvers use their own token: WARDEN_TOKEN=<your token> warden approvals approve ID

@@ -301,10 +301,40 @@ describe('help and completion', () => {
     assert.equal(bash.stdout, ['complete -o filenames -F _warden warden', 'warden appr => approvals',
       'warden targets l => list', 'warden targets add --pass => --password-stdin', 'warden approvals list --w => --watch',
       'warden completion  => bash zsh', ''].join('\n'));
-    const zsh = await warden('admin', ['completion', 'zsh']);
-    assert.match(zsh.stdout, /^#compdef warden\n/);
-    assert.match(zsh.stdout, /compdef _warden warden\n$/);
     assert.equal((await warden('admin', ['completion', 'fish'])).code, 2);
+  });
+
+  test('real zsh loads `warden completion zsh` (sourced, and from $fpath) and completes commands, subcommands and flags', async () => {
+    const script = await warden('admin', ['completion', 'zsh']);
+    assert.equal(script.code, 0, script.stderr);
+    assert.match(script.stdout, /^#compdef warden\n/);
+    const dir = join(cwd, 'zsh-functions');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '_warden'), script.stdout);
+    // compadd and _files only work inside a completion widget: stand-ins print what _warden offers for the word
+    // being completed (filtered by its prefix, as zsh would), after real compinit registered the function.
+    const stubs = ['compadd() { while [[ $# -gt 0 && $1 != -- ]]; do shift; done; shift; local -a out; local w',
+      '  for w in "$@"; do [[ $w == ${words[CURRENT]}* ]] && out+=($w); done; print -r -- "${words[*]} => ${out[*]}"; }',
+      '_files() { print -r -- "${words[*]} => (files)"; }'];
+    const complete = (list: string[]) => `words=(${list.map((w) => `'${w}'`).join(' ')}); CURRENT=${list.length}; _warden`;
+    const cases = [complete(['warden', 'appr']), complete(['warden', 'targets', 'l']), complete(['warden', 'targets', 'add', '--pass']),
+      complete(['warden', 'approvals', 'list', '--w']), complete(['warden', 'completion', '']), complete(['warden', 'policy', 'test', 'x'])];
+    const expected = ['comps: _warden', 'warden appr => approvals', 'warden targets l => list',
+      'warden targets add --pass => --password-stdin', 'warden approvals list --w => --watch', 'warden completion  => bash zsh',
+      'warden policy test x => (files)', ''].join('\n');
+    const init = 'autoload -U compinit && compinit -u -D';
+    const show = 'print -r -- "comps: ${_comps[warden]}"';
+    // As the usage says: source <(warden completion zsh) after compinit.
+    const sourced = await runProcess('zsh', ['-f', '-c', [init, `source <(${process.execPath} ${BIN} completion zsh)`, show, ...stubs,
+      ...cases].join('\n')], { cwd, env: { ...process.env, WARDEN_URL: 'http://127.0.0.1:1' } });
+    assert.equal(sourced.stderr, '');
+    assert.equal(sourced.code, 0);
+    assert.equal(sourced.stdout, expected);
+    // Saved as _warden in $fpath: compinit autoloads the file, and the very first Tab already completes.
+    const autoloaded = await runProcess('zsh', ['-f', '-c', [`fpath=(${dir} $fpath)`, init, show, ...stubs, ...cases].join('\n')], { cwd });
+    assert.equal(autoloaded.stderr, '');
+    assert.equal(autoloaded.code, 0);
+    assert.equal(autoloaded.stdout, expected);
   });
 });
 

@@ -9,14 +9,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { generate } from 'selfsigned';
 import { createControlFixture, sessionFixture, type ControlFixture } from '../control/test-fixture.js';
+import { runCaptured, runSpawned, type CliEnv, type CliRun } from './test-io.js';
 import type { Io } from './common.js';
 import { main } from './main.js';
-import { runProcess } from '../../test/harness/process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
 const PASSWORD = 'S3cret-pw-XYZ';
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
@@ -34,34 +32,17 @@ after(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-type Env = Record<string, string | undefined>;
+type Run = CliRun;
+type Env = CliEnv;
 
 /** Runs `main` in this process with a captured terminal. */
-async function cli(args: string[], opts: { stdin?: string; env?: Env; cwd?: string } = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    readStdin: async () => opts.stdin ?? '',
-    env: { WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken, ...opts.env },
-    cwd: opts.cwd ?? cwd,
-    stdinIsTTY: false,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
+function cli(args: string[], opts: { stdin?: string; env?: Env; cwd?: string } = {}): Promise<Run> {
+  return runCaptured(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken, ...opts.env }, cwd: opts.cwd ?? cwd, stdin: opts.stdin });
 }
 
 /** Runs the real `warden` executable as a child process. */
 function spawned(args: string[], opts: { stdin?: string; env?: Env } = {}): Promise<Run> {
-  const env: Env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken, ...opts.env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return runProcess(process.execPath, [BIN, ...args], { cwd, env, stdin: opts.stdin });
+  return runSpawned(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken, ...opts.env }, cwd, stdin: opts.stdin });
 }
 
 describe('top level', () => {

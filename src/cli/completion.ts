@@ -87,7 +87,10 @@ complete -o filenames -F _warden warden
 `;
 }
 
-/** The zsh completion script (needs compinit, as every zsh completion does). */
+/**
+ * The zsh completion script (needs compinit, as every zsh completion does). It works both sourced and saved as
+ * `_warden` in $fpath, where compinit autoloads the file as the function `_warden` itself.
+ */
 export function zshScript(w: CompletionWords): string {
   const subCases = Object.entries(w.subcommands).filter(([, s]) => s.length > 0)
     .map(([cmd, s]) => `    ${cmd}) subs=(${s.join(' ')}) ;;`).join('\n');
@@ -118,7 +121,13 @@ ${flagCases}
   fi
   _files
 }
-compdef _warden warden
+# Saved as _warden in $fpath, this file is the function's body on the first Tab: complete at once then. Sourced,
+# it registers the function.
+if [[ \$funcstack[1] == _warden ]]; then
+  _warden "\$@"
+else
+  compdef _warden warden
+fi
 `;
 }
 

@@ -8,19 +8,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { createControlFixture, type ControlFixture } from '../control/test-fixture.js';
-import type { Io } from './common.js';
+import { runCaptured, runSpawned, type CliRun } from './test-io.js';
 import { main } from './main.js';
 import { fileFormat, testReport } from './policies.js';
 import { GUARDRAILS_YAML } from '../policy/test-fixtures.js';
-import { runProcess } from '../../test/harness/process.js';
 
 /** The policy of the issue, applied as written. */
 const GUARDRAILS = GUARDRAILS_YAML;
 
-const BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
 
 let fx: ControlFixture;
 let url: string;
@@ -37,27 +34,16 @@ after(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs the real `warden` executable as a child process. */
 function spawned(args: string[], stdin = ''): Promise<Run> {
-  const env = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken };
-  return runProcess(process.execPath, [BIN, ...args], { cwd, env, stdin });
+  return runSpawned(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken }, cwd, stdin });
 }
 
 /** Runs `main` in this process with a captured terminal. */
-async function cli(args: string[], stdin = ''): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), readStdin: async () => stdin,
-    env: { WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken }, cwd, stdinIsTTY: false,
-  };
-  return { code: await main(args, io), stdout, stderr };
+function cli(args: string[], stdin = ''): Promise<Run> {
+  return runCaptured(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: fx.adminToken }, cwd, stdin });
 }
 
 describe('warden apply and policies (spawned)', () => {

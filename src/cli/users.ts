@@ -4,6 +4,7 @@
  * even if an identity provider vouches for it again. A name Warden has never seen is refused (a likely typo)
  * unless `--force` says it is meant.
  */
+import type { KnownPrincipal } from '../control/routes/known-principals.js';
 import { clientFor } from './client.js';
 import { toggleSubcommand } from './toggle.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS, dispatch, expectPositionals, parseCommand, processIo, type Io } from './common.js';
@@ -24,17 +25,8 @@ export const USERS_USAGE = `Usage:
 ${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
 
-/** One entry of `GET /api/principals`. */
-export interface PrincipalView {
-  name: string;
-  kinds: string[];
-  sources: string[];
-  groups: string[];
-  activeTokens: number;
-  sessions: number;
-  lastSeenAt: string | null;
-  disabledAt: string | null;
-}
+/** One entry of `GET /api/principals`: the API's own type (control/routes/known-principals.ts), one definition. */
+export type PrincipalView = KnownPrincipal;
 
 /** The principals table; `wide` adds the groups and where Warden knows each from. */
 export function principalsTable(principals: PrincipalView[], wide = false): string {

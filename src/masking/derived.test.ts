@@ -39,6 +39,41 @@ describe('mask facts', () => {
     assert.equal(source.freeTextAction, null, 'payloads are scanned, not masked whole, when no rule names columns');
   });
 
+  test('under a rule that masks by type, values computed from or copied out of columns are refused; whole columns pass', () => {
+    const source = maskFactsSource([{ rule: 'p/dates', items: [{ types: ['date'], strategy: 'null' }] }]);
+    for (const sql of ['SELECT upper(name) FROM people', 'SELECT birth::text FROM people', "SELECT to_char(birth, 'YYYY') FROM people",
+      'SELECT extract(year FROM birth) FROM people', 'SELECT birth FROM people UNION SELECT NULL', 'SELECT row_to_json(p) FROM people p']) {
+      assert.match(source.analyze(sql).facts.refusal ?? '', /masks values by column type \(date\).*select the column itself/, sql);
+    }
+    for (const sql of ['INSERT INTO notes (body) SELECT birth FROM people', 'UPDATE people SET note = birth']) {
+      assert.match(source.analyze(sql).facts.refusal ?? '', /copying a column's value elsewhere is refused/, sql);
+    }
+    for (const sql of ['SELECT birth, name FROM people', 'SELECT * FROM people', 'SELECT count(*) FROM people',
+      'UPDATE people SET visits = visits + 1 WHERE id = $1', 'INSERT INTO people (name) VALUES ($1) RETURNING id, birth']) {
+      assert.equal(source.analyze(sql).facts.refusal, null, sql);
+    }
+    // A view's column computed from a column is masked whole; its plain columns keep their type and rule.
+    const view = 'SELECT p.id, to_char(p.birth, \'YYYY\') AS year, 1 AS one FROM people p';
+    assert.deepEqual(source.viewColumn(view, 2), { strategy: 'null', rule: 'p/dates' });
+    assert.equal(source.viewColumn(view, 1), null);
+    assert.equal(source.viewColumn(view, 3), null);
+    assert.deepEqual(source.unknown.derived, { strategy: 'null', rule: 'p/dates' }, 'unknown portals are masked whole');
+    // Rules that name columns are unaffected: they follow values by name.
+    assert.equal(maskFactsSource(CONTENT).analyze('SELECT upper(name) FROM people').facts.refusal, null);
+  });
+
+  test('with detectors only, a write that returns nothing and only does arithmetic is not refused', () => {
+    const source = maskFactsSource(CONTENT);
+    for (const sql of ['UPDATE t SET n = n + 1', 'UPDATE accounts SET balance = balance - $1 WHERE id = $2',
+      'INSERT INTO counters (n) SELECT n * 2 FROM counters']) {
+      assert.equal(source.analyze(sql).facts.refusal, null, sql);
+    }
+    // A reshaped text is still refused, also behind arithmetic.
+    for (const sql of ["UPDATE t SET notes = reverse(notes)", 'UPDATE t SET n = n + length(to_hex(n))']) {
+      assert.match(source.analyze(sql).facts.refusal ?? '', /content masking rule/, sql);
+    }
+  });
+
   test('only computed columns get the derived action; columns with a source keep their own rules', () => {
     const derived = maskFactsSource(RULES).analyze('SELECT name, upper(ssn) FROM customers').facts.derived;
     const plan = compilePlan(RULES, [

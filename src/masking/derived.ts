@@ -3,7 +3,8 @@
  * rules: the column action for its computed result columns (values derived from masked columns, or transformed so
  * that detectors may miss them), whether its error and notice texts must be masked, and why it must not run at
  * all (it copies masked values elsewhere, hands them to impure functions, reads column statistics, or derives a
- * value from a column whose strategy cannot apply to a derived value). Results are cached per rules and text.
+ * value from a column whose strategy cannot apply to a derived value, or computes or copies column values under a
+ * rule that masks by type). Results are cached per rules and text.
  * Pure: no I/O beyond the parser. Never decides access.
  */
 import { columnFlow, referencedMasked, viewColumns } from '../analysis/sql/outputs.js';
@@ -66,6 +67,11 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
   const named = compiled.items.filter((i) => i.columns !== undefined);
   const content = compiled.items.find((i) => i.content && !i.scoped) ?? compiled.items.find((i) => i.content);
   const isMasked = (name: string): boolean => named.some((i) => nameGlobs(i).some((g) => globMatch(g, name)));
+  // Items that mask by type without naming columns: they cannot follow a value by name, and a computed value's type
+  // is not its column's (`upper(x)`, `x::text`), so a computed value read from any column, or a copy of any column's
+  // value elsewhere, is refused for sessions under them (Warden does not know the types of the columns a statement
+  // reads). Whole result columns keep their type and are masked by it as usual.
+  const typed = compiled.items.find((i) => i.types !== undefined && i.columns === undefined);
   const cache = new Map<string, ReturnType<MaskFactsSource['analyze']>>();
 
   const matching = (names: string[]): CompiledItem[] =>
@@ -95,6 +101,7 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
       refusal = 'writing a value computed from a column (a function, cast or operator applied to it) is refused: content ' +
         `masking rule ${content.rule} applies to this session and could not recognise the transformed value when read back`;
     }
+    if (refusal === null && typed !== undefined) refusal = typedRefusal(typed, flow.typedReads, flow.typedCopies);
     const facts: MaskFacts = { key: action === null ? '' : `${action.strategy}:${action.rule}`, derived: action,
       texts: flow.touches || flow.opaque || action !== null, refusal };
     hit = { facts, declares: flow.declares, fetches: flow.fetches, prepares: flow.prepares, executes: flow.executes };
@@ -103,7 +110,7 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     return hit;
   };
 
-  const first = named[0] ?? content;
+  const first = named[0] ?? content ?? typed;
   const unknownAction = first === undefined ? null
     : { strategy: forDerived(first.strategy), rule: first.rule };
   const unknown: MaskFacts = { key: unknownAction ? `${unknownAction.strategy}:${unknownAction.rule}` : '', derived: unknownAction,
@@ -127,16 +134,39 @@ export function maskFactsSource(rules: MaskRules): MaskFactsSource {
     // through them are (from the catalog), and any masked one masks every column that has no origin of its own.
     const inherited = nested.filter((name) => isMasked(name.toLowerCase()));
     if (column.origins.length === 0 && inherited.length > 0) column = { origins: inherited.map((n) => n.toLowerCase()), plain: false };
-    if (column.origins.length === 0) return null;
+    if (column.origins.length === 0) return typed === undefined ? null : typedViewColumn(definition, attnum);
     const items = matching(column.origins);
-    if (items.length === 0) return null;
+    if (items.length === 0) return typed === undefined ? null : typedViewColumn(definition, attnum);
     const { strategy, rule } = items[0];
     return { strategy: column.plain ? strategy : forDerived(strategy), rule };
+  };
+  // A view's column computed from any column, under a type rule: its type is not its source's, so it is masked whole
+  // (the view is only known once its result arrives: too late to refuse).
+  const typedViews = new Map<string, ReturnType<typeof viewColumns>>();
+  const typedViewColumn = (definition: string, attnum: number): { strategy: Strategy; rule: string } | null => {
+    let columns = typedViews.get(definition);
+    if (columns === undefined) {
+      columns = viewColumns(definition, () => true);
+      if (typedViews.size >= CACHE_MAX) typedViews.clear();
+      typedViews.set(definition, columns);
+    }
+    const column = columns?.[attnum - 1];
+    if (column !== undefined && (column.origins.length === 0 || column.plain)) return null;
+    return { strategy: forDerived(typed!.strategy), rule: typed!.rule };
   };
   const firstNamed = named[0];
   const freeTextAction = firstNamed === undefined ? null
     : { strategy: forDerived(firstNamed.strategy), rule: firstNamed.rule };
   return { analyze, merge, unknown, viewColumn, freeTextAction };
+}
+
+/** The refusal for a statement that reads or copies column values through expressions under a type-only rule. */
+function typedRefusal(item: CompiledItem, reads: boolean, copies: boolean): string | null {
+  if (!reads && !copies) return null;
+  const what = `masking rule ${item.rule} masks values by column type (${(item.types ?? []).join(', ')}), and Warden cannot tell the ` +
+    'type of the column a value comes from';
+  return reads ? `a result computed from a column (a function, operator, cast or set operation over it) is refused: ${what}; ` +
+    'select the column itself' : `copying a column's value elsewhere is refused: ${what} once it is stored in another column`;
 }
 
 export { NONE as NO_MASK_FACTS };

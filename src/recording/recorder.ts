@@ -107,6 +107,14 @@ export class Recorder {
     if (redact) this.redactors.set(sessionId, redact);
   }
 
+  /**
+   * `data` as this session's events would keep it (its redactor applied), without recording anything: for copies of
+   * what a caller sent that leave Warden elsewhere (approval notifications).
+   */
+  redacted(sessionId: string, data: Record<string, unknown>): Record<string, unknown> {
+    return (this.redactors.get(sessionId) ?? EVERYONE)(data);
+  }
+
   /** Appends one event; cheap and synchronous. `data` must hold no Warden secret; the session's redactor runs on it. */
   append(sessionId: string, type: string, data: Record<string, unknown>): void {
     if (this.closed) return;

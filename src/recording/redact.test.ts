@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initSqlAnalysis } from '../analysis/sql/analyze.js';
 import type { MaskItem } from '../policy/schema.js';
+import { createHash } from 'node:crypto';
 import { prng } from '../masking/test-random.js';
 import { REDACTED, recordingRedactor } from './redact.js';
 
@@ -142,5 +143,50 @@ describe('recording redaction: generated spellings', () => {
       }
       assert.ok(out.includes(REDACTED), `${sql}\n-> ${out}`);
     }
+  });
+});
+
+describe('recording redaction of long values (redacted first, then cut)', () => {
+  const MIB = 1024 * 1024;
+  const secrets = ['alice@example.com', CARD];
+  const leaks = (out: unknown) => {
+    const json = JSON.stringify(out);
+    return ['alice@example', '41111111', 'EMP-'].filter((s) => json.includes(s));
+  };
+
+  it('redacts every literal of a statement over 1 MiB before keeping its prefix', () => {
+    // The secrets sit inside the first 64 KiB, the part a summary keeps; the statement is longer than 1 MiB.
+    const sql = `INSERT INTO t (a, b, pad) VALUES ('${secrets[0]}', ${CARD}, '${'x'.repeat(2 * MIB)}')`;
+    const out = everyone({ text: sql });
+    assert.equal(typeof out.text, 'object', 'a long text is recorded as a summary');
+    const summary = out.text as { prefix: string; bytes: number; sha256: string };
+    assert.deepEqual(leaks(out), []);
+    assert.ok(summary.prefix.startsWith(`INSERT INTO t (a, b, pad) VALUES (${R}, ${REDACTED}, 'xxx`), summary.prefix);
+    // Length and hash are the redacted text's, so the hash is no oracle for the redacted values.
+    const redacted = `INSERT INTO t (a, b, pad) VALUES (${R}, ${REDACTED}, '${'x'.repeat(2 * MIB)}')`;
+    assert.equal(summary.bytes, Buffer.byteLength(redacted));
+    assert.equal(summary.sha256, createHash('sha256').update(redacted).digest('hex'));
+  });
+
+  it('also for a caller whose rules redact every literal, and keeps short texts as they were', () => {
+    const byType = masked({ types: ['text'], strategy: 'null' });
+    // Long by its layout, not its literals (which shrink to the placeholder): still long once redacted.
+    const out = byType({ text: `select 'EMP-1'${' '.repeat(2 * MIB)}, 'EMP-2'` });
+    assert.deepEqual(leaks(out), []);
+    assert.equal((out.text as { prefix: string }).prefix.trimEnd(), `select ${R}`);
+    assert.equal(everyone({ text: 'select 1' }).text, 'select 1');
+  });
+
+  it('judges an already summarised value by its prefix and never keeps a token the cut may have split', () => {
+    const long = (prefix: string) => ({ prefix, bytes: 5000, sha256: 'ab'.repeat(32) });
+    // A card number cut after 12 digits is no detector match, yet its digits must not be kept.
+    const cut = everyone({ text: 'select $1', params: [long(`${'a '.repeat(122)}411111111111`)] });
+    assert.deepEqual(leaks(cut), []);
+    assert.equal((cut.params as Array<{ prefix: string }>)[0].prefix, 'a '.repeat(122));
+    assert.deepEqual(everyone({ text: 'select $1', params: [long(`note ${CARD} and more`)] }).params, [REDACTED]);
+    const codes = masked({ columns: ['*.code'], strategy: 'redact' });
+    assert.deepEqual(codes({ text: 'update m set code = $1', params: [long('harmless words ')] }).params, [REDACTED]);
+    const summarisedText = everyone({ text: long(`select '${secrets[0]}', 'rest `) });
+    assert.equal(summarisedText.text, REDACTED);
   });
 });

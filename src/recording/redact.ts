@@ -13,11 +13,18 @@
  * Comments are caller text too: one in which a detector or pattern finds something is replaced whole.
  * Literals are found with the parser's own lexer and tree (analysis/sql/literals.ts), never with patterns over the
  * text. Owns the decision and the rewriting. Pure and synchronous; never throws (a failure records a placeholder).
+ * Long values are cut here, after redaction (recording/values.ts): a text is redacted whole and only then summarised
+ * as a prefix, so no literal of a long statement reaches the recorded prefix unredacted (its length and SHA-256 are
+ * those of the redacted text: a hash of the original would let anyone holding the rest of it test guesses of a
+ * redacted value). A value that arrives already
+ * summarised (a long bound parameter, decoded only as far as its prefix) has its prefix judged and cut back to before
+ * any token the cut may have split.
  */
 import { valueMap, type ValueSite } from '../analysis/sql/literals.js';
 import { scanDetector, type DetectorName } from '../masking/detectors.js';
 import { compileRules, type MaskRules } from '../masking/rules.js';
 import { globMatch } from '../policy/glob.js';
+import { isLongValue, recordedText, type LongValue } from './values.js';
 
 /** Rewrites one recorded event's data; returns the same object when nothing needed redaction. */
 export type Redactor = (data: Record<string, unknown>) => Record<string, unknown>;
@@ -74,24 +81,48 @@ function redactData(data: Record<string, unknown>, plan: Plan): Record<string, u
   const text = typeof data.text === 'string' ? data.text : undefined;
   const params = Array.isArray(data.params) ? (data.params as unknown[]) : undefined;
   const messages = redactMessages(data, plan);
-  if (text === undefined && params === undefined) return messages ? { ...data, ...messages } : data;
+  const summarised = isLongValue(data.text) ? { text: redactLong(data.text, plan) } : undefined;
+  if (text === undefined && params === undefined) {
+    return messages || summarised ? { ...data, ...messages, ...summarised } : data;
+  }
   const map = text === undefined || nothingToFind(text, plan) ? undefined : valueMap(text);
-  const out: Record<string, unknown> = { ...data, ...messages };
-  let changed = messages !== undefined;
-  if (text !== undefined && map) {
+  const out: Record<string, unknown> = { ...data, ...messages, ...summarised };
+  let changed = messages !== undefined || summarised !== undefined;
+  if (text !== undefined) {
+    let kept = text;
     // Text the lexer cannot read has no known literals: record it only when nothing sensitive could be in it.
-    if (!map.lexed) out.text = sensitive(text, undefined, plan, true) ? UNREADABLE : text;
-    else out.text = redactText(text, map.sites, plan, !map.parsed);
-    changed ||= out.text !== text;
+    if (map && !map.lexed) kept = sensitive(text, undefined, plan, true) ? UNREADABLE : text;
+    else if (map) kept = redactText(text, map.sites, plan, !map.parsed);
+    // Cut only now, after redaction: the recorded prefix is a prefix of the redacted text.
+    const recorded = recordedText(kept);
+    out.text = recorded;
+    changed ||= recorded !== text;
   }
   if (params !== undefined) {
     const boundTo = new Map<number, ValueSite>();
     for (const s of map?.sites ?? []) if (s.param !== undefined) boundTo.set(s.param, s);
     const unsure = map === undefined || !map.parsed;
-    out.params = params.map((p, i) => (typeof p === 'string' && sensitive(p, boundTo.get(i + 1), plan, unsure) ? REDACTED : p));
+    out.params = params.map((p, i) => {
+      if (isLongValue(p)) return redactLong(p, plan, boundTo.get(i + 1), unsure);
+      return typeof p === 'string' && sensitive(p, boundTo.get(i + 1), plan, unsure) ? REDACTED : p;
+    });
     changed ||= (out.params as unknown[]).some((p, i) => p !== params[i]);
   }
   return changed ? out : data;
+}
+
+/** Characters that can continue a token a detector looks for (card digits, e-mail, keys): the cut may split one. */
+const TOKEN_TAIL = /[\p{L}\p{N}._%+\-@/=:]+$/u;
+
+/**
+ * A value summarised before it reached the redactor (only its prefix was ever decoded): REDACTED when the prefix is
+ * sensitive, else the same summary with the prefix cut back before a token the cut may have split (a card number's
+ * first digits are not a match, yet are part of the secret). Length and hash are kept for auditors.
+ */
+function redactLong(value: LongValue, plan: Plan, site?: ValueSite, unsure = true): LongValue | string {
+  if (sensitive(value.prefix, site, plan, unsure)) return REDACTED;
+  const prefix = value.prefix.replace(TOKEN_TAIL, '');
+  return prefix === value.prefix ? value : { ...value, prefix };
 }
 
 /** Something that could be a string literal, a comment, or a number long enough for a detector. */

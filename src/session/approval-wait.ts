@@ -2,8 +2,13 @@
  * Holding a statement for a human: use a time-window grant when one covers it, otherwise create an approval
  * request, tell the caller where to approve it, wait for the outcome and turn it into a verdict. The statement runs
  * only on `approved`; denial, expiry, cancellation and any failure to ask (store down) refuse it (fail closed).
+ * One approval, one execution: a window, when the approvers grant one, covers the statement they saw (its key:
+ * the text the server runs, with what each EXECUTE in it runs), never other statements of the same classes.
+ * The approver sees the values (the request, shown only to those who may decide or asked); recordings and
+ * notifications get the statement redacted as recordings keep it.
  */
-import { isLongValue, type RecordedParam } from '../recording/values.js';
+import { analyzeSql } from '../analysis/sql/analyze.js';
+import { isLongValue, MAX_RECORDED_TEXT_CHARS, recordedText, type LongValue, type RecordedParam } from '../recording/values.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ApprovalService } from '../approvals/service.js';
@@ -29,7 +34,8 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
   // Called synchronously when the statement is held: a cancel can only come after this.
   state.withdrawn = undefined;
   try {
-    const grant = await deps.approvals.findGrant(session.subject, session.target.name, decision.classes);
+    const key = statementKey(command.text, state.executedTexts(analyzeSql(command.text)));
+    const grant = await deps.approvals.findGrant(session.subject, session.target.name, decision.classes, key);
     if (state.withdrawn !== undefined) return { effect: 'deny', note, message: `cancelled: ${state.withdrawn}` };
     if (grant) {
       record('approval.grant_used', { grant: grant.id, rule: decision.rule });
@@ -37,6 +43,7 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
     }
     const { request, outcome } = await deps.approvals.requestStatement({
       sessionId: session.id, subject: session.subject, target: session.target.name, statement: approverText(command),
+      statementKey: key, recordedStatement: recordedApproverText(deps.recorder, session.id, command),
       classes: decision.classes, reason: state.reason ?? session.applicationName ?? null, rule: decision.rule ?? 'default',
       requirement: decision.approval!,
     });
@@ -61,6 +68,28 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
   }
 }
 
+/**
+ * The key of the statement a window covers: a SHA-256 of the text exactly as the server receives it and of the
+ * PREPARE text each of its EXECUTEs runs (null for none). Bound values are not part of it: a window granted on a
+ * prepared statement covers that statement with other values, which is what granting a window means.
+ */
+export function statementKey(text: string, executes: ReadonlyArray<string | null> = []): string {
+  return createHash('sha256').update(JSON.stringify([text, ...executes])).digest('hex');
+}
+
+/** The approver's text as recordings would keep it: the statement and values through the session's redactor. */
+function recordedApproverText(recorder: Recorder, sessionId: string, command: Command): string {
+  const redacted = recorder.redacted(sessionId, { text: command.text, ...(command.params ? { params: command.params } : {}) });
+  const text = typeof redacted.text === 'string' ? redacted.text
+    : isLongValue(redacted.text) ? summary(redacted.text) : '[not recorded]';
+  return approverText({ ...command, text, params: Array.isArray(redacted.params) ? redacted.params as RecordedParam[] : command.params });
+}
+
+/** A long text as the approver reads it: its prefix, then its length and hash. */
+function summary(value: LongValue): string {
+  return `${value.prefix}\n-- ... (${value.bytes} bytes in all, sha256 ${value.sha256})`;
+}
+
 /** Longest bound value shown whole to an approver; a longer one is shown as a prefix, its length and a hash. */
 const MAX_SHOWN_VALUE = 200;
 
@@ -69,9 +98,11 @@ const MAX_SHOWN_VALUE = 200;
  * since the approval covers exactly that execution.
  */
 export function approverText(command: Command): string {
-  if (!command.params || command.params.length === 0) return command.text;
+  // A text over the recording limit is shown (and stored, and sent) as its prefix with its length and hash.
+  const text = command.text.length > MAX_RECORDED_TEXT_CHARS ? summary(recordedText(command.text) as LongValue) : command.text;
+  if (!command.params || command.params.length === 0) return text;
   const values = command.params.map((value, i) => `$${i + 1} = ${showValue(value)}`);
-  return `${command.text}\n-- with bound values: ${values.join(', ')}`;
+  return `${text}\n-- with bound values: ${values.join(', ')}`;
 }
 
 /** A value as a JSON string: quotes, newlines and control characters escaped, so no value can fake the layout. */

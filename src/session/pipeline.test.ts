@@ -23,7 +23,7 @@ import { Vault } from '../vault/vault.js';
 import { SessionPipeline } from './pipeline.js';
 import { PolicyCatalog } from './policy-catalog.js';
 import type { Session } from './session.js';
-import type { Command, CommandContext, Verdict } from './types.js';
+import type { Command, CommandContext, Subject, Verdict } from './types.js';
 
 const logger = pino({ level: 'silent' });
 let dir: string;
@@ -32,6 +32,7 @@ let tokens: TokenService;
 let policies: PolicyCatalog;
 let approvals: ApprovalService;
 let pipeline: SessionPipeline;
+let recorder: Recorder;
 
 before(async () => {
   await initSqlAnalysis();
@@ -44,7 +45,8 @@ before(async () => {
   policies = await PolicyCatalog.load(store);
   await policies.apply(parsePolicyDocuments(GUARDRAILS_YAML));
   approvals = await ApprovalService.create({ store, logger, notifier: new Notifier({ webhookUrls: [], slackWebhookUrls: [], publicUrl: 'http://x', logger }) });
-  pipeline = new SessionPipeline({ store, tokens, vault, recorder: new Recorder({ sessions: store.sessions, logger }), policies,
+  recorder = new Recorder({ sessions: store.sessions, logger });
+  pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies,
     approvals, defaultEffect: 'deny', logger });
 });
 after(async () => {
@@ -116,5 +118,99 @@ describe('SessionPipeline: one approval, one execution', () => {
     } finally {
       await policies.apply(parsePolicyDocuments(GUARDRAILS_YAML));
     }
+  });
+});
+
+/** bob of dba, a person signed in as themself: an eligible approver of GUARDRAILS_YAML's held writes. */
+const bob: Subject = { id: 'bob', kind: 'user', groups: ['dba'], chain: [], tokenId: 'tok_bob', targets: ['*'], expiresAt: 2e9 };
+
+/** Runs a command that needs approval and lets bob approve it (with a window when asked); returns the verdict. */
+async function approved(session: Session, command: Command, windowSeconds?: number): Promise<Verdict> {
+  const verdict = pipeline.onCommand(session, command, context);
+  assert.ok(verdict instanceof Promise, `${command.text} is held`);
+  const request = await pendingRequest(session);
+  await approvals.approve(request.id, bob, windowSeconds === undefined ? {} : { windowSeconds });
+  return verdict;
+}
+
+/** A command's verdict when it is decided without a human (allowed or refused at once, or by a window). */
+async function unattended(session: Session, command: Command): Promise<Verdict | 'held'> {
+  const verdict = pipeline.onCommand(session, command, context);
+  if (!(verdict instanceof Promise)) return verdict;
+  // A window is looked up in the store; a statement it does not cover becomes a pending request.
+  const settled = await Promise.race([verdict, (async () => {
+    for (let i = 0; i < 200; i++) {
+      if ((await approvals.list({ status: 'pending' })).some((r) => r.sessionId === session.id)) return 'held' as const;
+      await new Promise((r) => setImmediate(r));
+    }
+    throw new Error('neither decided nor held');
+  })()]);
+  if (settled === 'held') {
+    await pipeline.withdraw(session, 'test over');
+    await verdict;
+  }
+  return settled;
+}
+
+describe('SessionPipeline: a window covers the statement the approver saw (issue 9)', () => {
+  test('the same statement runs in the window; another of the same classes, or other literals, needs its own approval', async () => {
+    const session = await open('bot', ['agents']);
+    const update = sql("UPDATE items SET note = 'checked' WHERE id = 1");
+    assert.equal((await approved(session, update, 600)).effect, 'allow');
+    const again = await unattended(session, update);
+    assert.ok(again !== 'held' && again.effect === 'allow' && /^grt_/.test(again.note.approval ?? ''), JSON.stringify(again));
+    // Same classes (write), same table: before, the window covered these too.
+    assert.equal(await unattended(session, sql("UPDATE items SET note = 'checked' WHERE id = 2")), 'held');
+    assert.equal(await unattended(session, sql("INSERT INTO items (note) VALUES ('checked')")), 'held');
+    assert.equal(await unattended(session, sql("UPDATE items SET note = 'checked' WHERE id = 1; UPDATE items SET note = 'x' WHERE id = 9")), 'held');
+  });
+
+  test('a window on a prepared statement covers it with other values, and an EXECUTE only while the name runs the same text', async () => {
+    const session = await open('bot', ['agents']);
+    const prepared = (values: string[]) => sql('UPDATE items SET note = $1 WHERE id = $2', values);
+    assert.equal((await approved(session, prepared(['a', '1']), 600)).effect, 'allow');
+    const other = await unattended(session, prepared(['b', '2']));
+    assert.ok(other !== 'held' && other.effect === 'allow', 'the approver granted a window for this statement');
+
+    assert.equal((await approved(session, sql("PREPARE w AS UPDATE items SET note = 'p' WHERE id = 3"))).effect, 'allow');
+    assert.equal((await approved(session, sql('EXECUTE w'), 600)).effect, 'allow');
+    const rerun = await unattended(session, sql('EXECUTE w'));
+    assert.ok(rerun !== 'held' && rerun.effect === 'allow');
+    assert.equal((pipeline.onCommand(session, sql('DEALLOCATE w'), context) as Verdict).effect, 'allow');
+    assert.equal((await approved(session, sql('PREPARE w AS UPDATE items SET note = $$p$$ WHERE id = 4'))).effect, 'allow');
+    assert.equal(await unattended(session, sql('EXECUTE w')), 'held', 'the same EXECUTE text now runs another statement');
+  });
+
+  test('the approver sees the bound values; the recording and the notification copy have them redacted', async () => {
+    const session = await open('bot', ['agents']);
+    const card = '4111111111111111';
+    const command = sql(`UPDATE items SET note = $1, owner = 'alice@example.com' WHERE id = $2`, [card, '7']);
+    const verdict = pipeline.onCommand(session, command, context);
+    const request = (await approvals.get((await pendingRequest(session)).id))!;
+    assert.ok(request.statement?.includes(card) && request.statement.includes('alice@example.com'), request.statement ?? '');
+    assert.ok(request.recordedStatement?.includes('[redacted]'), request.recordedStatement ?? '');
+    assert.ok(!request.recordedStatement?.includes(card) && !request.recordedStatement?.includes('alice@example'), request.recordedStatement ?? '');
+    await approvals.approve(request.id, bob);
+    assert.equal((await verdict).effect, 'allow');
+    pipeline.onOutcome(session, { ...command, decision: { effect: 'require_approval', classes: ['write'], approval: request.id } },
+      { durationMs: 1, tag: 'UPDATE 1', rows: 1 });
+    await recorder.flush();
+    const events = await store.sessions.events(session.id);
+    const approvalEvents = events.filter((e) => e.type.startsWith('approval.'));
+    assert.deepEqual(approvalEvents.map((e) => e.type), ['approval.requested', 'approval.approved']);
+    const recorded = JSON.stringify(events);
+    assert.ok(!recorded.includes(card) && !recorded.includes('alice@example'), recorded);
+    assert.ok(recorded.includes('[redacted]'));
+  });
+
+  test('a statement over 1 MiB is recorded redacted, then cut; its approval request is bounded too', async () => {
+    const session = await open('alice', []);
+    const text = `INSERT INTO items (note) VALUES ('alice@example.com', '${'x'.repeat(1024 * 1024)}')`;
+    pipeline.onOutcome(session, sql(text), { durationMs: 1, tag: 'INSERT 0 1', rows: 1 });
+    await recorder.flush();
+    const event = (await store.sessions.events(session.id)).find((e) => e.type === 'statement')!;
+    const recorded = event.data.text as { prefix: string; bytes: number };
+    assert.ok(recorded.prefix.startsWith("INSERT INTO items (note) VALUES ('[redacted]', 'xxx"), recorded.prefix.slice(0, 80));
+    assert.ok(!JSON.stringify(event).includes('alice@example'));
   });
 });

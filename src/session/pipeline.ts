@@ -14,7 +14,6 @@ import type { MaskItem } from '../policy/schema.js';
 import { anyGlobMatch } from '../policy/glob.js';
 import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
-import { recordedText } from '../recording/values.js';
 import { recordingRedactor } from '../recording/redact.js';
 import type { Store, TargetRecord } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
@@ -165,10 +164,13 @@ export class SessionPipeline {
     return { rules: maskRulesFor(this.deps.policies.current(), session.subject, session.target), hashKey: this.maskKey };
   }
 
-  /** Records how a command ended. `command` is what the caller sent; it holds no Warden secret. */
+  /**
+   * Records how a command ended. `command` is what the caller sent; it holds no Warden secret. The text goes whole
+   * to the recorder, whose redactor redacts it and only then cuts a long one (recording/redact.ts).
+   */
   onOutcome(session: Session, command: Command, outcome: CommandOutcome): void {
     this.deps.recorder.append(session.id, 'statement', {
-      text: recordedText(command.text),
+      text: command.text,
       ...(command.params && command.params.length > 0 ? { params: command.params } : {}),
       ...(command.decision ? { decision: command.decision } : {}),
       ...outcome,
@@ -213,7 +215,7 @@ export class SessionPipeline {
 
   private deny(session: Session, command: Command, decision: Decision): Verdict {
     const message = decision.message ?? 'denied by policy';
-    this.deps.recorder.append(session.id, 'statement.denied', { text: recordedText(command.text),
+    this.deps.recorder.append(session.id, 'statement.denied', { text: command.text,
       ...(command.params && command.params.length > 0 ? { params: command.params } : {}),
       rule: decision.rule ?? null, classes: decision.classes, message });
     return { effect: 'deny', message, note: { effect: 'deny', rule: decision.rule, classes: decision.classes } };

@@ -40,6 +40,14 @@ export class StatementState {
     return { ...analysis, statements, classes };
   }
 
+  /**
+   * The texts of the PREPAREs that the EXECUTEs of `analysis` run, in order (null for a name never prepared): the
+   * same `EXECUTE w` runs another statement once `w` was prepared again, so it is part of what a statement is.
+   */
+  executedTexts(analysis: SqlAnalysis): Array<string | null> {
+    return analysis.statements.filter((s) => s.executes !== undefined).map((s) => this.prepared.get(s.executes!)?.text ?? null);
+  }
+
   /** Remembers what an allowed query string did to the session's state (PREPARE, DEALLOCATE, warden.reason). */
   remember(analysis: SqlAnalysis, text: string): void {
     for (const s of analysis.statements) {

@@ -1,6 +1,6 @@
 /**
  * The store's contract for just-in-time approvals: approval requests (a held statement, or a request for access to
- * a target), the grants an approval leaves behind (a time window for a statement class, or access to a target) and
+ * a target), the grants an approval leaves behind (a time window for one statement, or access to a target) and
  * the repository that keeps both. Types plus two constant lists (statuses, kinds); types.ts re-exports the types
  * so callers keep one import path (import the constants from here).
  * Timestamps are ISO-8601 strings in UTC, like every other record of the store.
@@ -51,8 +51,16 @@ export interface ApprovalRequest {
   /** The session holding the statement; null for access requests. */
   sessionId: string | null;
   target: string;
-  /** The held statement text; null for access requests. */
+  /** The held statement text as the approver sees it (bound values included); null for access requests. */
   statement: string | null;
+  /**
+   * Statement requests: the key of the statement the server runs (session/approval-wait.ts); a window the approval
+   * grants covers only statements with this key. Absent on requests stored before it existed: their windows cover
+   * nothing.
+   */
+  statementKey?: string | null;
+  /** Statement requests: the statement as recordings keep it (literals and values redacted), for notifications. */
+  recordedStatement?: string | null;
   classes: string[];
   reason: string | null;
   /** The `policy/rule` that asked for approval; null for access requests. */
@@ -71,7 +79,7 @@ export interface ApprovalRequest {
   statusReason: string | null;
 }
 
-/** What an approval left behind: a window for statement classes, or access to a target. */
+/** What an approval left behind: a window for one statement (its text and classes), or access to a target. */
 export interface GrantRecord {
   /** `grt_` followed by random characters. */
   id: string;
@@ -81,6 +89,8 @@ export interface GrantRecord {
   target: string;
   /** Statement grants: the classes covered; access grants: empty. */
   classes: string[];
+  /** Statement grants: the key of the one statement covered (null or absent: none). Access grants: null. */
+  statementKey?: string | null;
   requestId: string;
   grantedBy: string[];
   createdAt: string;

@@ -1,6 +1,6 @@
 /**
  * The approval repository of approval-types.ts over kysely, shared by every dialect, with the translation between
- * records and rows of `approval_requests` and `approval_grants` (migration 003_approvals). Decisions on a pending
+ * records and rows of `approval_requests` and `approval_grants` (migrations 003_approvals, 009_statement_windows). Decisions on a pending
  * request are written with a compare-and-set on (status, decision_count), so two approvers or two replicas can never
  * both move the same request. Like repositories.ts, it must never open connections or know which database it talks
  * to; every operation runs inside the store's `guard` (handed in), so failures surface as
@@ -26,6 +26,8 @@ export interface ApprovalRequestsTable {
   session_id: string | null;
   target: string;
   statement: string | null;
+  statement_key: string | null;
+  statement_recorded: string | null;
   classes: string;
   reason: string | null;
   rule: string | null;
@@ -47,6 +49,7 @@ export interface ApprovalGrantsTable {
   subject: string;
   target: string;
   classes: string;
+  statement_key: string | null;
   request_id: string;
   granted_by: string;
   created_at: string;
@@ -79,7 +82,8 @@ export function requestToRow(r: ApprovalRequest): ApprovalRequestsTable {
   return {
     id: r.id, kind: r.kind, status: r.status, requester: r.requester, requester_kind: r.requesterKind,
     requester_groups: JSON.stringify(r.requesterGroups), chain: JSON.stringify(r.chain), session_id: r.sessionId,
-    target: r.target, statement: r.statement, classes: JSON.stringify(r.classes), reason: r.reason, rule: r.rule,
+    target: r.target, statement: r.statement, statement_key: r.statementKey ?? null, statement_recorded: r.recordedStatement ?? null,
+    classes: JSON.stringify(r.classes), reason: r.reason, rule: r.rule,
     approvers: JSON.stringify(r.approvers), timeout_seconds: r.timeoutSeconds, access_seconds: r.accessSeconds,
     created_at: r.createdAt, expires_at: r.expiresAt, decided_at: r.decidedAt, decisions: JSON.stringify(r.decisions),
     decision_count: r.decisions.length, status_reason: r.statusReason,
@@ -93,7 +97,8 @@ export function requestFromRow(r: ApprovalRequestsTable): ApprovalRequest {
     requesterKind: r.requester_kind as PrincipalKind,
     requesterGroups: parse<string[]>(r.requester_groups, 'approval_requests.requester_groups', 'array'),
     chain: parse<Actor[]>(r.chain, 'approval_requests.chain', 'array'), sessionId: r.session_id, target: r.target,
-    statement: r.statement, classes: parse<string[]>(r.classes, 'approval_requests.classes', 'array'),
+    statement: r.statement, statementKey: r.statement_key ?? null, recordedStatement: r.statement_recorded ?? null,
+    classes: parse<string[]>(r.classes, 'approval_requests.classes', 'array'),
     reason: r.reason, rule: r.rule, approvers: parse<ApproverSpec>(r.approvers, 'approval_requests.approvers', 'object'),
     timeoutSeconds: Number(r.timeout_seconds), accessSeconds: r.access_seconds === null ? null : Number(r.access_seconds),
     createdAt: r.created_at, expiresAt: r.expires_at, decidedAt: r.decided_at,
@@ -106,6 +111,7 @@ export function requestFromRow(r: ApprovalRequestsTable): ApprovalRequest {
 export function grantToRow(g: GrantRecord): ApprovalGrantsTable {
   return {
     id: g.id, kind: g.kind, subject: g.subject, target: g.target, classes: JSON.stringify(g.classes),
+    statement_key: g.statementKey ?? null,
     request_id: g.requestId, granted_by: JSON.stringify(g.grantedBy), created_at: g.createdAt,
     expires_at: g.expiresAt, revoked_at: g.revokedAt,
   };
@@ -115,7 +121,8 @@ export function grantToRow(g: GrantRecord): ApprovalGrantsTable {
 export function grantFromRow(r: ApprovalGrantsTable): GrantRecord {
   return {
     id: r.id, kind: r.kind as ApprovalKind, subject: r.subject, target: r.target,
-    classes: parse<string[]>(r.classes, 'approval_grants.classes', 'array'), requestId: r.request_id,
+    classes: parse<string[]>(r.classes, 'approval_grants.classes', 'array'), statementKey: r.statement_key ?? null,
+    requestId: r.request_id,
     grantedBy: parse<string[]>(r.granted_by, 'approval_grants.granted_by', 'array'), createdAt: r.created_at,
     expiresAt: r.expires_at, revokedAt: r.revoked_at,
   };

@@ -9,6 +9,7 @@ import { approvalsMigration } from './migrations-approvals.js';
 import { identityMigration } from './migrations-identity.js';
 import { policiesMigration } from './migrations-policies.js';
 import { tokenOriginsMigration } from './migrations-token-origins.js';
+import { statementWindowsMigration } from './migrations-statement-windows.js';
 
 /** `001_initial`: targets, tokens, sessions and session events. */
 const initial: Migration = {
@@ -87,6 +88,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '003_approvals': approvalsMigration,
   '004_identity': identityMigration,
   '005_token_origins': tokenOriginsMigration,
+  '009_statement_windows': statementWindowsMigration,
 };
 
 /** Serves MIGRATIONS to kysely's Migrator without touching the file system. */

@@ -26,8 +26,11 @@ export interface RawSession {
   until(type: string): Promise<RawMessage[]>;
 }
 
-/** Connects to Warden's PostgreSQL port over TLS and logs in as `user` with `token`, up to the first ReadyForQuery. */
-export async function rawLogin(port: number, user: string, database: string, token: string): Promise<RawSession> {
+/**
+ * Opens a TLS connection to Warden's PostgreSQL port the way libpq does (SSLRequest, then the handshake), before any
+ * startup message: the one way every raw-protocol test connects.
+ */
+export async function rawTls(port: number): Promise<tls.TLSSocket> {
   const plain = net.connect(port, '127.0.0.1');
   await new Promise((r) => plain.once('connect', r));
   const ssl = Buffer.alloc(8);
@@ -38,6 +41,12 @@ export async function rawLogin(port: number, user: string, database: string, tok
     (d.toString() === 'S' ? resolve() : reject(new Error('TLS refused')))));
   const socket = tls.connect({ socket: plain, rejectUnauthorized: false });
   await new Promise((r) => socket.once('secureConnect', r));
+  return socket;
+}
+
+/** Connects to Warden's PostgreSQL port over TLS and logs in as `user` with `token`, up to the first ReadyForQuery. */
+export async function rawLogin(port: number, user: string, database: string, token: string): Promise<RawSession> {
+  const socket = await rawTls(port);
   const session = reader(socket);
   session.write(startup({ user, database }));
   const auth = await session.next();
@@ -95,7 +104,8 @@ function errorText(m: RawMessage): string {
   return `${f.C}: ${f.M}`;
 }
 
-function startup(params: Record<string, string>): Buffer {
+/** A protocol 3.0 StartupMessage with these parameters. */
+export function startup(params: Record<string, string>): Buffer {
   const pairs = Object.entries(params).flatMap(([k, v]) => [k, v]).join('\0');
   const body = Buffer.from(`${pairs}\0\0`);
   const head = Buffer.alloc(8);

@@ -19,6 +19,8 @@ export interface Stack {
   psql(args: string[], options?: PsqlOptions): Promise<ProcessResult>;
   /** A `pg` client connected through Warden (TLS without verification unless `ssl` says otherwise). */
   client(options: { user: string; password: string; database?: string; ssl?: pg.ClientConfig['ssl'] }): Promise<pg.Client>;
+  /** Runs `sql` directly on the server as its superuser (not through Warden): to set up or check the real effect. */
+  superuserRows(sql: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,15 @@ export async function startStack(options: { pg?: StartPostgresOptions; wardenArg
       client.on('error', () => {});
       await client.connect();
       return client;
+    },
+    superuserRows: async (sql, values) => {
+      const admin = new pg.Client({ host: server.socketDir, port: server.port, user: server.superuser, database: server.database });
+      await admin.connect();
+      try {
+        return (await admin.query(sql, values)).rows as Record<string, unknown>[];
+      } finally {
+        await admin.end();
+      }
     },
     stop: async () => {
       await warden.stop();

@@ -64,6 +64,34 @@ describe('column flow', () => {
     assert.equal(flow("UPDATE t SET notes = 'x' WHERE reverse(notes) = 'y'").opaqueCopy, false);
   });
 
+  test('typed reads: any column value inside a result expression, but not a whole result column', () => {
+    for (const sql of ['SELECT upper(name) FROM t', 'SELECT d::text FROM t', 'SELECT id + 1 FROM t', 'SELECT t FROM t',
+      "SELECT d FROM t UNION SELECT 'x'", 'SELECT x FROM (SELECT to_char(d, $1) AS x FROM t) s', 'UPDATE t SET n = 1 RETURNING n + 1',
+      'SELECT (SELECT max(d) FROM u) FROM t', 'SELECT json_agg(t) FROM t']) assert.equal(flow(sql).typedReads, true, sql);
+    for (const sql of ['SELECT d, name FROM t', 'SELECT * FROM t', 'SELECT t.* FROM t', 'SELECT count(*) FROM t WHERE upper(name) = $1',
+      "SELECT d AS x FROM t ORDER BY d::text", 'INSERT INTO t (a) VALUES (1) RETURNING id, a', 'DELETE FROM t WHERE id = 1 RETURNING *',
+      'SELECT x FROM (SELECT d AS x FROM t) s', 'SELECT 1, now()']) assert.equal(flow(sql).typedReads, false, sql);
+  });
+
+  test('typed copies: any column value written elsewhere, except back into its own column of the updated row', () => {
+    for (const sql of ['UPDATE t SET n = n + 1', 'UPDATE t SET d = d + 1, n = -n WHERE d < now()', 'UPDATE t AS x SET n = x.n * 2',
+      'UPDATE t SET a = 1 WHERE b = 2', "INSERT INTO t (a) VALUES (1)"]) assert.equal(flow(sql).typedCopies, false, sql);
+    for (const sql of ['UPDATE t SET note = d', 'UPDATE t SET n = m + 1', 'UPDATE t SET n = (SELECT n FROM u LIMIT 1)',
+      'UPDATE t SET n = o.n FROM other o WHERE o.id = t.id', 'UPDATE t SET (a, b) = (b, a)', 'INSERT INTO u SELECT * FROM t',
+      'INSERT INTO u (note) SELECT d FROM t', 'SELECT d INTO z FROM t', 'UPDATE t SET n = u.n FROM u']) {
+      assert.equal(flow(sql).typedCopies, true, sql);
+    }
+  });
+
+  test('arithmetic written back is no opaque copy; a function or text cast inside it still is', () => {
+    for (const sql of ['UPDATE t SET n = n + 1', 'UPDATE t SET n = n - $1, m = -m * 2 WHERE id = 3', 'UPDATE t SET n = (n % 7) / 2',
+      'INSERT INTO u (a) SELECT n + 1 FROM t', 'UPDATE t SET n = n::int8 + 1']) assert.equal(flow(sql).opaqueCopy, false, sql);
+    for (const sql of ['UPDATE t SET n = length(reverse(notes)) + 1', 'UPDATE t SET n = n::bytea::text', 'UPDATE t SET n = n + ascii(notes)',
+      "UPDATE t SET notes = reverse(notes) || 'x'", 'UPDATE t SET n = n ^ 2']) assert.equal(flow(sql).opaqueCopy, true, sql);
+    // Output is another matter: a computed number is still a derived, opaque result.
+    assert.equal(flow('UPDATE t SET n = n + 1 RETURNING n + 1').opaque, true);
+  });
+
   test('copies elsewhere, impure functions, relation readers, statistics and bodies are refused', () => {
     for (const [sql, pattern] of [
       ['INSERT INTO x SELECT ssn FROM customers', /copies masked column "ssn"/],

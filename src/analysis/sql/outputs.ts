@@ -5,6 +5,9 @@
  * other relations or session state (INSERT ... SELECT, UPDATE ... SET, CREATE TABLE AS, SELECT INTO, views,
  * functions), which impure or relation-reading functions see them, and which cursors a text declares or fetches.
  *
+ * Writes of arithmetic on columns (`SET n = n + 1`) are not opaque copies: a statement that returns nothing needs no
+ * masking, and refusing counters and balances under a detector rule would make such rules unusable. The oracle it
+ * leaves (a card number stored as a number, shifted and read back) is documented in the README.
  * Resolution is by name and conservative: a column is "masked" when `isMasked(name)` says so for its last name
  * part; aliases of such columns (`ssn AS x`, subquery and CTE column lists) become masked names too, and a
  * whole-row reference (`t`, `t.*` inside an expression) counts as every masked column. Filter positions (WHERE,
@@ -22,6 +25,17 @@ export interface ColumnFlow {
   opaque: boolean;
   /** Some column value is written elsewhere (INSERT, UPDATE SET, SELECT INTO) through an expression that changes it. */
   opaqueCopy: boolean;
+  /**
+   * Some column value (any column, masked by name or not) reaches a result column inside an expression, whose type
+   * may differ from the column's (`upper(x)`, `x::text`, a set operation's branch): rules that mask by type cannot
+   * follow it by the result's type. A plain column as a whole result column keeps its type and does not count.
+   */
+  typedReads: boolean;
+  /**
+   * Some column value (any column) is written elsewhere, where it may take another type (an assignment cast), other
+   * than back into its own column of the updated row (`SET n = n + 1`, which keeps that column's type).
+   */
+  typedCopies: boolean;
   /** Masked names referenced anywhere (error texts of the statement may echo their values). */
   touches: boolean;
   /** Why the text must not run for a session under column rules, or null. */
@@ -92,17 +106,21 @@ interface State {
   noPassthrough?: boolean;
   /** Relation names and aliases: a ColumnRef of one of these names alone is a whole-row reference (to these origins). */
   relations: Map<string, string[]>;
+  /** Visiting a plain column that is a whole RETURNING column: it keeps its own type. */
+  plainResult?: boolean;
+  /** Visiting the value an UPDATE assigns to this column (with the names the updated table goes by). */
+  assigning?: { column: string; relations: string[] };
   flow: ColumnFlow;
 }
 
 /** Analyses a query string (see the module comment). Text that does not parse counts as touching every column. */
 export function columnFlow(text: string, isMasked: (name: string) => boolean): ColumnFlow {
-  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, typedReads: false, typedCopies: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
   let statements;
   try {
     statements = parseStatements(text);
   } catch {
-    return { ...flow, derived: ['*'], opaque: true, opaqueCopy: true, touches: true };
+    return { ...flow, derived: ['*'], opaque: true, opaqueCopy: true, typedReads: true, typedCopies: true, touches: true };
   }
   for (const { kind, node } of statements) {
     const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
@@ -112,7 +130,7 @@ export function columnFlow(text: string, isMasked: (name: string) => boolean): C
     } catch (err) {
       // A tree deep enough to exhaust the stack: refused rather than judged in part.
       if (!(err instanceof RangeError)) throw err;
-      return { ...flow, derived: ['*'], opaque: true, touches: true,
+      return { ...flow, derived: ['*'], opaque: true, typedReads: true, typedCopies: true, touches: true,
         refusal: 'the statement is nested too deeply for masking analysis and is refused: masking rules apply to this session' };
     }
     if (kind === 'DeclareCursorStmt' && typeof node.portalname === 'string') flow.declares.push(node.portalname);
@@ -243,6 +261,8 @@ function visit(value: unknown, state: State, mode: Mode, parent: string): void {
   if (kind === 'SelectStmt' && node.intoClause !== undefined) mode = 'copy';
   if (kind === 'InsertStmt' || kind === 'UpdateStmt' || kind === 'MergeStmt') mode = 'copy';
   if (kind === 'ColumnRef') {
+    if (mode === 'output' && !state.plainResult) state.flow.typedReads = true;
+    if (mode === 'copy' && !isOwnColumn(node, state)) state.flow.typedCopies = true;
     const names = refNames(node, state);
     if (names.length > 0) {
       state.flow.touches = true;
@@ -256,15 +276,42 @@ function visit(value: unknown, state: State, mode: Mode, parent: string): void {
     visit(node.val, state, 'filter', 'val');
     return;
   }
+  if (kind === 'ResTarget' && parent === 'returning' && mode === 'output' && !state.noPassthrough && isPassthrough(node.val, state)) {
+    state.plainResult = true;
+    visit(node.val, state, mode, 'val');
+    state.plainResult = false;
+    return;
+  }
+  if (kind === 'UpdateStmt') {
+    const rel = node.relation as Node | undefined;
+    state.assigning = { column: '', relations: [rel?.relname, (rel?.alias as Node | undefined)?.aliasname]
+      .filter((n): n is string => typeof n === 'string').map((n) => n.toLowerCase()) };
+  }
   if (mode !== 'filter' && wrapped !== undefined && !kind.endsWith('Stmt') && !PASSING_NODES.has(kind) &&
     expressionChanges(kind, node) && hasColumnRef(node)) {
     if (mode === 'output') state.flow.opaque = true;
-    else state.flow.opaqueCopy = true;
+    // Arithmetic written back (`SET n = n + 1`, `stock - $1`) is every day's write and yields a number; what the
+    // operands hold is still judged below (a function or text cast inside them is opaque).
+    else if (!isArithmetic(kind, node)) state.flow.opaqueCopy = true;
   }
   const setOp = kind === 'SelectStmt' && node.op !== undefined && node.op !== 'SETOP_NONE';
   const outer = state.noPassthrough;
+  const assigning = state.assigning;
   if (kind === 'SubLink') state.noPassthrough = true;
+  // Inside a sub-select a column of the same name is another relation's: only the SET expression itself counts.
+  if (kind === 'SubLink' || kind === 'SelectStmt') state.assigning = undefined;
   for (const [key, child] of Object.entries(node)) {
+    if (kind === 'UpdateStmt' && key === 'targetList' && assigning !== undefined) {
+      for (const target of Array.isArray(child) ? child : []) {
+        const res = unwrap(target);
+        const name = res?.[0] === 'ResTarget' && typeof res[1].name === 'string' && res[1].indirection === undefined
+          && unwrap(res[1].val)?.[0] !== 'MultiAssignRef' ? res[1].name.toLowerCase() : '';
+        state.assigning = { column: name, relations: assigning.relations };
+        visit(target, state, mode, key);
+      }
+      state.assigning = assigning;
+      continue;
+    }
     let childMode: Mode = FILTER_KEYS.has(key) ? (mode === 'copy' ? 'copy' : 'filter') : mode;
     if (kind === 'UpdateStmt' && key === 'whereClause') childMode = 'filter';
     if ((kind === 'InsertStmt' || kind === 'UpdateStmt' || kind === 'DeleteStmt' || kind === 'MergeStmt') && key === 'returningClause') {
@@ -276,6 +323,17 @@ function visit(value: unknown, state: State, mode: Mode, parent: string): void {
     state.noPassthrough = inSetOp;
   }
   state.noPassthrough = outer;
+  state.assigning = kind === 'UpdateStmt' ? undefined : assigning;
+}
+
+/** A reference, in an UPDATE's SET expression, to the very column being assigned (of the updated table). */
+function isOwnColumn(ref: Node, state: State): boolean {
+  const own = state.assigning;
+  if (own === undefined || own.column === '') return false;
+  const fields = strings(ref.fields);
+  if (fields.length !== (Array.isArray(ref.fields) ? ref.fields.length : -1)) return false; // a `*` among them
+  if (fields.length === 1) return fields[0] === own.column;
+  return fields.length === 2 && fields[1] === own.column && own.relations.includes(fields[0]);
 }
 
 /** A result column that is a plain column reference: PostgreSQL reports its source, and column masking applies. */
@@ -296,6 +354,16 @@ function expressionChanges(kind: string, node: Node): boolean {
     return !PRESERVING_CASTS.has(type);
   }
   return true;
+}
+
+/** Numeric operators: their result is a number, not a reshaped text. */
+const ARITHMETIC = new Set(['+', '-', '*', '/', '%']);
+
+/** An operator expression of arithmetic operators only (binary or unary). */
+function isArithmetic(kind: string, node: Node): boolean {
+  if (kind !== 'A_Expr' || node.kind !== 'AEXPR_OP') return false;
+  const ops = strings(node.name);
+  return ops.length > 0 && ops.every((op) => ARITHMETIC.has(op));
 }
 
 function hasColumnRef(node: Node): boolean {
@@ -370,7 +438,7 @@ export function viewColumns(definition: string, isMasked: (name: string) => bool
   if (statements.length !== 1 || statements[0].kind !== 'SelectStmt') return null;
   const node = statements[0].node;
   if ((node.op !== undefined && node.op !== 'SETOP_NONE') || !Array.isArray(node.targetList)) return null;
-  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, typedReads: false, typedCopies: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
   const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
   collectNames({ SelectStmt: node }, state, isMasked);
   return node.targetList.map((target) => {
@@ -382,7 +450,7 @@ export function viewColumns(definition: string, isMasked: (name: string) => bool
 
 /** Every masked column name a text references anywhere (a view definition that cannot be split by column). */
 export function referencedMasked(definition: string, isMasked: (name: string) => boolean): string[] {
-  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
+  const flow: ColumnFlow = { derived: [], opaque: false, opaqueCopy: false, typedReads: false, typedCopies: false, touches: false, refusal: null, declares: [], fetches: [], prepares: [], executes: [] };
   const state: State = { isMasked, masked: new Map(), relations: new Map(), flow };
   const origins = new Set<string>();
   try {

@@ -93,7 +93,7 @@ export const approveBody = {
   additionalProperties: false,
   properties: {
     comment: { type: 'string', maxLength: 1000 },
-    window: { ...duration, description: 'statement requests: also let the requester run statements of these classes on this target for this long (at most 24h)' },
+    window: { ...duration, description: 'statement requests: also let the requester run this same statement (other bound values allowed) on this target for this long (at most 24h)' },
   },
 } as const;
 

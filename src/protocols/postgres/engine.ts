@@ -171,6 +171,8 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     get ending() { return relay.ending; },
     // A statement held for approval is withdrawn; anything else is cancelled on the server.
     cancel: async () => void (await relay.cancel(() => cancelUpstream(session.target, upstream.processId, upstream.secretKey))),
+    // Warden speaks unasked (a token about to expire) only between exchanges, never inside a result.
+    notify: (message) => relay.notify(message),
   });
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
   const reason = await relay.run(leftover, upstream.leftover);

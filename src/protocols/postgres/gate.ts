@@ -364,6 +364,21 @@ export class ClientGate {
     this.answer(encodeNoticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
   }
 
+  /**
+   * A notice Warden sends unasked (a token about to expire): only once the connection is between exchanges (no
+   * result or open batch under way, tracker.whenQuiet) and the bytes sent to the caller end on a message boundary,
+   * so it never lands inside a result. An idle session gets it at once; a busy one when its work is answered.
+   */
+  unprompted(text: string): void {
+    const bytes = encodeNoticeResponse({ severity: 'NOTICE', code: '00000', message: text });
+    const send = async () => {
+      await this.o.tracker.whenQuiet();
+      await this.o.io.whenClientAtBoundary();
+      if (!this.closed) this.o.io.toClient(bytes);
+    };
+    send().catch(this.o.io.fail);
+  }
+
   private command(text: string, params?: Command['params']): Command {
     return params ? { protocol: 'postgres', kind: 'sql', text, params } : { protocol: 'postgres', kind: 'sql', text };
   }

@@ -176,6 +176,69 @@ describe('flow control: one owner, reasons', () => {
   });
 });
 
+describe('notices Warden sends unasked (a token about to expire)', () => {
+  const dataRow = (text: string) => Buffer.concat([Buffer.from([0x44]), int32(4 + 2 + 4 + text.length), Buffer.from([0, 1]),
+    int32(text.length), Buffer.from(text)]);
+  const isNotice = (b: Buffer) => b[0] === 0x4e && b.includes(Buffer.from('expires soon'));
+
+  test('an idle session gets the notice at once, as a message of its own', async () => {
+    const { r, client } = relay();
+    r.notify('expires soon');
+    await ticks();
+    assert.equal(client.written.length, 1);
+    assert.ok(isNotice(client.written[0]));
+  });
+
+  test('never inside a result: during a query, or a batch left open by a suspended portal, it waits for ReadyForQuery', async () => {
+    const { r, client, upstream } = relay();
+    client.emit('data', serialize.query('SELECT 1'));
+    // Half a result has reached the caller, and the rest of a DataRow is still on its way.
+    const row = dataRow('abc');
+    upstream.emit('data', Buffer.concat([rowDescription(), row.subarray(0, 4)]));
+    r.notify('expires soon');
+    await ticks();
+    assert.ok(!client.written.some(isNotice), 'not while the result is under way');
+    upstream.emit('data', Buffer.concat([row.subarray(4), complete('SELECT 1')]));
+    await ticks();
+    assert.ok(!client.written.some(isNotice), 'not before ReadyForQuery');
+    upstream.emit('data', ready());
+    await ticks();
+    const bytes = client.bytes();
+    assert.ok(isNotice(client.written.at(-1)!), 'right after ReadyForQuery');
+    assert.equal(bytes.indexOf(Buffer.from([0x4e])), bytes.length - client.written.at(-1)!.length);
+
+    // Extended protocol: Bind/Execute with a row limit, answered with PortalSuspended, no Sync yet.
+    client.emit('data', Buffer.concat([serialize.parse({ text: 'SELECT 2' }), serialize.bind(), serialize.execute({ rows: 1 }), serialize.flush()]));
+    await ticks();
+    upstream.emit('data', Buffer.concat([Buffer.from([0x31, 0, 0, 0, 4, 0x32, 0, 0, 0, 4]), dataRow('2'), Buffer.from([0x73, 0, 0, 0, 4])]));
+    const before = client.written.length;
+    r.notify('expires soon');
+    await ticks();
+    assert.equal(client.written.length, before, 'a suspended portal is a result still under way');
+    client.emit('data', serialize.sync());
+    await ticks();
+    upstream.emit('data', ready());
+    await ticks();
+    assert.ok(isNotice(client.written.at(-1)!));
+  });
+
+  test('a session Warden is ending gets no notice', async () => {
+    const { r, client, upstream } = relay();
+    const ended = r.terminate('bye');
+    r.notify('expires soon');
+    await ticks();
+    assert.ok(!client.written.some(isNotice));
+    upstream.close();
+    await ended;
+  });
+});
+
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n, 0);
+  return b;
+}
+
 describe('how a session ends', () => {
   test("the upstream's close after the caller's Terminate is the normal end: no error to the caller", async () => {
     const { client, upstream, done } = relay();

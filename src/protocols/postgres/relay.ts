@@ -173,6 +173,12 @@ export class Relay {
     return 'forwarded';
   }
 
+  /** Tells the caller `message` in a NoticeResponse when the connection is between exchanges (gate.unprompted). */
+  notify(message: string): void {
+    if (this.endReason !== null || this.ending) return;
+    this.gate.unprompted(message);
+  }
+
   /** The session's failure path: anything a step of this session threw ends it with a protocol error. Never throws. */
   private readonly fail = (err: unknown): void => {
     const error = toWardenError(err);

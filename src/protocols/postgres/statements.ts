@@ -22,6 +22,7 @@ export type OutcomeSink = (command: Command, outcome: CommandOutcome) => void;
 export class StatementTracker {
   private readonly queue: Pending[] = [];
   private idleWaiters: (() => void)[] = [];
+  private quietWaiters: (() => void)[] = [];
   /** Messages forwarded since the last Sync: an open extended-protocol batch upstream. */
   private unsynced = 0;
   /** A Bind or Execute was forwarded since the last Sync (session-settings.ts: code may have run). */
@@ -75,6 +76,16 @@ export class StatementTracker {
   whenIdle(): Promise<void> {
     if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves once the connection is between exchanges: everything forwarded answered and no extended-protocol batch
+   * open (its Sync answered by ReadyForQuery), so no result, not even a suspended portal's, is under way. The only
+   * moment Warden speaks to the caller unasked (LiveSession.notify).
+   */
+  whenQuiet(): Promise<void> {
+    if (this.idle && !this.batchOpen) return Promise.resolve();
+    return new Promise((resolve) => this.quietWaiters.push(resolve));
   }
 
   /** ParseComplete, BindComplete, CloseComplete, RowDescription/NoData of a Describe. */
@@ -140,6 +151,11 @@ export class StatementTracker {
     if (this.queue.length === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    if (this.queue.length === 0 && this.unsynced === 0 && this.quietWaiters.length > 0) {
+      const waiters = this.quietWaiters;
+      this.quietWaiters = [];
       for (const wake of waiters) wake();
     }
     return item;
