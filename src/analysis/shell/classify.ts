@@ -7,9 +7,9 @@
 import { FILE_RULES, TARGET_VALUED } from './commands.js';
 import { MAX_DEPTH, mergeInto, newDraft, parseOptions, unique, type Ctx, type Draft, type Effect } from './context.js';
 import {
-  escapes, harmlessDevice, normalizePath, pathOf, privilegePath, resolvePath, systemPath,
+  escapes, harmlessDevice, normalizePath, pathOf, privilegePath, resolvePath, socketPath, systemPath,
 } from './paths.js';
-import { programSpec } from './programs.js';
+import { fileReader, programSpec } from './programs.js';
 import { SERVICE_RULES } from './services.js';
 import { WRAPPERS } from './wrappers.js';
 import type { Word } from './words.js';
@@ -44,11 +44,18 @@ export function classifyArgv(argv: Word[], ctx: Ctx, text: string): Draft[] {
   argumentPaths(draft, args.filter((w) => !consumed.has(w)), ctx);
   for (const cls of effect.classes) draft.classes.add(cls);
   if (effect.reason) draft.reasons.push(effect.reason);
-  for (const word of effect.writes ?? []) applyWrite(draft, word, ctx, false);
-  for (const word of effect.metaWrites ?? []) applyWrite(draft, word, ctx, true);
+  for (const word of effect.writes ?? []) applyWrite(draft, word, ctx, 'write');
+  for (const word of effect.removes ?? []) applyWrite(draft, word, ctx, 'remove');
+  for (const word of effect.metaWrites ?? []) applyWrite(draft, word, ctx, 'meta');
+  for (const word of effect.reads ?? []) readPath(draft, word, ctx);
   if (effect.inner && effect.inner.length > 0) return effect.inner.map((inner) => mergeInto(draft, inner));
   if (draft.classes.size === 0) draft.classes.add('unknown');
   return [draft];
+}
+
+/** grep given its pattern by -e or -f (then every operand is a file). */
+function hasPattern(parsed: ReturnType<typeof parseOptions>): boolean {
+  return parsed.options.has('-e') || parsed.options.has('-f') || parsed.options.has('--regexp') || parsed.options.has('--file');
 }
 
 function ruleFor(name: string) {
@@ -62,13 +69,19 @@ function ruleFor(name: string) {
 function tableEffect(name: string, args: Word[]): Effect {
   const spec = programSpec(name);
   if (spec === undefined) return { classes: ['unknown'], reason: `program ${name} is not known` };
-  if (spec.writes === undefined) return { classes: spec.classes };
+  const readsFiles = fileReader(name);
+  if (spec.writes === undefined) {
+    if (!readsFiles) return { classes: spec.classes };
+    const parsed = parseOptions(args, readsFiles);
+    return { classes: spec.classes, reads: /^[ef]?grep$/.test(name) && !hasPattern(parsed) ? parsed.operands.slice(1) : parsed.operands };
+  }
   const parsed = parseOptions(args, TARGET_VALUED);
   const target = parsed.options.get('-t') ?? parsed.options.get('--target-directory');
-  if (target !== undefined && target !== true) return { classes: spec.classes, writes: [target] };
+  const reads = spec.writes === 'last' ? parsed.operands : [];
+  if (target !== undefined && target !== true) return { classes: spec.classes, writes: [target], reads };
   const last = parsed.operands[parsed.operands.length - 1];
   const writes = spec.writes === 'operands' ? parsed.operands : last ? [last] : [];
-  return { classes: spec.classes, writes };
+  return { classes: spec.classes, writes, reads: reads.slice(0, -1) };
 }
 
 /**
@@ -112,11 +125,11 @@ function argumentPaths(draft: Draft, args: Word[], ctx: Ctx): void {
 }
 
 /**
- * A write to `word`: adds write; under a system path destructive (privilege for metadata changes); a privilege
- * path privilege; a place not known statically (expansion, brace pattern, relative to an unknown directory, above
+ * A write to `word` (or a removal, or a metadata change): adds write; under a system path destructive (privilege
+ * for metadata changes); a privilege path privilege (not for removals); a place not known statically (expansion, brace pattern, relative to an unknown directory, above
  * the start directory) unknown. Harmless devices (/dev/null) are no write.
  */
-export function applyWrite(draft: Draft, word: Word, ctx: Ctx, meta: boolean): void {
+export function applyWrite(draft: Draft, word: Word, ctx: Ctx, mode: 'write' | 'remove' | 'meta'): void {
   const unknown = (reason: string): void => {
     draft.classes.add('write');
     draft.classes.add('unknown');
@@ -130,9 +143,23 @@ export function applyWrite(draft: Draft, word: Word, ctx: Ctx, meta: boolean): v
     return unknown(`writes to ${word.raw} relative to a directory Warden does not know`);
   }
   if (harmlessDevice(path)) return;
+  if (socketPath(path)) {
+    draft.classes.add('network');
+    draft.paths = unique([...draft.paths, path]);
+    return;
+  }
   draft.classes.add('write');
   draft.paths = unique([...draft.paths, path]);
   if (word.glob) draft.opaque = true;
-  if (systemPath(path, word.glob)) draft.classes.add(meta ? 'privilege' : 'destructive');
-  if (privilegePath(path, word.glob)) draft.classes.add('privilege');
+  if (systemPath(path, word.glob)) draft.classes.add(mode === 'meta' ? 'privilege' : 'destructive');
+  if (mode !== 'remove' && privilegePath(path, word.glob)) draft.classes.add('privilege');
+}
+
+/** An operand the program reads: listed as a path (normalised), or opaque when known only at run time. */
+export function readPath(draft: Draft, word: Word, ctx: Ctx): void {
+  if (word.value === null || word.glob || word.brace) draft.opaque = true;
+  if (word.value === null || word.value === '-') return;
+  const path = resolvePath(word.value, ctx.scope.cwd) ?? normalizePath(word.value);
+  if (socketPath(path)) draft.classes.add('network');
+  draft.paths = unique([...draft.paths, path]);
 }

@@ -14,7 +14,7 @@ const rm: Rule = (args, ctx) => {
   const classes: Effect['classes'] = ['write'];
   if (forceful && parsed.operands.some((w) => !wordInsideTemp(w, ctx))) classes.push('destructive');
   if (has(parsed, '--no-preserve-root')) classes.push('destructive');
-  return { classes, writes: parsed.operands };
+  return { classes, removes: parsed.operands };
 };
 
 /** Whether a word certainly names something strictly inside a temporary directory. */
@@ -33,7 +33,7 @@ const chmod: Rule = (args) => {
   const classes: Effect['classes'] = ['write'];
   const m = mode?.value;
   if (m === null) classes.push('unknown');
-  else if (m !== undefined && (/s/.test(m.replace(/^[0-7]+$/, '')) || /^[0-7]*[2367][0-7]{3}$/.test(m)))
+  else if (m !== undefined && (/s/.test(m.replace(/^[0-7]+$/, '')) || /^[0-7]*[2-7][0-7]{3}$/.test(m)))
     classes.push('privilege');
   return { classes, metaWrites: files };
 };

@@ -53,6 +53,10 @@ export interface Effect {
   classes: ShellClass[];
   /** Operands the command writes: the path rules (paths.ts) add destructive, privilege or unknown. */
   writes?: Word[];
+  /** Operands it removes: like writes, but removing a privilege path grants nothing (destructive rules apply). */
+  removes?: Word[];
+  /** Operands it reads (listed as paths even when they do not look like one, such as `cat key.pem`). */
+  reads?: Word[];
   /** Operands whose metadata it changes (chmod, chown): on a system or privilege path that is privilege. */
   metaWrites?: Word[];
   /** Commands it runs (wrappers): each becomes a unit carrying this command's classes and programs as well. */

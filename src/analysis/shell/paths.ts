@@ -83,6 +83,11 @@ export function escapes(path: string): boolean {
   return path === '..' || path.startsWith('../') || /^~[^/]*\/\.\.(\/|$)/.test(path);
 }
 
+/** bash's network redirections: `> /dev/tcp/HOST/PORT` opens a connection (no such file exists). */
+export function socketPath(path: string): boolean {
+  return /^\/dev\/(tcp|udp)\//.test(path);
+}
+
 /** A device such as /dev/null that a redirection may write without lasting effect. */
 export function harmlessDevice(path: string): boolean {
   return HARMLESS_DEVICES.test(path);
@@ -105,12 +110,18 @@ export function systemPath(path: string, pattern: boolean): boolean {
   return matchesRoots(path, pattern, SYSTEM_ROOTS);
 }
 
-/** Writing here may grant privilege (see PRIVILEGE_ROOTS and PRIVILEGE_NAMES); relative `.ssh/...` counts. */
+/**
+ * Writing here may grant privilege: PRIVILEGE_ROOTS, any `.ssh` directory, a file named like authorized_keys;
+ * relative `.ssh/...` counts (from the start directory, usually home). A pattern counts when it may match one.
+ */
 export function privilegePath(path: string, pattern: boolean): boolean {
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  if (pattern ? globRegExp(name).test('authorized_keys') : PRIVILEGE_NAMES.test(name)) return true;
+  const segments = path.split('/');
+  const name = segments[segments.length - 1];
+  const sshDir = (seg: string): boolean => seg === '.ssh' || (pattern && seg.startsWith('.') && globRegExp(seg).test('.ssh'));
+  if (segments.some(sshDir)) return true;
+  if (!pattern && PRIVILEGE_NAMES.test(name)) return true;
+  if (pattern && !/[*?[{]/.test(name) && PRIVILEGE_NAMES.test(name)) return true;
   const asHome = path === '.ssh' || path.startsWith('.ssh/') ? `~/${path}` : path;
-  if (pattern && fixedPrefix(asHome).dir === '/') return true;
   return matchesRoots(asHome, pattern, PRIVILEGE_ROOTS);
 }
 

@@ -41,7 +41,7 @@ add(['read'], `
   base32 base64 basenc xxd od hexdump strings jq yq column nl fold fmt paste join rev expand unexpand seq yes sleep
   test [ [[ tree locate plocate mlocate lsblk blkid findmnt lscpu lsusb lspci lsmod vmstat iostat mpstat sar nproc
   getent locale tty clear reset man info help apropos whatis tldr sort uniq tput stty wait jobs fg bg disown
-  read exit return logout shift set shopt unset ulimit umask times caller let local getconf arch
+  read mapfile readarray getopts compgen exit return logout shift set shopt unset ulimit umask times caller let local getconf arch
   lsattr namei numfmt tsort factor expr bc dc cal ncal users hostid logname lsipc lsns lslocks lsmem dmidecode
   journalctl dmesg timedatectl hostnamectl localectl loginctl networkctl resolvectl busctl ipcs ldd nm objdump
   readelf size sha3sum shasum uuidgen pv iconv envsubst look
@@ -97,4 +97,24 @@ add(['unknown'], `
 /** The entry for a program name (its base name), or undefined when Warden does not know it. */
 export function programSpec(name: string): ProgramSpec | undefined {
   return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+/**
+ * Read programs whose operands are files (listed as paths even without a `/`, so `cat key.pem` matches a `*.pem`
+ * path rule), with the options that take a value (so `head -n 5 f` lists only `f`). grep's first operand is its
+ * pattern unless -e or -f gives one.
+ */
+const FILE_READERS: Record<string, readonly string[]> = {
+  cat: [], tac: [], less: [], more: [], most: [], wc: [], file: ['-m', '-f'], stat: ['-c', '--format'],
+  head: ['-n', '-c', '--lines', '--bytes'], tail: ['-n', '-c', '--lines', '--bytes', '-s'], nl: ['-b', '-s', '-w'],
+  md5sum: [], sha1sum: [], sha256sum: [], sha512sum: [], b2sum: [], cksum: [], base64: ['-w'], xxd: ['-c', '-l', '-s'],
+  od: ['-A', '-t', '-N', '-j'], hexdump: ['-n', '-s', '-e'], strings: ['-n'], diff: [], cmp: [], comm: [],
+  cut: ['-d', '-f', '-c', '-b'], fold: ['-w'], paste: ['-d'], rev: [], zcat: [], bzcat: [], xzcat: [], zless: [],
+  du: ['-d', '--max-depth'], ls: ['-I', '--ignore', '-w'], grep: ['-e', '-f', '-m', '-A', '-B', '-C', '--include',
+    '--exclude', '--regexp', '--file'], egrep: ['-e', '-f', '-m', '-A', '-B', '-C'], fgrep: ['-e', '-f', '-m'],
+};
+
+/** The value-taking options of a read program whose operands are files, or undefined for other programs. */
+export function fileReader(name: string): readonly string[] | undefined {
+  return Object.hasOwn(FILE_READERS, name) ? FILE_READERS[name] : undefined;
 }

@@ -6,9 +6,9 @@
  * (a pipe into `sh` is unknown; a here-document into `sh` is parsed again). A node type it does not know is
  * unknown (fail closed). Pure; the tree is read, never kept.
  */
-import { applyWrite, classifyArgv } from './classify.js';
+import { applyWrite, classifyArgv, readPath } from './classify.js';
 import { MAX_DEPTH, newDraft, type Ctx, type Draft, type Stdin } from './context.js';
-import { normalizePath, pathOf, resolvePath, type Cwd } from './paths.js';
+import { resolvePath, type Cwd } from './paths.js';
 import type { SyntaxNode } from './parse.js';
 import { dangerousVariable } from './variables.js';
 import { evalWord, type Word } from './words.js';
@@ -307,11 +307,7 @@ function applyRedirects(draft: Draft, redirects: SyntaxNode[], ctx: Ctx, out: Dr
     const word = evalWord(target);
     if ((op === '>&' || op === '<&' || op === '>&-' || op === '<&-') && (target.type === 'number' || word.value === '-'))
       continue;
-    if (WRITE_OPS.has(op)) applyWrite(draft, word, ctx, false);
-    else if (word.value === null) draft.opaque = true;
-    else {
-      const path = pathOf(word.value) ?? word.value;
-      draft.paths = [...new Set([...draft.paths, resolvePath(path, ctx.scope.cwd) ?? normalizePath(path)])];
-    }
+    if (WRITE_OPS.has(op)) applyWrite(draft, word, ctx, 'write');
+    else readPath(draft, word, ctx);
   }
 }
