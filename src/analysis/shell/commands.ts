@@ -226,6 +226,7 @@ const tar: Rule = (args) => {
 const sort: Rule = (args) => {
   const parsed = parseOptions(args, ['-o', '--output', '-k', '--key', '-t', '--field-separator', '-S',
     '--buffer-size', '-T', '--temporary-directory', '--parallel', '--files0-from', '--random-source']);
+  if (has(parsed, '--compress-program')) return { classes: ['unknown'], reason: 'sort --compress-program starts a program' };
   const out = valueOf(parsed, '-o', '--output');
   return out ? { classes: ['write'], writes: [out] } : { classes: ['read'] };
 };

@@ -42,7 +42,7 @@ add(['read'], `
   test [ [[ tree locate plocate mlocate lsblk blkid findmnt lscpu lsusb lspci lsmod vmstat iostat mpstat sar nproc
   getent locale tty clear reset man info help apropos whatis tldr sort uniq tput stty wait jobs fg bg disown
   read mapfile readarray getopts compgen exit return logout shift set shopt unset ulimit umask times caller let local getconf arch
-  lsattr namei numfmt tsort factor expr bc dc cal ncal users hostid logname lsipc lsns lslocks lsmem dmidecode
+  lsattr namei numfmt tsort factor expr bc cal ncal users hostid logname lsipc lsns lslocks lsmem dmidecode
   journalctl dmesg timedatectl hostnamectl localectl loginctl networkctl resolvectl busctl ipcs ldd nm objdump
   readelf size sha3sum shasum uuidgen pv iconv envsubst look
   systemd-analyze systemd-cgls systemd-cgtop
@@ -74,7 +74,7 @@ for (const name of ['mkfs', 'mkfs.ext2', 'mkfs.ext3', 'mkfs.ext4', 'mkfs.xfs', '
 
 // Privilege: accounts, passwords, sudo, capabilities, security settings.
 add(['privilege'], `
-  sudo su doas pkexec passwd chpasswd chage useradd userdel usermod adduser deluser groupadd groupdel groupmod
+  sudo sudoedit su doas pkexec passwd chpasswd chage useradd userdel usermod adduser deluser groupadd groupdel groupmod
   addgroup delgroup gpasswd newgrp sg visudo vipw vigr setcap setenforce semanage setsebool aa-disable
   aa-complain auditctl chsh chfn pam-auth-update update-alternatives ssh-copy-id insmod rmmod modprobe sysctl
   iptables ip6tables iptables-restore nft ufw firewall-cmd
@@ -88,7 +88,7 @@ add(['network'], `
 
 // Unknown: runs code Warden cannot see, or schedules or replays commands.
 add(['unknown'], `
-  eval source . alias enable fc coproc python python2 python3 pypy pypy3 perl ruby irb node
+  eval source . alias enable fc dc python python2 python3 pypy pypy3 perl ruby irb node
   nodejs deno bun php lua luajit tclsh wish expect Rscript julia java jshell groovy scala kotlin gdb lldb
   osascript pwsh powershell make cmake ninja gradle mvn ant rake at batch parallel tmux screen
  

@@ -42,6 +42,10 @@ const git: Rule = (args, ctx, name) => {
       /sshcommand|pager|editor|hookspath|fsmonitor|external|helper|alias\.|proxy|textconv|filter\.|askpass|command/i
         .test(w.value)));
   if (risky) return { classes: ['unknown'], reason: 'git configured to run another program' };
+  const runs = args.slice(parsed.firstOperand + 1).some((w) => w.value === null ||
+    /^(--upload-pack|--receive-pack|--exec|--ext-diff|--open-files-in-pager|-O|--textconv|--template|-x$|--config|-c$|--extcmd|--tool|--run|-u$)/
+      .test(w.value));
+  if (runs) return { classes: ['unknown'], reason: 'git options that run another program' };
   const effect = bySubcommand(valued, GIT_TABLE)(args, ctx, name);
   const rest = args.slice(parsed.firstOperand + 1).map((w) => w.value ?? '');
   const sub = args[parsed.firstOperand]?.value;
@@ -230,6 +234,25 @@ const builtins: Record<string, Rule> = {
   route: (args) => (args.every((w) => w.value !== null && /^-[nveA]/.test(w.value)) ? { classes: ['read'] } : { classes: ['privilege'] }),
 };
 
+/** Options that make an otherwise reading program start another one: unknown. */
+function runsWith(pattern: RegExp, then: Effect['classes']): Rule {
+  return (args) =>
+    args.some((w) => w.value === null ? false : pattern.test(w.value))
+      ? { classes: ['unknown'], reason: 'an option that starts another program' }
+      : { classes: then };
+}
+
+/** systemd's *ctl tools: show and list are read, set-* writes, anything else unknown. */
+const ctl: Rule = (args) => {
+  const parsed = parseOptions(args, ['-H', '--host', '-M', '--machine', '-p', '--property'], true);
+  const sub = args[parsed.firstOperand]?.value;
+  if (sub === undefined || /^(status|show|list.*|get.*|query|dns|domain|statistics|help|timesync-status|show-.*|cat|introspect|tree|monitor|capture)$/.test(sub ?? '-'))
+    return { classes: ['read'] };
+  if (sub !== null && /^set-/.test(sub)) return { classes: ['write'] };
+  if (sub !== null && /^(kill-|terminate-|poweroff|reboot|halt)/.test(sub)) return { classes: ['write', 'destructive'] };
+  return { classes: ['unknown'], reason: `subcommand ${sub ?? '?'} is not known` };
+};
+
 /** Disk partitioners: listing (-l, print) is read; anything else destructive. */
 const partitioner: Rule = (args) =>
   args.some((w) => w.value !== null && /^(-l|--list|-d|--dump|print|-s|--show-size)$/.test(w.value)) && args.length <= 3
@@ -258,5 +281,12 @@ export const SERVICE_RULES: Record<string, Rule> = {
   curl, wget, nc: netcat, ncat: netcat, netcat, socat, scp: copier(false), rsync: copier(true), sftp: copier(false),
   fdisk: partitioner, sfdisk: partitioner, parted: partitioner, gdisk: partitioner, sgdisk: partitioner,
   init, telinit: init,
+  hostnamectl: ctl, timedatectl: ctl, localectl: ctl, loginctl: ctl, networkctl: ctl, resolvectl: ctl, busctl: ctl,
+  // Reading programs with an option that starts another program (a pager, a compressor, a post-rotate hook).
+  man: runsWith(/^(-P|--pager|-H|--html|-X)/, ['read']),
+  less: runsWith(/^(\+|-\+)/, ['read']),
+  more: runsWith(/^\+/, ['read']),
+  tcpdump: runsWith(/^(-z|-[a-zA-Z]*z)/, ['network']),
+  zip: runsWith(/^(-TT|--unzip-command|-[a-zA-Z]*TT)/, ['write']),
   ...builtins,
 };
