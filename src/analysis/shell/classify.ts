@@ -94,18 +94,26 @@ function programName(word: Word, draft: Draft): string | null {
     draft.reasons.push(reason);
     return null;
   };
-  if (word.value === null) return unknown(`program name ${word.raw} is known only when it runs`);
-  if (word.glob || word.brace) return unknown(`program name ${word.raw} is a pattern`);
+  // Listed as written (match.ts: `$X` may be any program for a deny rule and none for an allow rule).
+  if (word.value === null) {
+    draft.programs.push(word.raw);
+    return unknown(`program name ${word.raw} is known only when it runs`);
+  }
+  if (word.glob || word.brace) {
+    draft.programs.push(word.value);
+    return unknown(`program name ${word.raw} is a pattern`);
+  }
   let name = word.value;
   if (name.includes('/')) {
-    const path = normalizePath(name);
+    // As written, normalised: a deny rule on `rm` catches `/bin/rm`; an allow rule on `rm` does not allow it.
+    const absolute = name.startsWith('/');
+    const path = absolute ? normalizePath(name) : name;
     draft.programs.push(path);
+    if (!absolute) return unknown(`program ${word.raw} is named by a relative path`);
     const slash = path.lastIndexOf('/');
-    if (!path.startsWith('/')) return unknown(`program ${word.raw} is named by a relative path`);
     if (!SYSTEM_BIN.has(path.slice(0, slash) || '/')) return unknown(`program ${path} is outside the system directories`);
     name = path.slice(slash + 1);
-  }
-  draft.programs.push(name);
+  } else draft.programs.push(name);
   if (!NAME.test(name)) return unknown(`program name ${JSON.stringify(name)} has characters Warden does not read`);
   if (word.quoted) {
     draft.classes.add('unknown');
@@ -114,10 +122,22 @@ function programName(word: Word, draft: Draft): string | null {
   return name;
 }
 
+/**
+ * An argument known only when it runs (expansion, substitution, pattern) may be any path: it is listed as written
+ * (match.ts treats `$`, backquotes and wildcards as "may be anything": deny rules on paths hold, allow rules do not)
+ * and the unit is flagged `opaquePaths`. What xargs adds is `$INPUT`.
+ */
+function opaquePath(draft: Draft, word: Word): void {
+  draft.opaque = true;
+  const shown = word.value === null ? word.raw : normalizePath(word.value);
+  if (!/[*?[$`]/.test(shown)) return;
+  draft.paths = unique([...draft.paths, shown]);
+}
+
 /** Lists the arguments that look like paths; an argument known only when it runs makes the paths opaque. */
 function argumentPaths(draft: Draft, args: Word[], ctx: Ctx): void {
   for (const word of args) {
-    if (word.value === null || word.glob || word.brace) draft.opaque = true;
+    if (word.value === null || word.glob || word.brace) opaquePath(draft, word);
     if (word.value === null) continue;
     const path = pathOf(word.value);
     if (path !== null) draft.paths = unique([...draft.paths, resolvePath(path, ctx.scope.cwd) ?? normalizePath(path)]);
@@ -136,7 +156,10 @@ export function applyWrite(draft: Draft, word: Word, ctx: Ctx, mode: 'write' | '
     draft.opaque = true;
     draft.reasons.push(reason);
   };
-  if (word.value === null || word.brace) return unknown(`writes to ${word.raw}, known only when it runs`);
+  if (word.value === null || word.brace) {
+    opaquePath(draft, word);
+    return unknown(`writes to ${word.raw}, known only when it runs`);
+  }
   const path = resolvePath(word.value, ctx.scope.cwd);
   if (path === null || escapes(path)) {
     draft.paths = unique([...draft.paths, normalizePath(word.value)]);
@@ -157,7 +180,7 @@ export function applyWrite(draft: Draft, word: Word, ctx: Ctx, mode: 'write' | '
 
 /** An operand the program reads: listed as a path (normalised), or opaque when known only at run time. */
 export function readPath(draft: Draft, word: Word, ctx: Ctx): void {
-  if (word.value === null || word.glob || word.brace) draft.opaque = true;
+  if (word.value === null || word.glob || word.brace) opaquePath(draft, word);
   if (word.value === null || word.value === '-') return;
   const path = resolvePath(word.value, ctx.scope.cwd) ?? normalizePath(word.value);
   if (socketPath(path)) draft.classes.add('network');

@@ -316,7 +316,11 @@ export const CLASS_TABLE: Row[] = [
 /** Attribute rows: the text, and programs and paths that must appear (in any unit). */
 export const ATTRIBUTE_TABLE: [text: string, programs: string[], paths: string[]][] = [
   ['sudo -u root rm -rf /etc//./ssh/../hosts', ['sudo', 'rm'], ['/etc/hosts']],
-  ['/usr/bin/cat ~/notes/../.bashrc', ['/usr/bin/cat', 'cat'], ['~/.bashrc']],
+  ['/usr/bin/cat ~/notes/../.bashrc', ['/usr/bin/cat'], ['~/.bashrc']],
+  ['cat $F /tmp/*.log', ['cat'], ['$F', '/tmp/*.log']],
+  ['find . | xargs rm', ['xargs', 'rm'], ['$INPUT']],
+  ['$X -rf /', ['$X'], ['/']],
+  ['./rm x', ['./rm'], []],
   ['cp -t /srv/backup a.txt ./b.txt', ['cp'], ['/srv/backup', 'a.txt', 'b.txt']],
   ['cat < /etc/shadow > out.txt', ['cat'], ['/etc/shadow', 'out.txt']],
   ['cd /var/www && tar czf site.tgz html', ['cd', 'tar'], ['/var/www', '/var/www/site.tgz']],

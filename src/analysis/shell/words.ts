@@ -24,7 +24,7 @@ export interface Word {
 }
 
 /** A word made up by the analyser (a find start path put in place of `{}`, an operand xargs will add). */
-export function syntheticWord(value: string | null, raw = value ?? '<input>'): Word {
+export function syntheticWord(value: string | null, raw = value ?? '$INPUT'): Word {
   return { raw, value, quoted: false, glob: false, brace: false, start: 0 };
 }
 
