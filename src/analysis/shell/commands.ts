@@ -218,7 +218,8 @@ const tar: Rule = (args) => {
     return { classes: ['write'], writes: [dir] };
   }
   if (has(parsed, '-c', '--create', '-r', '--append', '-u', '--update', '-A', '--catenate', '--delete'))
-    return { classes: ['write'], writes: file ? [file] : [] };
+    // To standard output (`-f -`, or no -f: GNU tar's default) it writes nothing.
+    return file && file.value !== '-' ? { classes: ['write'], writes: [file] } : { classes: ['read'] };
   return { classes: ['read'] };
 };
 
