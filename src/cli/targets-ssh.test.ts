@@ -218,14 +218,19 @@ rules:
     const applied = await cli(['apply', '-f', policy]);
     assert.equal(applied.code, 0, applied.stderr);
     assert.match(applied.stderr, /^warning: rule ssh-guardrails\/sql-rule matches on tables \(postgres\), but the targets it names are ssh targets: it never applies to them$/m);
-    // Until the shell analyser is merged every exec is `unknown`: the rule for unknown decides, and says why.
-    const r = await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', 'rm -rf /var/lib/postgresql']);
+    // The shell analyser judges each simple command; what it cannot judge (a script) is `unknown`.
+    const r = await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', './deploy.sh --all']);
     assert.equal(r.code, 4, r.stdout + r.stderr);
     const lines = r.stdout.split('\n');
     assert.equal(lines[0], 'require_approval  (ssh-guardrails/unknown-needs-approval)  classes: unknown');
-    assert.ok(lines.includes('  parse error: the shell analyser is not installed'), r.stdout);
-    assert.ok(lines.includes('  1. unknown  exec  rm -rf /var/lib/postgresql'), r.stdout);
+    assert.ok(lines.includes('  1. unknown  exec  programs=./deploy.sh  ./deploy.sh --all'), r.stdout);
     assert.ok(lines.some((l) => l.startsWith('  warning: rule ssh-guardrails/sql-rule matches on tables')), r.stdout);
+    // Text that does not parse is unknown, and the parse error is shown.
+    const bad = await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', 'ls "']);
+    assert.ok(bad.stdout.split('\n').some((l) => l.startsWith('  parse error: syntax error')), bad.stdout);
+    // A destructive command no rule allows falls to the default deny.
+    const rm = await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', 'rm -rf /var/lib/postgresql']);
+    assert.match(rm.stdout.split('\n')[0], /^deny .*classes: destructive,write$/, rm.stdout);
     const json = JSON.parse((await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', 'ls', '--json'])).stdout);
     assert.equal(json.protocol, 'ssh');
   });
