@@ -4,7 +4,7 @@
  * the path rules (paths.ts) then add destructive, privilege or unknown. Pure.
  */
 import { has, parseOptions, valueOf, type Ctx, type Effect, type Rule } from './context.js';
-import { insideTemp, normalizePath, resolvePath } from './paths.js';
+import { insideTemp, resolvePath } from './paths.js';
 import { syntheticWord, type Word } from './words.js';
 
 /** `rm`: a write; with -r/-f on anything not strictly inside /tmp or /var/tmp, destructive. */
@@ -241,11 +241,6 @@ const uniq: Rule = (args) => {
 /** `cp`/`mv`/`ln`/`install`-style options that take a value; `-t DIR` names the written directory. */
 export const TARGET_VALUED = ['-t', '--target-directory', '-S', '--suffix', '-m', '--mode', '-o', '--owner', '-g',
   '--group', '-d', '--date', '-r', '--reference', '-Z', '--context'];
-
-/** The path of a word relative to nothing: for messages (normalised value or the raw text). */
-export function shown(word: Word): string {
-  return word.value === null ? word.raw : normalizePath(word.value);
-}
 
 /** File and process rules by program name. */
 export const FILE_RULES: Record<string, Rule> = {

@@ -78,11 +78,6 @@ export function newDraft(text: string, classes: ShellClass[] = [], reason?: stri
   return { text, classes: new Set(classes), programs: [], paths: [], opaque: false, reasons: reason ? [reason] : [] };
 }
 
-/** An unknown draft with its reason. */
-export function unknownDraft(text: string, reason: string): Draft {
-  return newDraft(text, ['unknown'], reason);
-}
-
 /** `inner` carrying `outer`'s classes, programs, paths and marks as well (a wrapper and what it runs). */
 export function mergeInto(outer: Draft, inner: Draft): Draft {
   return {

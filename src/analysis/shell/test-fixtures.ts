@@ -296,6 +296,8 @@ const EVASION_ROWS: Row[] = [
   ['cd /; rm -rf *', [D, R, W]],
   ['cd /tmp && rm -rf ../etc', [D, R, W]],
   ['echo !!', [R, U]],
+  ['echo "Done!"', [R]], // `!` before a closing quote is not expanded
+  ['echo "!!"', [R, U]],
   ['!-1', [U]],
   ['echo ${x@P}', [R, U]],
   ['x="\\$(rm -rf /)"; echo $((x))', [R, U]],

@@ -217,7 +217,8 @@ function command(node: SyntaxNode, outer: SyntaxNode[], text: string, ctx: Ctx, 
 
 /** Marks on a word: history expansion (`!!`, `!-1`, `!rm` rerun earlier commands in an interactive shell). */
 function noteWord(word: Word, node: SyntaxNode, draft: Draft, ctx: Ctx): Word {
-  if (node.type !== 'raw_string' && node.type !== 'ansi_c_string' && /!(?![\s=(]|$)/.test(node.text)) {
+  // Bash does not expand `!` before a blank, `=`, `(`, the end, or a closing double quote.
+  if (node.type !== 'raw_string' && node.type !== 'ansi_c_string' && /!(?![\s=("]|$)/.test(node.text)) {
     draft.classes.add('unknown');
     draft.reasons.push('history expansion (!) reruns earlier commands');
   }
