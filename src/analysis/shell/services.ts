@@ -27,7 +27,7 @@ const GIT_TABLE = {
   ...group(['read'], `status log diff show blame grep ls-files ls-tree rev-parse describe shortlog reflog cat-file
     show-ref name-rev count-objects whatchanged help version var rev-list for-each-ref merge-base check-ignore`),
   ...group(['write'], `add commit checkout switch restore merge rebase cherry-pick revert am apply mv rm init
-    stash tag branch notes worktree submodule bisect mergetool gc prune sparse-checkout config remote reset clean`),
+    stash tag branch notes worktree submodule bisect gc prune sparse-checkout config remote reset clean`),
   ...group(['network', 'write'], 'clone fetch pull'),
   ...group(['network'], 'push ls-remote'),
 };
@@ -42,6 +42,11 @@ const git: Rule = (args, ctx, name) => {
       /sshcommand|pager|editor|hookspath|fsmonitor|external|helper|alias\.|proxy|textconv|filter\.|askpass|command/i
         .test(w.value)));
   if (risky) return { classes: ['unknown'], reason: 'git configured to run another program' };
+  const sub0 = args[parsed.firstOperand]?.value;
+  const after = args.slice(parsed.firstOperand + 1).map((w) => w.value);
+  if ((sub0 === 'submodule' && after.includes('foreach')) || (sub0 === 'bisect' && after[0] === 'run') ||
+    after.some((v) => v !== null && v.startsWith('ext::')))
+    return { classes: ['unknown'], reason: 'git running a command it was given' };
   const runs = args.slice(parsed.firstOperand + 1).some((w) => w.value === null ||
     /^(--upload-pack|--receive-pack|--exec|--ext-diff|--open-files-in-pager|-O|--textconv|--template|-x$|--config|-c$|--extcmd|--tool|--run|-u$)/
       .test(w.value));
@@ -185,7 +190,8 @@ function copier(remoteShell: boolean): Rule {
       '--rsync-path', '--exclude', '--include', '--filter', '-f', '--files-from', '--exclude-from', '--port']);
     if (has(parsed, '-S') || (remoteShell && has(parsed, '--rsync-path'))) return { classes: ['network', 'unknown'], reason: 'a remote program named' };
     const rsh = valueOf(parsed, '-e', '--rsh');
-    if (rsh && (rsh.value === null || !/^ssh(\s|$)/.test(rsh.value))) return { classes: ['network', 'unknown'], reason: 'rsync with another remote shell' };
+    if (rsh && (rsh.value === null || !/^ssh(\s|$)/.test(rsh.value) || /ProxyCommand|LocalCommand|KnownHostsCommand|Match|\s-F/i.test(rsh.value)))
+      return { classes: ['network', 'unknown'], reason: 'rsync with another remote shell or ssh options that run commands' };
     const remote = parsed.operands.some((w) => w.value === null || /^[^/]*:|^rsync:\/\//.test(w.value));
     const last = parsed.operands[parsed.operands.length - 1];
     const writes = last && last.value !== null && !/^[^/]*:|^rsync:\/\//.test(last.value) ? [last] : [];
