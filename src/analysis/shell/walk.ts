@@ -6,10 +6,11 @@
  * (a pipe into `sh` is unknown; a here-document into `sh` is parsed again). A node type it does not know is
  * unknown (fail closed). Pure; the tree is read, never kept.
  */
-import { applyWrite, classifyArgv, readPath } from './classify.js';
-import { MAX_DEPTH, newDraft, type Ctx, type Draft, type Stdin } from './context.js';
+import { classifyArgv } from './classify.js';
+import { MAX_DEPTH, newDraft, type Ctx, type Draft } from './context.js';
 import { resolvePath, type Cwd } from './paths.js';
 import type { SyntaxNode } from './parse.js';
+import { applyRedirects as apply, stdinOf, type Walker } from './redirects.js';
 import { dangerousVariable } from './variables.js';
 import { evalWord, type Word } from './words.js';
 
@@ -26,7 +27,6 @@ const SEQUENTIAL = new Set(['program', 'list']);
 const COMPOUND = new Set(['compound_statement', 'do_group', 'else_clause', 'elif_clause', 'case_item', 'if_statement',
   'case_statement', 'negated_command']);
 const LOOPS = new Set(['while_statement', 'for_statement', 'c_style_for_statement']);
-const WRITE_OPS = new Set(['>', '>>', '&>', '&>>', '>|', '<>', '>&', '&>|']);
 
 /** Walks one statement node, appending its units to `out`. */
 export function walk(node: SyntaxNode, ctx: Ctx, out: Draft[]): void {
@@ -263,52 +263,9 @@ function declaration(node: SyntaxNode, ctx: Ctx, out: Draft[]): void {
   out.push(draft);
 }
 
-/** What feeds the command's input: the last input redirection (a here-document's text when it is literal). */
-function stdinOf(redirects: SyntaxNode[], ctx: Ctx): Stdin {
-  let stdin: Stdin = ctx.stdin;
-  for (const r of redirects) {
-    const op = r.children.find((c) => c && !c.isNamed)?.text ?? '';
-    if (r.type === 'herestring_redirect') {
-      const value = r.namedChildren.find((c) => c && c.type !== 'file_descriptor');
-      const word = value ? evalWord(value) : null;
-      stdin = { text: word?.value == null ? null : word.value + '\n' };
-    } else if (r.type === 'heredoc_redirect') stdin = { text: heredocText(r) };
-    else if (r.type === 'file_redirect' && (op === '<' || op === '<>')) stdin = 'file';
-  }
-  return stdin;
-}
+const WALKER: Walker = { walk, nested, expressions: EXPRESSIONS };
 
-/** A here-document's text as the reading program sees it, or null when expansions make it unknown. */
-function heredocText(node: SyntaxNode): string | null {
-  const start = node.namedChildren.find((c) => c?.type === 'heredoc_start')?.text ?? '';
-  const body = node.namedChildren.find((c) => c?.type === 'heredoc_body');
-  if (!body) return '';
-  if (/['"\\]/.test(start)) return body.text;
-  if (body.namedChildren.some((c) => c?.type !== 'heredoc_content')) return null;
-  return body.text.replace(/\\([$`\\])/g, '$1').replace(/\\\n/g, '');
-}
-
-/** Applies redirections to a unit: writes through the path rules, reads listed; statements after a here-doc walked. */
+/** Applies redirections to a unit (redirects.ts), walking what they hold with this module's walker. */
 function applyRedirects(draft: Draft, redirects: SyntaxNode[], ctx: Ctx, out: Draft[]): void {
-  for (const r of redirects) {
-    nested(r, ctx, out, draft);
-    if (r.type === 'heredoc_redirect') {
-      // `cat <<EOF | sh` and `cat <<EOF && rm x`: tree-sitter files what follows the start under the redirect.
-      for (const child of r.namedChildren) {
-        if (!child || EXPRESSIONS.has(child.type) || child.type.endsWith('_redirect')) continue;
-        walk(child, { ...ctx, depth: ctx.depth + 1, stdin: 'pipe', scope: { cwd: ctx.scope.cwd } }, out);
-      }
-      applyRedirects(draft, r.childrenForFieldName('redirect').filter((c) => c !== null), ctx, out);
-      continue;
-    }
-    if (r.type !== 'file_redirect') continue;
-    const op = r.children.find((c) => c && !c.isNamed)?.text ?? '';
-    const target = r.childrenForFieldName('destination')[0];
-    if (!target) continue;
-    const word = evalWord(target);
-    if ((op === '>&' || op === '<&' || op === '>&-' || op === '<&-') && (target.type === 'number' || word.value === '-'))
-      continue;
-    if (WRITE_OPS.has(op)) applyWrite(draft, word, ctx, 'write');
-    else readPath(draft, word, ctx);
-  }
+  apply(draft, redirects, ctx, out, WALKER);
 }
