@@ -7,7 +7,6 @@
  * the control API do); its timers are unref'd so they never keep Warden alive.
  */
 import type { Logger } from 'pino';
-import type { StatementClass } from '../analysis/sql/types.js';
 import { WardenError } from '../errors.js';
 import { principalKey } from '../identity/principal.js';
 import type { Subject } from '../session/types.js';
@@ -154,7 +153,7 @@ export class ApprovalService {
    * see session/approval-wait.ts) that also covers every class in `classes`. A window is granted for the statement the
    * approver saw; another statement of the same classes needs its own approval.
    */
-  async findGrant(subject: Subject, target: string, classes: readonly StatementClass[], statementKey: string): Promise<GrantRecord | undefined> {
+  async findGrant(subject: Subject, target: string, classes: readonly string[], statementKey: string): Promise<GrantRecord | undefined> {
     // Nothing to cover means nothing was judged: fail closed.
     if (classes.length === 0 || typeof statementKey !== 'string' || statementKey.length === 0) return undefined;
     const at = new Date(this.#now()).toISOString();

@@ -7,7 +7,6 @@
  * The approver sees the values (the request, shown only to those who may decide or asked); recordings and
  * notifications get the statement redacted as recordings keep it.
  */
-import { analyzeSql } from '../analysis/sql/analyze.js';
 import { isLongValue, MAX_RECORDED_TEXT_CHARS, recordedText, type LongValue, type RecordedParam } from '../recording/values.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -16,7 +15,7 @@ import { toWardenError } from '../errors.js';
 import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
 import type { Session } from './session.js';
-import type { StatementState } from './statement-state.js';
+import type { SessionState } from './session-state.js';
 import type { Command, CommandContext, DecisionNote, Verdict } from './types.js';
 
 /** What waiting for an approval needs. */
@@ -27,14 +26,14 @@ export interface ApprovalWaitDeps {
 }
 
 /** Resolves with allow once approved (or covered by a grant), deny otherwise. Never rejects. */
-export async function requestApproval(deps: ApprovalWaitDeps, session: Session, state: StatementState, command: Command,
+export async function requestApproval(deps: ApprovalWaitDeps, session: Session, state: SessionState, command: Command,
   decision: Decision, context: CommandContext): Promise<Verdict> {
   const note: DecisionNote = { effect: 'require_approval', rule: decision.rule, classes: decision.classes };
   const record = (type: string, data: Record<string, unknown>) => deps.recorder.append(session.id, type, { text: command.text, ...data });
   // Called synchronously when the statement is held: a cancel can only come after this.
   state.withdrawn = undefined;
   try {
-    const key = statementKey(command.text, state.executedTexts(analyzeSql(command.text)));
+    const key = statementKey(command.text, state.analysis?.runsAlso?.(command) ?? []);
     const grant = await deps.approvals.findGrant(session.subject, session.target.name, decision.classes, key);
     if (state.withdrawn !== undefined) return { effect: 'deny', note, message: `cancelled: ${state.withdrawn}` };
     if (grant) {

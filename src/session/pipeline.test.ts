@@ -21,6 +21,7 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { Vault } from '../vault/vault.js';
 import { SessionPipeline } from './pipeline.js';
+import { builtinProtocols } from '../protocols/builtin.js';
 import { PolicyCatalog } from './policy-catalog.js';
 import type { Session } from './session.js';
 import type { Command, CommandContext, Subject, Verdict } from './types.js';
@@ -47,7 +48,7 @@ before(async () => {
   approvals = await ApprovalService.create({ store, logger, notifier: new Notifier({ webhookUrls: [], slackWebhookUrls: [], publicUrl: 'http://x', logger }) });
   recorder = new Recorder({ sessions: store.sessions, logger });
   pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies,
-    approvals, defaultEffect: 'deny', logger });
+    approvals, defaultEffect: 'deny', logger, protocols: builtinProtocols() });
 });
 after(async () => {
   await approvals?.shutdown('test over');
@@ -57,7 +58,7 @@ after(async () => {
 
 async function open(user: string, groups: string[]): Promise<Session> {
   const { token } = await tokens.issue({ subject: user, groups, ttlSeconds: 600, kind: groups.includes('agents') ? 'agent' : 'user' });
-  return pipeline.open({ protocol: 'postgres', token, user, targetName: 'pg-main', clientAddress: '127.0.0.1:1' });
+  return pipeline.open({ protocol: 'postgres', credential: { kind: 'token', token }, user, targetName: 'pg-main', clientAddress: '127.0.0.1:1' });
 }
 
 const sql = (text: string, params?: (string | null)[]): Command => ({ protocol: 'postgres', kind: 'sql', text, ...(params ? { params } : {}) });
