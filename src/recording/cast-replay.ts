@@ -55,7 +55,7 @@ export function buildCast(events: readonly SessionEventRecord[], options: CastOp
   // Input withheld until its echo was seen is recorded late: order by time (stable: same-time events keep order).
   timed.sort((a, b) => a[0] - b[0]);
   const header = { version: 2, width: keyframe?.width ?? start.width, height: keyframe?.height ?? start.height,
-    timestamp: start.timestamp + (keyframe ? Math.floor(from) : 0), env: start.env };
+    timestamp: start.timestamp + Math.floor(from), env: start.env };
   const lines = [JSON.stringify(header)];
   let lead = keyframe?.screen ?? '';
   const flushLead = () => {
@@ -88,8 +88,9 @@ function nearestKeyframe(events: readonly SessionEventRecord[], from: number): K
   return best;
 }
 
-/** How far back from the end the index is looked for (events), a few store reads at most. */
-const TAIL = 512;
+/** Events read from the end at first when looking for the index (doubling each time, up to MAX_TAIL). */
+const TAIL = 16;
+const MAX_TAIL = 1024;
 
 /**
  * The events a cast needs: with `from`, the session's start event, the nearest keyframe and what follows it, found
@@ -99,16 +100,32 @@ export async function loadCastEvents(
   sessions: Pick<SessionRepository, 'events' | 'eventsRange' | 'lastSeq'>, sessionId: string, options: CastOptions = {},
 ): Promise<SessionEventRecord[]> {
   if (!options.from || options.from <= 0) return sessions.events(sessionId);
-  const last = await sessions.lastSeq(sessionId);
-  const tail = await sessions.eventsRange(sessionId, Math.max(1, last - TAIL + 1));
-  const index = tail.reverse().find((e) => e.type === 'terminal.index' && (options.channel === undefined || e.data.channel === options.channel));
-  if (!index || typeof index.data.startSeq !== 'number') return sessions.events(sessionId);
+  const found = await findIndex(sessions, sessionId, options.channel);
+  const index = found?.index;
+  if (!found || !index || typeof index.data.startSeq !== 'number') return sessions.events(sessionId);
   const startSeq = index.data.startSeq;
   const keyframes = (index.data.keyframes as Array<[number, number, number]>).filter(([time]) => time <= options.from!);
   if (keyframes.length === 0) return sessions.events(sessionId);
   const [, , fromSeq] = keyframes[keyframes.length - 1];
-  const [start, rest] = await Promise.all([sessions.eventsRange(sessionId, startSeq, startSeq), sessions.eventsRange(sessionId, fromSeq)]);
-  return [...start, ...rest];
+  // What the search for the index read already is not read again.
+  const [start, middle] = await Promise.all([sessions.eventsRange(sessionId, startSeq, startSeq),
+    fromSeq < found.tailFrom ? sessions.eventsRange(sessionId, fromSeq, found.tailFrom - 1) : Promise.resolve([])]);
+  return [...start, ...middle, ...found.tail.filter((e) => e.seq >= fromSeq && e.seq !== startSeq)];
+}
+
+/** The last index event of the channel, looked for backwards from the end in growing steps; undefined if absent. */
+async function findIndex(sessions: Pick<SessionRepository, 'eventsRange' | 'lastSeq'>, sessionId: string, channel: string | undefined) {
+  const last = await sessions.lastSeq(sessionId);
+  let tail: SessionEventRecord[] = [];
+  let upTo = last;
+  for (let size = TAIL; upTo >= 1 && size <= MAX_TAIL; size *= 2) {
+    const from = Math.max(1, upTo - size + 1);
+    tail = [...(await sessions.eventsRange(sessionId, from, upTo)), ...tail];
+    const index = [...tail].reverse().find((e) => e.type === 'terminal.index' && (channel === undefined || e.data.channel === channel));
+    if (index) return { index, tail, tailFrom: from };
+    upTo = from - 1;
+  }
+  return undefined;
 }
 
 /** Parses an asciicast v2 text (for tests and checks): the header and the events; throws on anything off-format. */
