@@ -9,6 +9,9 @@ import { START_USAGE, loadServerConfig } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/server.js';
 
+/** How the start banner names each protocol's listener. */
+const PROTOCOL_LABELS: Record<string, string> = { postgres: 'PostgreSQL', ssh: 'SSH' };
+
 /** Runs `warden start`; resolves with the exit code once the server has stopped. */
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -37,12 +40,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`warden: ${err.message}\n`);
     return 1;
   }
-  const { api, postgres } = server.ports;
+  const { api, ...protocols } = server.ports;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   process.stdout.write([
     `Warden ${version} is running (data dir ${config.dataDir})`,
     `  control API  http://${host}:${api}`,
-    `  PostgreSQL   ${host}:${postgres}`,
+    ...Object.entries(protocols).map(([protocol, port]) => `  ${(PROTOCOL_LABELS[protocol] ?? protocol).padEnd(12)} ${host}:${port}`),
     `  ports written to ${path.join(config.dataDir, 'ports.json')}`,
     '',
   ].join('\n'));

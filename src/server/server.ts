@@ -6,7 +6,6 @@
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { initSqlAnalysis } from '../analysis/sql/analyze.js';
 import { ApprovalService } from '../approvals/service.js';
 import { Notifier } from '../approvals/notifier.js';
 import { buildControlApi } from '../control/app.js';
@@ -14,8 +13,9 @@ import { signInWithIdToken } from '../identity/oidc.js';
 import { ServiceAccounts } from '../identity/service-accounts.js';
 import { SignInService } from '../identity/signin.js';
 import { KillSwitch } from '../session/kill-switch.js';
+import { installPolicyProtocols } from '../policy/vocabulary.js';
+import { builtinProtocols } from '../protocols/builtin.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
-import { PostgresListener } from '../protocols/postgres/listener.js';
 import { Recorder } from '../recording/recorder.js';
 import { SessionPipeline } from '../session/pipeline.js';
 import { PolicyCatalog } from '../session/policy-catalog.js';
@@ -25,16 +25,20 @@ import { Vault } from '../vault/vault.js';
 import type { ServerConfig } from './config.js';
 import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
 import { installProcessGuard } from './guard.js';
-import { listenFailure } from './listen-errors.js';
+import { API_LISTENER, listenFailure } from './listen-errors.js';
+import { LISTENERS, type ListenerRegistration, type ProtocolListener } from './listeners.js';
 import { lockDataDir } from './lock.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 
 /** The admin token lives a year; deleting `admin.token` and restarting issues a new one. */
 const ADMIN_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
 
+/** The ports Warden bound: the control API's and each protocol listener's, by protocol (as in ports.json). */
+export type ServerPorts = { api: number } & Record<string, number>;
+
 /** A started Warden. */
 export interface RunningServer {
-  ports: { api: number; postgres: number };
+  ports: ServerPorts;
   /** The admin token when this start created it (first start), to print once. */
   newAdminToken: string | null;
   /** Stops accepting, ends live sessions telling callers why, flushes recordings and closes the store. */
@@ -64,7 +68,10 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const apiTls = await apiTlsMaterial(config, tls);
   const newAdminToken = await ensureAdminToken(config.dataDir, tokens);
 
-  await initSqlAnalysis();
+  // The protocols this Warden speaks; the pipeline, policy validation and the API get them from here.
+  const protocols = builtinProtocols();
+  installPolicyProtocols(protocols);
+  await protocols.init();
   const policies = await PolicyCatalog.load(store);
 
   const recorder = new Recorder({ sessions: store.sessions, logger });
@@ -77,32 +84,28 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
-  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger });
+  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger, protocols });
   const signIn = new SignInService({ store, tokens, vault });
   const serviceAccounts = new ServiceAccounts({ store, tokens });
   const killSwitch = new KillSwitch({ registry, tokens, store, logger, expiry: pipeline.expiry,
     record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
-  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect,
+  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect, protocols,
     signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
     http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
-  const postgres = new PostgresListener({
-    pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
-    admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
-    firstByteTimeoutMs: config.firstByteTimeout * 1000, startupTimeoutMs: config.loginTimeout * 1000,
-    allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
-  });
-  if (config.allowPlaintextLoopback && !isLoopback(config.listenHost)) {
-    logger.warn({ host: config.listenHost }, 'plaintext logins are allowed on loopback only; this listener requires TLS');
+  const listeners: Array<{ registration: ListenerRegistration; listener: ProtocolListener }> = [];
+  for (const registration of LISTENERS) {
+    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir });
+    listeners.push({ registration, listener });
   }
 
   let stopping: Promise<void> | null = null;
   const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
     guard.uninstall();
     killSwitch.stop();
-    await Promise.all([postgres.stopAccepting(), registry.terminateAll(reason)]);
+    await Promise.all([...listeners.map((l) => l.listener.stopAccepting()), registry.terminateAll(reason)]);
     await approvals.shutdown(reason);
-    postgres.destroyRemaining();
+    for (const { listener } of listeners) listener.destroyRemaining();
     await api.close();
     await recorder.close();
     await notifier.idle(2000);
@@ -115,7 +118,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   });
   let ports: RunningServer['ports'];
   try {
-    ports = await listenAll(config, api, postgres);
+    ports = await listenAll(config, api, listeners);
     apiPort = ports.api;
     notifier.addressKnown();
   } catch (err) {
@@ -130,17 +133,19 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   return { ports, newAdminToken, stop };
 }
 
-/** Opens the control API and the PostgreSQL listener, then writes ports.json; a port in use names its flag. */
+/** Opens the control API and every protocol listener, then writes ports.json; a port in use names its flag. */
 async function listenAll(config: ServerConfig, api: Awaited<ReturnType<typeof buildControlApi>>,
-  postgres: PostgresListener): Promise<RunningServer['ports']> {
+  listeners: ReadonlyArray<{ registration: ListenerRegistration; listener: ProtocolListener }>): Promise<ServerPorts> {
   await api.listen({ host: config.listenHost, port: config.apiPort }).catch((err: unknown) => {
-    throw listenFailure(err, 'api', config);
+    throw listenFailure(err, API_LISTENER, config.apiPort, config);
   });
-  const apiPort = (api.server.address() as { port: number }).port;
-  const postgresPort = await postgres.listen(config.listenHost, config.postgresPort).catch((err: unknown) => {
-    throw listenFailure(err, 'postgres', config);
-  });
-  const ports = { api: apiPort, postgres: postgresPort };
+  const ports: ServerPorts = { api: (api.server.address() as { port: number }).port };
+  for (const { registration, listener } of listeners) {
+    const port = registration.port(config);
+    ports[registration.protocol] = await listener.listen(config.listenHost, port).catch((err: unknown) => {
+      throw listenFailure(err, registration, port, config);
+    });
+  }
   await writePorts(config.dataDir, ports);
   return ports;
 }
@@ -167,9 +172,4 @@ async function ensureAdminToken(dataDir: string, tokens: TokenService): Promise<
     ttlSeconds: ADMIN_TOKEN_TTL_SECONDS });
   await writePrivateFile(file, `${issued.token}\n`);
   return issued.token;
-}
-
-/** True for loopback listen addresses (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -15,6 +15,8 @@ import {
   encodeErrorResponse, encodeNegotiateProtocolVersion, encodeParameterStatus, encodeReadyForQuery, type StartupPacket,
 } from './codec.js';
 import { encodeWardenError } from './errors.js';
+import type { CancelKeys } from './cancel-keys.js';
+import { postgresTarget } from './definition.js';
 import { filterStartupParams } from './params.js';
 import { Relay } from './relay.js';
 import { ResultMasker } from './result-masking.js';
@@ -27,6 +29,8 @@ import { UpstreamStartupError, cancelUpstream, connectUpstream, type UpstreamCon
 export interface PostgresEngineDeps {
   pipeline: SessionPipeline;
   registry: SessionRegistry;
+  /** Warden's own cancel keys of this listener's sessions (the listener creates them when absent). */
+  cancelKeys: CancelKeys;
   tls: { cert: string; key: string };
   /** True when callers may authenticate without TLS (loopback listener and the operator allowed it). */
   allowPlaintext: boolean;
@@ -65,7 +69,7 @@ export async function handleConnection(socket: Socket, deps: PostgresEngineDeps,
   try {
     startup = await initialize(channel, deps);
     if (!startup) return;
-    session = await deps.pipeline.open({ protocol: 'postgres', token: startup.token, user: startup.user,
+    session = await deps.pipeline.open({ protocol: 'postgres', credential: { kind: 'token', token: startup.token }, user: startup.user,
       targetName: startup.targetName, database: startup.database, clientAddress, applicationName: startup.applicationName });
   } catch (err) {
     refuse(channel, toWardenError(err), deps.logger, clientAddress);
@@ -128,9 +132,10 @@ function splitDatabase(dbname: string): { targetName: string; database?: string 
 async function serve(channel: StartupChannel, session: Session, startup: StartupResult, deps: PostgresEngineDeps): Promise<void> {
   const { pipeline, registry, logger } = deps;
   let upstream: UpstreamConnection;
+  const target = postgresTarget(session.target);
   try {
     const credentials = await pipeline.credentials(session);
-    upstream = await connectUpstream({ target: session.target, credentials, database: session.database,
+    upstream = await connectUpstream({ target, credentials, database: session.database,
       startupParams: startup.forwardParams });
     // The server must read statements as Warden does (a role default or login trigger could say otherwise).
     try {
@@ -152,7 +157,7 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     await pipeline.close(session, reason);
     return;
   }
-  const cancelKey = registry.issueCancelKey(session.id);
+  const cancelKey = deps.cancelKeys.issue(session.id);
   const { socket: client, leftover } = channel.detach();
   client.write(Buffer.concat([
     encodeAuthenticationOk(),
@@ -163,25 +168,27 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
   ]));
   const masking = pipeline.masking(session);
   const masker = masking.rules.length > 0 ? new ResultMasker(masking.rules, masking.hashKey,
-    TableCatalog.shared(session.target, session.database, () => pipeline.credentials(session)), upstream.parameters) : undefined;
+    TableCatalog.shared(target, session.database, () => pipeline.credentials(session)), upstream.parameters) : undefined;
   const relay = new Relay({ session, pipeline, client, upstream: upstream.socket, logger, maxMessageBytes: deps.maxMessageBytes, masker });
   registry.add({
     session,
     terminate: async (reason, options) => void (await relay.terminate(reason, options)),
     get ending() { return relay.ending; },
     // A statement held for approval is withdrawn; anything else is cancelled on the server.
-    cancel: async () => void (await relay.cancel(() => cancelUpstream(session.target, upstream.processId, upstream.secretKey))),
+    cancel: async () => void (await relay.cancel(() => cancelUpstream(target, upstream.processId, upstream.secretKey))),
   });
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
   const reason = await relay.run(leftover, upstream.leftover);
   registry.remove(session.id);
+  deps.cancelKeys.remove(session.id);
   await pipeline.close(session, reason);
   logger.info({ session: session.id, reason }, 'session ended');
 }
 
 /** A CancelRequest names Warden's key; the upstream's own key never left Warden. Unknown keys are ignored, as PostgreSQL does. */
 async function forwardCancel(processId: number, secretKey: Buffer, deps: PostgresEngineDeps): Promise<void> {
-  const live = deps.registry.findByCancelKey(processId, secretKey);
+  const sessionId = deps.cancelKeys.find(processId, secretKey);
+  const live = sessionId === undefined ? undefined : deps.registry.get(sessionId);
   if (!live?.cancel) return;
   // Recorded while the session is known live, before any await: after one, its recording may have ended.
   deps.pipeline.onEvent(live.session, 'cancel', {});
