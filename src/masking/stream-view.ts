@@ -15,78 +15,155 @@
  * order, not the screen (a known limit). Pure: no I/O, no state.
  */
 
+import { isAscii } from 'node:buffer';
+
 /** Longest escape sequence parsed; a longer one is cut there (a hostile endless sequence cannot hold output). */
 export const MAX_ESCAPE = 64;
 
-/** Visible text over raw bytes. */
-export interface StreamView {
-  text: string;
-  /** For each UTF-16 unit of `text`, the offset of its first byte (both units of a surrogate pair share it). */
-  starts: Int32Array;
-  /** For each unit, the offset after its last byte. */
-  ends: Int32Array;
+/**
+ * Visible text over raw bytes. The mapping is kept as segments (a run of ASCII bytes maps one unit per byte; a
+ * UTF-8 character or a separator maps its units to all its bytes), so ASCII output costs one native slice per run.
+ */
+export class StreamView {
   /** Bytes covered by the view; raw[complete..] is an unfinished escape or character. */
-  complete: number;
+  complete = 0;
+  text = '';
+  private readonly segVis: number[] = [];
+  private readonly segRaw: number[] = [];
+  /** Bytes per unit for a run (1), or -length for a single character or separator spanning `length` bytes. */
+  private readonly segStep: number[] = [];
+  private readonly parts: string[] = [];
+  private units = 0;
+
+  /** Adds an ASCII run raw[from, to). */
+  run(raw: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    this.segVis.push(this.units);
+    this.segRaw.push(from);
+    this.segStep.push(1);
+    this.parts.push(raw.toString('latin1', from, to));
+    this.units += to - from;
+  }
+
+  /** Adds one character (one or two UTF-16 units) made of raw[from, to). */
+  char(text: string, from: number, to: number): void {
+    this.segVis.push(this.units);
+    this.segRaw.push(from);
+    this.segStep.push(-(to - from));
+    this.parts.push(text);
+    this.units += text.length;
+  }
+
+  /** Joins the text once everything is added. */
+  seal(complete: number): void {
+    this.complete = complete;
+    this.text = this.parts.join('');
+    this.parts.length = 0;
+  }
+
+  /** The offset of the first byte of unit `u`. */
+  start(u: number): number {
+    const k = this.segment(u);
+    return this.segStep[k] === 1 ? this.segRaw[k] + (u - this.segVis[k]) : this.segRaw[k];
+  }
+
+  /** The offset after the last byte of unit `u`. */
+  end(u: number): number {
+    const k = this.segment(u);
+    return this.segStep[k] === 1 ? this.segRaw[k] + (u - this.segVis[k]) + 1 : this.segRaw[k] - this.segStep[k];
+  }
+
+  /** The first unit whose bytes start at or after `offset` (text.length when none). */
+  unitAt(offset: number): number {
+    let lo = 0;
+    let hi = this.segRaw.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.segRaw[mid] < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    // Segment lo starts at or after offset; the one before may be a run that reaches past it.
+    if (lo > 0 && this.segStep[lo - 1] === 1) {
+      const k = lo - 1;
+      const runEnd = this.segRaw[k] + ((lo < this.segVis.length ? this.segVis[lo] : this.units) - this.segVis[k]);
+      if (offset < runEnd) return this.segVis[k] + (offset - this.segRaw[k]);
+    }
+    return lo < this.segVis.length ? this.segVis[lo] : this.units;
+  }
+
+  private segment(u: number): number {
+    let lo = 0;
+    let hi = this.segVis.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segVis[mid] <= u) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
 }
 
 const ESC = 0x1b;
-const SEPARATOR = 0x0a;
 
 /** Builds the view of `raw`; with `final`, an unfinished sequence at the end is taken as it is (zero-width). */
-export function buildView(raw: Uint8Array, final: boolean): StreamView {
+export function buildView(raw: Buffer, final: boolean): StreamView {
+  const view = new StreamView();
   const n = raw.length;
-  const codes = new Uint16Array(n + 1);
-  const starts = new Int32Array(n + 1);
-  const ends = new Int32Array(n + 1);
-  let units = 0;
   let i = 0;
-  const push = (code: number, start: number, end: number) => {
-    codes[units] = code;
-    starts[units] = start;
-    ends[units] = end;
-    units++;
-  };
+  let runStart = 0;
+  // Up to here the bytes were found not to be all ASCII: scan them one by one, without asking again.
+  let slowUntil = 0;
   while (i < n) {
     const b = raw[i];
     if (b < 0x80 && b !== ESC) {
-      push(b, i, i + 1);
+      if (i >= slowUntil) {
+        // Native scans first: up to the next ESC, a stretch that is all ASCII is one run.
+        let esc = raw.indexOf(ESC, i);
+        if (esc < 0) esc = n;
+        if (isAscii(raw.subarray(i, esc))) {
+          i = esc;
+          continue;
+        }
+        slowUntil = esc;
+      }
       i++;
       continue;
     }
+    view.run(raw, runStart, i);
     if (b === ESC) {
       const esc = escapeAt(raw, i);
       if (esc === null) {
-        if (!final) break;
+        if (!final) {
+          runStart = i;
+          break;
+        }
         i = n;
-        continue;
+      } else {
+        if (esc.separator) view.char('\n', i, i + esc.length);
+        i += esc.length;
       }
-      if (esc.separator) push(SEPARATOR, i, i + esc.length);
-      i += esc.length;
-      continue;
+    } else {
+      const ch = utf8At(raw, i);
+      if (ch === null) {
+        if (!final) {
+          runStart = i;
+          break;
+        }
+        view.char('\ufffd', i, i + 1);
+        i++;
+      } else {
+        view.char(String.fromCodePoint(ch.code), i, i + ch.length);
+        i += ch.length;
+      }
     }
-    const ch = utf8At(raw, i);
-    if (ch === null) {
-      if (!final) break;
-      push(0xfffd, i, i + 1);
-      i++;
-      continue;
-    }
-    if (ch.code > 0xffff) {
-      const c = ch.code - 0x10000;
-      push(0xd800 + (c >> 10), i, i + ch.length);
-      push(0xdc00 + (c & 0x3ff), i, i + ch.length);
-    } else push(ch.code, i, i + ch.length);
-    i += ch.length;
+    runStart = i;
   }
-  return { text: decodeUnits(codes, units), starts: starts.subarray(0, units), ends: ends.subarray(0, units), complete: i };
-}
-
-function decodeUnits(codes: Uint16Array, units: number): string {
-  let text = '';
-  for (let at = 0; at < units; at += 8192) {
-    text += String.fromCharCode.apply(null, Array.from(codes.subarray(at, Math.min(units, at + 8192))));
+  if (i >= n) {
+    view.run(raw, runStart, n);
+    runStart = n;
   }
-  return text;
+  view.seal(runStart);
+  return view;
 }
 
 /** The escape sequence at raw[i] (an ESC): its length and whether it separates text; null when cut short. */
