@@ -179,6 +179,25 @@ describe('TerminalRecorder and cast replay', () => {
   });
 });
 
+describe('TerminalRecorder redaction', () => {
+  it('keeps detector hits out of the recorded output and the keyframes even without masking rules', async () => {
+    const appended: Array<{ type: string; data: Record<string, unknown> }> = [];
+    let clock = 0;
+    const term = new TerminalRecorder({ recorder: { append: (_s, type, data) => (appended.push({ type, data }), appended.length) },
+      sessionId: 's', channel: '0', width: 80, height: 24, now: () => clock, timer: false, keyframeMs: 1 });
+    term.output(Buffer.from('$ cat card\r\n4111 1111'));
+    clock += 50;
+    term.output(Buffer.from(' 1111 1111\r\nAKIAIOSFODNN7EXAMPLE\r\n$ '));
+    clock += 200;
+    term.flush();
+    await new Promise((r) => setImmediate(r));
+    await term.close();
+    const all = JSON.stringify(appended);
+    assert.ok(!all.includes('4111') && !all.includes('AKIAIOSFODNN7EXAMPLE'), all);
+    assert.ok(appended.some((e) => e.type === 'terminal.keyframe' && String(e.data.screen).includes('[REDACTED]')));
+  });
+});
+
 describe('TerminalRecorder batching', () => {
   it('seals a batch per interval or per size, whichever comes first', async () => {
     const appended: Array<{ type: string; data: Record<string, unknown> }> = [];
@@ -186,14 +205,14 @@ describe('TerminalRecorder batching', () => {
     const term = new TerminalRecorder({ recorder: { append: (_s, type, data) => (appended.push({ type, data }), appended.length) },
       sessionId: 's', channel: '1', width: 80, height: 24, now: () => clock, timer: false, batchMs: 100, batchBytes: 1000, keyframeMs: 1e9, keyframeBytes: 1e9 });
     for (let i = 0; i < 10; i++) {
-      term.output(Buffer.from('x'.repeat(10)));
+      term.output(Buffer.from(`${'x'.repeat(9)}\n`));
       clock += 5;
     }
     assert.equal(appended.filter((e) => e.type === 'terminal.events').length, 0, 'within 100 ms and 1000 bytes: one open batch');
     clock += 100;
-    term.output(Buffer.from('y'));
+    term.output(Buffer.from('y\n'));
     assert.equal(appended.filter((e) => e.type === 'terminal.events').length, 1);
-    term.output(Buffer.from('z'.repeat(2000)));
+    term.output(Buffer.from(`${'z'.repeat(1999)}\n`));
     assert.equal(appended.filter((e) => e.type === 'terminal.events').length, 2);
     await term.close();
     assert.equal(appended[appended.length - 1].type, 'terminal.index');

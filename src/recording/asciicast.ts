@@ -12,12 +12,16 @@
  * - `terminal.keyframe` { keyframe, time, width, height, afterBatch, screen }: the screen after batch `afterBatch`
  * - `terminal.index` { startSeq, keyframes: [[time, keyframeSeq, fromSeq], ...], duration, withheldInput }
  * What it must never do: record output that was not masked (the engine passes output through its StreamMasker first
- * and hands this recorder the bytes the caller saw), or record input the host did not echo (input-echo.ts: what is
- * typed at a password prompt stays out). Field names avoid `text`/`message`, which the Recorder's SQL redactor reads.
+ * and hands this recorder the bytes the caller saw; on top, the recorded copy, keyframes included, gets the detectors
+ * every recording gets, ALWAYS_REDACTED of recording/redact.ts: a private key or card number the caller printed is
+ * kept out of the recording even without a masking rule), or record input the host did not echo (input-echo.ts:
+ * what is typed at a password prompt stays out). Field names avoid `text`/`message`, which the Recorder's SQL redactor reads.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { StreamMasker } from '../masking/stream.js';
 import type { Recorder } from './recorder.js';
 import { EchoGate } from './input-echo.js';
+import { ALWAYS_REDACTED } from './redact.js';
 import { ScreenModel } from './screen.js';
 
 /** Options of a TerminalRecorder. */
@@ -64,6 +68,10 @@ export class TerminalRecorder {
   private height: number;
   private readonly timer: NodeJS.Timeout | null;
   private closed = false;
+  /** Redacts the recorded copy of the output (see the module comment). */
+  private readonly redactor = StreamMasker.forRules([{ rule: 'recording', items: [{ detectors: [...ALWAYS_REDACTED], strategy: 'redact' }] }],
+    Buffer.alloc(0))!;
+  private outputSinceFlush = false;
 
   constructor(private readonly options: TerminalRecorderOptions) {
     this.now = options.now ?? Date.now;
@@ -81,7 +89,13 @@ export class TerminalRecorder {
   /** Output as the caller saw it (masked). */
   output(bytes: Uint8Array): void {
     if (this.closed || bytes.length === 0) return;
-    const text = this.outText.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    this.outputSinceFlush = true;
+    this.recordOutput(this.redactor.push(bytes));
+  }
+
+  private recordOutput(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    const text = this.outText.write(bytes);
     this.screen.write(bytes);
     this.outputSinceKeyframe += bytes.length;
     if (text.length > 0) {
@@ -113,6 +127,9 @@ export class TerminalRecorder {
 
   /** Seals the current batch into a store event (the timer calls this every batchMs). */
   flush(): void {
+    // Output held back by the redactor goes out once the host has been quiet for a batch interval.
+    if (!this.outputSinceFlush && this.redactor.pending > 0) this.recordOutput(this.redactor.flush());
+    this.outputSinceFlush = false;
     if (this.events.length === 0) return;
     const events = this.events;
     this.events = [];
@@ -127,6 +144,7 @@ export class TerminalRecorder {
   /** Ends the recording: what input may be kept, the last batch, the index. Frees the screen. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.recordOutput(this.redactor.flush());
     for (const [t, data] of this.echo.finish()) this.add([t, 'i', data]);
     this.flush();
     this.closed = true;
