@@ -115,3 +115,34 @@ describe('SftpFramer', () => {
     assert.equal(code(() => new SftpFramer().push(u32(0))), 'WARDEN_ERR_PROTOCOL');
   });
 });
+
+describe('SFTP codec: fuzz', () => {
+  it('never fails on random bytes with anything but a WardenError, and never buffers past the limit', async () => {
+    const { prng } = await import('../../masking/test-random.js');
+    for (let seed = 1; seed <= 300; seed++) {
+      const rand = prng(seed);
+      const f = new SftpFramer(4096);
+      for (let k = 0; k < 20; k++) {
+        // Mostly small plausible lengths, so that packets complete and get decoded.
+        const body = Buffer.from(Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)));
+        const len = rand() < 0.8 ? body.length : Math.floor(rand() * 2 ** 32);
+        const chunk = Buffer.concat([u32(len), body]);
+        let frames: Buffer[] = [];
+        try {
+          frames = f.push(chunk);
+        } catch (err) {
+          assert.ok(err instanceof WardenError, `seed ${seed}: ${String(err)}`);
+          break;
+        }
+        assert.ok(f.pending <= 4096 + 4, `seed ${seed}`);
+        for (const frame of frames) {
+          try {
+            decodePacket(frame);
+          } catch (err) {
+            assert.ok(err instanceof WardenError, `seed ${seed}: ${String(err)}`);
+          }
+        }
+      }
+    }
+  });
+});
