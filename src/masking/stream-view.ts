@@ -15,14 +15,16 @@
  * order, not the screen (a known limit). Pure: no I/O, no state.
  */
 
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 /** Longest escape sequence parsed; a longer one is cut there (a hostile endless sequence cannot hold output). */
 export const MAX_ESCAPE = 64;
 
 /**
- * Visible text over raw bytes. The mapping is kept as segments (a run of ASCII bytes maps one unit per byte; a
- * UTF-8 character or a separator maps its units to all its bytes), so ASCII output costs one native slice per run.
+ * Visible text over raw bytes. The mapping is kept as segments, so ordinary output costs a few native calls: a run
+ * of ASCII bytes (one unit per byte), a stretch of valid UTF-8 (decoded at once; a unit's bytes are found by walking
+ * the stretch, which only happens for the few units a match or a cut points at), or a single character or separator
+ * (all its units map to all its bytes).
  */
 export class StreamView {
   /** Bytes covered by the view; raw[complete..] is an unfinished escape or character. */
@@ -30,26 +32,34 @@ export class StreamView {
   text = '';
   private readonly segVis: number[] = [];
   private readonly segRaw: number[] = [];
-  /** Bytes per unit for a run (1), or -length for a single character or separator spanning `length` bytes. */
-  private readonly segStep: number[] = [];
+  private readonly segRawEnd: number[] = [];
+  /** 1: ASCII run; 0: UTF-8 stretch; -1: one character or separator. */
+  private readonly segKind: number[] = [];
   private readonly parts: string[] = [];
   private units = 0;
 
+  constructor(private readonly raw: Buffer) {}
+
   /** Adds an ASCII run raw[from, to). */
-  run(raw: Buffer, from: number, to: number): void {
-    if (to <= from) return;
-    this.segVis.push(this.units);
-    this.segRaw.push(from);
-    this.segStep.push(1);
-    this.parts.push(raw.toString('latin1', from, to));
-    this.units += to - from;
+  run(from: number, to: number): void {
+    if (to > from) this.add(1, from, to, this.raw.toString('latin1', from, to));
+  }
+
+  /** Adds a stretch of valid UTF-8 raw[from, to). */
+  utf8(from: number, to: number): void {
+    if (to > from) this.add(0, from, to, this.raw.toString('utf8', from, to));
   }
 
   /** Adds one character (one or two UTF-16 units) made of raw[from, to). */
   char(text: string, from: number, to: number): void {
+    this.add(-1, from, to, text);
+  }
+
+  private add(kind: number, from: number, to: number, text: string): void {
     this.segVis.push(this.units);
     this.segRaw.push(from);
-    this.segStep.push(-(to - from));
+    this.segRawEnd.push(to);
+    this.segKind.push(kind);
     this.parts.push(text);
     this.units += text.length;
   }
@@ -64,31 +74,54 @@ export class StreamView {
   /** The offset of the first byte of unit `u`. */
   start(u: number): number {
     const k = this.segment(u);
-    return this.segStep[k] === 1 ? this.segRaw[k] + (u - this.segVis[k]) : this.segRaw[k];
+    const kind = this.segKind[k];
+    if (kind === 1) return this.segRaw[k] + (u - this.segVis[k]);
+    if (kind === -1) return this.segRaw[k];
+    let p = this.segRaw[k];
+    for (let c = this.segVis[k]; ;) {
+      const len = charLength(this.raw[p]);
+      const width = len === 4 ? 2 : 1;
+      if (c + width > u) return p;
+      c += width;
+      p += len;
+    }
   }
 
   /** The offset after the last byte of unit `u`. */
   end(u: number): number {
     const k = this.segment(u);
-    return this.segStep[k] === 1 ? this.segRaw[k] + (u - this.segVis[k]) + 1 : this.segRaw[k] - this.segStep[k];
+    const kind = this.segKind[k];
+    if (kind === 1) return this.segRaw[k] + (u - this.segVis[k]) + 1;
+    if (kind === -1) return this.segRawEnd[k];
+    const p = this.start(u);
+    return p + charLength(this.raw[p]);
   }
 
   /** The first unit whose bytes start at or after `offset` (text.length when none). */
   unitAt(offset: number): number {
-    let lo = 0;
-    let hi = this.segRaw.length;
+    // The last segment starting at or before offset.
+    let lo = -1;
+    let hi = this.segRaw.length - 1;
     while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.segRaw[mid] < offset) lo = mid + 1;
-      else hi = mid;
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segRaw[mid] <= offset) lo = mid;
+      else hi = mid - 1;
     }
-    // Segment lo starts at or after offset; the one before may be a run that reaches past it.
-    if (lo > 0 && this.segStep[lo - 1] === 1) {
-      const k = lo - 1;
-      const runEnd = this.segRaw[k] + ((lo < this.segVis.length ? this.segVis[lo] : this.units) - this.segVis[k]);
-      if (offset < runEnd) return this.segVis[k] + (offset - this.segRaw[k]);
-    }
-    return lo < this.segVis.length ? this.segVis[lo] : this.units;
+    if (lo >= 0 && offset < this.segRawEnd[lo] && (offset > this.segRaw[lo] || this.segKind[lo] !== -1)) {
+      if (this.segKind[lo] === 1) return this.segVis[lo] + (offset - this.segRaw[lo]);
+      if (this.segKind[lo] === 0) {
+        let p = this.segRaw[lo];
+        let c = this.segVis[lo];
+        while (p < offset) {
+          const len = charLength(this.raw[p]);
+          c += len === 4 ? 2 : 1;
+          p += len;
+        }
+        return c;
+      }
+    } else if (lo >= 0 && offset === this.segRaw[lo]) return this.segVis[lo];
+    const next = lo + 1;
+    return next < this.segVis.length ? this.segVis[next] : this.units;
   }
 
   private segment(u: number): number {
@@ -103,33 +136,45 @@ export class StreamView {
   }
 }
 
+/** Bytes of the UTF-8 character a (valid) lead byte starts. */
+function charLength(lead: number): number {
+  return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+}
+
 const ESC = 0x1b;
 
 /** Builds the view of `raw`; with `final`, an unfinished sequence at the end is taken as it is (zero-width). */
 export function buildView(raw: Buffer, final: boolean): StreamView {
-  const view = new StreamView();
+  const view = new StreamView(raw);
   const n = raw.length;
   let i = 0;
   let runStart = 0;
-  // Up to here the bytes were found not to be all ASCII: scan them one by one, without asking again.
+  // Up to here the bytes were found to be neither ASCII nor valid UTF-8: read them one by one, without asking again.
   let slowUntil = 0;
   while (i < n) {
+    if (i >= slowUntil && raw[i] !== ESC) {
+      // Native scans first: up to the next ESC, a stretch that is all ASCII or valid UTF-8 is taken at once.
+      let esc = raw.indexOf(ESC, i);
+      if (esc < 0) esc = n;
+      const stretch = raw.subarray(i, esc);
+      if (isAscii(stretch)) {
+        i = esc;
+        continue;
+      }
+      if (isUtf8(stretch)) {
+        view.run(runStart, i);
+        view.utf8(i, esc);
+        i = runStart = esc;
+        continue;
+      }
+      slowUntil = esc;
+    }
     const b = raw[i];
     if (b < 0x80 && b !== ESC) {
-      if (i >= slowUntil) {
-        // Native scans first: up to the next ESC, a stretch that is all ASCII is one run.
-        let esc = raw.indexOf(ESC, i);
-        if (esc < 0) esc = n;
-        if (isAscii(raw.subarray(i, esc))) {
-          i = esc;
-          continue;
-        }
-        slowUntil = esc;
-      }
       i++;
       continue;
     }
-    view.run(raw, runStart, i);
+    view.run(runStart, i);
     if (b === ESC) {
       const esc = escapeAt(raw, i);
       if (esc === null) {
@@ -159,7 +204,7 @@ export function buildView(raw: Buffer, final: boolean): StreamView {
     runStart = i;
   }
   if (i >= n) {
-    view.run(raw, runStart, n);
+    view.run(runStart, n);
     runStart = n;
   }
   view.seal(runStart);
