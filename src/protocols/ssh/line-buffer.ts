@@ -5,7 +5,9 @@
  * decides anything. Pure.
  *
  * Word rules follow readline: Alt-b/Alt-f/Alt-d/Alt-Backspace use "words" of letters and digits; Ctrl-W
- * (unix-word-rubout) uses whitespace-delimited words. A grapheme made of several code points (an accent combined
+ * (unix-word-rubout) uses whitespace-delimited words. zsh's zle binds the same keys with other rules (words of
+ * letters, digits and WORDCHARS; Alt-f to the start of the next word; Ctrl-U kills the whole line): each word and
+ * kill edit says whether both shells would agree (`zshAgrees`), so the editor can mark a line uncertain when not. A grapheme made of several code points (an accent combined
  * with its letter) counts as several characters here; readline may move over it at once in some locales, and
  * such a line is best effort (the caller sees the same text; only the cursor model could differ).
  */
@@ -13,6 +15,13 @@
 /** Whether a code point belongs to a readline word (letters and digits of any script). */
 function isWordChar(ch: string): boolean {
   return /^[\p{L}\p{N}]$/u.test(ch);
+}
+
+/** zsh's default WORDCHARS: these count as word characters there, not in readline. */
+const ZSH_WORDCHARS = new Set('*?_-.[]~=/&;!#$%^(){}<>');
+
+function isZshWordChar(ch: string): boolean {
+  return isWordChar(ch) || ZSH_WORDCHARS.has(ch);
 }
 
 function isSpace(ch: string): boolean {
@@ -122,17 +131,46 @@ export class LineBuffer {
     this.cursor = this.wordEndAfter(this.cursor);
   }
 
-  private wordStartBefore(from: number): number {
+  /**
+   * Whether zsh's zle would do the same as the readline edit `key` is about to do (call before the edit):
+   * 'ctrl-u', 'ctrl-w', 'alt-b', 'alt-f', 'alt-d', 'alt-backspace'.
+   */
+  zshAgrees(key: 'ctrl-u' | 'ctrl-w' | 'alt-b' | 'alt-f' | 'alt-d' | 'alt-backspace'): boolean {
+    const at = this.cursor;
+    switch (key) {
+      case 'ctrl-u':
+        return at === this.chars.length; // zsh: kill-whole-line
+      case 'ctrl-w': {
+        let bash = at;
+        while (bash > 0 && isSpace(this.chars[bash - 1])) bash--;
+        while (bash > 0 && !isSpace(this.chars[bash - 1])) bash--;
+        return bash === this.wordStartBefore(at, isZshWordChar);
+      }
+      case 'alt-b': case 'alt-backspace':
+        return this.wordStartBefore(at) === this.wordStartBefore(at, isZshWordChar);
+      case 'alt-d':
+        return this.wordEndAfter(at) === this.wordEndAfter(at, isZshWordChar);
+      case 'alt-f': {
+        // zsh's forward-word goes over the word, then the gap, to the start of the next word.
+        let zsh = at;
+        while (zsh < this.chars.length && isZshWordChar(this.chars[zsh])) zsh++;
+        while (zsh < this.chars.length && !isZshWordChar(this.chars[zsh])) zsh++;
+        return this.wordEndAfter(at) === zsh;
+      }
+    }
+  }
+
+  private wordStartBefore(from: number, word: (ch: string) => boolean = isWordChar): number {
     let i = from;
-    while (i > 0 && !isWordChar(this.chars[i - 1])) i--;
-    while (i > 0 && isWordChar(this.chars[i - 1])) i--;
+    while (i > 0 && !word(this.chars[i - 1])) i--;
+    while (i > 0 && word(this.chars[i - 1])) i--;
     return i;
   }
 
-  private wordEndAfter(from: number): number {
+  private wordEndAfter(from: number, word: (ch: string) => boolean = isWordChar): number {
     let i = from;
-    while (i < this.chars.length && !isWordChar(this.chars[i])) i++;
-    while (i < this.chars.length && isWordChar(this.chars[i])) i++;
+    while (i < this.chars.length && !word(this.chars[i])) i++;
+    while (i < this.chars.length && word(this.chars[i])) i++;
     return i;
   }
 }

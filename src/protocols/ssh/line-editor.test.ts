@@ -67,7 +67,6 @@ const CERTAIN: Array<[string, string, string]> = [
   ['backspace (Ctrl-H)', 'lx\x08s\r', 'ls'],
   ['backspace at start', '\x7f\x7fls\r', 'ls'],
   ['Ctrl-U', 'rm -rf /\x15ls\r', 'ls'],
-  ['Ctrl-U mid-line keeps the tail', 'xxls\x02\x02\x15\r', 'ls'],
   ['Ctrl-W', 'echo foo bar\x17baz\r', 'echo foo baz'],
   ['Ctrl-W over spaces', 'echo foo   \x17bar\r', 'echo bar'],
   ['Ctrl-W word with slashes', 'cat /etc/passwd\x17x\r', 'cat x'],
@@ -87,10 +86,10 @@ const CERTAIN: Array<[string, string, string]> = [
   ['Delete', 'abXc\x1b[D\x1b[D\x1b[3~\r', 'abc'],
   ['Delete at end does nothing', 'abc\x1b[3~\r', 'abc'],
   ['Alt-b twice', 'echo hello world\x1bb\x1bbX\r', 'echo Xhello world'],
-  ['Alt-f', 'echo hello world\x01\x1bfX\r', 'echoX hello world'],
-  ['Alt-f skips punctuation', 'a--bc d\x01\x1bf\x1bfX\r', 'a--bcX d'],
   ['Alt-d', 'echo hello world\x01\x1bd\r', ' hello world'],
-  ['Alt-Backspace', 'rm -rf /var/lib\x1b\x7f\r', 'rm -rf /var/'],
+  ['Alt-f to the end of the last word', 'ls\x01\x1bfX\r', 'lsX'],
+  ['Alt-Backspace over a plain word', 'echo hello\x1b\x7f\r', 'echo '],
+  ['Ctrl-U at the end', 'rm -rf /\x15ls\r', 'ls'],
   ['Ctrl-C discards the line', 'rm -rf /\x03ls\r', 'ls'],
   ['Ctrl-D deletes under the cursor', 'ab\x01\x04\r', 'b'],
   ['Ctrl-L changes nothing', 'ls\x0c\r', 'ls'],
@@ -203,6 +202,28 @@ const UNCERTAIN: Array<[string, string]> = [
   ['quick substitution', '^ls^rm -rf /^\r'],
   ['invalid UTF-8', Buffer.from([0x6c, 0xff, 0x73, 0x0d]).toString('latin1')],
 ];
+
+/** Keys bash's readline and zsh's zle apply differently here: the line is readline's, and uncertain. */
+const AMBIGUOUS: Array<[string, string, string]> = [
+  ['Ctrl-U mid-line (zsh kills the whole line)', 'xxls\x02\x02\x15\r', 'ls'],
+  ['Alt-f (zsh stops at the next word)', 'echo hello world\x01\x1bfX\r', 'echoX hello world'],
+  ['Alt-f over punctuation', 'a--bc d\x01\x1bf\x1bfX\r', 'a--bcX d'],
+  ['Alt-Backspace over a path (/ is a zsh word character)', 'rm -rf /var/lib\x1b\x7f\r', 'rm -rf /var/'],
+  ['Ctrl-W over a:b (: is not a zsh word character)', 'echo a:b\x17\r', 'echo '],
+  ['Alt-b over a dash', 'git co -b x\x1bb\x1bbY\r', 'git co -Yb x'],
+];
+
+describe('LineEditor: keys bash and zsh apply differently', () => {
+  for (const [name, input, line] of AMBIGUOUS) {
+    it(name, () => {
+      const s = one(input);
+      assert.equal(s.line, line);
+      assert.equal(s.certain, false);
+      assert.deepEqual(s.reasons, ['bash and zsh edit this differently']);
+      assertSplitInvariant(Buffer.from(input));
+    });
+  }
+});
 
 describe('LineEditor: uncertain lines', () => {
   for (const [name, input] of UNCERTAIN) {

@@ -4,6 +4,7 @@
  * agrees on these keys): printable UTF-8, Backspace/DEL/Ctrl-H, Ctrl-U, Ctrl-W, Ctrl-K, Ctrl-A/Ctrl-E, Ctrl-B/
  * Ctrl-F, arrows left/right, Home/End, Delete, Alt-b/Alt-f/Alt-d/Alt-Backspace, Ctrl-V (quoted insert), Ctrl-C
  * (the line is discarded), Ctrl-D (EOF on an empty line, else delete), bracketed paste, and CR, LF or CRLF as Enter.
+ * Where zsh's zle would edit differently (Ctrl-U mid-line, word keys over punctuation) the line is uncertain.
  *
  * `feed()` stops at the first key that submits a line and hands it over with the bytes before it (`forward`, safe to
  * send now: nothing before the Enter executes), the submitting bytes themselves (`submit.enter`, to send only when
@@ -229,8 +230,8 @@ export class LineEditor {
     switch (code) {
       case 0x0d: case 0x0a: case 0x0f: return 'enter';
       case 0x7f: case 0x08: l.backspace(); return undefined;
-      case 0x15: l.killToStart(); return undefined;
-      case 0x17: l.unixWordRubout(); return undefined;
+      case 0x15: this.shellsAgree('ctrl-u'); l.killToStart(); return undefined;
+      case 0x17: this.shellsAgree('ctrl-w'); l.unixWordRubout(); return undefined;
       case 0x0b: l.killToEnd(); return undefined;
       case 0x01: l.home(); return undefined;
       case 0x05: l.end(); return undefined;
@@ -252,6 +253,11 @@ export class LineEditor {
     }
   }
 
+  /** Marks the line uncertain when bash's readline and zsh's zle would edit it differently (the host's shell is unknown). */
+  private shellsAgree(key: Parameters<LineBuffer['zshAgrees']>[0]): void {
+    if (!this.line.zshAgrees(key)) this.reasons.add('bash and zsh edit this differently');
+  }
+
   private unknown(): 'key' {
     this.reasons.add('unknown key');
     return 'key';
@@ -261,10 +267,10 @@ export class LineEditor {
   private meta(code: number): 'key' | undefined {
     const l = this.line;
     switch (code) {
-      case 0x62: l.wordBack(); return undefined; // b
-      case 0x66: l.wordForward(); return undefined; // f
-      case 0x64: l.killWord(); return undefined; // d
-      case 0x7f: case 0x08: l.backwardKillWord(); return undefined;
+      case 0x62: this.shellsAgree('alt-b'); l.wordBack(); return undefined; // b
+      case 0x66: this.shellsAgree('alt-f'); l.wordForward(); return undefined; // f
+      case 0x64: this.shellsAgree('alt-d'); l.killWord(); return undefined; // d
+      case 0x7f: case 0x08: this.shellsAgree('alt-backspace'); l.backwardKillWord(); return undefined;
       default:
         break;
     }
