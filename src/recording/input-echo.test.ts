@@ -45,6 +45,18 @@ describe('EchoGate', () => {
     assert.deepEqual(g.take(), [[1, 'echo hi\x1b[D\x7f\r']]);
   });
 
+  it('reads the echo of several lines typed ahead in one chunk line by line, withholding when unsure', () => {
+    const g = new EchoGate();
+    g.input('cd /\rcd /tmp\rsecret\r', 1);
+    g.output('cd /\r\n$ cd /tmp\r\n$ \r\n');
+    assert.deepEqual(g.take(), [[1, 'cd /\r'], [1, 'cd /tmp\r'], [1, '\r']]);
+    // A typed-ahead line echoed only after another command's output cannot be told from a hidden one: withheld.
+    const h = new EchoGate();
+    h.input('ls\rpwd\r', 1);
+    h.output('ls\r\nfile\r\n$ pwd\r\n/\r\n');
+    assert.deepEqual(h.take(), [[1, 'ls\r'], [1, '\r']]);
+  });
+
   it('withholds a value the output showed masked', () => {
     const g = new EchoGate();
     g.input('4111111111111111\r', 1);

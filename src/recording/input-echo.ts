@@ -5,8 +5,10 @@
  * output that came after the line's first key and before the host's newline answering its Enter. A line that fails
  * is withheld: only its Enter is kept, so the timeline still shows a line was submitted, and the count of withheld
  * bytes is reported. Masked output also fails the check for what it masked (a card number typed and echoed as
- * [REDACTED] is withheld too). Best effort: output that happens to contain the same characters in order while echo
- * is off (a busy background job) would let a line through; a host that echoes something else (stars) withholds it.
+ * [REDACTED] is withheld too). Lines typed ahead in one go are matched in turn, each against the output up to the
+ * host's next newline, so a typed-ahead line echoed only after another command's output is withheld (fail closed).
+ * Best effort: output that happens to contain the same characters in order while echo is off (a busy background job)
+ * would let a line through; a host that echoes something else (stars) withholds it.
  * Pure: no I/O, no timers; times are the caller's.
  */
 
@@ -80,16 +82,17 @@ export class EchoGate {
   /** Host output (decoded text, as the caller saw it). */
   output(text: string): void {
     if (this.lines.length === 0) return;
-    const visible = printableKeepNewlines(text);
+    // Each closed line's window is the output up to the host's next newline; the next closed line reads on from there.
+    let rest = printableKeepNewlines(text);
     for (const line of this.lines) {
       if (line.decided) continue;
       if (line.closed) {
-        const nl = visible.indexOf('\n');
-        line.window += nl < 0 ? visible : visible.slice(0, nl);
+        const nl = rest.indexOf('\n');
+        line.window += nl < 0 ? rest : rest.slice(0, nl);
+        rest = nl < 0 ? '' : rest.slice(nl + 1);
         if (nl >= 0 || line.window.length > MAX_WINDOW) this.decide(line, isSubsequence(line.printables, line.window));
       } else {
-        line.window = (line.window + visible).slice(-MAX_WINDOW);
-        // An open line that is already echoed in full can be kept now (its later keys are judged with it).
+        line.window = (line.window + rest).slice(-MAX_WINDOW);
       }
     }
   }
