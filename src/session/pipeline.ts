@@ -64,7 +64,7 @@ export class SessionPipeline {
   private maskKey: Buffer | undefined;
 
   constructor(private readonly deps: PipelineDeps) {
-    this.expiry = new TokenExpiry(() => deps.policies.current());
+    this.expiry = new TokenExpiry(() => deps.policies.current(), Date.now, deps.protocols);
   }
 
   /**
