@@ -106,7 +106,7 @@ export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; pro
     if (typeof body.privateKey === 'string') assertUsablePrivateKey(body.privateKey, body.passphrase ?? undefined);
   }
   const spec = specFields(deps.protocols, body.type, fields);
-  const secrets = secretFields(body, deps, body.name);
+  const secrets = secretFields(body, deps, body.name, body.type);
   if (body.passphrase !== undefined && body.privateKey === undefined) {
     throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'passphrase given without privateKey');
   }
