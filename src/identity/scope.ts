@@ -38,11 +38,12 @@ export function narrowTargets(parent: readonly string[], requested: readonly str
 }
 
 /** The statement classes of a delegated token: `requested` (default: the parent's), a subset of the parent's. */
-export function narrowClasses(parent: readonly string[] | undefined, requested: readonly string[] | undefined): string[] | undefined {
+export function narrowClasses(parent: readonly string[] | undefined, requested: readonly string[] | undefined,
+  known: readonly string[] = STATEMENT_CLASSES): string[] | undefined {
   if (requested === undefined) return parent === undefined ? undefined : [...parent];
   for (const cls of requested) {
-    if (!(STATEMENT_CLASSES as readonly string[]).includes(cls)) {
-      throw new WardenError('WARDEN_ERR_BAD_REQUEST', `unknown statement class "${cls}" (one of ${STATEMENT_CLASSES.join(', ')})`);
+    if (!known.includes(cls)) {
+      throw new WardenError('WARDEN_ERR_BAD_REQUEST', `unknown statement class "${cls}" (one of ${known.join(', ')})`);
     }
     if (parent !== undefined && !parent.includes(cls)) throw widen(`statement class "${cls}" is not allowed to the parent`);
   }

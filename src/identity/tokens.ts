@@ -75,6 +75,11 @@ export interface TokenServiceOptions {
   maxTtlSeconds?: number;
   /** The clock in epoch milliseconds; tests inject one instead of sleeping. */
   now?: () => number;
+  /**
+   * Every command class a delegated token may be narrowed to: the registered protocols' (ProtocolRegistry.classes);
+   * default PostgreSQL's statement classes.
+   */
+  classes?: readonly string[];
 }
 
 const invalid = (detail: string) => new WardenError('WARDEN_ERR_TOKEN_INVALID', 'invalid Warden token', { detail });
@@ -107,12 +112,14 @@ export class TokenService {
   readonly #key: SigningKey;
   readonly #maxTtl: number;
   readonly #now: () => number;
+  readonly #classes: readonly string[] | undefined;
 
-  private constructor(store: Store, key: SigningKey, maxTtl: number, now: () => number) {
+  private constructor(store: Store, key: SigningKey, maxTtl: number, now: () => number, classes?: readonly string[]) {
     this.#store = store;
     this.#key = key;
     this.#maxTtl = maxTtl;
     this.#now = now;
+    this.#classes = classes;
   }
 
   /** Loads (or creates on first start) the signing key under `dataDir` and returns a ready service. */
@@ -120,7 +127,7 @@ export class TokenService {
     const maxTtl = options.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
     if (!Number.isSafeInteger(maxTtl) || maxTtl <= 0) throw badRequest('maximum token lifetime must be positive');
     const key = await loadOrCreateSigningKey(options.dataDir);
-    return new TokenService(options.store, key, maxTtl, options.now ?? Date.now);
+    return new TokenService(options.store, key, maxTtl, options.now ?? Date.now, options.classes);
   }
 
   /** The key id (`kid`) new tokens carry. */
@@ -161,7 +168,7 @@ export class TokenService {
     const ttlSeconds = narrowTtl(remaining, req.ttlSeconds, DEFAULT_DELEGATION_TTL_SECONDS);
     return this.#issue(
       { subject: req.to, kind, groups: narrowGroups(parent.groups, req.groups), targets: narrowTargets(parent.targets, req.targets), ttlSeconds },
-      { chain, classes: narrowClasses(parent.classes, req.classes), parentId: parent.tokenId, apiKeyId: null },
+      { chain, classes: narrowClasses(parent.classes, req.classes, this.#classes), parentId: parent.tokenId, apiKeyId: null },
     );
   }
 

@@ -46,6 +46,8 @@ describe('ssh programs', () => {
     [['/usr/sbin/useradd'], 'deny'],
     [['useradd'], 'deny'], // found through PATH: may be /usr/sbin/useradd
     [['/usr/local/bin/useradd'], 'allow'], // named with its directory: not the one the rule names
+    [['./useradd'], 'deny'], // below the working directory, which may be /usr/sbin
+    [['sbin/useradd'], 'deny'],
     [['ls', 'rm'], 'deny'], // any program of the command
     [['$CMD'], 'deny'], // an expansion may be any program
     [['rmdir'], 'allow'],

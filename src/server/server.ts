@@ -63,14 +63,15 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const dangling = await store.sessions.endDangling(new Date().toISOString(), 'Warden stopped before the session ended');
   if (dangling > 0) logger.warn({ sessions: dangling }, 'closed sessions left open by an earlier run');
   const vault = await Vault.loadOrCreate(config.dataDir, config.vaultKey);
-  const tokens = await TokenService.create({ store, dataDir: config.dataDir, maxTtlSeconds: ADMIN_TOKEN_TTL_SECONDS });
+  // The protocols this Warden speaks; the pipeline, policy validation, delegation and the API get them from here.
+  const protocols = builtinProtocols();
+  installPolicyProtocols(protocols);
+  const tokens = await TokenService.create({ store, dataDir: config.dataDir, maxTtlSeconds: ADMIN_TOKEN_TTL_SECONDS,
+    classes: protocols.classes() });
   const tls = await loadOrCreateTls(config.dataDir);
   const apiTls = await apiTlsMaterial(config, tls);
   const newAdminToken = await ensureAdminToken(config.dataDir, tokens);
 
-  // The protocols this Warden speaks; the pipeline, policy validation and the API get them from here.
-  const protocols = builtinProtocols();
-  installPolicyProtocols(protocols);
   await protocols.init();
   const policies = await PolicyCatalog.load(store);
 

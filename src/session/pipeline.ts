@@ -63,7 +63,7 @@ export class SessionPipeline {
   private maskKey: Buffer | undefined;
 
   constructor(private readonly deps: PipelineDeps) {
-    this.expiry = new TokenExpiry(() => deps.policies.current());
+    this.expiry = new TokenExpiry(() => deps.policies.current(), Date.now, deps.protocols);
   }
 
   /**
@@ -156,10 +156,10 @@ export class SessionPipeline {
     const { protocol } = state;
     if (command.protocol !== protocol.name) {
       return this.deny(session, command, { effect: 'deny', classes: ['unknown'],
-        message: `a ${command.protocol} command in a ${protocol.name} session` });
+        message: `this session speaks ${protocol.name}, not ${command.protocol}` });
     }
     const analysis = protocol.analyse(command, state.analysis);
-    const narrowed = this.outsideTokenClasses(session.subject, analysis.classes);
+    const narrowed = this.outsideTokenClasses(session.subject, analysis.classes, protocol.unitsNoun ?? 'commands');
     if (narrowed !== undefined) return this.deny(session, command, narrowed);
     const decision = evaluate(this.deps.policies.current(), { subject: session.subject, target: session.target, analysis, protocol },
       { defaultEffect: this.deps.defaultEffect, accessGranted: state.accessGranted });
@@ -202,12 +202,12 @@ export class SessionPipeline {
   }
 
   /** A delegated token narrowed to some statement classes refuses the others, whatever the policies say. */
-  private outsideTokenClasses(subject: Subject, classes: readonly string[]): Decision | undefined {
+  private outsideTokenClasses(subject: Subject, classes: readonly string[], noun: string): Decision | undefined {
     if (subject.classes === undefined) return undefined;
     const outside = classes.filter((c) => !subject.classes!.includes(c));
     if (outside.length === 0) return undefined;
     return { effect: 'deny', classes: [...classes], rule: undefined,
-      message: `this token may only run ${subject.classes.join(', ') || 'no'} statements (this one is ${outside.join(', ')})` };
+      message: `this token may only run ${subject.classes.join(', ') || 'no'} ${noun} (this one is ${outside.join(', ')})` };
   }
 
   /**

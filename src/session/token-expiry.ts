@@ -6,6 +6,7 @@
  * It never ends a session itself and does no I/O.
  */
 import { sessionMayOutliveToken } from '../policy/evaluate.js';
+import type { ProtocolRegistry } from './protocol-registry.js';
 import type { Policy } from '../policy/schema.js';
 import type { Decision } from '../policy/types.js';
 import type { Session } from './session.js';
@@ -26,11 +27,15 @@ export function expiryNotice(msLeft: number): string {
 export class TokenExpiry {
   readonly #warned = new WeakSet<Session>();
 
-  constructor(private readonly policies: () => readonly Policy[], private readonly now: () => number = Date.now) {}
+  constructor(private readonly policies: () => readonly Policy[], private readonly now: () => number = Date.now,
+    private readonly protocols?: ProtocolRegistry) {}
 
-  /** True when a policy in force lets this session run on past its token's expiry. */
+  /**
+   * True when a policy in force lets this session run on past its token's expiry (an allow rule whose match keys are
+   * another protocol's does not count, when the registry is known).
+   */
   mayOutlive(session: Session): boolean {
-    return sessionMayOutliveToken(this.policies(), session.subject, session.target);
+    return sessionMayOutliveToken(this.policies(), session.subject, session.target, this.protocols?.get(session.protocol));
   }
 
   /** Milliseconds left of the session's token (negative once expired). */

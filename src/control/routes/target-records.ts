@@ -106,7 +106,7 @@ export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; pro
     if (typeof body.privateKey === 'string') assertUsablePrivateKey(body.privateKey, body.passphrase ?? undefined);
   }
   const spec = specFields(deps.protocols, body.type, fields);
-  const secrets = secretFields(body, deps, body.name);
+  const secrets = secretFields(body, deps, body.name, body.type);
   if (body.passphrase !== undefined && body.privateKey === undefined) {
     throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'passphrase given without privateKey');
   }
@@ -158,8 +158,12 @@ export function updatedTargetRecord(current: TargetRecord, body: UpdateTargetBod
   const hasSecret = current.passwordEnc !== null || Object.keys(current.secretsEnc ?? {}).length > 0;
   const newSecret = body.password !== undefined || body.privateKey !== undefined;
   if (hasSecret && !newSecret && moved.length > 0) {
-    throw new WardenError('WARDEN_ERR_BAD_REQUEST', `changing ${moved.join(', ')} of target ${current.name} would send its ` +
-      'stored secrets to another server: give them again (--password-stdin, --private-key-file) or remove them (--no-password)');
+    // PostgreSQL targets hold a password only; ssh targets a password or a private key.
+    const again = current.type === 'postgres'
+      ? 'stored password to another server: give the password again (--password-stdin) or remove it (--no-password)'
+      : 'stored secrets to another server: give them again (--password-stdin or --private-key-file) or remove them '
+        + '(--no-password, --no-private-key)';
+    throw new WardenError('WARDEN_ERR_BAD_REQUEST', `changing ${moved.join(', ')} of target ${current.name} would send its ${again}`);
   }
   const { name, type, labels, passwordEnc, secretsEnc, createdAt, updatedAt: _updated, ...own } = current;
   const fields: Record<string, unknown> = { ...own };

@@ -46,12 +46,16 @@ function holds(patterns: readonly string[], values: readonly string[] | undefine
   return values.length > 0 && values.every((value) => patterns.some((pattern) => is(pattern, value)));
 }
 
-/** A program as written: `rm` (found through PATH) may be `/usr/bin/rm`, and `/usr/bin/rm` is caught by `rm`. */
+/**
+ * A program as written: `rm` (found through PATH) may be `/usr/bin/rm`, `/usr/bin/rm` is caught by `rm`, and a
+ * relative `./rm` or `bin/rm` lies below a working directory the caller controls (judged as a relative path).
+ */
 function programMayBe(pattern: string, program: string): boolean {
   if (EXPANSION.test(program) || globMatch(pattern, program)) return true;
   const slash = program.lastIndexOf('/');
   if (slash >= 0 && !pattern.includes('/')) return globMatch(pattern, program.slice(slash + 1));
   if (slash < 0 && pattern.includes('/')) return globMatch(pattern.slice(pattern.lastIndexOf('/') + 1), program);
+  if (slash >= 0 && !program.startsWith('/')) return pathMayBe(pattern, program);
   return false;
 }
 
