@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WardenError } from '../errors.js';
-import type { Subject } from '../session/types.js';
+import type { PublicKeyAuthenticator, Subject } from '../session/types.js';
 import type { SshKeyOwnerKind, SshKeyRecord, Store } from '../store/types.js';
 import type { SshCertificateAuthority } from './ssh-ca.js';
 import { isCertificateAlgorithm, parsePublicKeyBlob, parsePublicKeyText } from './ssh-wire.js';
@@ -36,14 +36,6 @@ export interface AddSshKey {
   ttlSeconds?: number;
   /** Who adds it, for the record. */
   by?: string;
-}
-
-/**
- * How the SSH engine authenticates a caller by public key (COMMON contract; the pipeline's `PublicKeyAuthenticator`).
- * `key` is the blob the client sent, after the engine verified the caller's signature with it.
- */
-export interface PublicKeyAuthenticator {
-  authenticate(user: string, algorithm: string, key: Buffer): Promise<Subject>;
 }
 
 const rejected = (message: string) => new WardenError('WARDEN_ERR_SSH_KEY_REJECTED', message);

@@ -8,6 +8,7 @@ import { WardenError } from '../errors.js';
 import { approvalsMigration } from './migrations-approvals.js';
 import { identityMigration } from './migrations-identity.js';
 import { policiesMigration } from './migrations-policies.js';
+import { targetSpecsMigration } from './migrations-target-specs.js';
 import { sshKeysMigration } from './migrations-ssh-keys.js';
 import { tokenOriginsMigration } from './migrations-token-origins.js';
 
@@ -88,6 +89,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '003_approvals': approvalsMigration,
   '004_identity': identityMigration,
   '005_token_origins': tokenOriginsMigration,
+  '006_target_specs': targetSpecsMigration,
   '008_ssh_keys': sshKeysMigration,
 };
 
