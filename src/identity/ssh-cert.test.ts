@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +16,7 @@ import { describeCertificate, generateKey, type KeyPair } from '../../test/harne
 import { WardenError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { SshCertificateAuthority } from './ssh-ca.js';
+import { SSH_CA_KEY_FILE, SshCertificateAuthority } from './ssh-ca.js';
 import { FOREVER, SSH_CERT_TYPE_USER, decodeCertificate, encodeCertificate } from './ssh-cert.js';
 import { fingerprintOf, parsePublicKeyText, sshString } from './ssh-wire.js';
 import { TokenService } from './tokens.js';
@@ -123,6 +123,16 @@ describe('the OpenSSH certificate codec', () => {
 });
 
 describe('certificates of Warden\'s CA, read by OpenSSH', () => {
+  it('the CA key is created once, 0600, and the same CA is loaded again from it', async () => {
+    assert.equal((await stat(path.join(dir, SSH_CA_KEY_FILE))).mode & 0o777, 0o600);
+    const again = await SshCertificateAuthority.loadOrCreate(dir, { store, tokens });
+    assert.equal(again.publicKeyLine, ca.publicKeyLine);
+    assert.match(ca.publicKeyLine, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\S+ warden-user-ca$/);
+    await writeFile(path.join(dir, 'ca.pub'), `${ca.publicKeyLine}\n`);
+    const printed = await runProcess('ssh-keygen', ['-l', '-E', 'sha256', '-f', path.join(dir, 'ca.pub')]);
+    assert.equal(printed.stdout.split(' ')[1], ca.fingerprint);
+  });
+
   it('ssh-keygen -L shows the type, principal, key id with the token jti, validity to the token\'s end and only permit-pty', async () => {
     const issued = await tokens.issue({ subject: 'alice', groups: ['dev'], ttlSeconds: 1800 });
     const subject = await tokens.verify(issued.token);

@@ -14,6 +14,8 @@ import { WardenError } from '../errors.js';
 export const ACCEPTED_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'] as const;
 /** Smallest RSA modulus accepted (NIST SP 800-131A; OpenSSH itself refuses less than 1024). */
 export const MIN_RSA_BITS = 2048;
+/** Largest RSA modulus accepted, as OpenSSH's (bigger keys only make every signature check dearer). */
+export const MAX_RSA_BITS = 16384;
 /** Longest one-line key accepted: a 16384-bit RSA key is about 2.8 KB of base64. */
 const MAX_KEY_TEXT = 16 * 1024;
 
@@ -103,6 +105,9 @@ function checkStrength(type: string, blob: Buffer, parsed: ParsedKey): void {
   }
   if (type === 'ssh-rsa' && (details?.modulusLength ?? 0) < MIN_RSA_BITS) {
     throw badKey(`RSA key of ${details?.modulusLength ?? 0} bits refused: at least ${MIN_RSA_BITS} bits are needed`);
+  }
+  if (type === 'ssh-rsa' && (details?.modulusLength ?? 0) > MAX_RSA_BITS) {
+    throw badKey(`RSA key of ${details?.modulusLength} bits refused: at most ${MAX_RSA_BITS} bits are accepted`);
   }
   if (type.startsWith('ecdsa-sha2-')) {
     const reader = new SshReader(blob);
