@@ -9,6 +9,7 @@ import { approvalsMigration } from './migrations-approvals.js';
 import { identityMigration } from './migrations-identity.js';
 import { policiesMigration } from './migrations-policies.js';
 import { targetSpecsMigration } from './migrations-target-specs.js';
+import { sshKeysMigration } from './migrations-ssh-keys.js';
 import { tokenOriginsMigration } from './migrations-token-origins.js';
 import { statementWindowsMigration } from './migrations-statement-windows.js';
 
@@ -90,6 +91,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '004_identity': identityMigration,
   '005_token_origins': tokenOriginsMigration,
   '006_target_specs': targetSpecsMigration,
+  '008_ssh_keys': sshKeysMigration,
   '009_statement_windows': statementWindowsMigration,
 };
 

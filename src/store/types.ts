@@ -6,9 +6,11 @@
 import type { Actor, PrincipalKind, ProtocolName, Target } from '../session/types.js';
 import type { ApprovalRepository } from './approval-types.js';
 import type { IdentityProviderRepository, ServiceAccountRepository, UserRepository } from './identity-types.js';
+import type { SshKeyRepository } from './ssh-key-types.js';
 
 export type * from './approval-types.js';
 export type * from './identity-types.js';
+export type * from './ssh-key-types.js';
 
 /**
  * A target as stored: its protocol's fields (Target, one variant per protocol) plus vault ciphertexts of its
@@ -174,5 +176,6 @@ export interface Store {
   users: UserRepository;
   serviceAccounts: ServiceAccountRepository;
   identityProviders: IdentityProviderRepository;
+  sshKeys: SshKeyRepository;
   close(): Promise<void>;
 }
