@@ -99,8 +99,14 @@ describe('SessionPipeline: one approval, one execution', () => {
 
   test('prepared statement names are case-sensitive: EXECUTE "W" is the PREPARE "W", not the later w', async () => {
     const session = await open('alice', []);
-    assert.equal((pipeline.onCommand(session, sql('PREPARE "W"(int) AS UPDATE items SET id = $1 WHERE id = 1'), context) as Verdict).effect, 'allow');
-    assert.equal((pipeline.onCommand(session, sql('PREPARE w AS SELECT 1'), context) as Verdict).note.classes.join(), 'read');
+    // Each PREPARE counts once the server answered that it ran (statement-state.ts).
+    const prepared = (text: string): Verdict => {
+      const verdict = pipeline.onCommand(session, sql(text), context) as Verdict;
+      pipeline.onOutcome(session, sql(text), { durationMs: 1, tag: 'PREPARE' });
+      return verdict;
+    };
+    assert.equal(prepared('PREPARE "W"(int) AS UPDATE items SET id = $1 WHERE id = 1').effect, 'allow');
+    assert.equal(prepared('PREPARE w AS SELECT 1').note.classes.join(), 'read');
     assert.deepEqual((pipeline.onCommand(session, sql('EXECUTE "W"(2)'), context) as Verdict).note.classes, ['write']);
     assert.deepEqual((pipeline.onCommand(session, sql('EXECUTE w'), context) as Verdict).note.classes, ['read']);
     assert.deepEqual((pipeline.onCommand(session, sql('EXECUTE W'), context) as Verdict).note.classes, ['read'], 'unquoted folds to w');

@@ -167,6 +167,8 @@ export class SessionPipeline {
 
   /** Records how a command ended. `command` is what the caller sent; it holds no Warden secret. */
   onOutcome(session: Session, command: Command, outcome: CommandOutcome): void {
+    // PREPARE and DEALLOCATE change what later EXECUTEs are judged as only once the server says they ran.
+    if (outcome.tag !== 'PortalSuspended') this.states.get(session)?.settle(command.text, outcome.error === undefined && outcome.skipped !== true);
     this.deps.recorder.append(session.id, 'statement', {
       text: recordedText(command.text),
       ...(command.params && command.params.length > 0 ? { params: command.params } : {}),

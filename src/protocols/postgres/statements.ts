@@ -13,7 +13,7 @@ import { rowsFromCommandTag } from './codec.js';
 /** What a forwarded message waits for. */
 type Pending =
   | { kind: 'simple' | 'exec'; command: Command; startedAt: number; rows: number; tag?: string; error?: CommandOutcome['error'] }
-  | { kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync' };
+  | { kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync'; done?: (ok: boolean) => void };
 
 /** Receives each finished statement. */
 export type OutcomeSink = (command: Command, outcome: CommandOutcome) => void;
@@ -43,9 +43,12 @@ export class StatementTracker {
     this.ranSinceSync = true;
   }
 
-  /** A Parse, Bind, Describe, Close or Sync was sent. */
-  sent(kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync'): void {
-    this.queue.push({ kind });
+  /**
+   * A Parse, Bind, Describe, Close or Sync was sent. `done` learns whether the server carried it out (its answer
+   * came) or not (it failed, or was skipped after an error): the gate's statement names follow the server's this way.
+   */
+  sent(kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync', done?: (ok: boolean) => void): void {
+    this.queue.push(done ? { kind, done } : { kind });
     this.unsynced = kind === 'sync' ? 0 : this.unsynced + 1;
     if (kind === 'sync') this.ranSinceSync = false;
     else if (kind === 'bind') this.ranSinceSync = true;
@@ -79,7 +82,7 @@ export class StatementTracker {
 
   /** ParseComplete, BindComplete, CloseComplete, RowDescription/NoData of a Describe. */
   answered(kind: 'parse' | 'bind' | 'describe' | 'close'): void {
-    if (this.queue[0]?.kind === kind) this.shift();
+    if (this.queue[0]?.kind === kind) settle(this.shift(), true);
   }
 
   /** CommandComplete (tag), EmptyQueryResponse (tag '') or PortalSuspended (tag undefined). */
@@ -102,12 +105,14 @@ export class StatementTracker {
       return true;
     }
     const failedItem = this.shift();
+    settle(failedItem, false);
     if (failedItem.kind === 'exec') failedItem.error = error;
     this.finish(failedItem, {});
     // The statement that failed is the Execute of this batch even when Parse or Bind was what failed.
     let attributed = failedItem.kind === 'exec';
     while (this.queue.length > 0 && this.queue[0].kind !== 'sync') {
       const skipped = this.shift();
+      settle(skipped, false);
       if (skipped.kind === 'exec' && !attributed) {
         skipped.error = error;
         this.finish(skipped, {});
@@ -122,6 +127,7 @@ export class StatementTracker {
     this.transactionStatus = status;
     while (this.queue.length > 0) {
       const item = this.shift();
+      settle(item, false);
       this.finish(item, item.kind === 'exec' ? { skipped: true } : {});
       if (item.kind === 'sync' || item.kind === 'simple') break;
     }
@@ -160,4 +166,9 @@ export class StatementTracker {
     }
     this.sink(item.command, outcome);
   }
+}
+
+/** Tells a Parse's or Close's owner whether the server carried it out. */
+function settle(item: Pending, ok: boolean): void {
+  if ('done' in item) item.done?.(ok);
 }

@@ -1,0 +1,155 @@
+/**
+ * End to end: attacks from the adversarial review of the issue 9 and 10 fixes that worked, kept as regression
+ * tests (see notes/h7-review.md for every attack tried). Real PostgreSQL behind a real `warden start`, driven by the
+ * raw protocol client and psql, under the guardrails policy (writes by `agents` need approval; destructive and
+ * unknown denied) plus masking for the `masked` group, which may also run DDL (masking must hold on its own).
+ * Each test checks its effect on the real server or on every byte the caller received.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { serialize } from 'pg-protocol';
+import { errorFields, query, rawLogin, type RawMessage, type RawSession } from './harness/raw-pg.js';
+import { startStack, type Stack } from './harness/stack.js';
+
+const SSN = '123-45-6789';
+const POLICY = `kind: Policy
+name: review
+rules:
+  - name: block-destructive
+    targets: ["pg-*"]
+    match: { classes: [destructive, unknown] }
+    effect: deny
+    message: destructive statements are blocked
+  - name: writes-need-approval
+    targets: ["pg-*"]
+    subjects: { groups: [agents] }
+    match: { classes: [write] }
+    effect: require_approval
+    approvers: { groups: [dba], count: 1 }
+    timeout: 2m
+  - name: masked-may-define
+    targets: ["pg-*"]
+    subjects: { groups: [masked] }
+    match: { classes: [ddl] }
+    effect: allow
+  - name: reads-and-writes
+    targets: ["pg-*"]
+    match: { classes: [read, write] }
+    effect: allow
+  - name: mask
+    targets: ["pg-*"]
+    subjects: { groups: [masked] }
+    mask:
+      - columns: ["public.customers.ssn"]
+        strategy: redact
+`;
+
+let stack: Stack;
+let admin: pg.Client;
+let agentToken: string;
+let maskedToken: string;
+
+before(async () => {
+  stack = await startStack({ policy: POLICY });
+  admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'app' });
+  await admin.connect();
+  const owner = stack.pg.scram.user;
+  await admin.query(`CREATE TABLE victim (id int PRIMARY KEY, v text);
+    INSERT INTO victim SELECT i, 'row ' || i FROM generate_series(1, 3) i;
+    CREATE TABLE public.customers (id int PRIMARY KEY, name text, ssn text);
+    INSERT INTO public.customers VALUES (1, 'Alice', '${SSN}');
+    ALTER TABLE victim OWNER TO ${owner};
+    ALTER TABLE public.customers OWNER TO ${owner};
+    GRANT CREATE ON SCHEMA public TO ${owner}`);
+  agentToken = await stack.token('agent7', '--groups', 'agents');
+  maskedToken = await stack.token('mia', '--groups', 'masked');
+});
+after(async () => {
+  await admin?.end();
+  await stack?.stop();
+});
+
+async function victim(): Promise<string[]> {
+  return (await admin.query('SELECT v FROM victim ORDER BY id')).rows.map((r) => r.v as string);
+}
+
+function texts(messages: RawMessage[]): string {
+  return messages.map((m) => (m.type === 'E' || m.type === 'N' ? `${m.type}(${errorFields(m).M})` : m.type)).join(' ');
+}
+
+/** Sends `bytes` and reads up to the next ReadyForQuery, or up to a NOTICE (an approval wait) when `orNotice`. */
+async function round(s: RawSession, bytes: Buffer[], orNotice = false): Promise<RawMessage[]> {
+  s.write(Buffer.concat(bytes));
+  const seen: RawMessage[] = [];
+  for (;;) {
+    const m = await s.next();
+    if (m === null) return seen;
+    seen.push(m);
+    if (m.type === 'Z' || (orNotice && m.type === 'N')) return seen;
+  }
+}
+
+const UPDATE = "UPDATE victim SET v = 'pwned' WHERE id = 1";
+
+describe('prepared statement names mean to Warden what they mean to the server', () => {
+  test('a second Parse of a taken name (the server refuses it) does not replace what a Bind is judged as', async () => {
+    const s = await rawLogin(stack.warden.ports.postgres, 'agent7', stack.target, agentToken);
+    try {
+      assert.equal(texts(await round(s, [serialize.parse({ name: 's1', text: UPDATE }), serialize.sync()])), '1 Z');
+      assert.match(texts(await round(s, [serialize.parse({ name: 's1', text: 'SELECT 1' }), serialize.sync()])), /already exists/);
+      const run = texts(await round(s, [serialize.bind({ statement: 's1' }), serialize.execute({}), serialize.sync()], true));
+      assert.match(run, /^N\(Warden: this statement needs approval/, `the Bind runs the UPDATE: it needs approval (${run})`);
+    } finally {
+      s.socket.destroy();
+    }
+    assert.deepEqual(await victim(), ['row 1', 'row 2', 'row 3']);
+  });
+
+  test('a Close the server skipped after an error in its batch does not free the name', async () => {
+    const s = await rawLogin(stack.warden.ports.postgres, 'agent7', stack.target, agentToken);
+    try {
+      assert.equal(texts(await round(s, [serialize.parse({ name: 's2', text: UPDATE }), serialize.sync()])), '1 Z');
+      const failed = await round(s, [serialize.parse({ text: 'SELECT 1/0' }), serialize.bind({}), serialize.execute({}),
+        serialize.close({ type: 'S', name: 's2' }), serialize.sync()]);
+      assert.match(texts(failed), /division by zero/);
+      // Warden must hold this Parse until it knows the Close was skipped; the server refuses it.
+      assert.match(texts(await round(s, [serialize.parse({ name: 's2', text: 'SELECT 1' }), serialize.sync()])), /already exists/);
+      const run = texts(await round(s, [serialize.bind({ statement: 's2' }), serialize.execute({}), serialize.sync()], true));
+      assert.match(run, /^N\(Warden: this statement needs approval/, run);
+    } finally {
+      s.socket.destroy();
+    }
+    assert.deepEqual(await victim(), ['row 1', 'row 2', 'row 3']);
+  });
+
+  test('a SQL PREPARE the server refuses (protocol and SQL share the names) does not define what EXECUTE runs', async () => {
+    const s = await rawLogin(stack.warden.ports.postgres, 'agent7', stack.target, agentToken);
+    try {
+      assert.equal(texts(await round(s, [serialize.parse({ name: 'w', text: UPDATE }), serialize.sync()])), '1 Z');
+      assert.match(texts(await round(s, [query('PREPARE w AS SELECT 1')])), /already exists/);
+      const run = texts(await round(s, [query('EXECUTE w')], true));
+      assert.match(run, /^E\(destructive statements are blocked\)/, `EXECUTE of a name in doubt is unknown (${run})`);
+      // After the server confirms a DEALLOCATE and a new PREPARE, EXECUTE is judged as that PREPARE.
+      assert.match(texts(await round(s, [query('DEALLOCATE w')])), /^C Z$/);
+      assert.match(texts(await round(s, [query('PREPARE w AS SELECT 2')])), /^C Z$/);
+      assert.match(texts(await round(s, [query('EXECUTE w')])), /^T D C Z$/);
+    } finally {
+      s.socket.destroy();
+    }
+    assert.deepEqual(await victim(), ['row 1', 'row 2', 'row 3']);
+  });
+
+  test('ordinary drivers still reuse named statements (node-postgres prepared queries)', async () => {
+    const c = await stack.client({ user: 'mia', password: maskedToken });
+    try {
+      const expected = await victim();
+      for (let i = 1; i <= 3; i++) {
+        const r = await c.query({ name: 'by-id', text: 'SELECT v FROM victim WHERE id = $1', values: [i] });
+        assert.equal(r.rows[0].v, expected[i - 1]);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+});
