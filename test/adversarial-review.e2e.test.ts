@@ -153,3 +153,22 @@ describe('prepared statement names mean to Warden what they mean to the server',
     }
   });
 });
+
+describe('masking trusts a built-in name only where the caller cannot redefine it', () => {
+  test('an operator or aggregate of the caller bound to lo_from_bytea cannot copy a masked value out', async () => {
+    const before = (await admin.query('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0].n as number;
+    const r = await stack.psql([], { user: 'mia', token: maskedToken, stdin: [
+      '\\set ON_ERROR_STOP 0',
+      'CREATE OPERATOR public.@@@ (LEFTARG = oid, RIGHTARG = bytea, FUNCTION = lo_from_bytea);',
+      'SELECT 0::oid @@@ convert_to(ssn, \'UTF8\') FROM customers;',
+      "CREATE AGGREGATE public.upper(bytea) (SFUNC = lo_from_bytea, STYPE = oid, INITCOND = '0');",
+      "SELECT upper(convert_to(ssn, 'UTF8')) FROM customers;",
+      "SELECT encode(lo_get(oid), 'escape') FROM pg_largeobject_metadata;", ''].join('\n') });
+    assert.equal(r.stdout.includes(SSN), false, r.stdout);
+    assert.match(r.stderr, /callable objects are refused/);
+    const exists = await admin.query("SELECT count(*)::int AS n FROM pg_operator WHERE oprname = '@@@'");
+    assert.equal(exists.rows[0].n, 0, 'the operator never reached the server');
+    const after = (await admin.query('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0].n as number;
+    assert.equal(after, before, 'no large object was written');
+  });
+});

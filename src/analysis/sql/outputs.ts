@@ -41,6 +41,19 @@ const COPYING = new Set(['CreateTableAsStmt', 'ViewStmt', 'RuleStmt', 'CreateTri
   'AlterPolicyStmt', 'CreateStatsStmt', 'IndexStmt', 'AlterTableStmt', 'CreateDomainStmt', 'CreateTableStmt']);
 /** Statements that define or run code (functions, procedures, DO): refused whenever masking rules apply. */
 const BODIES = new Set(['CreateFunctionStmt', 'DoStmt']);
+/**
+ * Statements that define, replace, rename or move callable objects (operators, aggregates, casts, transforms,
+ * conversions, operator classes, languages, extensions, event triggers) or change how a routine resolves names:
+ * refused whenever masking rules apply. The analysis trusts that a function or operator name means the built-in
+ * (`upper`, `||`), but the server resolves names by argument types through the search path: an operator or
+ * aggregate of the caller's own, with an exact argument type match, runs in its place (an operator bound to
+ * lo_from_bytea wrote a masked value into a large object that lo_get then read in clear).
+ */
+const CALLABLES = new Set(['DefineStmt', 'CreateCastStmt', 'CreateTransformStmt', 'CreateConversionStmt',
+  'CreateOpClassStmt', 'CreateOpFamilyStmt', 'AlterOpFamilyStmt', 'AlterOperatorStmt', 'AlterFunctionStmt',
+  'CreatePLangStmt', 'CreateExtensionStmt', 'AlterExtensionStmt', 'AlterExtensionContentsStmt', 'CreateEventTrigStmt']);
+/** Object kinds whose renaming or moving to another schema changes which code a name calls. */
+const CALLABLE_OBJECTS = /^OBJECT_(FUNCTION|PROCEDURE|ROUTINE|AGGREGATE|OPERATOR|CAST|TRANSFORM|CONVERSION|OPCLASS|OPFAMILY|LANGUAGE|EXTENSION)$/;
 /** Views and tables holding column statistics (histogram bounds, most common values): values of every column. */
 const STATISTICS = /^(pg_stats|pg_stats_ext|pg_stats_ext_exprs|pg_statistic|pg_statistic_ext|pg_statistic_ext_data)$/;
 /** Functions that read relations or run SQL text by name: what they return bypasses column analysis. */
@@ -332,6 +345,13 @@ function statementRefusal(kind: string, node: Node, state: State): boolean {
   }
   if (COPYING.has(kind) && mentions(node, state)) {
     refuse(state, `${kind.replace(/Stmt$/, '')} naming a masked column is refused: masking rules apply to this session`);
+    return true;
+  }
+  if (CALLABLES.has(kind) || ((kind === 'RenameStmt' || kind === 'AlterObjectSchemaStmt') &&
+      CALLABLE_OBJECTS.test(String(node.renameType ?? node.objectType)))) {
+    refuse(state, 'statements that define, rename or move operators, aggregates, casts and other callable objects ' +
+      'are refused: masking rules apply to this session, and such an object can run in place of a built-in ' +
+      'function Warden trusts with masked values');
     return true;
   }
   if (BODIES.has(kind)) {
