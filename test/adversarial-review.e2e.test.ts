@@ -173,3 +173,22 @@ describe('masking trusts a built-in name only where the caller cannot redefine i
     assert.equal(after, before, 'no large object was written');
   });
 });
+
+describe('masking rules match names the caller cannot change', () => {
+  test('renaming the column or table, moving it to another schema or reading it through a parent is refused', async () => {
+    const r = await stack.psql([], { user: 'mia', token: maskedToken, stdin: [
+      '\\set ON_ERROR_STOP 0',
+      'ALTER TABLE customers RENAME COLUMN ssn TO foo;', 'SELECT foo FROM customers;',
+      'ALTER TABLE customers RENAME TO people;', 'SELECT ssn FROM people;',
+      'CREATE SCHEMA hideout;', 'ALTER TABLE customers SET SCHEMA hideout;', 'SELECT ssn FROM hideout.customers;',
+      'CREATE TABLE par (id int, name text, ssn text);', 'ALTER TABLE customers INHERIT par;', 'SELECT ssn FROM par;',
+      'SELECT ssn FROM customers;', ''].join('\n') });
+    assert.equal(r.stdout.includes(SSN), false, r.stdout);
+    assert.equal(r.stderr.match(/renaming or moving tables/g)?.length, 4, r.stderr);
+    const columns = await admin.query(`SELECT attname FROM pg_attribute WHERE attrelid = 'public.customers'::regclass
+      AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
+    assert.deepEqual(columns.rows.map((c) => c.attname), ['id', 'name', 'ssn']);
+    const parents = await admin.query("SELECT count(*)::int AS n FROM pg_inherits WHERE inhrelid = 'public.customers'::regclass");
+    assert.equal(parents.rows[0].n, 0);
+  });
+});

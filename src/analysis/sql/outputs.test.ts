@@ -116,6 +116,20 @@ describe('column flow', () => {
     }
   });
 
+  test('renames, schema moves and re-parenting that change the names rules match are refused', () => {
+    for (const sql of ['ALTER TABLE customers RENAME COLUMN ssn TO foo', 'ALTER TABLE customers RENAME TO people',
+      'ALTER TABLE IF EXISTS public.customers RENAME ssn TO x', 'ALTER VIEW v RENAME COLUMN a TO b', 'ALTER SCHEMA public RENAME TO p2',
+      'ALTER TABLE customers SET SCHEMA s2', 'ALTER MATERIALIZED VIEW m SET SCHEMA s2', 'ALTER TABLE customers INHERIT par',
+      'ALTER TABLE pp ATTACH PARTITION customers FOR VALUES FROM (0) TO (100)', 'ALTER TYPE t RENAME ATTRIBUTE ssn TO x',
+      'ALTER TABLE customers ADD COLUMN z int, INHERIT par']) {
+      assert.match(flow(sql).refusal ?? '', /renaming or moving tables/, sql);
+    }
+    for (const sql of ['ALTER TABLE customers ADD COLUMN z int', 'ALTER TABLE customers RENAME CONSTRAINT a TO b',
+      'ALTER INDEX i RENAME TO j', 'CREATE TABLE kid () INHERITS (customers)']) {
+      assert.equal(flow(sql).refusal, null, sql);
+    }
+  });
+
   test('cursors declared and fetched; unparsable text counts as touching everything', () => {
     const f = flow('BEGIN; DECLARE a CURSOR FOR SELECT 1; FETCH 2 FROM b; CLOSE a');
     assert.deepEqual(f.declares, ['a', 'a']);

@@ -52,6 +52,14 @@ const BODIES = new Set(['CreateFunctionStmt', 'DoStmt']);
 const CALLABLES = new Set(['DefineStmt', 'CreateCastStmt', 'CreateTransformStmt', 'CreateConversionStmt',
   'CreateOpClassStmt', 'CreateOpFamilyStmt', 'AlterOpFamilyStmt', 'AlterOperatorStmt', 'AlterFunctionStmt',
   'CreatePLangStmt', 'CreateExtensionStmt', 'AlterExtensionStmt', 'AlterExtensionContentsStmt', 'CreateEventTrigStmt']);
+/**
+ * Object kinds whose renaming or moving changes the names masking rules match (`schema.table.column`, `*.column`):
+ * refused whenever masking rules apply, as are inheritance and partition attachments that make a table's rows
+ * readable under its parent's name (after `ALTER TABLE customers RENAME COLUMN ssn TO foo`, or `ALTER TABLE
+ * customers INHERIT par`, the values came through in clear as `foo` and as `par.ssn`).
+ */
+const NAMED_BY_RULES = /^OBJECT_(TABLE|COLUMN|VIEW|MATVIEW|FOREIGN_TABLE|SCHEMA|ATTRIBUTE|TYPE|DOMAIN)$/;
+const REPARENTING = new Set(['AT_AddInherit', 'AT_AttachPartition']);
 /** Object kinds whose renaming or moving to another schema changes which code a name calls. */
 const CALLABLE_OBJECTS = /^OBJECT_(FUNCTION|PROCEDURE|ROUTINE|AGGREGATE|OPERATOR|CAST|TRANSFORM|CONVERSION|OPCLASS|OPFAMILY|LANGUAGE|EXTENSION)$/;
 /** Views and tables holding column statistics (histogram bounds, most common values): values of every column. */
@@ -352,6 +360,13 @@ function statementRefusal(kind: string, node: Node, state: State): boolean {
     refuse(state, 'statements that define, rename or move operators, aggregates, casts and other callable objects ' +
       'are refused: masking rules apply to this session, and such an object can run in place of a built-in ' +
       'function Warden trusts with masked values');
+    return true;
+  }
+  if (((kind === 'RenameStmt' || kind === 'AlterObjectSchemaStmt') && NAMED_BY_RULES.test(String(node.renameType ?? node.objectType))) ||
+      (kind === 'AlterTableStmt' && Array.isArray(node.cmds) && (node.cmds as Node[]).some((c) =>
+        REPARENTING.has(String((c as { AlterTableCmd?: Node }).AlterTableCmd?.subtype))))) {
+    refuse(state, 'renaming or moving tables, columns, types or schemas, and attaching a table to a parent, are refused: ' +
+      'masking rules apply to this session and match columns by these names');
     return true;
   }
   if (BODIES.has(kind)) {
