@@ -154,6 +154,31 @@ describe('prepared statement names mean to Warden what they mean to the server',
   });
 });
 
+describe('masking knows which statement a name holds on the server', () => {
+  const REVERSED = SSN.split('').reverse().join('');
+  for (const [how, redefine] of [
+    ['a second Parse', serialize.parse({ name: 'q', text: "SELECT 'a'::text AS x" })],
+    ['a SQL PREPARE', query("PREPARE q AS SELECT 'a'::text AS x")],
+  ] as const) {
+    test(`${how} of a taken name does not give the server's statement harmless facts`, async () => {
+      const s = await rawLogin(stack.warden.ports.postgres, 'mia', stack.target, maskedToken);
+      const seen: Buffer[] = [];
+      try {
+        const first = await round(s, [serialize.parse({ name: 'q', text: 'SELECT reverse(ssn) AS x FROM customers' }), serialize.sync()]);
+        assert.equal(texts(first), '1 Z');
+        const second = await round(s, how === 'a SQL PREPARE' ? [redefine] : [redefine, serialize.sync()]);
+        assert.match(texts(second), /already exists/);
+        const run = await round(s, [serialize.bind({ statement: 'q' }), serialize.execute({}), serialize.sync()]);
+        seen.push(...run.map((m) => m.body));
+        assert.match(texts(run), /^2 D C Z$/, texts(run));
+      } finally {
+        s.socket.destroy();
+      }
+      assert.equal(Buffer.concat(seen).toString('latin1').includes(REVERSED), false, 'the reversed value came through in clear');
+    });
+  }
+});
+
 describe('masking trusts a built-in name only where the caller cannot redefine it', () => {
   test('an operator or aggregate of the caller bound to lo_from_bytea cannot copy a masked value out', async () => {
     const before = (await admin.query('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0].n as number;

@@ -37,6 +37,7 @@ describe('result shapes', () => {
     const shapes = new ResultShapes(source);
     const injected = forward(shapes, serialize.parse({ text: 'SELECT a' }), serialize.bind({}), serialize.execute({}), serialize.sync());
     assert.deepEqual(injected, [encodeDescribePortal('')]);
+    shapes.answered(); // ParseComplete
     const seen: string[] = [];
     assert.equal(shapes.description((f) => (seen.push(f.text), plan(4, 'own'))), true, 'Warden\'s own answer is dropped');
     assert.deepEqual(seen, ['SELECT a']);
@@ -51,12 +52,14 @@ describe('result shapes', () => {
     const shapes = new ResultShapes(source);
     assert.deepEqual(forward(shapes, serialize.parse({ text: 'SELECT 1,2,3,4' }), serialize.bind({}), serialize.describe({ type: 'P' }),
       serialize.execute({}), serialize.sync()), []);
+    shapes.answered();
     assert.equal(shapes.description(() => plan(4, 'ints')), false);
     assert.equal(tagOf(shapes.rowPlan(row(4))), 'ints');
     shapes.completed(false);
     shapes.ready();
     // The stale-plan attack: same unnamed portal, another statement, no Describe.
     assert.equal(forward(shapes, serialize.parse({ text: 'SELECT secrets' }), serialize.bind({}), serialize.execute({}), serialize.sync()).length, 1);
+    shapes.answered();
     assert.throws(() => shapes.rowPlan(row(4)), forbidden, 'before the answer to Warden\'s Describe, no plan');
     shapes.description(() => plan(4, 'secrets'));
     assert.equal(tagOf(shapes.rowPlan(row(4))), 'secrets');
@@ -73,6 +76,8 @@ describe('result shapes', () => {
       serialize.execute({ portal: 'p1', rows: 1 }), serialize.execute({ portal: 'p2', rows: 1 }),
       serialize.execute({ portal: 'p1', rows: 1 }), serialize.sync());
     assert.deepEqual(own, [encodeDescribePortal('p1'), encodeDescribePortal('p2')], 'each portal described once');
+    shapes.answered();
+    shapes.answered();
     shapes.description((f) => plan(1, f.text));
     assert.equal(tagOf(shapes.rowPlan(row(1))), 'one');
     shapes.completed(true);
@@ -110,5 +115,51 @@ describe('result shapes', () => {
     forward(shapes, serialize.execute({ portal: 'nobody' }), serialize.sync());
     shapes.description((f) => ((facts = f.text), plan(1, 'x')));
     assert.equal(facts, '?');
+  });
+
+  test('a statement name takes new facts only once the server parsed or closed it', () => {
+    const shapes = new ResultShapes(source);
+    const factsOfExecute = (statement: string): string => {
+      forward(shapes, serialize.bind({ statement }), serialize.execute({}), serialize.sync());
+      let facts = '';
+      shapes.description((f) => ((facts = f.text), plan(1, 'x')));
+      shapes.completed(false);
+      shapes.ready();
+      return facts;
+    };
+    forward(shapes, serialize.parse({ name: 'q', text: 'secret' }), serialize.sync());
+    shapes.answered();
+    shapes.ready();
+    // A second Parse of the taken name fails on the server: until its answer the name carries both facts.
+    forward(shapes, serialize.parse({ name: 'q', text: 'harmless' }), serialize.sync());
+    shapes.failed();
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'secret', 'the server kept the first statement');
+    // A Bind sent before that answer arrived sees both.
+    forward(shapes, serialize.parse({ name: 'q', text: 'harmless' }), serialize.sync(), serialize.bind({ statement: 'q' }),
+      serialize.execute({}), serialize.sync());
+    shapes.failed();
+    shapes.ready();
+    let facts = '';
+    shapes.description((f) => ((facts = f.text), plan(1, 'x')));
+    assert.equal(facts, 'secret+harmless', 'in doubt: both');
+    shapes.completed(false);
+    shapes.ready();
+    // A Close skipped after an error in its batch frees nothing; one the server closed does.
+    forward(shapes, serialize.parse({ text: 'boom' }), serialize.bind({}), serialize.execute({}), serialize.close({ type: 'S', name: 'q' }), serialize.sync());
+    shapes.answered();
+    shapes.description(() => plan(1, 'boom'));
+    shapes.failed();
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'secret');
+    forward(shapes, serialize.close({ type: 'S', name: 'q' }), serialize.parse({ name: 'q', text: 'harmless' }), serialize.sync());
+    shapes.answered();
+    shapes.answered();
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'harmless');
+    // A SQL PREPARE of a known name (its outcome is not followed here) keeps both.
+    forward(shapes, serialize.query("PREPARE q AS SELECT 'a'"));
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'harmless', 'the test source names no PREPARE: facts unchanged');
   });
 });
