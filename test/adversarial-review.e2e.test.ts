@@ -199,6 +199,21 @@ describe('masking trusts a built-in name only where the caller cannot redefine i
   });
 });
 
+describe('masking holds against code the database runs on rows', () => {
+  test('a trigger with a built-in trigger function copying the masked column into a column of the caller is refused', async () => {
+    const r = await stack.psql([], { user: 'mia', token: maskedToken, stdin: [
+      '\\set ON_ERROR_STOP 0',
+      'ALTER TABLE customers ADD COLUMN tsv tsvector;',
+      "CREATE TRIGGER tx BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION tsvector_update_trigger(tsv, 'pg_catalog.simple', ssn, name);",
+      "UPDATE customers SET name = 'Alice B' WHERE id = 1;", 'SELECT tsv::text FROM customers;', ''].join('\n') });
+    await admin.query("ALTER TABLE customers DROP COLUMN IF EXISTS tsv; UPDATE customers SET name = 'Alice' WHERE id = 1");
+    assert.equal(r.stdout.includes('6789'), false, r.stdout);
+    assert.match(r.stderr, /CREATE TRIGGER is refused/);
+    const triggers = await admin.query("SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public.customers'::regclass");
+    assert.equal(triggers.rows[0].n, 0);
+  });
+});
+
 describe('masking rules match names the caller cannot change', () => {
   test('renaming the column or table, moving it to another schema or reading it through a parent is refused', async () => {
     const r = await stack.psql([], { user: 'mia', token: maskedToken, stdin: [

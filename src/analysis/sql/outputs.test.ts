@@ -124,6 +124,11 @@ describe('column flow', () => {
       'ALTER TABLE customers ADD COLUMN z int, INHERIT par']) {
       assert.match(flow(sql).refusal ?? '', /renaming or moving tables/, sql);
     }
+    for (const sql of ["CREATE TRIGGER t BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION tsvector_update_trigger(tsv, 'pg_catalog.simple', ssn)",
+      'CREATE CONSTRAINT TRIGGER t AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION f()',
+      'CREATE RULE r AS ON UPDATE TO customers DO ALSO NOTIFY c', 'CREATE OR REPLACE RULE r AS ON INSERT TO other DO INSTEAD NOTHING']) {
+      assert.match(flow(sql).refusal ?? '', /CREATE (TRIGGER|RULE) is refused/, sql);
+    }
     for (const sql of ['ALTER TABLE customers ADD COLUMN z int', 'ALTER TABLE customers RENAME CONSTRAINT a TO b',
       'ALTER INDEX i RENAME TO j', 'CREATE TABLE kid () INHERITS (customers)']) {
       assert.equal(flow(sql).refusal, null, sql);

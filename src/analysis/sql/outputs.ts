@@ -37,10 +37,16 @@ export interface ColumnFlow {
 const FILTER_KEYS = new Set(['whereClause', 'havingClause', 'quals', 'sortClause', 'groupClause', 'limitCount',
   'limitOffset', 'windowClause', 'distinctClause', 'onConflictClause', 'joinCondition']);
 /** Statements whose whole purpose is to keep or re-expose values elsewhere: refused when they name a masked column. */
-const COPYING = new Set(['CreateTableAsStmt', 'ViewStmt', 'RuleStmt', 'CreateTrigStmt', 'CreatePolicyStmt',
+const COPYING = new Set(['CreateTableAsStmt', 'ViewStmt', 'CreatePolicyStmt',
   'AlterPolicyStmt', 'CreateStatsStmt', 'IndexStmt', 'AlterTableStmt', 'CreateDomainStmt', 'CreateTableStmt']);
 /** Statements that define or run code (functions, procedures, DO): refused whenever masking rules apply. */
 const BODIES = new Set(['CreateFunctionStmt', 'DoStmt']);
+/**
+ * Triggers and rules run later on whole rows, with every column, whatever their text names: refused whenever masking
+ * rules apply (a trigger calling the built-in tsvector_update_trigger with the column names as string arguments
+ * copied a masked value into a tsvector column of the caller's, readable in clear).
+ */
+const ROW_HOOKS = new Set(['CreateTrigStmt', 'RuleStmt']);
 /**
  * Statements that define, replace, rename or move callable objects (operators, aggregates, casts, transforms,
  * conversions, operator classes, languages, extensions, event triggers) or change how a routine resolves names:
@@ -367,6 +373,11 @@ function statementRefusal(kind: string, node: Node, state: State): boolean {
         REPARENTING.has(String((c as { AlterTableCmd?: Node }).AlterTableCmd?.subtype))))) {
     refuse(state, 'renaming or moving tables, columns, types or schemas, and attaching a table to a parent, are refused: ' +
       'masking rules apply to this session and match columns by these names');
+    return true;
+  }
+  if (ROW_HOOKS.has(kind)) {
+    refuse(state, `CREATE ${kind === 'RuleStmt' ? 'RULE' : 'TRIGGER'} is refused: masking rules apply to this session, and ` +
+      'a trigger or rule runs on whole rows, with every column, whatever its text names');
     return true;
   }
   if (BODIES.has(kind)) {
