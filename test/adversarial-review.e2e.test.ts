@@ -206,10 +206,10 @@ describe('masking holds against code the database runs on rows', () => {
       'ALTER TABLE customers ADD COLUMN tsv tsvector;',
       "CREATE TRIGGER tx BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION tsvector_update_trigger(tsv, 'pg_catalog.simple', ssn, name);",
       "UPDATE customers SET name = 'Alice B' WHERE id = 1;", 'SELECT tsv::text FROM customers;', ''].join('\n') });
-    await admin.query("ALTER TABLE customers DROP COLUMN IF EXISTS tsv; UPDATE customers SET name = 'Alice' WHERE id = 1");
+    const triggers = await admin.query("SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public.customers'::regclass");
+    await admin.query("DROP TRIGGER IF EXISTS tx ON customers; ALTER TABLE customers DROP COLUMN IF EXISTS tsv; UPDATE customers SET name = 'Alice' WHERE id = 1");
     assert.equal(r.stdout.includes('6789'), false, r.stdout);
     assert.match(r.stderr, /CREATE TRIGGER is refused/);
-    const triggers = await admin.query("SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public.customers'::regclass");
     assert.equal(triggers.rows[0].n, 0);
   });
 });
