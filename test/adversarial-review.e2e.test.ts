@@ -179,6 +179,25 @@ describe('masking knows which statement a name holds on the server', () => {
   }
 });
 
+describe('masking knows which portal a name holds on the server', () => {
+  test('a Bind to the name of a DECLAREd cursor (refused by the server) does not give the cursor harmless facts', async () => {
+    const REVERSED = SSN.split('').reverse().join('');
+    const s = await rawLogin(stack.warden.ports.postgres, 'mia', stack.target, maskedToken);
+    const seen: Buffer[] = [];
+    try {
+      assert.equal(texts(await round(s, [query('DECLARE p CURSOR WITH HOLD FOR SELECT reverse(ssn) AS x FROM customers')])), 'C Z');
+      const bind = await round(s, [serialize.parse({ text: "SELECT 'a'::text AS x" }), serialize.bind({ portal: 'p' }), serialize.sync()]);
+      assert.match(texts(bind), /already exists/);
+      const run = await round(s, [serialize.execute({ portal: 'p' }), serialize.sync()]);
+      seen.push(...run.map((m) => m.body));
+      await round(s, [query('CLOSE p')]);
+    } finally {
+      s.socket.destroy();
+    }
+    assert.equal(Buffer.concat(seen).toString('latin1').includes(REVERSED), false, 'the reversed value came through in clear');
+  });
+});
+
 describe('masking trusts a built-in name only where the caller cannot redefine it', () => {
   test('an operator or aggregate of the caller bound to lo_from_bytea cannot copy a masked value out', async () => {
     const before = (await admin.query('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows[0].n as number;

@@ -260,10 +260,19 @@ export class ClientGate {
     return { kind: 'bind', command: portal.command, name: bind.portal, portal, verdict: verdict instanceof Promise ? verdict : Promise.resolve(verdict) };
   }
 
+  /**
+   * A Bind goes upstream; a failed one (a named portal that exists, such as a DECLAREd cursor, makes the server
+   * refuse it) leaves the portal as it was, so a later Execute is judged as what the server runs, or as unknown.
+   */
   private admitBind(name: string, portal: Portal, note: DecisionNote): void {
     portal.command.decision = note;
+    const previous = name === '' ? undefined : this.portals.get(name);
     this.portals.set(name, portal);
-    this.o.tracker.sent('bind');
+    this.o.tracker.sent('bind', (ok) => {
+      if (ok || this.portals.get(name) !== portal) return;
+      if (previous) this.portals.set(name, previous);
+      else this.portals.delete(name);
+    });
   }
 
   /**

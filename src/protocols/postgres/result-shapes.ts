@@ -41,7 +41,9 @@ export type Expected<F> =
   | { kind: 'sync' }
   /** A Parse or a Close of a statement: `before` is the name's facts until the server carried it out. */
   | { kind: 'parse'; name: string; before: F | undefined; after: F }
-  | { kind: 'close'; name: string; before: F | undefined };
+  | { kind: 'close'; name: string; before: F | undefined }
+  /** A Bind: a named portal that already exists (a DECLAREd cursor) keeps its own facts when the Bind fails. */
+  | { kind: 'bind'; portal: string; before: F | undefined; after: F };
 
 /** Plans of portals that were described but can produce no rows (NoData). */
 const NO_DATA: MaskPlan = { columns: [], empty: true };
@@ -98,7 +100,11 @@ export class ResultShapes<F extends ShapeFacts> {
       case 0x42: /* B */ {
         const bind = decodeBind(body);
         this.described.delete(bind.portal);
-        this.portalFacts.set(bind.portal, this.statementFacts.get(bind.statement) ?? this.source.unknown);
+        const after = this.statementFacts.get(bind.statement) ?? this.source.unknown;
+        if (this.skipping) return null;
+        const before = bind.portal === '' ? undefined : this.portalFacts.get(bind.portal);
+        this.portalFacts.set(bind.portal, before === undefined ? after : this.source.merge([before, after]));
+        this.push({ kind: 'bind', portal: bind.portal, before, after });
         return null;
       }
       case 0x44: /* D */ {
@@ -159,20 +165,22 @@ export class ResultShapes<F extends ShapeFacts> {
     return this.queue[this.head];
   }
 
-  /** ParseComplete or CloseComplete: the statement change at the head took effect. */
+  /** ParseComplete, BindComplete or CloseComplete: the change at the head took effect. */
   answered(): void {
     const head = this.current();
-    if (head?.kind !== 'parse' && head?.kind !== 'close') return;
+    if (head?.kind !== 'parse' && head?.kind !== 'close' && head?.kind !== 'bind') return;
     this.shift();
     if (head.kind === 'parse') this.statementFacts.set(head.name, head.after);
+    else if (head.kind === 'bind') this.portalFacts.set(head.portal, head.after);
     else this.statementFacts.delete(head.name);
   }
 
-  /** A Parse or Close the server did not carry out (it failed, or was skipped after an error): the name is as before. */
+  /** A Parse, Bind or Close the server did not carry out (it failed, or was skipped after an error): the name is as before. */
   private undo(item: Expected<F>): void {
-    if (item.kind !== 'parse' && item.kind !== 'close') return;
-    if (item.before === undefined) this.statementFacts.delete(item.name);
-    else this.statementFacts.set(item.name, item.before);
+    if (item.kind !== 'parse' && item.kind !== 'close' && item.kind !== 'bind') return;
+    const [facts, name] = item.kind === 'bind' ? [this.portalFacts, item.portal] : [this.statementFacts, item.name];
+    if (item.before === undefined) facts.delete(name);
+    else facts.set(name, item.before);
   }
 
   private shift(): void {
