@@ -251,3 +251,71 @@ describe('masking rules match names the caller cannot change', () => {
     assert.equal(parents.rows[0].n, 0);
   });
 });
+
+describe('orderings: nothing a caller interleaves freezes its session or slips a row past masking', () => {
+  test('a refused Query inside an open extended batch is answered (it waited for answers the server had not flushed)', { timeout: 30_000 }, async () => {
+    const s = await rawLogin(stack.warden.ports.postgres, 'mia', stack.target, maskedToken);
+    try {
+      const answers = await round(s, [serialize.parse({ text: 'SELECT 1' }), query('DELETE FROM victim'), serialize.sync()]);
+      assert.match(texts(answers), /^1 E\(destructive statements are blocked\) Z$/);
+      assert.equal(texts(await s.until('Z')), 'Z', "the Sync's ReadyForQuery");
+      assert.match(texts(await round(s, [query('SELECT 2')])), /^T D C Z$/);
+    } finally {
+      s.socket.destroy();
+    }
+    assert.deepEqual((await victim()).length, 3);
+  });
+
+  test('generated: random Parse/Bind/Describe/Execute/Close/Flush/Sync and SQL PREPARE, DECLARE, FETCH, EXECUTE interleavings', { timeout: 240_000 }, async () => {
+    const REVERSED = SSN.split('').reverse().join('');
+    const texts_ = ['SELECT reverse(ssn) AS x FROM customers', "SELECT 'a'::text AS x", 'SELECT ssn AS x FROM customers',
+      'SELECT upper(ssn) AS x FROM customers', 'SELECT 1/0 AS x', 'SELECT name AS x FROM customers', 'SELECT $1::text AS x'];
+    for (const seed of [11, 12, 13]) {
+      const random = lcg(seed);
+      const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)];
+      const names = ['', 'a', 'b'];
+      const cursor = () => pick(['a', 'b']);
+      const messages = [
+        () => serialize.parse({ name: pick(names), text: pick(texts_) }),
+        () => serialize.bind({ portal: pick(names), statement: pick(names), values: random() < 0.5 ? ['v'] : [] }),
+        () => serialize.execute({ portal: pick(names), rows: Math.floor(random() * 3) }),
+        () => serialize.describe({ type: random() < 0.5 ? 'P' : 'S', name: pick(names) }),
+        () => serialize.close({ type: random() < 0.5 ? 'P' : 'S', name: pick(names) }),
+        () => serialize.flush(), () => serialize.sync(),
+        () => query(pick([`DECLARE ${cursor()} CURSOR WITH HOLD FOR ${pick(texts_.slice(0, 6))}`, `PREPARE ${cursor()} AS ${pick(texts_)}`,
+          `DEALLOCATE ${cursor()}`, `CLOSE ${cursor()}`, `FETCH ALL FROM ${cursor()}`, `EXECUTE ${cursor()}`])),
+      ];
+      for (let session = 0; session < 8; session++) {
+        const s = await rawLogin(stack.warden.ports.postgres, 'mia', stack.target, maskedToken);
+        const seen: Buffer[] = [];
+        try {
+          for (let batch = 0; batch < 8; batch++) {
+            const sent = Array.from({ length: 1 + Math.floor(random() * 6) }, () => pick(messages)());
+            // A final Sync ends the batch; a marker query after it tells when everything before was answered.
+            s.write(Buffer.concat([...sent, serialize.sync(), query("SELECT 'END' || 'MARK'")]));
+            for (let marked = false; ;) {
+              const m = await s.next();
+              assert.ok(m, `seed ${seed}: the session ended`);
+              seen.push(m.body);
+              if (m.type === 'D' && m.body.includes('ENDMARK')) marked = true;
+              if (m.type === 'Z' && marked) break;
+            }
+          }
+        } finally {
+          s.socket.destroy();
+        }
+        const all = Buffer.concat(seen).toString('latin1');
+        assert.equal(all.includes(SSN) || all.includes(REVERSED), false, `seed ${seed}: a masked value came through`);
+      }
+    }
+  });
+});
+
+/** A small deterministic generator (the test must replay the same interleavings). */
+function lcg(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}

@@ -353,8 +353,9 @@ export class ClientGate {
   private hold(held: Held): void {
     this.held = held;
     this.o.io.pauseClient();
-    // An open batch would keep the answers to earlier messages in the server's buffer: ask for them now.
-    if (held.kind !== 'query' && this.o.tracker.batchOpen) this.o.io.toUpstream(FLUSH);
+    // An open batch would keep the answers to earlier messages in the server's buffer: ask for them now. A Query
+    // sent inside an open batch too: its refusal waits for those answers (without the Flush the session froze).
+    if (this.o.tracker.batchOpen) this.o.io.toUpstream(FLUSH);
     continueSession(held.verdict, this.onVerdict, this.o.io.fail);
   }
 

@@ -26,6 +26,12 @@ export class StatementTracker {
   private unsynced = 0;
   /** A Bind or Execute was forwarded since the last Sync (session-settings.ts: code may have run). */
   ranSinceSync = false;
+  /**
+   * After an error in an extended batch whose Sync was not forwarded yet: the server discards every message up to
+   * that Sync without answering, so what Warden forwards meanwhile is skipped at once, never waited for (a wait for
+   * its answer would last until the Sync, which may be queued behind the wait).
+   */
+  private skipping = false;
   /** Transaction status from the last ReadyForQuery ('I' idle, 'T' in a transaction, 'E' failed transaction). */
   transactionStatus: 'I' | 'T' | 'E' = 'I';
 
@@ -33,12 +39,16 @@ export class StatementTracker {
 
   /** A simple Query (possibly several statements) or a FunctionCall was sent; it ends at ReadyForQuery. */
   simple(command: Command): void {
-    this.queue.push({ kind: 'simple', command, startedAt: performance.now(), rows: 0 });
+    const item: Pending = { kind: 'simple', command, startedAt: performance.now(), rows: 0 };
+    if (this.skipping) this.finish(item, { skipped: true });
+    else this.queue.push(item);
   }
 
   /** An Execute was sent; it ends at its CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse. */
   execute(command: Command): void {
-    this.queue.push({ kind: 'exec', command, startedAt: performance.now(), rows: 0 });
+    const item: Pending = { kind: 'exec', command, startedAt: performance.now(), rows: 0 };
+    if (this.skipping) this.finish(item, { skipped: true });
+    else this.queue.push(item);
     this.unsynced++;
     this.ranSinceSync = true;
   }
@@ -48,7 +58,9 @@ export class StatementTracker {
    * came) or not (it failed, or was skipped after an error): the gate's statement names follow the server's this way.
    */
   sent(kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync', done?: (ok: boolean) => void): void {
-    this.queue.push(done ? { kind, done } : { kind });
+    if (kind === 'sync') this.skipping = false;
+    if (this.skipping) done?.(false);
+    else this.queue.push(done ? { kind, done } : { kind });
     this.unsynced = kind === 'sync' ? 0 : this.unsynced + 1;
     if (kind === 'sync') this.ranSinceSync = false;
     else if (kind === 'bind') this.ranSinceSync = true;
@@ -119,6 +131,7 @@ export class StatementTracker {
         attributed = true;
       } else this.finish(skipped, { skipped: true });
     }
+    if (this.queue.length === 0) this.skipping = true;
     return attributed || failedItem.kind === 'exec';
   }
 
