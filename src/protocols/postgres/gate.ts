@@ -7,7 +7,9 @@
  * sees them in protocol order. Extended protocol is judged at Parse (a denied statement never reaches the server;
  * one needing approval is parsed but not yet run), at Bind with the bound values, which is where an approval is
  * asked for (a portal is one execution, and planning at Bind may already evaluate functions), and again at every
- * Execute against the policy in force (a policy change stops a bound portal). Every asynchronous
+ * Execute against the policy in force (a policy change stops a bound portal). Statement and portal names mean
+ * what they mean to the server: a Parse, Bind or Close counts once the server answered it (one it refused or
+ * skipped changes nothing), and a Parse of a name in use waits until earlier answers are in. Every asynchronous
  * step ends in the session's failure path (`GateIo.fail`), never in an unhandled rejection. This module decides
  * nothing itself and never reorders the caller's messages.
  */
