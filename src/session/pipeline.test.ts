@@ -102,8 +102,14 @@ describe('SessionPipeline: one approval, one execution', () => {
 
   test('prepared statement names are case-sensitive: EXECUTE "W" is the PREPARE "W", not the later w', async () => {
     const session = await open('alice', []);
-    assert.equal((pipeline.onCommand(session, sql('PREPARE "W"(int) AS UPDATE items SET id = $1 WHERE id = 1'), context) as Verdict).effect, 'allow');
-    assert.equal((pipeline.onCommand(session, sql('PREPARE w AS SELECT 1'), context) as Verdict).note.classes.join(), 'read');
+    // Each PREPARE counts once the server answered that it ran (statement-state.ts).
+    const prepared = (text: string): Verdict => {
+      const verdict = pipeline.onCommand(session, sql(text), context) as Verdict;
+      pipeline.onOutcome(session, sql(text), { durationMs: 1, tag: 'PREPARE' });
+      return verdict;
+    };
+    assert.equal(prepared('PREPARE "W"(int) AS UPDATE items SET id = $1 WHERE id = 1').effect, 'allow');
+    assert.equal(prepared('PREPARE w AS SELECT 1').note.classes.join(), 'read');
     assert.deepEqual((pipeline.onCommand(session, sql('EXECUTE "W"(2)'), context) as Verdict).note.classes, ['write']);
     assert.deepEqual((pipeline.onCommand(session, sql('EXECUTE w'), context) as Verdict).note.classes, ['read']);
     assert.deepEqual((pipeline.onCommand(session, sql('EXECUTE W'), context) as Verdict).note.classes, ['read'], 'unquoted folds to w');
@@ -173,12 +179,20 @@ describe('SessionPipeline: a window covers the statement the approver saw (issue
     const other = await unattended(session, prepared(['b', '2']));
     assert.ok(other !== 'held' && other.effect === 'allow', 'the approver granted a window for this statement');
 
-    assert.equal((await approved(session, sql("PREPARE w AS UPDATE items SET note = 'p' WHERE id = 3"))).effect, 'allow');
+    // PREPARE and DEALLOCATE count once the server answered that they ran (the engine reports each outcome).
+    const ran = (command: Command) => pipeline.onOutcome(session, command, { durationMs: 1 });
+    const prepare = sql("PREPARE w AS UPDATE items SET note = 'p' WHERE id = 3");
+    assert.equal((await approved(session, prepare)).effect, 'allow');
+    ran(prepare);
     assert.equal((await approved(session, sql('EXECUTE w'), 600)).effect, 'allow');
     const rerun = await unattended(session, sql('EXECUTE w'));
     assert.ok(rerun !== 'held' && rerun.effect === 'allow');
-    assert.equal((pipeline.onCommand(session, sql('DEALLOCATE w'), context) as Verdict).effect, 'allow');
-    assert.equal((await approved(session, sql('PREPARE w AS UPDATE items SET note = $$p$$ WHERE id = 4'))).effect, 'allow');
+    const deallocate = sql('DEALLOCATE w');
+    assert.equal((pipeline.onCommand(session, deallocate, context) as Verdict).effect, 'allow');
+    ran(deallocate);
+    const prepareAgain = sql('PREPARE w AS UPDATE items SET note = $$p$$ WHERE id = 4');
+    assert.equal((await approved(session, prepareAgain)).effect, 'allow');
+    ran(prepareAgain);
     assert.equal(await unattended(session, sql('EXECUTE w')), 'held', 'the same EXECUTE text now runs another statement');
   });
 

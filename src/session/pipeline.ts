@@ -232,6 +232,8 @@ export class SessionPipeline {
    * to the recorder, whose redactor redacts it and only then cuts a long one (recording/redact.ts).
    */
   onOutcome(session: Session, command: Command, outcome: CommandOutcome): void {
+    // Some commands change how later ones are judged only once the server says they ran (SQL: PREPARE).
+    this.states.get(session)?.analysis?.settle?.(command, outcome);
     this.deps.recorder.append(session.id, 'statement', {
       text: command.text,
       ...(command.params && command.params.length > 0 ? { params: command.params } : {}),

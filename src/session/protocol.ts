@@ -6,7 +6,7 @@
  * protocol's module.
  */
 import type { z } from 'zod';
-import type { Command } from './types.js';
+import type { Command, CommandOutcome } from './types.js';
 
 /** One analysed unit: an SQL statement, one simple shell command, later one API request. */
 export interface AnalysedUnit {
@@ -48,6 +48,11 @@ export interface AnalysisState {
    * something else under the same text.
    */
   runsAlso?(command: Command): ReadonlyArray<string | null>;
+  /**
+   * The upstream finished a command this state remembered (`outcome` as the engine reported it): changes that take
+   * effect only when the server says they ran (SQL: PREPARE, DEALLOCATE) are applied or undone here.
+   */
+  settle?(command: Command, outcome: CommandOutcome): void;
 }
 
 /** A rule's `match` as the protocol sees it: its own keys only (never `classes`, which the pipeline handles). */

@@ -124,6 +124,45 @@ describe('column flow', () => {
     }
   });
 
+  test('callable objects a caller defines, renames or moves are refused: they run in place of trusted built-ins', () => {
+    const callables = [
+      'CREATE OPERATOR public.@@@ (LEFTARG = oid, RIGHTARG = bytea, FUNCTION = lo_from_bytea)',
+      'CREATE OPERATOR || (LEFTARG = text, RIGHTARG = bytea, FUNCTION = lo_from_bytea)',
+      "CREATE AGGREGATE public.upper(bytea) (SFUNC = lo_from_bytea, STYPE = oid, INITCOND = '0')",
+      'CREATE OR REPLACE AGGREGATE string_agg(bytea) (SFUNC = lo_from_bytea, STYPE = oid)',
+      'CREATE CAST (text AS bytea) WITH FUNCTION my_cast(text)',
+      'ALTER OPERATOR public.@@@ (oid, bytea) SET SCHEMA pg_temp', 'ALTER AGGREGATE a(bytea) RENAME TO upper',
+      'ALTER FUNCTION my_log(text) RENAME TO lower', 'ALTER ROUTINE my_log(text) SET search_path = evil',
+      'ALTER FUNCTION my_log(text) SET SCHEMA public', 'CREATE OPERATOR CLASS c FOR TYPE text USING btree AS OPERATOR 1 <',
+      'CREATE TRANSFORM FOR text LANGUAGE plpgsql (FROM SQL WITH FUNCTION f(internal))',
+      "CREATE CONVERSION c FOR 'UTF8' TO 'LATIN1' FROM f", 'CREATE EXTENSION dblink', 'CREATE LANGUAGE plperlu',
+      'CREATE EVENT TRIGGER e ON ddl_command_end EXECUTE FUNCTION f()',
+    ];
+    for (const sql of callables) assert.match(flow(sql).refusal ?? '', /callable objects are refused/, sql);
+    for (const sql of ['ALTER TABLE x RENAME TO y', 'CREATE TYPE pair AS (a int, b int)', 'ALTER SCHEMA s RENAME TO t']) {
+      assert.doesNotMatch(flow(sql).refusal ?? '', /callable objects/, sql);
+    }
+  });
+
+  test('renames, schema moves and re-parenting that change the names rules match are refused', () => {
+    for (const sql of ['ALTER TABLE customers RENAME COLUMN ssn TO foo', 'ALTER TABLE customers RENAME TO people',
+      'ALTER TABLE IF EXISTS public.customers RENAME ssn TO x', 'ALTER VIEW v RENAME COLUMN a TO b', 'ALTER SCHEMA public RENAME TO p2',
+      'ALTER TABLE customers SET SCHEMA s2', 'ALTER MATERIALIZED VIEW m SET SCHEMA s2', 'ALTER TABLE customers INHERIT par',
+      'ALTER TABLE pp ATTACH PARTITION customers FOR VALUES FROM (0) TO (100)', 'ALTER TYPE t RENAME ATTRIBUTE ssn TO x',
+      'ALTER TABLE customers ADD COLUMN z int, INHERIT par']) {
+      assert.match(flow(sql).refusal ?? '', /renaming or moving tables/, sql);
+    }
+    for (const sql of ["CREATE TRIGGER t BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION tsvector_update_trigger(tsv, 'pg_catalog.simple', ssn)",
+      'CREATE CONSTRAINT TRIGGER t AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION f()',
+      'CREATE RULE r AS ON UPDATE TO customers DO ALSO NOTIFY c', 'CREATE OR REPLACE RULE r AS ON INSERT TO other DO INSTEAD NOTHING']) {
+      assert.match(flow(sql).refusal ?? '', /CREATE (TRIGGER|RULE) is refused/, sql);
+    }
+    for (const sql of ['ALTER TABLE customers ADD COLUMN z int', 'ALTER TABLE customers RENAME CONSTRAINT a TO b',
+      'ALTER INDEX i RENAME TO j', 'CREATE TABLE kid () INHERITS (customers)']) {
+      assert.equal(flow(sql).refusal, null, sql);
+    }
+  });
+
   test('cursors declared and fetched; unparsable text counts as touching everything', () => {
     const f = flow('BEGIN; DECLARE a CURSOR FOR SELECT 1; FETCH 2 FROM b; CLOSE a');
     assert.deepEqual(f.declares, ['a', 'a']);

@@ -51,10 +51,37 @@ export interface ColumnFlow {
 const FILTER_KEYS = new Set(['whereClause', 'havingClause', 'quals', 'sortClause', 'groupClause', 'limitCount',
   'limitOffset', 'windowClause', 'distinctClause', 'onConflictClause', 'joinCondition']);
 /** Statements whose whole purpose is to keep or re-expose values elsewhere: refused when they name a masked column. */
-const COPYING = new Set(['CreateTableAsStmt', 'ViewStmt', 'RuleStmt', 'CreateTrigStmt', 'CreatePolicyStmt',
+const COPYING = new Set(['CreateTableAsStmt', 'ViewStmt', 'CreatePolicyStmt',
   'AlterPolicyStmt', 'CreateStatsStmt', 'IndexStmt', 'AlterTableStmt', 'CreateDomainStmt', 'CreateTableStmt']);
 /** Statements that define or run code (functions, procedures, DO): refused whenever masking rules apply. */
 const BODIES = new Set(['CreateFunctionStmt', 'DoStmt']);
+/**
+ * Triggers and rules run later on whole rows, with every column, whatever their text names: refused whenever masking
+ * rules apply (a trigger calling the built-in tsvector_update_trigger with the column names as string arguments
+ * copied a masked value into a tsvector column of the caller's, readable in clear).
+ */
+const ROW_HOOKS = new Set(['CreateTrigStmt', 'RuleStmt']);
+/**
+ * Statements that define, replace, rename or move callable objects (operators, aggregates, casts, transforms,
+ * conversions, operator classes, languages, extensions, event triggers) or change how a routine resolves names:
+ * refused whenever masking rules apply. The analysis trusts that a function or operator name means the built-in
+ * (`upper`, `||`), but the server resolves names by argument types through the search path: an operator or
+ * aggregate of the caller's own, with an exact argument type match, runs in its place (an operator bound to
+ * lo_from_bytea wrote a masked value into a large object that lo_get then read in clear).
+ */
+const CALLABLES = new Set(['DefineStmt', 'CreateCastStmt', 'CreateTransformStmt', 'CreateConversionStmt',
+  'CreateOpClassStmt', 'CreateOpFamilyStmt', 'AlterOpFamilyStmt', 'AlterOperatorStmt', 'AlterFunctionStmt',
+  'CreatePLangStmt', 'CreateExtensionStmt', 'AlterExtensionStmt', 'AlterExtensionContentsStmt', 'CreateEventTrigStmt']);
+/**
+ * Object kinds whose renaming or moving changes the names masking rules match (`schema.table.column`, `*.column`):
+ * refused whenever masking rules apply, as are inheritance and partition attachments that make a table's rows
+ * readable under its parent's name (after `ALTER TABLE customers RENAME COLUMN ssn TO foo`, or `ALTER TABLE
+ * customers INHERIT par`, the values came through in clear as `foo` and as `par.ssn`).
+ */
+const NAMED_BY_RULES = /^OBJECT_(TABLE|COLUMN|VIEW|MATVIEW|FOREIGN_TABLE|SCHEMA|ATTRIBUTE|TYPE|DOMAIN)$/;
+const REPARENTING = new Set(['AT_AddInherit', 'AT_AttachPartition']);
+/** Object kinds whose renaming or moving to another schema changes which code a name calls. */
+const CALLABLE_OBJECTS = /^OBJECT_(FUNCTION|PROCEDURE|ROUTINE|AGGREGATE|OPERATOR|CAST|TRANSFORM|CONVERSION|OPCLASS|OPFAMILY|LANGUAGE|EXTENSION)$/;
 /** Views and tables holding column statistics (histogram bounds, most common values): values of every column. */
 const STATISTICS = /^(pg_stats|pg_stats_ext|pg_stats_ext_exprs|pg_statistic|pg_statistic_ext|pg_statistic_ext_data)$/;
 /** Functions that read relations or run SQL text by name: what they return bypasses column analysis. */
@@ -400,6 +427,25 @@ function statementRefusal(kind: string, node: Node, state: State): boolean {
   }
   if (COPYING.has(kind) && mentions(node, state)) {
     refuse(state, `${kind.replace(/Stmt$/, '')} naming a masked column is refused: masking rules apply to this session`);
+    return true;
+  }
+  if (CALLABLES.has(kind) || ((kind === 'RenameStmt' || kind === 'AlterObjectSchemaStmt') &&
+      CALLABLE_OBJECTS.test(String(node.renameType ?? node.objectType)))) {
+    refuse(state, 'statements that define, rename or move operators, aggregates, casts and other callable objects ' +
+      'are refused: masking rules apply to this session, and such an object can run in place of a built-in ' +
+      'function Warden trusts with masked values');
+    return true;
+  }
+  if (((kind === 'RenameStmt' || kind === 'AlterObjectSchemaStmt') && NAMED_BY_RULES.test(String(node.renameType ?? node.objectType))) ||
+      (kind === 'AlterTableStmt' && Array.isArray(node.cmds) && (node.cmds as Node[]).some((c) =>
+        REPARENTING.has(String((c as { AlterTableCmd?: Node }).AlterTableCmd?.subtype))))) {
+    refuse(state, 'renaming or moving tables, columns, types or schemas, and attaching a table to a parent, are refused: ' +
+      'masking rules apply to this session and match columns by these names');
+    return true;
+  }
+  if (ROW_HOOKS.has(kind)) {
+    refuse(state, `CREATE ${kind === 'RuleStmt' ? 'RULE' : 'TRIGGER'} is refused: masking rules apply to this session, and ` +
+      'a trigger or rule runs on whole rows, with every column, whatever its text names');
     return true;
   }
   if (BODIES.has(kind)) {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { analyzeSql, initSqlAnalysis } from '../../analysis/sql/analyze.js';
 import { STATEMENT_CLASSES, type SqlAnalysis, type StatementAnalysis } from '../../analysis/sql/types.js';
 import type { AnalysedUnit, Analysis, AnalysisState, ProtocolDefinition } from '../../session/protocol.js';
-import type { Command, PostgresTarget, Target } from '../../session/types.js';
+import type { Command, CommandOutcome, PostgresTarget, Target } from '../../session/types.js';
 import { WardenError } from '../../errors.js';
 import { SQL_MATCH_KEYS, sqlUnitMatches } from './match.js';
 import { StatementState } from './statement-state.js';
@@ -35,6 +35,12 @@ export class PostgresAnalysisState implements AnalysisState {
 
   runsAlso(command: Command): Array<string | null> {
     return this.sql.executedTexts(analyzeSql(command.text));
+  }
+
+  settle(command: Command, outcome: CommandOutcome): void {
+    // A suspended portal has not finished: its statement's answer is still to come.
+    if (outcome.tag === 'PortalSuspended') return;
+    this.sql.settle(command.text, outcome.error === undefined && outcome.skipped !== true);
   }
 
   remember(analysis: Analysis, command: Command): void {

@@ -7,7 +7,9 @@
  * sees them in protocol order. Extended protocol is judged at Parse (a denied statement never reaches the server;
  * one needing approval is parsed but not yet run), at Bind with the bound values, which is where an approval is
  * asked for (a portal is one execution, and planning at Bind may already evaluate functions), and again at every
- * Execute against the policy in force (a policy change stops a bound portal). Every asynchronous
+ * Execute against the policy in force (a policy change stops a bound portal). Statement and portal names mean
+ * what they mean to the server: a Parse, Bind or Close counts once the server answered it (one it refused or
+ * skipped changes nothing), and a Parse of a name in use waits until earlier answers are in. Every asynchronous
  * step ends in the session's failure path (`GateIo.fail`), never in an unhandled rejection. This module decides
  * nothing itself and never reorders the caller's messages.
  */
@@ -98,7 +100,10 @@ export class ClientGate {
   private runStart = 0;
   /** After a refused Parse, Bind or Execute: the caller's messages are dropped up to its Sync, as the server itself would. */
   private discardUntilSync = false;
+  /** Statement names as the server holds them (a Parse counts from when it is sent until it is known to have failed). */
   private readonly statements = new Map<string, Command>();
+  /** Names with a Parse or Close not answered yet, and how many. */
+  private readonly unsettled = new Map<string, number>();
   private readonly portals = new Map<string, Portal>();
   /** The pipeline contexts, made once: Parse and Execute defer approval to the Bind, which has the values. */
   private readonly context: CommandContext = { notify: (text) => this.notify(text) };
@@ -204,13 +209,19 @@ export class ClientGate {
       case 0x46: /* F */ return this.statement('query', this.command(fastPathStatement(body)));
       case 0x50: /* P */ {
         const parse = decodeParse(body);
-        return this.statement('parse', this.command(parse.query), parse.name);
+        const command = this.command(parse.query);
+        // A name already used, or being parsed or closed: what the server holds under it depends on answers not
+        // yet in. Judge once they are, so the name means to Warden what it means to the server.
+        if (parse.name !== '' && (this.statements.has(parse.name) || this.unsettled.has(parse.name))) {
+          return { kind: 'parse', command, name: parse.name, verdict: tracker.whenIdle().then(() => this.judgeParse(command)) };
+        }
+        return this.statement('parse', command, parse.name);
       }
       case 0x42: /* B */ return this.bind(body);
       case 0x45: /* E */ return this.execute(decodeExecute(body).portal);
       case 0x53: /* S */ tracker.sent('sync'); return 'forward';
       case 0x44: /* D */ tracker.sent('describe'); return 'forward';
-      case 0x43: /* C */ this.onClose(body); tracker.sent('close'); return 'forward';
+      case 0x43: /* C */ this.onClose(body); return 'forward';
       case 0x58: /* X */ this.terminated = true; return 'forward';
       default: return 'forward';
     }
@@ -251,10 +262,19 @@ export class ClientGate {
     return { kind: 'bind', command: portal.command, name: bind.portal, portal, verdict: verdict instanceof Promise ? verdict : Promise.resolve(verdict) };
   }
 
+  /**
+   * A Bind goes upstream; a failed one (a named portal that exists, such as a DECLAREd cursor, makes the server
+   * refuse it) leaves the portal as it was, so a later Execute is judged as what the server runs, or as unknown.
+   */
   private admitBind(name: string, portal: Portal, note: DecisionNote): void {
     portal.command.decision = note;
+    const previous = name === '' ? undefined : this.portals.get(name);
     this.portals.set(name, portal);
-    this.o.tracker.sent('bind');
+    this.o.tracker.sent('bind', (ok) => {
+      if (ok || this.portals.get(name) !== portal) return;
+      if (previous) this.portals.set(name, previous);
+      else this.portals.delete(name);
+    });
   }
 
   /**
@@ -277,6 +297,12 @@ export class ClientGate {
     this.o.tracker.execute(portal ? command : { ...command, decision: note });
   }
 
+  /** A Parse held until the server answered everything before it: judged as any Parse. */
+  private judgeParse(command: Command): Promise<Verdict> {
+    const settle = this.o.settle?.(command);
+    return settle ? settle.then((refused) => refused ?? this.judgeLater(command, this.deferContext)) : this.judgeLater(command, this.deferContext);
+  }
+
   /** The verdict on a statement held before it was judged (settle), with the masking check of an allow. */
   private judgeLater(command: Command, context: CommandContext): Promise<Verdict> {
     const verdict = this.o.pipeline.onCommand(this.o.session, command, context);
@@ -296,18 +322,42 @@ export class ClientGate {
   /** Registers an allowed statement with the tracker (and, for Parse, under its statement name). */
   private admit(kind: 'query' | 'parse', command: Command, name?: string): void {
     if (kind === 'query') this.o.tracker.simple(command);
-    else {
-      this.o.tracker.sent('parse');
-      this.statements.set(name ?? '', command);
-    }
+    else this.define(name ?? '', command);
+  }
+
+  /**
+   * A Parse goes upstream. The statement counts once the server parsed it: a failed or skipped Parse defines
+   * nothing. A named Parse of a name Warden knows (held until every earlier answer is in) fails on the server and
+   * keeps the old statement, unless the name was freed where Warden does not follow (SQL DEALLOCATE and DISCARD ALL
+   * share these names): until its answer says which, the name is in doubt and a Bind of it is judged unknown.
+   */
+  private define(name: string, command: Command): void {
+    const previous = name === '' ? undefined : this.statements.get(name);
+    const entry = previous ? this.command(`<prepared statement "${name}" in doubt until the server answers its Parse>`) : command;
+    this.statements.set(name, entry);
+    this.unsettle(name, 1);
+    this.o.tracker.sent('parse', (ok) => {
+      this.unsettle(name, -1);
+      if (this.statements.get(name) !== entry) return;
+      if (ok) this.statements.set(name, command);
+      else if (previous) this.statements.set(name, previous);
+      else this.statements.delete(name);
+    });
+  }
+
+  private unsettle(name: string, by: 1 | -1): void {
+    const n = (this.unsettled.get(name) ?? 0) + by;
+    if (n > 0) this.unsettled.set(name, n);
+    else this.unsettled.delete(name);
   }
 
   /** Holds a statement until its verdict, then forwards it or answers with the refusal, then goes on. */
   private hold(held: Held): void {
     this.held = held;
     this.o.io.pauseClient();
-    // An open batch would keep the answers to earlier messages in the server's buffer: ask for them now.
-    if (held.kind !== 'query' && this.o.tracker.batchOpen) this.o.io.toUpstream(FLUSH);
+    // An open batch would keep the answers to earlier messages in the server's buffer: ask for them now. A Query
+    // sent inside an open batch too: its refusal waits for those answers (without the Flush the session froze).
+    if (this.o.tracker.batchOpen) this.o.io.toUpstream(FLUSH);
     continueSession(held.verdict, this.onVerdict, this.o.io.fail);
   }
 
@@ -383,9 +433,19 @@ export class ClientGate {
     return params ? { protocol: 'postgres', kind: 'sql', text, params } : { protocol: 'postgres', kind: 'sql', text };
   }
 
+  /** A Close frees a statement name once the server closed it (one skipped after an error in its batch did not). */
   private onClose(body: Buffer): void {
     const { which, name } = decodeDescribeOrClose(body);
-    if (which === 'S') this.statements.delete(name);
-    else this.portals.delete(name);
+    if (which !== 'S') {
+      this.portals.delete(name);
+      this.o.tracker.sent('close');
+      return;
+    }
+    const closing = this.statements.get(name);
+    this.unsettle(name, 1);
+    this.o.tracker.sent('close', (ok) => {
+      this.unsettle(name, -1);
+      if (ok && this.statements.get(name) === closing) this.statements.delete(name);
+    });
   }
 }

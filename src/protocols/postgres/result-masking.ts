@@ -211,6 +211,7 @@ export class ResultMasker {
       case 0x49: /* I */ this.shapes.completed(false); return null;
       case 0x73: /* s */ this.shapes.completed(true); return null;
       case 0x5a: /* Z */ this.shapes.ready(); return null;
+      case 0x31: /* 1 */ case 0x32: /* 2 */ case 0x33: /* 3 */ this.shapes.answered(); return null;
       case 0x41: /* A */ return this.notification(body);
       case 0x45: /* E */ {
         const masked = this.fields(type, body);

@@ -29,6 +29,10 @@ const row = (columns: number): Buffer => {
   b.writeUInt16BE(columns);
   return b;
 };
+/** The server's ParseComplete, BindComplete and CloseComplete for the messages at the head of the queue. */
+function settled(shapes: ResultShapes<F>): void {
+  while (['parse', 'bind', 'close'].includes(shapes.current()?.kind ?? '')) shapes.answered();
+}
 const forbidden = (e: unknown) => e instanceof WardenError && e.code === 'WARDEN_ERR_FORBIDDEN';
 const tagOf = (p: MaskPlan) => (p as MaskPlan & { tag: string }).tag;
 
@@ -37,6 +41,7 @@ describe('result shapes', () => {
     const shapes = new ResultShapes(source);
     const injected = forward(shapes, serialize.parse({ text: 'SELECT a' }), serialize.bind({}), serialize.execute({}), serialize.sync());
     assert.deepEqual(injected, [encodeDescribePortal('')]);
+    settled(shapes);
     const seen: string[] = [];
     assert.equal(shapes.description((f) => (seen.push(f.text), plan(4, 'own'))), true, 'Warden\'s own answer is dropped');
     assert.deepEqual(seen, ['SELECT a']);
@@ -51,12 +56,14 @@ describe('result shapes', () => {
     const shapes = new ResultShapes(source);
     assert.deepEqual(forward(shapes, serialize.parse({ text: 'SELECT 1,2,3,4' }), serialize.bind({}), serialize.describe({ type: 'P' }),
       serialize.execute({}), serialize.sync()), []);
+    settled(shapes);
     assert.equal(shapes.description(() => plan(4, 'ints')), false);
     assert.equal(tagOf(shapes.rowPlan(row(4))), 'ints');
     shapes.completed(false);
     shapes.ready();
     // The stale-plan attack: same unnamed portal, another statement, no Describe.
     assert.equal(forward(shapes, serialize.parse({ text: 'SELECT secrets' }), serialize.bind({}), serialize.execute({}), serialize.sync()).length, 1);
+    settled(shapes);
     assert.throws(() => shapes.rowPlan(row(4)), forbidden, 'before the answer to Warden\'s Describe, no plan');
     shapes.description(() => plan(4, 'secrets'));
     assert.equal(tagOf(shapes.rowPlan(row(4))), 'secrets');
@@ -73,6 +80,7 @@ describe('result shapes', () => {
       serialize.execute({ portal: 'p1', rows: 1 }), serialize.execute({ portal: 'p2', rows: 1 }),
       serialize.execute({ portal: 'p1', rows: 1 }), serialize.sync());
     assert.deepEqual(own, [encodeDescribePortal('p1'), encodeDescribePortal('p2')], 'each portal described once');
+    settled(shapes);
     shapes.description((f) => plan(1, f.text));
     assert.equal(tagOf(shapes.rowPlan(row(1))), 'one');
     shapes.completed(true);
@@ -110,5 +118,66 @@ describe('result shapes', () => {
     forward(shapes, serialize.execute({ portal: 'nobody' }), serialize.sync());
     shapes.description((f) => ((facts = f.text), plan(1, 'x')));
     assert.equal(facts, '?');
+  });
+
+  test('a statement name takes new facts only once the server parsed or closed it', () => {
+    const shapes = new ResultShapes(source);
+    const factsOfExecute = (statement: string): string => {
+      forward(shapes, serialize.bind({ statement }), serialize.execute({}), serialize.sync());
+      settled(shapes);
+      let facts = '';
+      shapes.description((f) => ((facts = f.text), plan(1, 'x')));
+      shapes.completed(false);
+      shapes.ready();
+      return facts;
+    };
+    forward(shapes, serialize.parse({ name: 'q', text: 'secret' }), serialize.sync());
+    settled(shapes);
+    shapes.ready();
+    // A second Parse of the taken name fails on the server: until its answer the name carries both facts.
+    forward(shapes, serialize.parse({ name: 'q', text: 'harmless' }), serialize.sync());
+    shapes.failed();
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'secret', 'the server kept the first statement');
+    // A Bind sent before that answer arrived sees both.
+    forward(shapes, serialize.parse({ name: 'q', text: 'harmless' }), serialize.sync(), serialize.bind({ statement: 'q' }),
+      serialize.execute({}), serialize.sync());
+    shapes.failed();
+    shapes.ready();
+    settled(shapes);
+    let facts = '';
+    shapes.description((f) => ((facts = f.text), plan(1, 'x')));
+    assert.equal(facts, 'secret+harmless', 'in doubt: both');
+    shapes.completed(false);
+    shapes.ready();
+    // A Close skipped after an error in its batch frees nothing; one the server closed does.
+    forward(shapes, serialize.parse({ text: 'boom' }), serialize.bind({}), serialize.execute({}), serialize.close({ type: 'S', name: 'q' }), serialize.sync());
+    settled(shapes);
+    shapes.description(() => plan(1, 'boom'));
+    shapes.failed();
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'secret');
+    forward(shapes, serialize.close({ type: 'S', name: 'q' }), serialize.parse({ name: 'q', text: 'harmless' }), serialize.sync());
+    settled(shapes);
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'harmless');
+    // A SQL PREPARE of a known name (its outcome is not followed here) keeps both.
+    forward(shapes, serialize.query("PREPARE q AS SELECT 'a'"));
+    shapes.ready();
+    assert.equal(factsOfExecute('q'), 'harmless', 'the test source names no PREPARE: facts unchanged');
+  });
+
+  test('a Bind the server refuses (a DECLAREd cursor holds the portal name) leaves the cursor\'s facts', () => {
+    const shapes = new ResultShapes(source);
+    forward(shapes, serialize.query('DECLARE p CURSOR WITH HOLD FOR secret'));
+    shapes.ready();
+    forward(shapes, serialize.parse({ text: 'harmless' }), serialize.bind({ portal: 'p' }), serialize.sync());
+    shapes.answered(); // ParseComplete
+    shapes.failed(); // cursor "p" already exists
+    shapes.ready();
+    forward(shapes, serialize.execute({ portal: 'p' }), serialize.sync());
+    let facts = '';
+    shapes.description((f) => ((facts = f.text), plan(1, 'x')));
+    assert.equal(facts, 'DECLARE p CURSOR WITH HOLD FOR secret');
   });
 });

@@ -6,7 +6,10 @@
  * Describe just before the Execute and swallows the answer. A row for which no such plan is known is refused (the
  * relay ends the session): a DataRow never leaves Warden unmasked because Warden does not know its shape.
  * Plans are forgotten when a portal is bound again or closed and at every ReadyForQuery (a later Execute of the same
- * portal is described again). Owns only this bookkeeping; decides nothing about access.
+ * portal is described again). A statement name's facts change only once the server parsed or closed it: a Parse of
+ * a name the server still holds fails there and keeps the old statement, so until the answer the name carries the
+ * facts of both (and a SQL PREPARE of a known name, whose outcome is not followed here, keeps both for good).
+ * Owns only this bookkeeping; decides nothing about access.
  */
 import { WardenError } from '../../errors.js';
 import type { MaskPlan } from '../../masking/plan.js';
@@ -35,7 +38,12 @@ export type Expected<F> =
   | { kind: 'query'; facts: F }
   | { kind: 'describe'; portal: string | undefined; own: boolean; facts: F }
   | { kind: 'execute'; portal: string }
-  | { kind: 'sync' };
+  | { kind: 'sync' }
+  /** A Parse or a Close of a statement: `before` is the name's facts until the server carried it out. */
+  | { kind: 'parse'; name: string; before: F | undefined; after: F }
+  | { kind: 'close'; name: string; before: F | undefined }
+  /** A Bind: a named portal that already exists (a DECLAREd cursor) keeps its own facts when the Bind fails. */
+  | { kind: 'bind'; portal: string; before: F | undefined; after: F };
 
 /** Plans of portals that were described but can produce no rows (NoData). */
 const NO_DATA: MaskPlan = { columns: [], empty: true };
@@ -81,13 +89,22 @@ export class ResultShapes<F extends ShapeFacts> {
       case 0x46: /* F */ this.described.clear(); this.push({ kind: 'query', facts: this.source.unknown }); return null;
       case 0x50: /* P */ {
         const parse = decodeParse(body);
-        this.statementFacts.set(parse.name, this.textFacts(parse.query));
+        const after = this.textFacts(parse.query);
+        if (this.skipping) return null;
+        // The server drops the unnamed statement before parsing; a named one it still holds stays on failure.
+        const before = parse.name === '' ? undefined : this.statementFacts.get(parse.name);
+        this.statementFacts.set(parse.name, before === undefined ? after : this.source.merge([before, after]));
+        this.push({ kind: 'parse', name: parse.name, before, after });
         return null;
       }
       case 0x42: /* B */ {
         const bind = decodeBind(body);
         this.described.delete(bind.portal);
-        this.portalFacts.set(bind.portal, this.statementFacts.get(bind.statement) ?? this.source.unknown);
+        const after = this.statementFacts.get(bind.statement) ?? this.source.unknown;
+        if (this.skipping) return null;
+        const before = bind.portal === '' ? undefined : this.portalFacts.get(bind.portal);
+        this.portalFacts.set(bind.portal, before === undefined ? after : this.source.merge([before, after]));
+        this.push({ kind: 'bind', portal: bind.portal, before, after });
         return null;
       }
       case 0x44: /* D */ {
@@ -99,7 +116,7 @@ export class ResultShapes<F extends ShapeFacts> {
       case 0x45: /* E */ return this.execute(decodeExecute(body).portal);
       case 0x43: /* C */ {
         const { which, name } = decodeDescribeOrClose(body);
-        if (which === 'S') this.statementFacts.delete(name);
+        if (which === 'S') this.push({ kind: 'close', name, before: this.statementFacts.get(name) });
         else this.described.delete(name);
         return null;
       }
@@ -130,7 +147,10 @@ export class ResultShapes<F extends ShapeFacts> {
       ...fetches.map((name) => this.portalFacts.get(name) ?? this.source.unknown),
       ...executes.map((name) => this.statementFacts.get(name) ?? this.source.unknown)]);
     for (const name of declares) this.portalFacts.set(name, merged);
-    for (const name of prepares) this.statementFacts.set(name, merged);
+    for (const name of prepares) {
+      const before = this.statementFacts.get(name);
+      this.statementFacts.set(name, before === undefined ? merged : this.source.merge([before, merged]));
+    }
     return merged;
   }
 
@@ -143,6 +163,24 @@ export class ResultShapes<F extends ShapeFacts> {
   /** What the upstream is answering now. */
   current(): Expected<F> | undefined {
     return this.queue[this.head];
+  }
+
+  /** ParseComplete, BindComplete or CloseComplete: the change at the head took effect. */
+  answered(): void {
+    const head = this.current();
+    if (head?.kind !== 'parse' && head?.kind !== 'close' && head?.kind !== 'bind') return;
+    this.shift();
+    if (head.kind === 'parse') this.statementFacts.set(head.name, head.after);
+    else if (head.kind === 'bind') this.portalFacts.set(head.portal, head.after);
+    else this.statementFacts.delete(head.name);
+  }
+
+  /** A Parse, Bind or Close the server did not carry out (it failed, or was skipped after an error): the name is as before. */
+  private undo(item: Expected<F>): void {
+    if (item.kind !== 'parse' && item.kind !== 'close' && item.kind !== 'bind') return;
+    const [facts, name] = item.kind === 'bind' ? [this.portalFacts, item.portal] : [this.statementFacts, item.name];
+    if (item.before === undefined) facts.delete(name);
+    else facts.set(name, item.before);
   }
 
   private shift(): void {
@@ -207,7 +245,10 @@ export class ResultShapes<F extends ShapeFacts> {
       this.queryPlan = null;
       return;
     }
-    while (this.current() !== undefined && this.current()!.kind !== 'sync') this.shift();
+    while (this.current() !== undefined && this.current()!.kind !== 'sync') {
+      this.undo(this.current()!);
+      this.shift();
+    }
     if (this.current() === undefined) this.skipping = true;
   }
 
@@ -216,6 +257,7 @@ export class ResultShapes<F extends ShapeFacts> {
     for (;;) {
       const head = this.current();
       if (head === undefined) break;
+      this.undo(head);
       this.shift();
       if (head.kind === 'sync' || head.kind === 'query') break;
     }

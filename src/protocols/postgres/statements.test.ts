@@ -63,6 +63,24 @@ describe('StatementTracker', () => {
     assert.deepEqual(summary(), ['SELECT 1/0:error 22012/0', 'SELECT 2:skipped/0', 'SELECT 3:SELECT 1/1']);
   });
 
+  test('what is sent after an error and before its Sync is skipped at once: nothing waits for an answer that never comes', async () => {
+    const { t, summary } = tracker();
+    const parsed: boolean[] = [];
+    t.sent('parse', (ok) => parsed.push(ok)); t.sent('bind'); t.execute(cmd('SELECT * FROM missing'));
+    assert.equal(t.failed({ code: '42P01', message: 'relation does not exist' }), true);
+    assert.equal(t.idle, true);
+    // Sent while the server discards everything up to the Sync (Warden held a message until the error came).
+    t.sent('parse', (ok) => parsed.push(ok)); t.execute(cmd('SELECT 2'));
+    assert.equal(t.idle, true, 'a wait for idle ends now, not at the Sync that may be queued behind it');
+    await t.whenIdle();
+    t.sent('sync');
+    t.ready('I');
+    t.sent('parse', (ok) => parsed.push(ok)); t.sent('bind'); t.execute(cmd('SELECT 3')); t.sent('sync');
+    t.answered('parse'); t.answered('bind'); t.completed('SELECT 1'); t.ready('I');
+    assert.deepEqual(parsed, [false, false, true]);
+    assert.deepEqual(summary(), ['SELECT * FROM missing:error 42P01/0', 'SELECT 2:skipped/0', 'SELECT 3:SELECT 1/1']);
+  });
+
   test('a failed Parse is attributed to the Execute of its batch', () => {
     const { t, summary } = tracker();
     t.sent('parse'); t.sent('bind'); t.execute(cmd('SELEC broken')); t.sent('sync');

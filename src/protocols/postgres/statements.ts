@@ -13,7 +13,7 @@ import { rowsFromCommandTag } from './codec.js';
 /** What a forwarded message waits for. */
 type Pending =
   | { kind: 'simple' | 'exec'; command: Command; startedAt: number; rows: number; tag?: string; error?: CommandOutcome['error'] }
-  | { kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync' };
+  | { kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync'; done?: (ok: boolean) => void };
 
 /** Receives each finished statement. */
 export type OutcomeSink = (command: Command, outcome: CommandOutcome) => void;
@@ -27,6 +27,12 @@ export class StatementTracker {
   private unsynced = 0;
   /** A Bind or Execute was forwarded since the last Sync (session-settings.ts: code may have run). */
   ranSinceSync = false;
+  /**
+   * After an error in an extended batch whose Sync was not forwarded yet: the server discards every message up to
+   * that Sync without answering, so what Warden forwards meanwhile is skipped at once, never waited for (a wait for
+   * its answer would last until the Sync, which may be queued behind the wait).
+   */
+  private skipping = false;
   /** Transaction status from the last ReadyForQuery ('I' idle, 'T' in a transaction, 'E' failed transaction). */
   transactionStatus: 'I' | 'T' | 'E' = 'I';
 
@@ -34,19 +40,28 @@ export class StatementTracker {
 
   /** A simple Query (possibly several statements) or a FunctionCall was sent; it ends at ReadyForQuery. */
   simple(command: Command): void {
-    this.queue.push({ kind: 'simple', command, startedAt: performance.now(), rows: 0 });
+    const item: Pending = { kind: 'simple', command, startedAt: performance.now(), rows: 0 };
+    if (this.skipping) this.finish(item, { skipped: true });
+    else this.queue.push(item);
   }
 
   /** An Execute was sent; it ends at its CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse. */
   execute(command: Command): void {
-    this.queue.push({ kind: 'exec', command, startedAt: performance.now(), rows: 0 });
+    const item: Pending = { kind: 'exec', command, startedAt: performance.now(), rows: 0 };
+    if (this.skipping) this.finish(item, { skipped: true });
+    else this.queue.push(item);
     this.unsynced++;
     this.ranSinceSync = true;
   }
 
-  /** A Parse, Bind, Describe, Close or Sync was sent. */
-  sent(kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync'): void {
-    this.queue.push({ kind });
+  /**
+   * A Parse, Bind, Describe, Close or Sync was sent. `done` learns whether the server carried it out (its answer
+   * came) or not (it failed, or was skipped after an error): the gate's statement names follow the server's this way.
+   */
+  sent(kind: 'parse' | 'bind' | 'describe' | 'close' | 'sync', done?: (ok: boolean) => void): void {
+    if (kind === 'sync') this.skipping = false;
+    if (this.skipping) done?.(false);
+    else this.queue.push(done ? { kind, done } : { kind });
     this.unsynced = kind === 'sync' ? 0 : this.unsynced + 1;
     if (kind === 'sync') this.ranSinceSync = false;
     else if (kind === 'bind') this.ranSinceSync = true;
@@ -90,7 +105,7 @@ export class StatementTracker {
 
   /** ParseComplete, BindComplete, CloseComplete, RowDescription/NoData of a Describe. */
   answered(kind: 'parse' | 'bind' | 'describe' | 'close'): void {
-    if (this.queue[0]?.kind === kind) this.shift();
+    if (this.queue[0]?.kind === kind) settle(this.shift(), true);
   }
 
   /** CommandComplete (tag), EmptyQueryResponse (tag '') or PortalSuspended (tag undefined). */
@@ -113,18 +128,21 @@ export class StatementTracker {
       return true;
     }
     const failedItem = this.shift();
+    settle(failedItem, false);
     if (failedItem.kind === 'exec') failedItem.error = error;
     this.finish(failedItem, {});
     // The statement that failed is the Execute of this batch even when Parse or Bind was what failed.
     let attributed = failedItem.kind === 'exec';
     while (this.queue.length > 0 && this.queue[0].kind !== 'sync') {
       const skipped = this.shift();
+      settle(skipped, false);
       if (skipped.kind === 'exec' && !attributed) {
         skipped.error = error;
         this.finish(skipped, {});
         attributed = true;
       } else this.finish(skipped, { skipped: true });
     }
+    if (this.queue.length === 0) this.skipping = true;
     return attributed || failedItem.kind === 'exec';
   }
 
@@ -133,6 +151,7 @@ export class StatementTracker {
     this.transactionStatus = status;
     while (this.queue.length > 0) {
       const item = this.shift();
+      settle(item, false);
       this.finish(item, item.kind === 'exec' ? { skipped: true } : {});
       if (item.kind === 'sync' || item.kind === 'simple') break;
     }
@@ -176,4 +195,9 @@ export class StatementTracker {
     }
     this.sink(item.command, outcome);
   }
+}
+
+/** Tells a Parse's or Close's owner whether the server carried it out. */
+function settle(item: Pending, ok: boolean): void {
+  if ('done' in item) item.done?.(ok);
 }
