@@ -8,6 +8,7 @@ import { WardenError } from '../errors.js';
 import { approvalsMigration } from './migrations-approvals.js';
 import { identityMigration } from './migrations-identity.js';
 import { policiesMigration } from './migrations-policies.js';
+import { sshHostKeysMigration } from './migrations-ssh-host-keys.js';
 import { tokenOriginsMigration } from './migrations-token-origins.js';
 
 /** `001_initial`: targets, tokens, sessions and session events. */
@@ -87,6 +88,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '003_approvals': approvalsMigration,
   '004_identity': identityMigration,
   '005_token_origins': tokenOriginsMigration,
+  '007_ssh_host_keys': sshHostKeysMigration,
 };
 
 /** Serves MIGRATIONS to kysely's Migrator without touching the file system. */

@@ -132,6 +132,15 @@ export interface IdentityProvidersTable {
   updated_at: string;
 }
 
+/** `ssh_host_keys`: host keys of SSH servers seen first (trust on first use), by `host:port` (migration 007). */
+export interface SshHostKeysTable {
+  endpoint: string;
+  fingerprint: string;
+  public_key: string;
+  target: string;
+  first_seen_at: string;
+}
+
 /** Every table Warden's store knows, as kysely's `Database` type parameter. */
 export interface Database {
   targets: TargetsTable;
@@ -143,4 +152,5 @@ export interface Database {
   service_accounts: ServiceAccountsTable;
   api_keys: ApiKeysTable;
   identity_providers: IdentityProvidersTable;
+  ssh_host_keys: SshHostKeysTable;
 }

@@ -6,9 +6,11 @@
 import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
 import type { ApprovalRepository } from './approval-types.js';
 import type { IdentityProviderRepository, ServiceAccountRepository, UserRepository } from './identity-types.js';
+import type { SshHostKeyRepository } from './ssh-host-key-types.js';
 
 export type * from './approval-types.js';
 export type * from './identity-types.js';
+export type * from './ssh-host-key-types.js';
 
 /** A target as stored: connection facts plus the vault-encrypted password. */
 export interface TargetRecord {
@@ -173,5 +175,6 @@ export interface Store {
   users: UserRepository;
   serviceAccounts: ServiceAccountRepository;
   identityProviders: IdentityProviderRepository;
+  sshHostKeys: SshHostKeyRepository;
   close(): Promise<void>;
 }
