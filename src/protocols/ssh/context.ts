@@ -1,0 +1,31 @@
+/**
+ * What every channel of one SSH connection shares: its Warden session, the pipeline, the logged-in upstream
+ * client, the connection's activity clock (idle timeout) and its list of open channels (so revocation can tell
+ * each one why it ends). Types only.
+ */
+import type { Client } from 'ssh2';
+import type { Logger } from 'pino';
+import type { SessionPipeline } from '../../session/pipeline.js';
+import type { Session } from '../../session/session.js';
+
+/** An open caller channel, as the connection sees it when it must end. */
+export interface TrackedChannel {
+  /** Writes one line to the caller (stderr; with a terminal, the terminal). */
+  tell(message: string): void;
+  /** Ends the channel with exit status 1. */
+  end(): void;
+}
+
+/** One caller connection after login. */
+export interface ConnectionContext {
+  session: Session;
+  pipeline: SessionPipeline;
+  logger: Logger;
+  upstream: Client;
+  /** Why the connection is ending, once it is; new requests are refused then. */
+  readonly ending: string | undefined;
+  /** Marks activity (for the idle timeout). */
+  touch(): void;
+  /** Registers an open channel; returns the function that unregisters it. */
+  track(channel: TrackedChannel): () => void;
+}
