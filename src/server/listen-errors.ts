@@ -10,6 +10,7 @@ import type { ServerConfig } from './config.js';
 const LISTENERS = {
   api: { label: 'control API', flag: '--api-port', env: 'WARDEN_API_PORT', key: 'apiPort' },
   postgres: { label: 'PostgreSQL listener', flag: '--postgres-port', env: 'WARDEN_POSTGRES_PORT', key: 'postgresPort' },
+  ssh: { label: 'SSH listener', flag: '--ssh-port', env: 'WARDEN_SSH_PORT', key: 'sshPort' },
 } as const;
 
 /** The WardenError for a listener that could not bind; unknown failures stay internal. */

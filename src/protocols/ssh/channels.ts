@@ -125,7 +125,7 @@ function openUpstream(conn: ConnectionContext, kind: Kind, text: string, pty: Ps
     const client = conn.upstream;
     if (kind === 'exec') client.exec(text, { pty: ptyOptions ?? false, env }, done);
     else if (kind === 'shell') client.shell(ptyOptions ?? false, { env }, done);
-    else client.subsystem(text, done);
+    else client.subsys(text, done);
   });
 }
 
