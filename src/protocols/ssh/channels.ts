@@ -6,6 +6,7 @@
  * request becomes one line on the caller's stderr and exit status 1; nothing reaches the target.
  * It never decides on its own; interactive input goes through shell-input.ts, which judges each line.
  */
+import type { Readable, Writable } from 'node:stream';
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession } from 'ssh2';
 import type { Command, Verdict } from '../../session/types.js';
 import { REFUSED_EXIT_STATUS } from './errors.js';
@@ -96,6 +97,8 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
     }
     void Promise.resolve(verdict).then(async (v) => {
       if (v.effect === 'deny') return refuse(v.message);
+      // SFTP packets are binary: content masking could not inspect them, so they never pass unmasked.
+      if (kind === 'subsystem' && conn.mask !== null) return refuse('file transfer is not available while masking rules apply to this session');
       if (conn.ending !== undefined || !stream.writable) return;
       command.decision = v.note;
       try {
@@ -129,6 +132,17 @@ function openUpstream(conn: ConnectionContext, kind: Kind, text: string, pty: Ps
   });
 }
 
+/** Sends one output stream of the target to the caller, masked when rules say so; resolves once it all went. */
+function route(conn: ConnectionContext, from: Readable, to: Writable): Promise<void> {
+  const source = conn.mask ? from.pipe(conn.mask()) : from;
+  source.pipe(to, { end: false });
+  // end:false: the caller's channel must get the exit status before it closes, or ssh reports 255.
+  return new Promise((resolve) => {
+    source.once('end', resolve);
+    source.once('close', resolve);
+  });
+}
+
 /** Relays a started channel until both sides closed; records how the program ended. */
 function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientChannel, command: Command, interactive: boolean): void {
   const started = Date.now();
@@ -137,9 +151,7 @@ function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientC
   upstream.on('error', () => {});
   upstream.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
   upstream.stderr.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
-  // end:false: the caller's channel must get the exit status before it closes, or ssh reports 255.
-  upstream.pipe(stream, { end: false });
-  upstream.stderr.pipe(stream.stderr, { end: false });
+  const outputs = Promise.all([route(conn, upstream, stream), route(conn, upstream.stderr, stream.stderr)]);
   if (interactive) {
     const input = new ShellInput(conn, stream, upstream);
     upstream.on('data', (d: Buffer) => input.observeOutput(d));
@@ -154,14 +166,18 @@ function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientC
     exit = { code, signal, coreDumped, description };
   });
   upstream.on('close', () => {
-    if (stream.writable) {
-      if (exit?.signal) stream.exit(exit.signal.replace(/^SIG/, ''), exit.coreDumped ?? false, exit.description ?? '');
-      else if (exit && exit.code !== null) stream.exit(exit.code);
-      stream.end();
-    }
-    const outcome = exit?.signal ? `signal ${exit.signal}` : exit && exit.code !== null ? `exit ${exit.code}` : 'closed';
-    conn.pipeline.onOutcome(conn.session, command, { durationMs: Date.now() - started, tag: outcome });
-    conn.pipeline.onEvent(conn.session, 'ssh.channel.end', { kind: command.kind, outcome, bytesOut });
+    // Everything the target sent (masked output may still be flushing) reaches the caller before its exit status.
+    const flushed = Promise.race([outputs, new Promise((r) => setTimeout(r, 2000).unref())]);
+    void flushed.then(() => {
+      if (stream.writable) {
+        if (exit?.signal) stream.exit(exit.signal.replace(/^SIG/, ''), exit.coreDumped ?? false, exit.description ?? '');
+        else if (exit && exit.code !== null) stream.exit(exit.code);
+        stream.end();
+      }
+      const outcome = exit?.signal ? `signal ${exit.signal}` : exit && exit.code !== null ? `exit ${exit.code}` : 'closed';
+      conn.pipeline.onOutcome(conn.session, command, { durationMs: Date.now() - started, tag: outcome });
+      conn.pipeline.onEvent(conn.session, 'ssh.channel.end', { kind: command.kind, outcome, bytesOut });
+    });
   });
   // The caller closed its channel first (ssh killed, Ctrl-C on a forward): close the target's too.
   stream.on('close', () => upstream.close());

@@ -7,6 +7,7 @@ import type { Client } from 'ssh2';
 import type { Logger } from 'pino';
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
+import type { MaskingStream } from './output-masking.js';
 
 /** An open caller channel, as the connection sees it when it must end. */
 export interface TrackedChannel {
@@ -22,6 +23,8 @@ export interface ConnectionContext {
   pipeline: SessionPipeline;
   logger: Logger;
   upstream: Client;
+  /** Makes the masking stream for one output stream, or null when no masking rule scans content. */
+  mask: (() => MaskingStream) | null;
   /** Why the connection is ending, once it is; new requests are refused then. */
   readonly ending: string | undefined;
   /** Marks activity (for the idle timeout). */

@@ -18,6 +18,7 @@ import type { AuthFailureLimiter } from './auth-limiter.js';
 import { serveSessionChannel } from './channels.js';
 import type { ConnectionContext, TrackedChannel } from './context.js';
 import { serveForwarding } from './forwarding.js';
+import { MaskingStream } from './output-masking.js';
 import { sshCredentials } from './definition.js';
 import { connectUpstream } from './upstream.js';
 
@@ -102,8 +103,10 @@ async function serve(client: Connection, session: Session, upstream: Client, clo
   const channels = new Set<TrackedChannel>();
   let ending: string | undefined;
   let lastActivity = Date.now();
+  const masking = pipeline.masking(session);
   const conn: ConnectionContext = {
     session, pipeline, logger, upstream,
+    mask: masking.rules.length > 0 ? MaskingStream.forRules(masking.rules, masking.hashKey) : null,
     get ending() { return ending; },
     touch: () => { lastActivity = Date.now(); },
     track: (channel) => {
