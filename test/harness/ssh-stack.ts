@@ -74,7 +74,7 @@ export async function startSshStack(options: { sshd?: StartSshdOptions; wardenAr
   await warden.applyPolicy(options.policy ?? ALLOW_ALL_POLICY);
   const sshOptions = (): string[] => ['-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'StrictHostKeyChecking=yes', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1',
-    '-o', 'ConnectTimeout=20', '-o', 'LogLevel=ERROR', '-F', '/dev/null'];
+    '-o', 'ConnectTimeout=20', '-F', '/dev/null'];
   const env = (o: RunOptions) => ({ ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0',
     WARDEN_SSH_TOKEN: o.token, ...o.env });
   return {

@@ -47,9 +47,13 @@ export function login(client: Connection, clientAddress: string, sourceIp: strin
   const methods = deps.publicKeys ? ['publickey', 'password', 'keyboard-interactive'] as const : ['password', 'keyboard-interactive'] as const;
   let failures = 0;
   let busy = false;
+  let lastBanner = '';
   return new Promise((resolve) => {
     const refuse = (ctx: AuthContext, err: WardenError | undefined, counts: boolean): void => {
-      if (err) sendAuthBanner(client, callerLine(err));
+      // Clients try keyboard-interactive and then password with the same token: say the same reason once.
+      const banner = err ? callerLine(err) : '';
+      if (banner !== '' && banner !== lastBanner) sendAuthBanner(client, banner);
+      lastBanner = banner || lastBanner;
       if (counts) {
         failures++;
         deps.limiter.failed(sourceIp);
@@ -112,7 +116,7 @@ export function login(client: Connection, clientAddress: string, sourceIp: strin
 /** Asks for the token with one hidden prompt. */
 function askToken(ctx: KeyboardAuthContext): Promise<CallerCredential | undefined> {
   return new Promise((resolve) => {
-    ctx.prompt([{ prompt: TOKEN_PROMPT, echo: false }], 'Warden', 'Enter your Warden token.', (answers) => {
+    ctx.prompt([{ prompt: TOKEN_PROMPT, echo: false }], (answers) => {
       const token = answers?.[0] ?? '';
       resolve({ kind: 'token', token });
     });
