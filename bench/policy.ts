@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { analyzeSql, clearSqlAnalysisCache, initSqlAnalysis } from '../src/analysis/sql/analyze.js';
 import { evaluate } from '../src/policy/evaluate.js';
+import { postgresProtocol } from '../src/protocols/postgres/definition.js';
 import { parsePolicyDocuments } from '../src/policy/load.js';
 import { GUARDRAILS_YAML } from '../src/policy/test-fixtures.js';
 import type { Subject, Target } from '../src/session/types.js';
@@ -39,7 +40,9 @@ for (const [name, make] of STATEMENTS) {
   analyzeSql(text);
   const hit = timePer(200_000, () => analyzeSql(text));
   const reuse = timePer(50_000, (i) => analyzeSql(make(100_000 + i)));
-  const analysis = analyzeSql(text);
-  const evaluation = timePer(200_000, () => evaluate(GUARDRAILS, { subject, target, analysis }, { defaultEffect: 'deny' }));
+  const command = { protocol: 'postgres', kind: 'sql', text };
+  const analysis = postgresProtocol.analyse(command, undefined);
+  const evaluation = timePer(200_000, () => evaluate(GUARDRAILS, { subject, target, analysis, protocol: postgresProtocol },
+    { defaultEffect: 'deny' }));
   console.log(`${name.padEnd(18)} ${miss.toFixed(1).padStart(13)} ${hit.toFixed(2).padStart(10)} ${reuse.toFixed(1).padStart(12)} ${evaluation.toFixed(2).padStart(9)}`);
 }

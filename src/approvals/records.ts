@@ -5,7 +5,6 @@
  * It must never decide who may approve: that is eligibility.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { StatementClass } from '../analysis/sql/types.js';
 import { WardenError } from '../errors.js';
 import { principalKey } from '../identity/principal.js';
 import { ADMIN_GROUP } from '../identity/tokens.js';
@@ -39,7 +38,7 @@ export interface StatementApprovalInput {
   subject: Subject;
   target: string;
   statement: string;
-  classes: StatementClass[];
+  classes: string[];
   reason: string | null;
   rule: string;
   requirement: ApprovalRequirement;

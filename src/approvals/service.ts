@@ -7,7 +7,6 @@
  * the control API do); its timers are unref'd so they never keep Warden alive.
  */
 import type { Logger } from 'pino';
-import type { StatementClass } from '../analysis/sql/types.js';
 import { WardenError } from '../errors.js';
 import { principalKey } from '../identity/principal.js';
 import type { Subject } from '../session/types.js';
@@ -150,7 +149,7 @@ export class ApprovalService {
   }
 
   /** An unexpired, unrevoked statement grant for this subject on this target covering every class in `classes`. */
-  async findGrant(subject: Subject, target: string, classes: readonly StatementClass[]): Promise<GrantRecord | undefined> {
+  async findGrant(subject: Subject, target: string, classes: readonly string[]): Promise<GrantRecord | undefined> {
     if (classes.length === 0) return undefined; // nothing to cover means nothing was judged: fail closed
     const at = new Date(this.#now()).toISOString();
     const grants = await this.#store.approvals.activeGrants({ kind: 'statement', subject: principalKey(subject.id, subject.chain), target, at });

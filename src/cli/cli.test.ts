@@ -151,7 +151,8 @@ describe('targets', () => {
     assert.equal(r.code, 0, r.stderr);
     const view = JSON.parse(r.stdout);
     assert.deepEqual([view.tls, view.hasCa, view.hasPassword, view.port], ['verify-full', true, false, 5433]);
-    assert.equal((await fx.store.targets.get('pg-ca'))?.ca, cert);
+    const stored = await fx.store.targets.get('pg-ca');
+    assert.equal(stored?.type === 'postgres' ? stored.ca : undefined, cert);
   });
 
   test('bad add invocations', async () => {

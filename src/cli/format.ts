@@ -48,17 +48,28 @@ export function targetsTable(targets: TargetView[], wide = false): string {
   if (targets.length === 0) return 'no targets\n';
   return table(
     ['name', 'type', 'address', 'database', 'user', 'tls', 'password', ...(wide ? ['ca', 'created', 'updated'] : []), 'labels'],
-    targets.map((t) => [t.name, t.type, `${t.host}:${t.port}`, t.database, t.user, t.tls, t.hasPassword ? 'yes' : 'no',
-      ...(wide ? [t.hasCa ? 'custom' : 'system', shortTime(t.createdAt), shortTime(t.updatedAt)] : []), labels(t.labels)]),
+    targets.map((t) => [t.name, t.type, `${t.host}:${t.port}`, t.database ?? '-', t.user, t.tls ?? '-', secretsShown(t),
+      ...(wide ? [t.type === 'postgres' ? (t.hasCa ? 'custom' : 'system') : '-', shortTime(t.createdAt), shortTime(t.updatedAt)] : []),
+      labels(t.labels)]),
   );
+}
+
+/** The `password` column: whether a password (and, for ssh, a private key) is stored; never the secret itself. */
+function secretsShown(t: TargetView): string {
+  const stored = [...(t.hasPassword ? ['yes'] : []), ...(t.hasPrivateKey ? ['key'] : [])];
+  return t.hasPrivateKey && t.hasPassword ? 'yes+key' : stored[0] ?? 'no';
 }
 
 /** One target, one field per line. */
 export function targetDetails(t: TargetView): string {
+  const own: [string, string][] = t.type === 'postgres'
+    ? [['database', t.database ?? '-'], ['user', t.user], ['tls', t.tls ?? '-'],
+      ['password', t.hasPassword ? 'set (encrypted)' : 'none'], ['ca', t.hasCa ? 'custom' : 'system']]
+    : [['user', t.user], ['password', t.hasPassword ? 'set (encrypted)' : 'none'],
+      ['key', t.hasPrivateKey ? 'set (encrypted)' : 'none'],
+      ['host key', t.hostKeyFingerprint ?? 'not pinned yet (the first key seen is recorded)']];
   const rows: [string, string][] = [
-    ['name', t.name], ['type', t.type], ['address', `${t.host}:${t.port}`], ['database', t.database],
-    ['user', t.user], ['tls', t.tls], ['password', t.hasPassword ? 'set (encrypted)' : 'none'],
-    ['ca', t.hasCa ? 'custom' : 'system'], ['labels', labels(t.labels)],
+    ['name', t.name], ['type', t.type], ['address', `${t.host}:${t.port}`], ...own, ['labels', labels(t.labels)],
     ['created', shortTime(t.createdAt)], ['updated', shortTime(t.updatedAt)],
   ];
   return rows.map(([k, v]) => `${k.padEnd(9)} ${oneLine(v)}`).join('\n') + '\n';

@@ -12,6 +12,7 @@ import type { ServiceAccounts } from '../identity/service-accounts.js';
 import type { SignInService } from '../identity/signin.js';
 import type { KillSwitch } from '../session/kill-switch.js';
 import type { TokenService } from '../identity/tokens.js';
+import type { ProtocolRegistry } from '../session/protocol-registry.js';
 import type { PolicyCatalog } from '../session/policy-catalog.js';
 import type { Store } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
@@ -47,6 +48,8 @@ export interface ControlDeps {
   policies: PolicyCatalog;
   /** What `POST /api/policy/test` assumes for statements no rule decides (the server's configured default). */
   defaultEffect: 'allow' | 'deny';
+  /** The protocols Warden speaks: target specs, analysers and policy vocabulary come from here. */
+  protocols: ProtocolRegistry;
   /** Approval requests and decisions; its routes take any valid token (approvers need not be admins). */
   approvals: ApprovalService;
   /** Identity provider resources and the end of every person's sign-in (OIDC, SAML). */

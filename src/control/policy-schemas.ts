@@ -71,20 +71,25 @@ export interface PolicyTestBody {
   kind?: PrincipalKind;
   groups?: string[];
   target: string;
-  sql: string;
+  /** The command to judge, in the target's protocol (a query string, a shell command). */
+  command?: string;
+  /** The former name of `command` (SQL), still accepted. */
+  sql?: string;
 }
 
 /** Schema of PolicyTestBody. */
 export const policyTestBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['user', 'target', 'sql'],
+  required: ['user', 'target'],
+  oneOf: [{ required: ['command'] }, { required: ['sql'] }],
   properties: {
     user: { type: 'string', minLength: 1, maxLength: 255 },
     kind: { type: 'string', enum: PRINCIPAL_KINDS, default: 'user' },
     groups: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 255 }, maxItems: 256 },
     target: { type: 'string', pattern: TARGET_NAME_PATTERN },
-    sql: { type: 'string', minLength: 1, description: 'the query string to judge; it is never run' },
+    command: { type: 'string', minLength: 1, description: 'the command to judge in the target\'s protocol; it is never run' },
+    sql: { type: 'string', minLength: 1, description: 'former name of `command`' },
   },
 } as const;
 
@@ -102,6 +107,7 @@ export const policyTestResponse = {
       properties: { groups: strings, users: strings, count: { type: 'integer' }, timeoutSeconds: { type: 'integer' } },
     },
     classes: strings,
+    protocol: { type: 'string', description: 'the target\'s protocol' },
     statements: {
       type: 'array',
       items: {
@@ -109,12 +115,13 @@ export const policyTestResponse = {
         required: ['text', 'kind', 'classes', 'tables', 'schemas', 'functions', 'unboundedWrite'],
         properties: {
           text: { type: 'string' },
-          kind: { type: 'string', description: 'the parser node type, e.g. InsertStmt' },
+          kind: { type: 'string', description: 'SQL: the parser node type, e.g. InsertStmt; else the command kind' },
           classes: strings,
           tables: strings,
           schemas: strings,
           functions: strings,
           unboundedWrite: { type: 'boolean' },
+          attributes: { type: 'object', additionalProperties: strings, description: 'match attributes (programs, paths, ...)' },
         },
       },
     },

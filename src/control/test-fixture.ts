@@ -3,6 +3,8 @@
  * data directory, a control API built on them and an admin token. Used by the control and CLI tests; never by
  * production code (it issues admin tokens freely).
  */
+import { installPolicyProtocols } from '../policy/vocabulary.js';
+import { builtinProtocols } from '../protocols/builtin.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +59,8 @@ export interface ControlFixtureOptions {
 /** Builds a fresh fixture in its own temporary directory. */
 export async function createControlFixture(options: ControlFixtureOptions = {}): Promise<ControlFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warden-control-'));
+  const protocols = builtinProtocols();
+  installPolicyProtocols(protocols);
   const store = await openStore({ kind: 'sqlite', path: join(dataDir, 'warden.db') });
   const vault = await Vault.loadOrCreate(dataDir);
   const tokens = await TokenService.create({ store, dataDir });
@@ -81,6 +85,7 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
     recorder: { flush: async () => void flushes++ },
     version: '0.0.0-test',
     policies: await PolicyCatalog.load(store),
+    protocols,
     defaultEffect: options.defaultEffect ?? 'deny',
     approvals: await ApprovalService.create({ store, logger, notifier }),
     signIn,

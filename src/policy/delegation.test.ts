@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Subject } from '../session/types.js';
-import { evaluate, maskRulesFor, mayAccess, restrictionViews } from './evaluate.js';
+import { maskRulesFor, mayAccess, restrictionViews } from './evaluate.js';
 import { parsePolicyDocuments } from './load.js';
 import type { Policy } from './schema.js';
-import { analysis, stmt, subject, target } from './test-fixtures.js';
+import { analysis, evaluateSql as evaluate, stmt, subject, target } from './test-fixtures.js';
 
 const prod = target('pg-prod');
 const DENY = { defaultEffect: 'deny' as const };

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { STATEMENT_CLASSES, type SqlAnalysis } from '../analysis/sql/types.js';
 import type { Subject, Target } from '../session/types.js';
-import { evaluate, maskRulesFor, mayAccess, type EvaluateOptions } from './evaluate.js';
+import { maskRulesFor, mayAccess, type EvaluateOptions } from './evaluate.js';
 import { parsePolicyDocuments } from './load.js';
 import type { Policy } from './schema.js';
-import { analysis, GUARDRAILS_YAML, MASKING_YAML, stmt, subject, target } from './test-fixtures.js';
+import { analysis, evaluateSql as evaluate, GUARDRAILS_YAML, MASKING_YAML, stmt, subject, target } from './test-fixtures.js';
 
 const DENY: EvaluateOptions = { defaultEffect: 'deny' };
 const guardrails = parsePolicyDocuments(GUARDRAILS_YAML);

@@ -42,10 +42,10 @@
  *    or a grant); Decision.classes is the sorted union of all statements' classes; Decision.grant is true when the
  *    access grant allowed the deciding pair.
  */
-import type { StatementAnalysis, StatementClass } from '../analysis/sql/types.js';
 import { parseDuration } from '../identity/duration.js';
+import type { AnalysedUnit, ProtocolDefinition } from '../session/protocol.js';
 import type { Subject, Target } from '../session/types.js';
-import { statementMatches, subjectMatches, targetMatches } from './match.js';
+import { ruleFitsProtocol, subjectMatches, targetMatches, unitMatches } from './match.js';
 import { DEFAULT_APPROVAL_TIMEOUT, type MaskItem, type Policy, type PolicyRule } from './schema.js';
 import type { Decision, Effect, EvaluationInput } from './types.js';
 
@@ -85,33 +85,34 @@ function stronger(a: PairOutcome, b: PairOutcome): boolean {
 
 /** Decides one query string; see the module header for the exact, ordered semantics. */
 export function evaluate(policies: readonly Policy[], input: EvaluationInput, options: EvaluateOptions): Decision {
-  const { subject, target, analysis } = input;
-  // The analysis already holds the union (sorted); recomputing it per statement is wasted work on the data path.
-  const classes = analysis.classes.length > 0 || analysis.statements.length === 0 ? [...analysis.classes] : unionClasses(analysis.statements);
-  if (analysis.statements.length === 0) return { effect: 'allow', classes };
-  // A statement that would change how the server reads statements is refused before any rule (item 0 below).
+  const { subject, target, analysis, protocol } = input;
+  // The analysis already holds the union (sorted); recomputing it per command is wasted work on the data path.
+  const classes = analysis.classes.length > 0 || analysis.units.length === 0 ? [...analysis.classes] : unionClasses(analysis.units);
+  if (analysis.units.length === 0) return { effect: 'allow', classes };
+  // A command that would change how the server reads commands is refused before any rule (item 0 below).
   if (analysis.refusal !== undefined) return { effect: 'deny', classes, message: analysis.refusal };
-  const candidates = applicableRules(policies, subject, target);
+  const candidates = applicableRules(policies, subject, target, protocol);
   let best: PairOutcome | undefined;
-  const defaultDenied = new Set<StatementClass>();
-  for (const statement of analysis.statements) {
-    for (const cls of statement.classes) {
-      const outcome = decidePair(candidates, statement, cls, options);
+  const defaultDenied = new Set<string>();
+  for (const unit of analysis.units) {
+    for (const cls of unit.classes) {
+      const outcome = decidePair(candidates, unit, cls, options, protocol);
       if (outcome.source === 'default' && outcome.effect === 'deny') defaultDenied.add(cls);
       if (best === undefined || stronger(outcome, best)) best = outcome;
     }
   }
   // A statement always has a class (the analysis guarantees it), but fail closed if one ever arrives without.
   if (best === undefined) best = { effect: 'deny', source: 'default' };
-  return toDecision(best, classes, [...defaultDenied].sort(), subject, target);
+  return toDecision(best, classes, [...defaultDenied].sort(), subject, target, protocol);
 }
 
 /**
  * Whether any allow or require_approval rule of the subject's own could ever apply to it on this target (ignoring
  * `match`); rules that apply only through its delegation chain give no access.
  */
-export function mayAccess(policies: readonly Policy[], subject: Subject, target: Target): boolean {
-  return applicableRules(policies, subject, target).some((c) => c.own && c.rule.effect !== 'deny');
+export function mayAccess(policies: readonly Policy[], subject: Subject, target: Target,
+  protocol?: ProtocolDefinition): boolean {
+  return applicableRules(policies, subject, target, protocol).some((c) => c.own && c.rule.effect !== 'deny');
 }
 
 /**
@@ -119,8 +120,9 @@ export function mayAccess(policies: readonly Policy[], subject: Subject, target:
  * (not one that applies only through its delegation chain) that applies to it and the target says
  * `sessionOutlivesToken: true`. Default: no, the session ends with its token.
  */
-export function sessionMayOutliveToken(policies: readonly Policy[], subject: Subject, target: Target): boolean {
-  return applicableRules(policies, subject, target).some((c) => c.own && c.rule.effect === 'allow' && c.rule.sessionOutlivesToken === true);
+export function sessionMayOutliveToken(policies: readonly Policy[], subject: Subject, target: Target,
+  protocol?: ProtocolDefinition): boolean {
+  return applicableRules(policies, subject, target, protocol).some((c) => c.own && c.rule.effect === 'allow' && c.rule.sessionOutlivesToken === true);
 }
 
 /**
@@ -155,28 +157,36 @@ function appliesTo(rule: PolicyRule, subject: Subject, target: Target): boolean 
 }
 
 /**
- * Memo of applicableRules: a session evaluates every statement with the same policies array (the catalog swaps the
- * array on change), subject and target objects, so their applicable rules are computed once per session.
+ * Memo of applicableRules: a session evaluates every command with the same policies array (the catalog swaps the
+ * array on change), subject, target and protocol objects, so their applicable rules are computed once per session.
  */
-const applicableMemo = new WeakMap<readonly Policy[], WeakMap<Subject, WeakMap<Target, Candidate[]>>>();
+const applicableMemo = new WeakMap<readonly Policy[], WeakMap<Subject, WeakMap<Target, Map<ProtocolDefinition | undefined, Candidate[]>>>>();
 
-/** Rules with an effect that apply to the subject and target, in evaluation order. */
-function applicableRules(policies: readonly Policy[], subject: Subject, target: Target): Candidate[] {
+/**
+ * Rules with an effect that apply to the subject and target, in evaluation order; with `protocol`, only those whose
+ * match keys are that protocol's (a rule written for another protocol never applies).
+ */
+function applicableRules(policies: readonly Policy[], subject: Subject, target: Target,
+  protocol: ProtocolDefinition | undefined): Candidate[] {
   let bySubject = applicableMemo.get(policies);
   if (!bySubject) applicableMemo.set(policies, (bySubject = new WeakMap()));
   let byTarget = bySubject.get(subject);
   if (!byTarget) bySubject.set(subject, (byTarget = new WeakMap()));
-  let rules = byTarget.get(target);
-  if (!rules) byTarget.set(target, (rules = computeApplicableRules(policies, subject, target)));
+  let byProtocol = byTarget.get(target);
+  if (!byProtocol) byTarget.set(target, (byProtocol = new Map()));
+  let rules = byProtocol.get(protocol);
+  if (!rules) byProtocol.set(protocol, (rules = computeApplicableRules(policies, subject, target, protocol)));
   return rules;
 }
 
-function computeApplicableRules(policies: readonly Policy[], subject: Subject, target: Target): Candidate[] {
+function computeApplicableRules(policies: readonly Policy[], subject: Subject, target: Target,
+  protocol: ProtocolDefinition | undefined): Candidate[] {
   const out: Candidate[] = [];
   const views = restrictionViews(subject).slice(1);
   for (const policy of ordered(policies)) {
     for (const rule of policy.rules) {
       if (rule.effect === undefined) continue;
+      if (protocol !== undefined && !ruleFitsProtocol(rule, protocol)) continue;
       const own = appliesTo(rule, subject, target);
       // Restrictions of every link of a delegation chain stay with the token; allows are the caller's own only.
       if (!own && (rule.effect === 'allow' || !views.some((view) => appliesTo(rule, view, target)))) continue;
@@ -203,9 +213,10 @@ export function restrictionViews(subject: Subject): Subject[] {
 
 function decidePair(
   candidates: readonly Candidate[],
-  statement: StatementAnalysis,
-  cls: StatementClass,
+  unit: AnalysedUnit,
+  cls: string,
   options: EvaluateOptions,
+  protocol: ProtocolDefinition,
 ): PairOutcome {
   let approval: Candidate | undefined;
   let ownApproval = false;
@@ -215,7 +226,7 @@ function decidePair(
     // Skip matching work for effects that can no longer change this pair's outcome.
     if (effect === 'allow' && (allow !== undefined || ownApproval)) continue;
     if (effect === 'require_approval' && approval !== undefined && (ownApproval || !candidate.own)) continue;
-    if (!statementMatches(candidate.rule, statement, cls, effect !== 'allow')) continue;
+    if (!unitMatches(candidate.rule, unit, cls, effect !== 'allow', protocol)) continue;
     if (effect === 'deny') return { effect, candidate, source: 'rule' };
     if (effect === 'require_approval') {
       approval ??= candidate;
@@ -234,10 +245,11 @@ function decidePair(
 
 function toDecision(
   best: PairOutcome,
-  classes: StatementClass[],
-  defaultDenied: StatementClass[],
+  classes: string[],
+  defaultDenied: string[],
   subject: Subject,
   target: Target,
+  protocol: ProtocolDefinition,
 ): Decision {
   const decision: Decision = { effect: best.effect, classes };
   if (best.source === 'grant') decision.grant = true;
@@ -245,7 +257,7 @@ function toDecision(
   if (candidate === undefined) {
     if (best.effect === 'deny') {
       const listed = defaultDenied.length > 0 ? defaultDenied.join(', ') : 'these';
-      decision.message = `no policy allows ${listed} statements for ${subject.id} on target "${target.name}"`;
+      decision.message = `no policy allows ${listed} ${protocol.unitsNoun ?? 'commands'} for ${subject.id} on target "${target.name}"`;
     }
     return decision;
   }
@@ -264,8 +276,8 @@ function toDecision(
   return decision;
 }
 
-function unionClasses(statements: readonly StatementAnalysis[]): StatementClass[] {
-  const all = new Set<StatementClass>();
-  for (const statement of statements) for (const cls of statement.classes) all.add(cls);
+function unionClasses(units: readonly AnalysedUnit[]): string[] {
+  const all = new Set<string>();
+  for (const unit of units) for (const cls of unit.classes) all.add(cls);
   return [...all].sort();
 }

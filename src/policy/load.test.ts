@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WardenError } from '../errors.js';
 import { formatPath, parsePolicyDocuments, validatePolicy } from './load.js';
-import { policySchema, policyToDocument } from './schema.js';
+import { policySchemaFor, policyToDocument } from './schema.js';
+import { policyProtocols } from './vocabulary.js';
 import { GUARDRAILS_YAML, MASKING_YAML } from './test-fixtures.js';
 
 function badRequest(message: string) {
@@ -75,7 +76,7 @@ rules:
       const [policy] = parsePolicyDocuments(text);
       const again = validatePolicy(JSON.parse(JSON.stringify(policyToDocument(policy))));
       assert.deepEqual(again, policy);
-      assert.equal(policySchema.safeParse(policyToDocument(policy)).success, true);
+      assert.equal(policySchemaFor(policyProtocols()).safeParse(policyToDocument(policy)).success, true);
     }
   });
 });
@@ -133,7 +134,7 @@ describe('validatePolicy: every validation error', () => {
     ['missing kind', { name: 'p', rules: [] }, 'kind: required'],
     ['missing rules', { kind: 'Policy', name: 'p' }, 'rules: required'],
     ['bad class', policy({ name: 'r', effect: 'deny', match: { classes: ['delete'] } }),
-      'rules[0].match.classes[0]: must be one of read, write, ddl, destructive, privilege, admin, unknown'],
+      'rules[0].match.classes[0]: must be one of read, write, ddl, destructive, privilege, admin, unknown, network, shell, forward'],
     ['bad effect', policy({ name: 'r', effect: 'block' }), 'rules[0].effect: must be one of allow, deny, require_approval'],
     ['bad rule name', policy({ name: '-r', effect: 'allow' }),
       'rules[0].name: must start with a letter or digit and hold only letters, digits, . _ -'],

@@ -7,7 +7,8 @@
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { WardenError } from '../errors.js';
-import { normalizePolicy, policySchema, type Policy } from './schema.js';
+import { normalizePolicy, policySchemaFor, type Policy } from './schema.js';
+import { policyProtocols } from './vocabulary.js';
 
 /** Issues shown per document; the rest are counted, so a badly broken file does not produce a wall of text. */
 const MAX_ISSUES = 5;
@@ -45,7 +46,7 @@ export function decodeDocuments(text: string, format: 'yaml' | 'json' = 'yaml'):
  */
 export function validatePolicy(value: unknown, position?: number): Policy {
   // reportInput lets the messages tell a missing field ("required") from a wrong one.
-  const result = policySchema.safeParse(value, { reportInput: true });
+  const result = policySchemaFor(policyProtocols()).safeParse(value, { reportInput: true });
   if (result.success) return normalizePolicy(result.data);
   throw badRequest(`${documentLabel(value, position)}: ${formatIssues(result.error.issues)}`);
 }

@@ -4,9 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { StatementAnalysis } from '../analysis/sql/types.js';
+import { fromSqlAnalysis, postgresProtocol } from '../protocols/postgres/definition.js';
 import type { StatementMatch, SubjectSelector } from './schema.js';
-import { statementMatches, subjectMatches, targetMatches } from './match.js';
+import { subjectMatches, targetMatches, unitMatches } from './match.js';
 import { stmt, subject, target } from './test-fixtures.js';
+
+/** A rule's match on one SQL statement, as evaluate() asks it through the postgres protocol. */
+function statementMatches(rule: { match?: StatementMatch }, s: StatementAnalysis, cls: string, restrictive: boolean): boolean {
+  const [unit] = fromSqlAnalysis({ statements: [s], classes: s.classes }).units;
+  return unitMatches(rule, unit, cls, restrictive, postgresProtocol);
+}
 
 describe('subjectMatches', () => {
   const alice = subject({ id: 'alice', kind: 'user', groups: ['dev', 'oncall-eu'] });

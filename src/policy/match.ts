@@ -1,9 +1,10 @@
 /**
- * Whether one policy rule applies: to a subject (who), to a target (where) and to one class of one statement (what).
- * The exact semantics are documented in evaluate.ts's header; this module only implements them. Pure and cheap:
- * it runs for every statement on the hot path, so it allocates nothing per call beyond glob.ts's compiled cache.
+ * Whether one policy rule applies: to a subject (who), to a target (where) and to one class of one analysed unit
+ * (what; the protocol's own match keys are matched by its definition's `unitMatches`). The exact semantics are
+ * documented in evaluate.ts's header; this module only implements them. Pure and cheap: it runs for every command on
+ * the hot path, so it allocates nothing per call beyond glob.ts's compiled cache.
  */
-import type { StatementAnalysis, StatementClass } from '../analysis/sql/types.js';
+import type { AnalysedUnit, ProtocolDefinition } from '../session/protocol.js';
 import type { Subject, Target } from '../session/types.js';
 import { anyGlobMatch, globMatch } from './glob.js';
 import type { PolicyRule, SubjectSelector } from './schema.js';
@@ -32,67 +33,36 @@ export function targetMatches(rule: Pick<PolicyRule, 'targets' | 'targetLabels'>
   return true;
 }
 
+/** Match keys every protocol shares; the others belong to one protocol (or a few). */
+const COMMON_KEYS = new Set(['classes']);
+
 /**
- * True when the rule's `match` holds for class `cls` of `statement`. `restrictive` is true for deny and
- * require_approval rules: their object conditions hold when the statement MAY touch a matching object; an allow
- * rule's hold only when EVERYTHING of that kind the statement touches matches as written.
+ * True when every match key of the rule other than `classes` is one of `protocol`'s: a rule written for another
+ * protocol (`tables` on an ssh target, `programs` on a postgres one) never applies to this one.
  */
-export function statementMatches(
+export function ruleFitsProtocol(rule: Pick<PolicyRule, 'match'>, protocol: ProtocolDefinition): boolean {
+  if (rule.match === undefined) return true;
+  for (const key in rule.match) {
+    if (!COMMON_KEYS.has(key) && !Object.hasOwn(protocol.matchKeys, key)) return false;
+  }
+  return true;
+}
+
+/**
+ * True when the rule's `match` holds for class `cls` of `unit`. `restrictive` is true for deny and
+ * require_approval rules: their object conditions hold when the unit MAY touch a matching object; an allow
+ * rule's hold only when EVERYTHING of that kind the unit touches matches as written. `classes` is matched here;
+ * every other key by the protocol (the rule must fit it: ruleFitsProtocol).
+ */
+export function unitMatches(
   rule: Pick<PolicyRule, 'match'>,
-  statement: StatementAnalysis,
-  cls: StatementClass,
+  unit: AnalysedUnit,
+  cls: string,
   restrictive: boolean,
+  protocol: ProtocolDefinition,
 ): boolean {
   const match = rule.match;
   if (match === undefined) return true;
   if (match.classes && !match.classes.includes(cls)) return false;
-  if (match.unbounded !== undefined && match.unbounded !== statement.unboundedWrite) return false;
-  const objects = restrictive ? mayTouch : onlyTouches;
-  if (match.tables && !objects(match.tables, statement.tables)) return false;
-  if (match.functions && !objects(match.functions, statement.functions)) return false;
-  if (match.schemas && !schemasHold(match.schemas, statement, restrictive)) return false;
-  return true;
-}
-
-/** Restrictive: any name may be a matching object, reading unqualified names as "in some schema". */
-function mayTouch(patterns: readonly string[], names: readonly string[]): boolean {
-  return names.some((name) => patterns.some((pattern) => mayResolveTo(pattern, name)));
-}
-
-/** Permissive: at least one name, and every one matches a pattern exactly as written. */
-function onlyTouches(patterns: readonly string[], names: readonly string[]): boolean {
-  return names.length > 0 && names.every((name) => anyGlobMatch(patterns, name));
-}
-
-/**
- * Could `name` (as written in SQL) denote an object `pattern` names? An unqualified name resolves through the
- * session's search_path, which the caller controls, so it may be in any schema: `orders` may be `audit.orders`.
- * A qualified name is also caught by a pattern that names no schema: `secrets` covers `public.secrets`.
- */
-function mayResolveTo(pattern: string, name: string): boolean {
-  if (globMatch(pattern, name)) return true;
-  const nameDot = name.lastIndexOf('.');
-  const patternDot = pattern.lastIndexOf('.');
-  if (nameDot < 0 && patternDot >= 0) return globMatch(pattern.slice(patternDot + 1), name);
-  if (nameDot >= 0 && patternDot < 0) return globMatch(pattern, name.slice(nameDot + 1));
-  return false;
-}
-
-/**
- * Restrictive: a named schema matches, or the statement touches an unqualified table (which may live in a matching
- * schema). Unqualified functions do not count: built-ins resolve through pg_catalog first, and counting them would
- * make every `now()` hit every schema rule; name functions in `functions` to guard them.
- * Permissive: at least one schema is named, all named schemas match, and every table is
- * qualified (an unqualified table could be anywhere, so it never satisfies an allow rule's schemas).
- */
-function schemasHold(patterns: readonly string[], statement: StatementAnalysis, restrictive: boolean): boolean {
-  if (restrictive) {
-    if (statement.schemas.some((schema) => anyGlobMatch(patterns, schema))) return true;
-    return statement.tables.some(isUnqualified);
-  }
-  return onlyTouches(patterns, statement.schemas) && !statement.tables.some(isUnqualified);
-}
-
-function isUnqualified(name: string): boolean {
-  return !name.includes('.');
+  return protocol.unitMatches(match, unit, cls, restrictive);
 }

@@ -6,8 +6,8 @@
  * Pure: no I/O, no clock. Parsing text into documents is load.ts's job.
  */
 import { z } from 'zod';
-import { STATEMENT_CLASSES } from '../analysis/sql/types.js';
 import { parseDuration } from '../identity/duration.js';
+import type { ProtocolRegistry } from '../session/protocol-registry.js';
 import type { Effect } from './types.js';
 
 /** Detectors a mask item may name; the masking module implements each one. */
@@ -47,13 +47,32 @@ const subjectsSchema = z
   })
   .refine((s) => Object.keys(s).length > 0, 'needs users, groups, services, agents or chain');
 
-const matchSchema = z.strictObject({
-  classes: z.array(z.enum(STATEMENT_CLASSES)).min(1).optional(),
-  tables: globs.optional(),
-  schemas: globs.optional(),
-  functions: globs.optional(),
-  unbounded: z.boolean().optional(),
-});
+/**
+ * Which commands a rule applies to: `classes` (any registered protocol's) and the match keys of the registered
+ * protocols (sql: tables, schemas, functions, unbounded; ssh: programs, paths). The keys of one rule must all belong
+ * to one protocol: a rule mixing `tables` and `programs` could never mean what its author thought.
+ */
+export interface StatementMatch {
+  classes?: string[];
+  [key: string]: unknown;
+}
+
+function matchSchemaFor(registry: ProtocolRegistry): z.ZodType<StatementMatch> {
+  const keys: Record<string, z.ZodType> = {};
+  for (const definition of registry.list()) {
+    for (const [key, schema] of Object.entries(definition.matchKeys)) keys[key] ??= schema.optional();
+  }
+  const classes = registry.classes();
+  return z
+    .strictObject({ classes: z.array(z.enum(classes as [string, ...string[]])).min(1).optional(), ...keys })
+    .superRefine((match, ctx) => {
+      if (registry.protocolsFor(match).length > 0) return;
+      const owners = Object.keys(match).filter((key) => key !== 'classes')
+        .map((key) => `${key} (${registry.list().filter((d) => Object.hasOwn(d.matchKeys, key)).map((d) => d.name).join(', ')})`);
+      ctx.addIssue({ code: 'custom', message: `mixes match keys of different protocols: ${owners.join(', ')}; ` +
+        'write one rule per protocol' });
+    }) as unknown as z.ZodType<StatementMatch>;
+}
 
 const approversSchema = z.strictObject({
   groups: z.array(text).optional(),
@@ -83,8 +102,9 @@ const maskItemSchema = z
     });
   });
 
-const ruleSchema = z
-  .strictObject({
+/** The fields of one rule, with `match` validated by `matchSchema` (the registered protocols' keys). */
+function ruleObject(matchSchema: z.ZodType<StatementMatch>) {
+  return z.strictObject({
     name: z.string().regex(RULE_NAME, 'must start with a letter or digit and hold only letters, digits, . _ -'),
     description: z.string().optional(),
     targets: globs.optional(),
@@ -101,38 +121,57 @@ const ruleSchema = z
      * `true` on an allow rule lets the sessions of the subjects and targets it applies to run on past that.
      */
     sessionOutlivesToken: z.boolean().optional(),
-  })
-  .superRefine((rule, ctx) => checkRule(rule, ctx));
-
-/** The schema of one Policy document as written (YAML or JSON); parse results are PolicyDocument. */
-export const policySchema = z
-  .strictObject({
-    kind: z.literal('Policy'),
-    name: z.string().regex(POLICY_NAME, 'must be 1-63 letters, digits, . _ - starting with a letter or digit'),
-    description: z.string().optional(),
-    rules: z.array(ruleSchema),
-  })
-  .superRefine((policy, ctx) => {
-    const seen = new Map<string, number>();
-    policy.rules.forEach((rule, i) => {
-      const first = seen.get(rule.name);
-      if (first === undefined) {
-        seen.set(rule.name, i);
-        return;
-      }
-      const message = `duplicate rule name "${rule.name}" (also rules[${first}])`;
-      ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message });
-    });
   });
+}
+
+/** One rule as written. */
+export type PolicyRuleDocument = z.infer<ReturnType<typeof ruleObject>>;
 
 /** A Policy document exactly as written. */
-export type PolicyDocument = z.infer<typeof policySchema>;
-/** One rule as written. */
-export type PolicyRuleDocument = z.infer<typeof ruleSchema>;
+export interface PolicyDocument {
+  kind: 'Policy';
+  name: string;
+  description?: string;
+  rules: PolicyRuleDocument[];
+}
+
+function policySchemaWith(matchSchema: z.ZodType<StatementMatch>): z.ZodType<PolicyDocument> {
+  const ruleSchema = ruleObject(matchSchema).superRefine((rule, ctx) => checkRule(rule, ctx));
+  return z
+    .strictObject({
+      kind: z.literal('Policy'),
+      name: z.string().regex(POLICY_NAME, 'must be 1-63 letters, digits, . _ - starting with a letter or digit'),
+      description: z.string().optional(),
+      rules: z.array(ruleSchema),
+    })
+    .superRefine((policy, ctx) => {
+      const seen = new Map<string, number>();
+      policy.rules.forEach((rule, i) => {
+        const first = seen.get(rule.name);
+        if (first === undefined) {
+          seen.set(rule.name, i);
+          return;
+        }
+        const message = `duplicate rule name "${rule.name}" (also rules[${first}])`;
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message });
+      });
+    });
+}
+
+const schemas = new WeakMap<ProtocolRegistry, z.ZodType<PolicyDocument>>();
+
+/**
+ * The schema of one Policy document as written (YAML or JSON) for the protocols of `registry`: their classes and
+ * match keys; parse results are PolicyDocument. Built once per registry.
+ */
+export function policySchemaFor(registry: ProtocolRegistry): z.ZodType<PolicyDocument> {
+  let schema = schemas.get(registry);
+  if (!schema) schemas.set(registry, (schema = policySchemaWith(matchSchemaFor(registry))));
+  return schema;
+}
+
 /** Who a rule applies to; absent on a rule means everyone. */
 export type SubjectSelector = z.infer<typeof subjectsSchema>;
-/** Which statements a rule applies to; absent on a rule means every statement. */
-export type StatementMatch = z.infer<typeof matchSchema>;
 /** One masking instruction (applied by the masking module, only validated here). */
 export type MaskItem = z.infer<typeof maskItemSchema>;
 

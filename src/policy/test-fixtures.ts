@@ -4,7 +4,18 @@
  * examples from the product documentation. Test support only; never imported by production code.
  */
 import type { StatementAnalysis, StatementClass, SqlAnalysis } from '../analysis/sql/types.js';
+import '../protocols/test-install.js';
+import { fromSqlAnalysis, postgresProtocol } from '../protocols/postgres/definition.js';
 import type { Subject, Target } from '../session/types.js';
+import { evaluate, type EvaluateOptions } from './evaluate.js';
+import type { Policy } from './schema.js';
+import type { Decision } from './types.js';
+
+/** evaluate() for a SQL analysis on a postgres target, as the pipeline calls it through the postgres protocol. */
+export function evaluateSql(policies: readonly Policy[], input: { subject: Subject; target: Target; analysis: SqlAnalysis },
+  options: EvaluateOptions): Decision {
+  return evaluate(policies, { ...input, analysis: fromSqlAnalysis(input.analysis), protocol: postgresProtocol }, options);
+}
 
 /** A subject with sensible defaults; override any field. */
 export function subject(overrides: Partial<Subject> = {}): Subject {

@@ -1,7 +1,7 @@
 /**
  * What the policy engine decides and what it decides on. Types only; the resource schema is in schema.ts.
  */
-import type { SqlAnalysis, StatementClass } from '../analysis/sql/types.js';
+import type { Analysis, ProtocolDefinition } from '../session/protocol.js';
 import type { Subject, Target } from '../session/types.js';
 
 /** A rule's effect. Order of strength: deny > require_approval > allow. */
@@ -24,8 +24,8 @@ export interface Decision {
   message?: string;
   /** Set when effect is require_approval. */
   approval?: ApprovalRequirement;
-  /** Union of the statement classes, for records and messages. */
-  classes: StatementClass[];
+  /** Union of the command's classes, for records and messages. */
+  classes: string[];
   /** True when a temporary access grant (not a rule, not the default) allowed the deciding statement. */
   grant?: boolean;
 }
@@ -34,5 +34,8 @@ export interface Decision {
 export interface EvaluationInput {
   subject: Subject;
   target: Target;
-  analysis: SqlAnalysis;
+  /** What the target's protocol analyser said about the command. */
+  analysis: Analysis;
+  /** The target's protocol: its `unitMatches` gives the protocol's match keys their meaning. */
+  protocol: ProtocolDefinition;
 }

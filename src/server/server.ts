@@ -6,7 +6,6 @@
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { initSqlAnalysis } from '../analysis/sql/analyze.js';
 import { ApprovalService } from '../approvals/service.js';
 import { Notifier } from '../approvals/notifier.js';
 import { buildControlApi } from '../control/app.js';
@@ -14,6 +13,8 @@ import { signInWithIdToken } from '../identity/oidc.js';
 import { ServiceAccounts } from '../identity/service-accounts.js';
 import { SignInService } from '../identity/signin.js';
 import { KillSwitch } from '../session/kill-switch.js';
+import { installPolicyProtocols } from '../policy/vocabulary.js';
+import { builtinProtocols } from '../protocols/builtin.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
 import { PostgresListener } from '../protocols/postgres/listener.js';
 import { Recorder } from '../recording/recorder.js';
@@ -64,7 +65,10 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const apiTls = await apiTlsMaterial(config, tls);
   const newAdminToken = await ensureAdminToken(config.dataDir, tokens);
 
-  await initSqlAnalysis();
+  // The protocols this Warden speaks; the pipeline, policy validation and the API get them from here.
+  const protocols = builtinProtocols();
+  installPolicyProtocols(protocols);
+  await protocols.init();
   const policies = await PolicyCatalog.load(store);
 
   const recorder = new Recorder({ sessions: store.sessions, logger });
@@ -77,12 +81,12 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
-  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger });
+  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger, protocols });
   const signIn = new SignInService({ store, tokens, vault });
   const serviceAccounts = new ServiceAccounts({ store, tokens });
   const killSwitch = new KillSwitch({ registry, tokens, store, logger, expiry: pipeline.expiry,
     record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
-  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect,
+  const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect, protocols,
     signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
     http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });

@@ -11,7 +11,7 @@ import { toWardenError } from '../errors.js';
 import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
 import type { Session } from './session.js';
-import type { StatementState } from './statement-state.js';
+import type { SessionState } from './session-state.js';
 import type { Command, CommandContext, DecisionNote, Verdict } from './types.js';
 
 /** What waiting for an approval needs. */
@@ -22,7 +22,7 @@ export interface ApprovalWaitDeps {
 }
 
 /** Resolves with allow once approved (or covered by a grant), deny otherwise. Never rejects. */
-export async function requestApproval(deps: ApprovalWaitDeps, session: Session, state: StatementState, command: Command,
+export async function requestApproval(deps: ApprovalWaitDeps, session: Session, state: SessionState, command: Command,
   decision: Decision, context: CommandContext): Promise<Verdict> {
   const note: DecisionNote = { effect: 'require_approval', rule: decision.rule, classes: decision.classes };
   const record = (type: string, data: Record<string, unknown>) => deps.recorder.append(session.id, type, { text: command.text, ...data });

@@ -22,6 +22,7 @@ import { DEFAULT_GRACE_MS, KillSwitch, SWEEP_INTERVAL_MS } from './kill-switch.j
 import { SessionRegistry, type LiveSession, type TerminateOptions } from './registry.js';
 import { TOKEN_EXPIRED_REASON, TokenExpiry } from './token-expiry.js';
 import { parsePolicyDocuments } from '../policy/load.js';
+import '../protocols/test-install.js';
 import type { Policy } from '../policy/schema.js';
 import { ServiceAccounts } from '../identity/service-accounts.js';
 import type { Subject, Target } from './types.js';

@@ -21,6 +21,7 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { Vault } from '../vault/vault.js';
 import { SessionPipeline } from './pipeline.js';
+import { builtinProtocols } from '../protocols/builtin.js';
 import { PolicyCatalog } from './policy-catalog.js';
 import type { Session } from './session.js';
 import type { Command, CommandContext, Verdict } from './types.js';
@@ -45,7 +46,7 @@ before(async () => {
   await policies.apply(parsePolicyDocuments(GUARDRAILS_YAML));
   approvals = await ApprovalService.create({ store, logger, notifier: new Notifier({ webhookUrls: [], slackWebhookUrls: [], publicUrl: 'http://x', logger }) });
   pipeline = new SessionPipeline({ store, tokens, vault, recorder: new Recorder({ sessions: store.sessions, logger }), policies,
-    approvals, defaultEffect: 'deny', logger });
+    approvals, defaultEffect: 'deny', logger, protocols: builtinProtocols() });
 });
 after(async () => {
   await approvals?.shutdown('test over');
@@ -55,7 +56,7 @@ after(async () => {
 
 async function open(user: string, groups: string[]): Promise<Session> {
   const { token } = await tokens.issue({ subject: user, groups, ttlSeconds: 600, kind: groups.includes('agents') ? 'agent' : 'user' });
-  return pipeline.open({ protocol: 'postgres', token, user, targetName: 'pg-main', clientAddress: '127.0.0.1:1' });
+  return pipeline.open({ protocol: 'postgres', credential: { kind: 'token', token }, user, targetName: 'pg-main', clientAddress: '127.0.0.1:1' });
 }
 
 const sql = (text: string, params?: (string | null)[]): Command => ({ protocol: 'postgres', kind: 'sql', text, ...(params ? { params } : {}) });

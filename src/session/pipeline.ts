@@ -1,11 +1,11 @@
 /**
  * The shared session pipeline: the one place that decides whether a session may open and whether a command may
- * run, and that records what happened. Engines call it; it never touches protocol bytes. It fails closed: when it
- * cannot decide (store down, token unverifiable, SQL it cannot parse), the answer is no.
+ * run, and that records what happened. Engines call it; it never touches protocol bytes and never imports a
+ * protocol: the target's protocol definition (from the ProtocolRegistry it is given) analyses each command. It fails
+ * closed: when it cannot decide (store down, token unverifiable, a command it cannot parse), the answer is no.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { analyzeSql } from '../analysis/sql/analyze.js';
 import type { ApprovalService } from '../approvals/service.js';
 import { WardenError, toWardenError } from '../errors.js';
 import type { TokenService } from '../identity/tokens.js';
@@ -16,14 +16,18 @@ import type { Decision } from '../policy/types.js';
 import type { Recorder } from '../recording/recorder.js';
 import { recordedText } from '../recording/values.js';
 import { recordingRedactor } from '../recording/redact.js';
-import type { Store, TargetRecord } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import type { Vault } from '../vault/vault.js';
 import { requestApproval } from './approval-wait.js';
 import type { PolicyCatalog } from './policy-catalog.js';
 import type { OpenRequest, Session } from './session.js';
-import { StatementState } from './statement-state.js';
+import type { ProtocolDefinition } from './protocol.js';
+import type { ProtocolRegistry } from './protocol-registry.js';
+import { SessionState } from './session-state.js';
 import { TokenExpiry } from './token-expiry.js';
-import type { Command, CommandContext, CommandOutcome, Credentials, Subject, Target, Verdict } from './types.js';
+import type {
+  Command, CommandContext, CommandOutcome, Credentials, PublicKeyAuthenticator, Subject, Target, Verdict,
+} from './types.js';
 
 /** What the pipeline needs from the rest of Warden. */
 export interface PipelineDeps {
@@ -36,11 +40,15 @@ export interface PipelineDeps {
   /** What happens to a statement no policy rule matches. */
   defaultEffect: 'allow' | 'deny';
   logger: Logger;
+  /** The protocols sessions may use: each analyses its commands and gives its policy match keys their meaning. */
+  protocols: ProtocolRegistry;
+  /** Maps an SSH caller's public key (or Warden-signed certificate) to a Subject; absent: public keys are refused. */
+  publicKeys?: PublicKeyAuthenticator;
 }
 
 /** Decides and records for every engine. */
 export class SessionPipeline {
-  private readonly states = new WeakMap<Session, StatementState>();
+  private readonly states = new WeakMap<Session, SessionState>();
   /** Token expiry of live sessions (the kill switch ends expired ones; this refuses statements in between). */
   readonly expiry: TokenExpiry;
   private maskKey: Buffer | undefined;
@@ -56,23 +64,21 @@ export class SessionPipeline {
   async open(req: OpenRequest): Promise<Session> {
     let subject: Subject | undefined;
     try {
-      const verified = await this.deps.tokens.verify(req.token);
+      const verified = await this.authenticate(req);
       subject = verified;
-      if (req.user !== verified.id) {
-        throw new WardenError('WARDEN_ERR_TOKEN_INVALID', `the Warden token was not issued to user "${req.user}"`);
-      }
-      const record = await this.deps.store.targets.get(req.targetName);
-      if (!record || record.type !== req.protocol) {
+      const protocol = this.deps.protocols.get(req.protocol);
+      const record = protocol === undefined ? undefined : await this.deps.store.targets.get(req.targetName);
+      if (!protocol || !record || record.type !== req.protocol) {
         throw new WardenError('WARDEN_ERR_TARGET_NOT_FOUND', `target "${req.targetName}" does not exist`);
       }
       if (!anyGlobMatch(verified.targets, record.name)) {
         throw new WardenError('WARDEN_ERR_ACCESS_DENIED', `user "${verified.id}" may not use target "${record.name}"`);
       }
-      const target = toTarget(record);
-      const accessGranted = await this.checkPolicyAccess(verified, target);
+      const target = this.deps.protocols.target(record);
+      const accessGranted = await this.checkPolicyAccess(verified, target, protocol);
       const session = newSession(req, verified, target);
       await this.deps.store.sessions.insert(sessionRow(session, null, null));
-      this.states.set(session, new StatementState(accessGranted));
+      this.states.set(session, new SessionState(protocol, accessGranted));
       // Literals and parameters the caller sends are redacted in the recording by the same rules as masking.
       this.deps.recorder.begin(session.id, recordingRedactor(maskRulesFor(this.deps.policies.current(), verified, target)));
       this.deps.recorder.append(session.id, 'session.start', { clientAddress: req.clientAddress, database: session.database,
@@ -85,12 +91,46 @@ export class SessionPipeline {
     }
   }
 
-  /** The backend credentials of a session's target, decrypted just before the upstream login and never kept. */
+  /**
+   * Who the caller is: a Warden token verified by the token service, or a public key the engine saw the caller hold,
+   * mapped by the PublicKeyAuthenticator. Either way the subject must be the user the caller named.
+   */
+  private async authenticate(req: OpenRequest): Promise<Subject> {
+    const { credential } = req;
+    let subject: Subject;
+    if (credential.kind === 'token') subject = await this.deps.tokens.verify(credential.token);
+    else if (credential.kind === 'publicKey') {
+      if (this.deps.publicKeys === undefined) {
+        throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', 'public key authentication is not enabled on this Warden: '
+          + 'use a Warden token as the password');
+      }
+      subject = await this.deps.publicKeys.authenticate(req.user, credential.algorithm, credential.key);
+    } else throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', 'unsupported credential');
+    if (req.user !== subject.id) {
+      const what = credential.kind === 'token' ? 'the Warden token was' : 'the public key is';
+      throw new WardenError('WARDEN_ERR_TOKEN_INVALID', `${what} not issued to user "${req.user}"`);
+    }
+    return subject;
+  }
+
+  /**
+   * The backend credentials of a session's target, decrypted just before the upstream login and never kept: the
+   * password and each of the protocol's other secrets (null when absent).
+   */
   async credentials(session: Session): Promise<Credentials> {
     const record = await this.deps.store.targets.get(session.target.name);
-    if (!record) throw new WardenError('WARDEN_ERR_TARGET_NOT_FOUND', `target "${session.target.name}" was removed`);
-    const password = record.passwordEnc === null ? null : this.deps.vault.decrypt(record.passwordEnc, `target:${record.name}`);
-    return { user: record.user, password };
+    if (!record || record.type !== session.target.type) {
+      throw new WardenError('WARDEN_ERR_TARGET_NOT_FOUND', `target "${session.target.name}" was removed`);
+    }
+    const context = `target:${record.name}`;
+    const decrypt = (enc: string | null | undefined) => (enc === null || enc === undefined ? null : this.deps.vault.decrypt(enc, context));
+    const credentials: Record<string, string | null> = { user: 'user' in record ? record.user : '', password: decrypt(record.passwordEnc) };
+    for (const field of this.deps.protocols.require(record.type).secretFields) {
+      // Other secrets are bound to their own vault context, so one ciphertext can never be replayed as another.
+      credentials[field] = record.secretsEnc?.[field] === undefined ? null
+        : this.deps.vault.decrypt(record.secretsEnc[field], `${context}:${field}`);
+    }
+    return credentials as unknown as Credentials;
   }
 
   /**
@@ -104,14 +144,19 @@ export class SessionPipeline {
     }
     const expired = this.expiry.check(session, context);
     if (expired !== undefined) return this.deny(session, command, expired);
-    const analysis = state.resolve(analyzeSql(command.text));
+    const { protocol } = state;
+    if (command.protocol !== protocol.name) {
+      return this.deny(session, command, { effect: 'deny', classes: ['unknown'],
+        message: `a ${command.protocol} command in a ${protocol.name} session` });
+    }
+    const analysis = protocol.analyse(command, state.analysis);
     const narrowed = this.outsideTokenClasses(session.subject, analysis.classes);
     if (narrowed !== undefined) return this.deny(session, command, narrowed);
-    const decision = evaluate(this.deps.policies.current(), { subject: session.subject, target: session.target, analysis },
+    const decision = evaluate(this.deps.policies.current(), { subject: session.subject, target: session.target, analysis, protocol },
       { defaultEffect: this.deps.defaultEffect, accessGranted: state.accessGranted });
     const note = { effect: decision.effect, rule: decision.rule, classes: decision.classes };
     if (decision.effect === 'allow') {
-      state.remember(analysis, command.text);
+      state.analysis?.remember(analysis, command);
       return { effect: 'allow', note };
     }
     if (decision.effect === 'deny') return this.deny(session, command, decision);
@@ -119,7 +164,7 @@ export class SessionPipeline {
     if (context.deferApproval) return { effect: 'allow', note };
     return requestApproval({ approvals: this.deps.approvals, recorder: this.deps.recorder, logger: this.deps.logger },
       session, state, command, decision, context).then((verdict) => {
-      if (verdict.effect === 'allow') state.remember(analysis, command.text);
+      if (verdict.effect === 'allow') state.analysis?.remember(analysis, command);
       return verdict;
     });
   }
@@ -152,7 +197,7 @@ export class SessionPipeline {
     if (subject.classes === undefined) return undefined;
     const outside = classes.filter((c) => !subject.classes!.includes(c));
     if (outside.length === 0) return undefined;
-    return { effect: 'deny', classes: [...classes] as Decision['classes'], rule: undefined,
+    return { effect: 'deny', classes: [...classes], rule: undefined,
       message: `this token may only run ${subject.classes.join(', ') || 'no'} statements (this one is ${outside.join(', ')})` };
   }
 
@@ -196,7 +241,7 @@ export class SessionPipeline {
     }
   }
 
-  private state(session: Session): StatementState {
+  private state(session: Session): SessionState {
     const state = this.states.get(session);
     // A session the pipeline did not open has no state: refuse rather than judge without it.
     if (!state) throw new WardenError('WARDEN_ERR_INTERNAL', 'session state missing', { public: false });
@@ -204,8 +249,8 @@ export class SessionPipeline {
   }
 
   /** With a deny default, a caller no rule could ever let in is refused at login, unless an access grant lets it. */
-  private async checkPolicyAccess(subject: Subject, target: Target): Promise<boolean> {
-    if (this.deps.defaultEffect === 'allow' || mayAccess(this.deps.policies.current(), subject, target)) return false;
+  private async checkPolicyAccess(subject: Subject, target: Target, protocol: ProtocolDefinition): Promise<boolean> {
+    if (this.deps.defaultEffect === 'allow' || mayAccess(this.deps.policies.current(), subject, target, protocol)) return false;
     if (await this.deps.approvals.hasAccess(subject, target.name)) return true;
     throw new WardenError('WARDEN_ERR_ACCESS_DENIED', `no policy gives user "${subject.id}" access to target `
       + `"${target.name}"; ask for it with: warden access request --target ${target.name} --duration 1h --reason "..."`);
@@ -223,8 +268,8 @@ export class SessionPipeline {
     const log = { code: error.code, user: req.user, target: req.targetName, client: req.clientAddress, detail: error.detail };
     this.deps.logger.warn(log, `session refused: ${error.message}`);
     if (error.code === 'WARDEN_ERR_STORE_UNAVAILABLE') return;
-    const placeholder: Target = { name: req.targetName, type: req.protocol, host: '', port: 0, database: req.database ?? '',
-      user: '', tls: 'disable', ca: null, labels: {} };
+    // Only the name and type of a refused session's target are recorded; the rest is never read.
+    const placeholder = { name: req.targetName, type: req.protocol, labels: {} } as unknown as Target;
     const refused = newSession(req, subject ?? unauthenticated(req.user), placeholder);
     try {
       await this.deps.store.sessions.insert(sessionRow(refused, refused.startedAt, `refused: ${error.code}: ${error.callerMessage}`));
@@ -241,13 +286,13 @@ function unauthenticated(user: string): Subject {
 function newSession(req: OpenRequest, subject: Subject, target: Target): Session {
   return {
     id: `ses_${randomUUID()}`, protocol: req.protocol, subject, target, applicationName: req.applicationName,
-    database: req.database ?? target.database, clientAddress: req.clientAddress, startedAt: Date.now(),
+    database: req.database ?? defaultDatabase(target), clientAddress: req.clientAddress, startedAt: Date.now(),
   };
 }
 
-function toTarget(r: TargetRecord): Target {
-  return { name: r.name, type: r.type, host: r.host, port: r.port, database: r.database, user: r.user, tls: r.tls,
-    ca: r.ca, labels: r.labels };
+/** The target's own database (or equivalent) when its protocol has one, else empty. */
+function defaultDatabase(target: Target): string {
+  return 'database' in target && typeof target.database === 'string' ? target.database : '';
 }
 
 function sessionRow(s: Session, endedAt: number | null, endReason: string | null) {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { WardenError } from '../errors.js';
 import { parsePolicyDocuments } from '../policy/load.js';
+import '../protocols/test-install.js';
 import type { Policy } from '../policy/schema.js';
 import { openStore } from '../store/index.js';
 import type { PolicyRecord, Store } from '../store/types.js';

@@ -19,12 +19,20 @@ export interface Session {
   applicationName?: string;
 }
 
+/**
+ * What the caller presented: a Warden token (as a password, a bearer), or a public key whose private half the
+ * engine has already seen it hold (an SSH signature), for the pipeline's PublicKeyAuthenticator to map to a Subject.
+ */
+export type CallerCredential =
+  | { kind: 'token'; token: string }
+  | { kind: 'publicKey'; algorithm: string; key: Buffer };
+
 /** What an engine knows when it asks the pipeline to open a session. */
 export interface OpenRequest {
   protocol: ProtocolName;
-  /** The Warden token the caller presented (verified by the pipeline, never stored or logged). */
-  token: string;
-  /** The user name the caller gave; must match the token's subject. */
+  /** How the caller proved who it is (verified by the pipeline; a token is never stored or logged). */
+  credential: CallerCredential;
+  /** The user name the caller gave; must match the credential's subject. */
   user: string;
   targetName: string;
   /** A database other than the target's default, or undefined for the default. */

@@ -41,16 +41,24 @@ export interface Subject {
   chainGroups?: string[];
 }
 
-/** Protocols Warden speaks. */
-export type ProtocolName = 'postgres';
+/**
+ * A registered protocol's name (`postgres`, `ssh`; later `kubernetes`, `http`). Which names exist is the
+ * ProtocolRegistry's business, not this type's: adding a protocol must not touch the pipeline's types.
+ */
+export type ProtocolName = string;
 
 /** Upstream TLS modes, with libpq's meanings. */
 export type TlsMode = 'disable' | 'prefer' | 'require' | 'verify-full';
 
-/** A backend Warden connects to, without its secret. */
-export interface Target {
+/** What every target has, whatever its protocol. */
+export interface TargetCommon {
   name: string;
-  type: ProtocolName;
+  labels: Record<string, string>;
+}
+
+/** A PostgreSQL backend (fields validated by the postgres protocol's target spec). */
+export interface PostgresTarget extends TargetCommon {
+  type: 'postgres';
   host: string;
   port: number;
   database: string;
@@ -58,21 +66,64 @@ export interface Target {
   tls: TlsMode;
   /** PEM CA bundle trusted for `verify-full` (in addition to the system's), null for the system's alone. */
   ca: string | null;
-  labels: Record<string, string>;
+}
+
+/** An SSH server (fields validated by the ssh protocol's target spec). */
+export interface SshTarget extends TargetCommon {
+  type: 'ssh';
+  host: string;
+  port: number;
+  /** The account Warden logs in as upstream. */
+  user: string;
+  /**
+   * The pinned host key (`SHA256:...`, OpenSSH's spelling); null until the first key seen is recorded (then it is
+   * enforced), or when the operator pinned none.
+   */
+  hostKeyFingerprint: string | null;
+}
+
+/** A backend Warden connects to, without its secret: one variant per protocol, told apart by `type`. */
+export type Target = PostgresTarget | SshTarget;
+
+/** PostgreSQL backend credentials from the vault; they never leave the upstream connection. */
+export interface PostgresCredentials {
+  user: string;
+  password: string | null;
+}
+
+/** SSH backend credentials from the vault: a password, a private key (PEM/OpenSSH text) with its passphrase, or both. */
+export interface SshCredentials {
+  user: string;
+  password: string | null;
+  privateKey: string | null;
+  passphrase: string | null;
 }
 
 /** Backend credentials from the vault; they never leave the upstream connection. */
-export interface Credentials {
-  user: string;
-  password: string | null;
+export type Credentials = PostgresCredentials | SshCredentials;
+
+/**
+ * Verifies an SSH caller's public key (the engine has already checked the signature, so the caller holds the
+ * private key) and maps it to the Subject it belongs to: a key registered to a user or service account, or a
+ * certificate signed by Warden's user CA. Implemented in src/identity (ssh-keys.ts, ssh-ca.ts).
+ */
+export interface PublicKeyAuthenticator {
+  /** The subject the key belongs to; throws a WardenError when the key is not accepted for `user`. */
+  authenticate(user: string, algorithm: string, key: Buffer): Promise<Subject>;
 }
 
 /** A caller's request in protocol-neutral form. */
 export interface Command {
   protocol: ProtocolName;
-  kind: 'sql';
-  /** The statement text exactly as the caller sent it. */
+  /**
+   * What sort of request it is, in the protocol's words: `sql`; for ssh `exec`, `shell` (opening an interactive
+   * shell), `line` (a line typed in a shell), `subsystem`, `forward`. The protocol's analyser reads it.
+   */
+  kind: string;
+  /** The command text exactly as the caller sent it (a statement, a shell command, a subsystem name). */
   text: string;
+  /** Facts the engine knows without analysis (e.g. a forward's `host` and `port`); the analyser may use them. */
+  attributes?: Record<string, string>;
   /**
    * Bound parameters as recorded (null for SQL NULL, `<binary n bytes>` for binary values, a prefix with length and
    * SHA-256 for long ones). Recorded only, never used to decide.

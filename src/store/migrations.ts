@@ -9,6 +9,7 @@ import { approvalsMigration } from './migrations-approvals.js';
 import { identityMigration } from './migrations-identity.js';
 import { policiesMigration } from './migrations-policies.js';
 import { sshHostKeysMigration } from './migrations-ssh-host-keys.js';
+import { targetSpecsMigration } from './migrations-target-specs.js';
 import { tokenOriginsMigration } from './migrations-token-origins.js';
 
 /** `001_initial`: targets, tokens, sessions and session events. */
@@ -88,6 +89,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '003_approvals': approvalsMigration,
   '004_identity': identityMigration,
   '005_token_origins': tokenOriginsMigration,
+  '006_target_specs': targetSpecsMigration,
   '007_ssh_host_keys': sshHostKeysMigration,
 };
 

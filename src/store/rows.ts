@@ -4,8 +4,8 @@
  * rules. A row whose JSON does not parse throws, and the repository reports that as the store being unusable.
  */
 import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
-import type { SessionsTable, SessionEventChunksTable, TargetsTable, TokensTable } from './schema.js';
-import type { SessionEventRecord, SessionRecord, TargetRecord, TokenRecord } from './types.js';
+import type { SessionsTable, SessionEventChunksTable, TokensTable } from './schema.js';
+import type { SessionEventRecord, SessionRecord, TokenRecord } from './types.js';
 
 /** Parses a JSON array column, insisting on an array so a corrupt row cannot pass as data. */
 export function jsonArray<T>(text: string, column: string): T[] {
@@ -15,7 +15,7 @@ export function jsonArray<T>(text: string, column: string): T[] {
 }
 
 /** Parses a JSON object column, insisting on a plain object. */
-function jsonObject<T extends object>(text: string, column: string): T {
+export function jsonObject<T extends object>(text: string, column: string): T {
   const value: unknown = JSON.parse(text);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new Error(`column ${column} does not hold a JSON object`);
@@ -23,41 +23,7 @@ function jsonObject<T extends object>(text: string, column: string): T {
   return value as T;
 }
 
-/** A target record as a row. */
-export function targetToRow(t: TargetRecord): TargetsTable {
-  return {
-    name: t.name,
-    type: t.type,
-    host: t.host,
-    port: t.port,
-    database: t.database,
-    user: t.user,
-    password_enc: t.passwordEnc,
-    tls: t.tls,
-    ca: t.ca,
-    labels: JSON.stringify(t.labels ?? {}),
-    created_at: t.createdAt,
-    updated_at: t.updatedAt,
-  };
-}
-
-/** A targets row as a record. */
-export function targetFromRow(r: TargetsTable): TargetRecord {
-  return {
-    name: r.name,
-    type: r.type as ProtocolName,
-    host: r.host,
-    port: Number(r.port),
-    database: r.database,
-    user: r.user,
-    passwordEnc: r.password_enc,
-    tls: r.tls as TlsMode,
-    ca: r.ca,
-    labels: jsonObject<Record<string, string>>(r.labels, 'targets.labels'),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
+export { targetFromRow, targetToRow } from './target-rows.js';
 
 /** A token record as a row. */
 export function tokenToRow(t: TokenRecord): TokensTable {

@@ -20,6 +20,13 @@ export interface TargetsTable {
   labels: string;
   created_at: string;
   updated_at: string;
+  /**
+   * JSON object of the protocol's own target fields for protocols other than postgres (whose fields keep their
+   * columns); null on postgres rows, including every row written before migration 006.
+   */
+  spec?: string | null;
+  /** JSON object of vault ciphertexts by secret name besides the password (ssh: privateKey, passphrase); or null. */
+  secrets_enc?: string | null;
 }
 
 /** `tokens`: issued Warden tokens (never the token text) and their revocation time. */

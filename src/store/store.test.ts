@@ -17,7 +17,7 @@ import { createKyselyStore } from './repositories.js';
 import type { Database } from './schema.js';
 import type { SessionRecord, Store, TargetRecord, TokenRecord } from './types.js';
 
-function target(name: string, extra: Partial<TargetRecord> = {}): TargetRecord {
+function target(name: string, extra: Partial<Extract<TargetRecord, { type: 'postgres' }>> = {}): TargetRecord {
   return {
     name, type: 'postgres', host: 'db.internal', port: 5432, database: 'app', user: 'app_rw',
     passwordEnc: 'v1.aaa.bbb.ccc', tls: 'verify-full', ca: '-----BEGIN CERTIFICATE-----\nx\n', labels: { env: 'prod', 'team/x': 'é ünïcode' },

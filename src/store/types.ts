@@ -3,7 +3,7 @@
  * only, never on kysely or on a particular database, so a PostgreSQL store can replace the embedded SQLite one
  * without touching them. Timestamps are ISO-8601 strings in UTC.
  */
-import type { Actor, PrincipalKind, ProtocolName, TlsMode } from '../session/types.js';
+import type { Actor, PrincipalKind, ProtocolName, Target } from '../session/types.js';
 import type { ApprovalRepository } from './approval-types.js';
 import type { IdentityProviderRepository, ServiceAccountRepository, UserRepository } from './identity-types.js';
 import type { SshHostKeyRepository } from './ssh-host-key-types.js';
@@ -12,22 +12,18 @@ export type * from './approval-types.js';
 export type * from './identity-types.js';
 export type * from './ssh-host-key-types.js';
 
-/** A target as stored: connection facts plus the vault-encrypted password. */
-export interface TargetRecord {
-  name: string;
-  type: ProtocolName;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  /** Vault ciphertext of the backend password, null when the backend needs none. Never leaves the server. */
+/**
+ * A target as stored: its protocol's fields (Target, one variant per protocol) plus vault ciphertexts of its
+ * secrets. Secrets never leave the server.
+ */
+export type TargetRecord = Target & {
+  /** Vault ciphertext of the backend password, null when the backend needs none. */
   passwordEnc: string | null;
-  tls: TlsMode;
-  ca: string | null;
-  labels: Record<string, string>;
+  /** Vault ciphertexts of the protocol's other secrets by name (ssh: `privateKey`, `passphrase`); absent when none. */
+  secretsEnc?: Record<string, string>;
   createdAt: string;
   updatedAt: string;
-}
+};
 
 /** A token Warden issued; the token text itself is never stored. */
 export interface TokenRecord {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluate } from '../../policy/evaluate.js';
+import { fromSqlAnalysis, postgresProtocol } from '../../protocols/postgres/definition.js';
 import { analyzeSql, initSqlAnalysis } from './analyze.js';
 
 await initSqlAnalysis();
@@ -101,7 +102,8 @@ describe('pinned settings', () => {
       assert.ok(analysis.refusal, 'refused');
       assert.ok(analysis.classes.includes('unknown'), `classes ${analysis.classes}`);
       // Refused even by a policy that allows everything.
-      const decision = evaluate(ALLOW_ALL as never, { subject: subject as never, target: target as never, analysis }, { defaultEffect: 'allow' });
+      const decision = evaluate(ALLOW_ALL as never, { subject: subject as never, target: target as never,
+        analysis: fromSqlAnalysis(analysis), protocol: postgresProtocol }, { defaultEffect: 'allow' });
       assert.equal(decision.effect, 'deny');
       assert.equal(decision.message, analysis.refusal);
     });

@@ -5,14 +5,12 @@
  * and evaluates. Writes go through the PolicyCatalog so what is stored and what is enforced never differ.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { analyzeSql, initSqlAnalysis } from '../../analysis/sql/analyze.js';
-import type { SqlAnalysis } from '../../analysis/sql/types.js';
 import { WardenError } from '../../errors.js';
 import { evaluate } from '../../policy/evaluate.js';
 import { parsePolicyDocuments } from '../../policy/load.js';
 import type { Decision } from '../../policy/types.js';
-import type { Subject, Target } from '../../session/types.js';
-import type { TargetRecord } from '../../store/types.js';
+import type { Analysis } from '../../session/protocol.js';
+import type { Subject } from '../../session/types.js';
 import type { ControlDeps } from '../app.js';
 import {
   applyPoliciesBody, applyPoliciesResponse, policyDocument, policyEntry, policyTestBody, policyTestResponse,
@@ -25,6 +23,9 @@ export const POLICY_TEST_TOKEN_ID = 'policy-test';
 
 /** The answer of `POST /api/policy/test`. */
 export interface PolicyTestResult extends Decision {
+  /** The target's protocol. */
+  protocol?: string;
+  /** One entry per analysed unit (an SQL statement, a simple shell command). */
   statements: Array<{
     text: string;
     kind: string;
@@ -33,6 +34,8 @@ export interface PolicyTestResult extends Decision {
     schemas: string[];
     functions: string[];
     unboundedWrite: boolean;
+    /** Every match attribute of the unit (SQL's tables, schemas, functions too; ssh's programs and paths). */
+    attributes?: Record<string, string[]>;
   }>;
   parseError?: string;
 }
@@ -49,29 +52,36 @@ function testSubject(body: PolicyTestBody): Subject {
   };
 }
 
-/** A stored target as the policy engine sees it (no secret, no timestamps). */
-function toTarget(r: TargetRecord): Target {
-  return { name: r.name, type: r.type, host: r.host, port: r.port, database: r.database, user: r.user, tls: r.tls,
-    ca: r.ca, labels: r.labels };
-}
-
-/** The Decision and the per-statement analysis, field by field so the response shape never depends on internals. */
-export function toTestResult(decision: Decision, analysis: SqlAnalysis): PolicyTestResult {
+/** The Decision and the per-unit analysis, field by field so the response shape never depends on internals. */
+export function toTestResult(decision: Decision, analysis: Analysis, protocol: string, kind: string): PolicyTestResult {
   return {
     ...decision,
-    statements: analysis.statements.map((s) => ({
-      text: s.text, kind: s.kind, classes: s.classes, tables: s.tables, schemas: s.schemas, functions: s.functions,
-      unboundedWrite: s.unboundedWrite,
-    })),
+    protocol,
+    statements: analysis.units.map((u) => {
+      const sql = sqlDetail(u.detail);
+      return {
+        text: u.text, kind: sql?.kind ?? kind, classes: u.classes, tables: u.attributes.tables ?? [],
+        schemas: u.attributes.schemas ?? [], functions: u.attributes.functions ?? [],
+        unboundedWrite: u.flags?.unbounded === true,
+        // SQL's attributes are the fields above; other protocols' (programs, paths) are listed as they are.
+        ...(sql === undefined ? { attributes: u.attributes } : {}),
+      };
+    }),
     ...(analysis.parseError === undefined ? {} : { parseError: analysis.parseError }),
   };
+}
+
+/** The parser's node type when the unit's detail carries one (SQL). */
+function sqlDetail(detail: unknown): { kind: string } | undefined {
+  if (typeof detail !== 'object' || detail === null || !('kind' in detail)) return undefined;
+  return typeof detail.kind === 'string' ? { kind: detail.kind } : undefined;
 }
 
 /** Registers the policy routes (under the `/api` prefix); admin-only like every route without an `auth` config. */
 export function policyRoutes(deps: ControlDeps): FastifyPluginAsync {
   return async (app) => {
-    // The SQL parser is WebAssembly that loads once; awaiting it here means no request ever waits for it.
-    await initSqlAnalysis();
+    // Analysers load their parsers (WebAssembly) once; awaiting it here means no request ever waits for them.
+    await deps.protocols.init();
     const tags = ['policies'];
 
     app.post<{ Body: ApplyPoliciesBody }>(
@@ -131,10 +141,15 @@ export function policyRoutes(deps: ControlDeps): FastifyPluginAsync {
       async (request) => {
         const record = await deps.store.targets.get(request.body.target);
         if (!record) throw new WardenError('WARDEN_ERR_TARGET_NOT_FOUND', `target ${request.body.target} not found`);
-        const analysis = analyzeSql(request.body.sql);
-        const input = { subject: testSubject(request.body), target: toTarget(record), analysis };
+        const target = deps.protocols.target(record);
+        const protocol = deps.protocols.require(target.type);
+        const text = request.body.command ?? request.body.sql ?? '';
+        // Judged as a fresh session would judge it: no prepared statements, no earlier state.
+        const command = { protocol: protocol.name, kind: protocol.commandKind, text };
+        const analysis = protocol.analyse(command, protocol.newState?.());
+        const input = { subject: testSubject(request.body), target, analysis, protocol };
         const decision = evaluate(deps.policies.current(), input, { defaultEffect: deps.defaultEffect });
-        return toTestResult(decision, analysis);
+        return toTestResult(decision, analysis, protocol.name, command.kind);
       },
     );
   };

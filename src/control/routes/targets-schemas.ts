@@ -14,6 +14,12 @@ export interface UpdateTargetBody {
   password?: string | null;
   tls?: TlsMode;
   ca?: string | null;
+  /** ssh: a new private key (null removes it). */
+  privateKey?: string | null;
+  /** ssh: the private key's passphrase (null removes it). */
+  passphrase?: string | null;
+  /** ssh: a new pinned host key (null: record the next one seen). */
+  hostKeyFingerprint?: string | null;
   labels?: Record<string, string>;
 }
 
@@ -32,6 +38,9 @@ export const updateTargetBody = {
     password: { ...fields.password, description: 'stored encrypted, never returned; null removes it' },
     tls: { type: 'string', enum: fields.tls.enum },
     ca: { type: ['string', 'null'], maxLength: fields.ca.maxLength, description: 'PEM CA bundle for verify-full; null removes it' },
+    privateKey: { ...fields.privateKey, description: 'ssh: stored encrypted, never returned; null removes it' },
+    passphrase: { ...fields.passphrase, description: 'ssh: stored encrypted, never returned; null removes it' },
+    hostKeyFingerprint: fields.hostKeyFingerprint,
     labels: { ...fields.labels, description: 'replaces all labels' },
   },
 } as const;

@@ -39,18 +39,19 @@ const whoamiShape = {
 } as const;
 
 /** Why the subject may reach a target, or undefined when it may not. */
-async function reach(deps: Pick<ControlDeps, 'policies' | 'defaultEffect' | 'approvals'>, subject: Subject,
+async function reach(deps: Pick<ControlDeps, 'policies' | 'defaultEffect' | 'approvals' | 'protocols'>, subject: Subject,
   record: TargetRecord): Promise<'policy' | 'access grant' | 'default allow' | undefined> {
   if (!anyGlobMatch(subject.targets, record.name)) return undefined;
-  const target: Target = { name: record.name, type: record.type, host: record.host, port: record.port,
-    database: record.database, user: record.user, tls: record.tls, ca: record.ca, labels: record.labels };
-  if (mayAccess(deps.policies.current(), subject, target)) return 'policy';
+  const protocol = deps.protocols.get(record.type);
+  // A target of a protocol this Warden does not speak cannot be reached at all.
+  if (protocol === undefined) return undefined;
+  if (mayAccess(deps.policies.current(), subject, record, protocol)) return 'policy';
   if (await deps.approvals.hasAccess(subject, record.name)) return 'access grant';
   return deps.defaultEffect === 'allow' ? 'default allow' : undefined;
 }
 
 /** Registers `GET /whoami` (under the `/api` prefix); any valid token. */
-export function whoamiRoutes(deps: Pick<ControlDeps, 'store' | 'policies' | 'defaultEffect' | 'approvals' | 'version'>): FastifyPluginAsync {
+export function whoamiRoutes(deps: Pick<ControlDeps, 'store' | 'policies' | 'defaultEffect' | 'approvals' | 'version' | 'protocols'>): FastifyPluginAsync {
   return async (app) => {
     app.get('/whoami', {
       config: { auth: 'authenticated' },

@@ -7,7 +7,7 @@
  */
 import type net from 'node:net';
 import { WardenError } from '../../errors.js';
-import type { Credentials, Target } from '../../session/types.js';
+import type { Credentials, PostgresTarget } from '../../session/types.js';
 import { decodeErrorFields, decodeRowDescription } from './codec.js';
 import { connectUpstream } from './upstream.js';
 
@@ -59,7 +59,7 @@ export class CatalogConnection {
   private pending = 0;
   private closedError: Error | null = null;
 
-  private constructor(private readonly socket: net.Socket, private readonly target: Target) {
+  private constructor(private readonly socket: net.Socket, private readonly target: PostgresTarget) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(err));
     socket.on('close', () => this.fail(new Error('connection closed')));
@@ -67,7 +67,7 @@ export class CatalogConnection {
   }
 
   /** Connects and logs in exactly as a session's upstream connection does. */
-  static async open(target: Target, database: string, credentials: Credentials): Promise<CatalogConnection> {
+  static async open(target: PostgresTarget, database: string, credentials: Credentials): Promise<CatalogConnection> {
     const upstream = await connectUpstream({ target, credentials, database,
       startupParams: { application_name: 'warden-catalog', client_encoding: 'UTF8' } });
     const connection = new CatalogConnection(upstream.socket, target);

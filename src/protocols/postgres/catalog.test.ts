@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { WardenError } from '../../errors.js';
-import type { Credentials, Target } from '../../session/types.js';
+import type { Credentials, PostgresTarget } from '../../session/types.js';
 import { generateCertificates, startPostgres, type PgServer } from '../../../test/harness/postgres.js';
 import { TableCatalog } from './catalog.js';
 
@@ -16,7 +16,7 @@ let server: PgServer;
 let admin: pg.Client;
 let customersOid: number;
 
-function target(over: Partial<Target> = {}): Target {
+function target(over: Partial<PostgresTarget> = {}): PostgresTarget {
   return { name: 'pg-catalog-test', type: 'postgres', host: server.host, port: server.port, database: 'app',
     user: server.scram.user, tls: 'disable', ca: null, labels: {}, ...over };
 }

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { WardenError } from '../../errors.js';
-import type { Credentials, Target } from '../../session/types.js';
+import type { Credentials, PostgresTarget } from '../../session/types.js';
 import { CatalogConnection } from './catalog-connection.js';
 
 /** How long a resolved table stays cached. */
@@ -61,7 +61,7 @@ export interface TableColumns {
 const shared = new Map<string, TableCatalog>();
 
 /** What identifies a target's connection: every field that changes where or how Warden connects. */
-function sharedKey(target: Target, database: string): string {
+function sharedKey(target: PostgresTarget, database: string): string {
   const ca = target.ca ? createHash('sha256').update(target.ca).digest('hex') : '';
   return JSON.stringify([target.name, target.host, target.port, target.tls, ca, target.user, database]);
 }
@@ -75,14 +75,14 @@ export class TableCatalog {
   private holders: number | undefined;
   private key: string | undefined;
 
-  constructor(private readonly target: Target, private readonly database: string,
+  constructor(private readonly target: PostgresTarget, private readonly database: string,
     private credentials: () => Promise<Credentials>) {}
 
   /**
    * The catalog of a target database shared by every session of it; each caller calls close() once when done,
    * and the last one closes the connection.
    */
-  static shared(target: Target, database: string, credentials: () => Promise<Credentials>): TableCatalog {
+  static shared(target: PostgresTarget, database: string, credentials: () => Promise<Credentials>): TableCatalog {
     const key = sharedKey(target, database);
     let catalog = shared.get(key);
     if (catalog === undefined) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Credentials, Target } from '../../session/types.js';
+import type { Credentials, PostgresTarget } from '../../session/types.js';
 import { generateCertificates, startPostgres, type PgServer } from '../../../test/harness/postgres.js';
 import { diagnoseTarget, type Diagnosis } from './diagnose.js';
 
@@ -13,12 +13,12 @@ let server: PgServer;
 before(async () => { server = await startPostgres(); });
 after(async () => { await server?.stop(); });
 
-function target(over: Partial<Target> = {}): Target {
+function target(over: Partial<PostgresTarget> = {}): PostgresTarget {
   return { name: 'pg-diag', type: 'postgres', host: server.host, port: server.port, database: 'app',
     user: server.scram.user, tls: 'disable', ca: null, labels: {}, ...over };
 }
 
-async function diagnose(over: Partial<Target>, credentials: Credentials = server.scram): Promise<Diagnosis> {
+async function diagnose(over: Partial<PostgresTarget>, credentials: Credentials = server.scram): Promise<Diagnosis> {
   const result = await diagnoseTarget(target(over), async () => credentials, { stepTimeoutMs: 5000 });
   if (credentials.password) assert.doesNotMatch(JSON.stringify(result), new RegExp(credentials.password));
   return result;

@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
 import { WardenError, toWardenError } from '../../errors.js';
-import type { Credentials, Target } from '../../session/types.js';
+import type { Credentials, PostgresTarget } from '../../session/types.js';
 import { connected, connectUpstream, openTcp, sslAnswer, tlsOptions } from './upstream.js';
 import { address, socketReason, tlsReason, tlsRefusedReason } from './upstream-errors.js';
 
@@ -47,14 +47,14 @@ function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function dnsStep(target: Target, ms: number): Promise<string> {
+async function dnsStep(target: PostgresTarget, ms: number): Promise<string> {
   if (net.isIP(target.host)) return `${target.host} is an IP address, no lookup needed`;
   const found = await within(lookup(target.host, { all: true }), ms, 'lookup timed out');
   return `${target.host} resolved to ${found.map((a) => a.address).join(', ')}`;
 }
 
 /** TLS on an already connected socket, per the target's mode; returns the step's message. */
-async function tlsStep(raw: net.Socket, target: Target, ms: number): Promise<DiagnosisStep> {
+async function tlsStep(raw: net.Socket, target: PostgresTarget, ms: number): Promise<DiagnosisStep> {
   if (target.tls === 'disable') return { step: 'tls', status: 'skipped', message: 'tls disable: Warden connects without TLS' };
   raw.write(serialize.requestSsl());
   const answer = await within(sslAnswer(raw, target), ms, 'no answer to the TLS request');
@@ -79,7 +79,7 @@ async function tlsStep(raw: net.Socket, target: Target, ms: number): Promise<Dia
 }
 
 /** TCP then TLS on one socket. */
-async function transportSteps(target: Target, ms: number): Promise<DiagnosisStep[]> {
+async function transportSteps(target: PostgresTarget, ms: number): Promise<DiagnosisStep[]> {
   const raw = openTcp(target);
   raw.on('error', () => undefined); // failures are read from `connected` and the steps below
   try {
@@ -102,7 +102,7 @@ async function transportSteps(target: Target, ms: number): Promise<DiagnosisStep
   }
 }
 
-async function loginStep(target: Target, credentials: () => Promise<Credentials>, ms: number): Promise<DiagnosisStep> {
+async function loginStep(target: PostgresTarget, credentials: () => Promise<Credentials>, ms: number): Promise<DiagnosisStep> {
   try {
     const creds = await credentials();
     const conn = await connectUpstream({ target, credentials: creds, database: target.database,
@@ -117,7 +117,7 @@ async function loginStep(target: Target, credentials: () => Promise<Credentials>
 }
 
 /** Tests `target` step by step; never throws. `credentials` is only called when the login step runs. */
-export async function diagnoseTarget(target: Target, credentials: () => Promise<Credentials>,
+export async function diagnoseTarget(target: PostgresTarget, credentials: () => Promise<Credentials>,
   options: DiagnoseOptions = {}): Promise<Diagnosis> {
   const ms = options.stepTimeoutMs ?? 5000;
   const steps: DiagnosisStep[] = [];

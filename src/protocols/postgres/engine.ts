@@ -15,6 +15,7 @@ import {
   encodeErrorResponse, encodeNegotiateProtocolVersion, encodeParameterStatus, encodeReadyForQuery, type StartupPacket,
 } from './codec.js';
 import { encodeWardenError } from './errors.js';
+import { postgresTarget } from './definition.js';
 import { filterStartupParams } from './params.js';
 import { Relay } from './relay.js';
 import { ResultMasker } from './result-masking.js';
@@ -65,7 +66,7 @@ export async function handleConnection(socket: Socket, deps: PostgresEngineDeps,
   try {
     startup = await initialize(channel, deps);
     if (!startup) return;
-    session = await deps.pipeline.open({ protocol: 'postgres', token: startup.token, user: startup.user,
+    session = await deps.pipeline.open({ protocol: 'postgres', credential: { kind: 'token', token: startup.token }, user: startup.user,
       targetName: startup.targetName, database: startup.database, clientAddress, applicationName: startup.applicationName });
   } catch (err) {
     refuse(channel, toWardenError(err), deps.logger, clientAddress);
@@ -128,9 +129,10 @@ function splitDatabase(dbname: string): { targetName: string; database?: string 
 async function serve(channel: StartupChannel, session: Session, startup: StartupResult, deps: PostgresEngineDeps): Promise<void> {
   const { pipeline, registry, logger } = deps;
   let upstream: UpstreamConnection;
+  const target = postgresTarget(session.target);
   try {
     const credentials = await pipeline.credentials(session);
-    upstream = await connectUpstream({ target: session.target, credentials, database: session.database,
+    upstream = await connectUpstream({ target, credentials, database: session.database,
       startupParams: startup.forwardParams });
     // The server must read statements as Warden does (a role default or login trigger could say otherwise).
     try {
@@ -163,14 +165,14 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
   ]));
   const masking = pipeline.masking(session);
   const masker = masking.rules.length > 0 ? new ResultMasker(masking.rules, masking.hashKey,
-    TableCatalog.shared(session.target, session.database, () => pipeline.credentials(session)), upstream.parameters) : undefined;
+    TableCatalog.shared(target, session.database, () => pipeline.credentials(session)), upstream.parameters) : undefined;
   const relay = new Relay({ session, pipeline, client, upstream: upstream.socket, logger, maxMessageBytes: deps.maxMessageBytes, masker });
   registry.add({
     session,
     terminate: async (reason, options) => void (await relay.terminate(reason, options)),
     get ending() { return relay.ending; },
     // A statement held for approval is withdrawn; anything else is cancelled on the server.
-    cancel: async () => void (await relay.cancel(() => cancelUpstream(session.target, upstream.processId, upstream.secretKey))),
+    cancel: async () => void (await relay.cancel(() => cancelUpstream(target, upstream.processId, upstream.secretKey))),
   });
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
   const reason = await relay.run(leftover, upstream.leftover);

@@ -16,7 +16,7 @@ import pino from 'pino';
 import { serialize } from 'pg-protocol';
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
-import type { Command, Verdict } from '../../session/types.js';
+import type { Command, PostgresTarget, Verdict } from '../../session/types.js';
 import { Relay } from './relay.js';
 import { TableCatalog } from './catalog.js';
 import { ResultMasker, type MaskRules } from './result-masking.js';
@@ -258,7 +258,7 @@ describe('the masked forwarder at every split point', () => {
     const client = new FakeSocket();
     const upstream = new FakeSocket();
     const rules: MaskRules = [{ rule: 'p/support', items: [{ detectors: ['email', 'card'], strategy: 'redact' }] }];
-    const m = new ResultMasker(rules, Buffer.alloc(32, 1), new TableCatalog({ name: 't' } as Session['target'], 'app',
+    const m = new ResultMasker(rules, Buffer.alloc(32, 1), new TableCatalog({ name: 't' } as PostgresTarget, 'app',
       () => Promise.reject(new Error('no catalog in unit tests'))), { client_encoding: 'UTF8', server_encoding: 'UTF8' });
     const r = new Relay({ session: { id: 'ses_test', target: { name: 't' } } as Session, pipeline: pipeline() as unknown as SessionPipeline,
       client: client as unknown as Socket, upstream: upstream as unknown as Socket, logger: pino({ level: 'silent' }),

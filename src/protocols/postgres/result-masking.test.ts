@@ -2,12 +2,12 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initSqlAnalysis } from '../../analysis/sql/analyze.js';
 import { WardenError } from '../../errors.js';
-import type { Command, Target } from '../../session/types.js';
+import type { Command, PostgresTarget } from '../../session/types.js';
 import { TableCatalog } from './catalog.js';
 import { ResultMasker, type MaskRules } from './result-masking.js';
 
 const KEY = Buffer.from('result-masking-test-key-0123456');
-const TARGET: Target = { name: 'pg-t', type: 'postgres', host: '127.0.0.1', port: 1, database: 'app', user: 'u', tls: 'disable', ca: null, labels: {} };
+const TARGET: PostgresTarget = { name: 'pg-t', type: 'postgres', host: '127.0.0.1', port: 1, database: 'app', user: 'u', tls: 'disable', ca: null, labels: {} };
 const ISSUE: MaskRules = [{ rule: 'pii-masking/mask-pii', items: [
   { columns: ['*.email'], strategy: 'partial' },
   { columns: ['public.customers.card_number'], strategy: 'redact' },

@@ -6,7 +6,7 @@
  * `detail`, which is only logged.
  */
 import { WardenError } from '../../errors.js';
-import type { Target } from '../../session/types.js';
+import type { PostgresTarget } from '../../session/types.js';
 
 /** An upstream's own error during startup (e.g. 3D000 database does not exist); engine may relay its code and message. */
 export class UpstreamStartupError extends WardenError {
@@ -27,29 +27,29 @@ export function formatFields(fields: Record<string, string>): string {
 }
 
 /** `host:port` as a caller may read it (IPv6 in brackets). */
-export function address(target: Pick<Target, 'host' | 'port'>): string {
+export function address(target: Pick<PostgresTarget, 'host' | 'port'>): string {
   return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 
 /** The target cannot be reached; `reason` says why in caller-safe words. */
-export function unreachable(target: Target, reason: string, detail?: string, cause?: unknown): WardenError {
+export function unreachable(target: PostgresTarget, reason: string, detail?: string, cause?: unknown): WardenError {
   return new WardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', `target "${target.name}" is unreachable: ${reason}`,
     { detail: detail ?? reason, cause });
 }
 
 /** Warden's login to the target failed; `reason` says why in caller-safe words. */
-export function authFailed(target: Target, reason: string, detail?: string, cause?: unknown): WardenError {
+export function authFailed(target: PostgresTarget, reason: string, detail?: string, cause?: unknown): WardenError {
   return new WardenError('WARDEN_ERR_UPSTREAM_AUTH', `upstream authentication failed for target "${target.name}": ${reason}`,
     { detail: detail ?? reason, cause });
 }
 
 /** The target broke the protocol. */
-export function badProtocol(target: Target, detail: string): WardenError {
+export function badProtocol(target: PostgresTarget, detail: string): WardenError {
   return new WardenError('WARDEN_ERR_UPSTREAM_PROTOCOL', `target "${target.name}" sent an invalid message`, { detail });
 }
 
 /** Caller-safe reasons for the system errors of a TCP connection, by errno code. */
-const SOCKET_REASONS: Record<string, (t: Target) => string> = {
+const SOCKET_REASONS: Record<string, (t: PostgresTarget) => string> = {
   ECONNREFUSED: (t) => `connection refused by ${address(t)}`,
   ENOTFOUND: (t) => `host name ${t.host} could not be resolved`,
   EAI_AGAIN: (t) => `host name ${t.host} could not be resolved (temporary DNS failure)`,
@@ -63,13 +63,13 @@ const SOCKET_REASONS: Record<string, (t: Target) => string> = {
 };
 
 /** Why a TCP connection (or a name lookup) failed, in caller-safe words. */
-export function socketReason(target: Target, err: unknown): string {
+export function socketReason(target: PostgresTarget, err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
   return SOCKET_REASONS[code]?.(target) ?? `connecting to ${address(target)} failed (${code})`;
 }
 
 /** A failed TCP connection (or a socket error before TLS) as a caller-safe WardenError. */
-export function socketFailure(target: Target, err: unknown): WardenError {
+export function socketFailure(target: PostgresTarget, err: unknown): WardenError {
   const e = err as NodeJS.ErrnoException | undefined;
   return unreachable(target, socketReason(target, err), `${e?.code ?? 'error'}: ${e?.message ?? String(err)} (${address(target)})`, err);
 }
@@ -87,7 +87,7 @@ const CERTIFICATE_REASONS: Record<string, string> = {
 };
 
 /** Why a TLS handshake failed, in caller-safe words: certificate problems by name, others by code. */
-export function tlsReason(target: Target, err: unknown): string {
+export function tlsReason(target: PostgresTarget, err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
   const certificate = CERTIFICATE_REASONS[code];
   return certificate !== undefined
@@ -97,7 +97,7 @@ export function tlsReason(target: Target, err: unknown): string {
 }
 
 /** A failed TLS handshake as a caller-safe WardenError. */
-export function tlsFailure(target: Target, err: unknown): WardenError {
+export function tlsFailure(target: PostgresTarget, err: unknown): WardenError {
   const message = (err as Error | undefined)?.message ?? String(err);
   const reason = tlsReason(target, err);
   return new WardenError('WARDEN_ERR_UPSTREAM_UNAVAILABLE', `TLS connection to target "${target.name}" failed: ${reason}`,
@@ -105,12 +105,12 @@ export function tlsFailure(target: Target, err: unknown): WardenError {
 }
 
 /** Why TLS failed when the server answered SSLRequest with N while the target's mode needs TLS. */
-export function tlsRefusedReason(target: Target): string {
+export function tlsRefusedReason(target: PostgresTarget): string {
   return `the server does not accept TLS but the target requires it (tls ${target.tls})`;
 }
 
 /** The server answered SSLRequest with N while the target's mode needs TLS. */
-export function tlsRefused(target: Target): WardenError {
+export function tlsRefused(target: PostgresTarget): WardenError {
   return unreachable(target, tlsRefusedReason(target));
 }
 
@@ -119,7 +119,7 @@ export function tlsRefused(target: Target): WardenError {
  * or not allowed to log in) are about Warden's credentials: the server's text names the backend role, so only the
  * class of the problem is told; other errors (3D000 unknown database, ...) keep the server's fields for the caller.
  */
-export function startupFailure(target: Target, fields: Record<string, string>): WardenError {
+export function startupFailure(target: PostgresTarget, fields: Record<string, string>): WardenError {
   const detail = formatFields(fields);
   if (fields.C === '28P01') return authFailed(target, 'the target\'s credentials were rejected by the server (28P01)', detail);
   if (fields.C === '28000') {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { WardenError } from '../../errors.js';
-import type { Credentials, Target } from '../../session/types.js';
+import type { Credentials, PostgresTarget } from '../../session/types.js';
 import { freePort } from '../../../test/harness/ports.js';
 import { generateCertificates, startPostgres, type PgServer } from '../../../test/harness/postgres.js';
 import { cancelUpstream, connectUpstream, UpstreamStartupError, type UpstreamConnection,
@@ -15,12 +15,12 @@ import { cancelUpstream, connectUpstream, UpstreamStartupError, type UpstreamCon
 
 let server: PgServer;
 
-function target(over: Partial<Target> = {}): Target {
+function target(over: Partial<PostgresTarget> = {}): PostgresTarget {
   return { name: 'pg-test', type: 'postgres', host: server.host, port: server.port, database: 'app',
     user: server.scram.user, tls: 'disable', ca: null, labels: {}, ...over };
 }
 
-function connect(credentials: Credentials, over: Partial<Target> = {},
+function connect(credentials: Credentials, over: Partial<PostgresTarget> = {},
   extra: Partial<UpstreamOptions> = {}): Promise<UpstreamConnection> {
   return connectUpstream({ target: target(over), credentials, database: 'app', startupParams: {}, ...extra });
 }
@@ -225,7 +225,7 @@ describe('connectUpstream TLS modes', () => {
     scalar(conn, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
 
   it('disable, prefer, require and verify-full behave as libpq', async () => {
-    const cases: Array<[Partial<Target>, boolean]> = [
+    const cases: Array<[Partial<PostgresTarget>, boolean]> = [
       [{ tls: 'disable' }, false],
       [{ tls: 'prefer' }, true],
       [{ tls: 'require' }, true],

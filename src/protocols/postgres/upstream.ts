@@ -10,7 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
 import { WardenError } from '../../errors.js';
-import type { Credentials, Target } from '../../session/types.js';
+import type { Credentials, PostgresTarget } from '../../session/types.js';
 import { chooseMechanism, ScramClient } from './scram.js';
 import {
   UpstreamStartupError, address, authFailed, badProtocol, socketFailure, startupFailure, tlsFailure, tlsRefused, unreachable,
@@ -31,7 +31,7 @@ const WITHHELD_PARAMS = new Set(['user', 'database', 'replication']);
 
 /** What connectUpstream needs: where, as whom, and the caller's startup parameters to pass on. */
 export interface UpstreamOptions {
-  target: Target;
+  target: PostgresTarget;
   credentials: Credentials;
   database: string;
   /** The caller's startup parameters (application_name, client_encoding, DateStyle, options, ...). */
@@ -66,7 +66,7 @@ class Deadline {
   private readonly onAbort: () => void;
   phase = 'connecting';
 
-  constructor(private readonly target: Target, ms: number, private readonly signal?: AbortSignal) {
+  constructor(private readonly target: PostgresTarget, ms: number, private readonly signal?: AbortSignal) {
     let fail!: (err: WardenError) => void;
     this.expired = new Promise<never>((_, reject) => (fail = reject));
     this.expired.catch(() => undefined);
@@ -109,7 +109,7 @@ export function connected(socket: net.Socket): Promise<void> {
   });
 }
 
-export function openTcp(target: Target): net.Socket {
+export function openTcp(target: PostgresTarget): net.Socket {
   const socket = net.connect({ host: target.host, port: target.port });
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 30_000); // as libpq: notice a dead peer on an idle session
@@ -117,7 +117,7 @@ export function openTcp(target: Target): net.Socket {
 }
 
 /** Reads the one-byte answer to SSLRequest. More bytes before the TLS handshake would be injected data (CVE-2021-23222). */
-export function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
+export function sslAnswer(socket: net.Socket, target: PostgresTarget): Promise<number> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
       socket.off('data', onData).off('error', onError).off('close', onClose);
@@ -135,7 +135,7 @@ export function sslAnswer(socket: net.Socket, target: Target): Promise<number> {
   });
 }
 
-export function tlsOptions(socket: net.Socket, target: Target): tls.ConnectionOptions {
+export function tlsOptions(socket: net.Socket, target: PostgresTarget): tls.ConnectionOptions {
   const verify = target.tls === 'verify-full';
   const options: tls.ConnectionOptions = { socket, host: target.host, minVersion: 'TLSv1.2', rejectUnauthorized: verify };
   // SNI must not carry an IP address; the identity check then matches the IP against the certificate's IP SANs.
@@ -145,7 +145,7 @@ export function tlsOptions(socket: net.Socket, target: Target): tls.ConnectionOp
 }
 
 /** Performs libpq's sslmode negotiation; returns the socket to speak on (plain or TLS). */
-async function negotiateTls(raw: net.Socket, target: Target, deadline: Deadline,
+async function negotiateTls(raw: net.Socket, target: PostgresTarget, deadline: Deadline,
   track: (s: tls.TLSSocket) => void): Promise<{ socket: net.Socket | tls.TLSSocket; tls: boolean }> {
   if (target.tls === 'disable') return { socket: raw, tls: false };
   deadline.phase = 'negotiating TLS';
@@ -181,7 +181,7 @@ class FrameReader {
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly socket: net.Socket, private readonly target: Target) {
+  constructor(private readonly socket: net.Socket, private readonly target: PostgresTarget) {
     socket.on('data', this.onData).on('error', this.onError).on('close', this.onClose);
     socket.resume();
   }
@@ -235,7 +235,7 @@ class FrameReader {
 }
 
 /** Reads NUL-terminated strings from a message body; throws on a missing terminator. */
-function cstrings(body: Buffer, target: Target, from = 0): string[] {
+function cstrings(body: Buffer, target: PostgresTarget, from = 0): string[] {
   const out: string[] = [];
   let at = from;
   while (at < body.length) {
@@ -248,7 +248,7 @@ function cstrings(body: Buffer, target: Target, from = 0): string[] {
 }
 
 /** ErrorResponse/NoticeResponse fields: (type byte, string)* then a zero byte. */
-function errorFields(body: Buffer, target: Target): Record<string, string> {
+function errorFields(body: Buffer, target: PostgresTarget): Record<string, string> {
   const fields: Record<string, string> = {};
   let at = 0;
   while (at < body.length && body[at] !== 0) {
@@ -290,7 +290,7 @@ class AuthFlow {
   private scram: ScramClient | null = null;
   authenticated = false;
 
-  constructor(private readonly target: Target, private readonly credentials: Credentials) {}
+  constructor(private readonly target: PostgresTarget, private readonly credentials: Credentials) {}
 
   private password(): string {
     if (this.credentials.password === null) {
@@ -405,7 +405,7 @@ async function runStartup(reader: FrameReader, socket: net.Socket, opts: Upstrea
 }
 
 /** Wraps anything thrown during an attempt into a caller-safe WardenError and scrubs the password from it. */
-function finalError(err: unknown, target: Target, password: string | null): WardenError {
+function finalError(err: unknown, target: PostgresTarget, password: string | null): WardenError {
   let error = err instanceof WardenError ? err : socketFailure(target, err);
   // Defence in depth: nothing above puts the password in text, but server-supplied text is not ours to trust.
   if (password !== null && password.length >= 4) {
@@ -462,7 +462,7 @@ export interface CancelOptions {
  * mode, as libpq 17's cancel API does), a CancelRequest, then wait for the server to close it. Resolving says the
  * request was delivered, not that a query was cancelled (PostgreSQL never answers a CancelRequest).
  */
-export async function cancelUpstream(target: Target, processId: number, secretKey: Buffer,
+export async function cancelUpstream(target: PostgresTarget, processId: number, secretKey: Buffer,
   options: CancelOptions = {}): Promise<void> {
   const deadline = new Deadline(target, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.signal);
   let secure: tls.TLSSocket | null = null;

@@ -1,27 +1,20 @@
 /**
- * Per-session facts that change how later statements are judged: SQL-level prepared statements (an `EXECUTE x`
+ * Per-session SQL facts that change how later statements are judged: SQL-level prepared statements (an `EXECUTE x`
  * is judged as the `PREPARE x AS ...` it runs; names kept exactly as the server keeps them: the parser already
- * folded unquoted names to lower case and kept quoted ones, so `"W"` and `w` are two statements), the reason the caller gave for its work (`SET warden.reason`), the
- * pending approval request, and whether an access grant let the session in. Pure bookkeeping, no I/O.
+ * folded unquoted names to lower case and kept quoted ones, so `"W"` and `w` are two statements) and the reason the
+ * caller gave for its work (`SET warden.reason`). The postgres protocol's analysis state (definition.ts) wraps it;
+ * the neutral parts of a session's state (pending approval, draining) live in the pipeline. Pure bookkeeping, no I/O.
  */
-import type { SqlAnalysis, StatementAnalysis, StatementClass } from '../analysis/sql/types.js';
+import type { SqlAnalysis, StatementAnalysis, StatementClass } from '../../analysis/sql/types.js';
 
 /** `SET [SESSION|LOCAL] warden.reason = '...'` (or TO): only for the reason shown to approvers, never for a decision. */
 const REASON = /^\s*set\s+(?:session\s+|local\s+)?"?warden"?\."?reason"?\s*(?:=|to)\s*'((?:[^']|'')*)'/i;
 
-/** What a session remembers between statements. */
+/** What a PostgreSQL session remembers between statements. */
 export class StatementState {
   private readonly prepared = new Map<string, StatementAnalysis>();
   /** The reason the caller gave with `SET warden.reason`. */
   reason: string | undefined;
-  /** The approval request this session is waiting on, if any. */
-  pendingApproval: string | undefined;
-  /** Set when the caller cancelled the statement held for approval: its request is withdrawn (the reason). */
-  withdrawn: string | undefined;
-  /** Set when Warden is ending the session gracefully: why. Every further command is refused. */
-  draining: string | undefined;
-
-  constructor(readonly accessGranted: boolean) {}
 
   /** The analysis to judge: each `EXECUTE name` replaced by what its PREPARE was (unknown if never seen). */
   resolve(analysis: SqlAnalysis): SqlAnalysis {
@@ -41,7 +34,7 @@ export class StatementState {
   }
 
   /** Remembers what an allowed query string did to the session's state (PREPARE, DEALLOCATE, warden.reason). */
-  remember(analysis: SqlAnalysis, text: string): void {
+  remember(analysis: Pick<SqlAnalysis, 'statements'>, text: string): void {
     for (const s of analysis.statements) {
       if (s.prepares !== undefined) this.prepared.set(s.prepares, s);
       if (s.deallocates !== undefined) {

@@ -1,12 +1,12 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeSql, initSqlAnalysis } from '../analysis/sql/analyze.js';
+import { analyzeSql, initSqlAnalysis } from '../../analysis/sql/analyze.js';
 import { StatementState } from './statement-state.js';
 
 before(() => initSqlAnalysis());
 
 test('EXECUTE is judged as the PREPARE it runs, merged with its own parameters', () => {
-  const state = new StatementState(false);
+  const state = new StatementState();
   assert.deepEqual(state.resolve(analyzeSql('EXECUTE wipe')).classes, ['unknown'], 'unknown until prepared');
   state.remember(analyzeSql('PREPARE wipe AS DELETE FROM t'), 'PREPARE wipe AS DELETE FROM t');
   assert.deepEqual(state.resolve(analyzeSql('EXECUTE wipe')).classes, ['destructive', 'write']);
@@ -22,7 +22,7 @@ test('EXECUTE is judged as the PREPARE it runs, merged with its own parameters',
 });
 
 test('prepared names are kept as the server keeps them: "W" and w are two statements', () => {
-  const state = new StatementState(false);
+  const state = new StatementState();
   state.remember(analyzeSql('PREPARE "W" AS DELETE FROM t WHERE id = 1'), 'PREPARE "W" AS DELETE FROM t WHERE id = 1');
   state.remember(analyzeSql('PREPARE w AS SELECT 1'), 'PREPARE w AS SELECT 1');
   assert.deepEqual(state.resolve(analyzeSql('EXECUTE "W"')).classes, ['write']);
@@ -35,7 +35,7 @@ test('prepared names are kept as the server keeps them: "W" and w are two statem
 });
 
 test('the reason comes from SET warden.reason', () => {
-  const state = new StatementState(false);
+  const state = new StatementState();
   state.remember(analyzeSql("SET warden.reason = 'it''s the nightly job'"), "SET warden.reason = 'it''s the nightly job'");
   assert.equal(state.reason, "it's the nightly job");
   state.remember(analyzeSql("set session warden.reason to 'other'"), "set session warden.reason to 'other'");
