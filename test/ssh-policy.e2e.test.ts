@@ -48,8 +48,8 @@ let workRel: string;
 before(async () => {
   stack = await startSshStack({ policy: POLICY });
   for (const name of ['fwd-1', 'held-1']) {
-    await stack.addTarget(name, ['--host', stack.sshd.host, '--port', String(stack.sshd.port), '--user', stack.sshd.account.user,
-      '--password-stdin'], `${stack.sshd.account.password}\n`);
+    await stack.addTarget(name, { host: stack.sshd.host, port: stack.sshd.port, user: stack.sshd.account.user,
+      password: stack.sshd.account.password });
   }
   tokens.alice = await stack.token('alice');
   tokens.bot = await stack.token('bot', '--groups', 'agents', '--kind', 'agent');

@@ -23,19 +23,18 @@ after(async () => {
   await stack?.stop();
 });
 
+const account = () => ({ host: stack.sshd.host, port: stack.sshd.port, user: stack.sshd.account.user });
 const ssh = (login: string, command = 'echo ok') => stack.run('ssh', [`${login}@127.0.0.1`, command], { token });
 
 test('a target with a vaulted private key logs in with it', async () => {
-  await stack.addTarget('key-1', ['--host', stack.sshd.host, '--port', String(stack.sshd.port), '--user', stack.sshd.account.user,
-    '--private-key-file', stack.sshd.account.privateKeyFile], '\n');
+  await stack.addTarget('key-1', { ...account(), privateKey: stack.sshd.account.privateKey });
   const r = await ssh('alice:key-1');
   assert.equal(r.stdout, 'ok\n', r.stderr);
 });
 
 test('a pinned fingerprint that does not match refuses the session naming both', async () => {
   const wrong = `SHA256:${'A'.repeat(43)}`;
-  await stack.addTarget('pinned-1', ['--host', stack.sshd.host, '--port', String(stack.sshd.port), '--user', stack.sshd.account.user,
-    '--password-stdin', '--host-key-fingerprint', wrong], `${stack.sshd.account.password}\n`);
+  await stack.addTarget('pinned-1', { ...account(), password: stack.sshd.account.password, hostKeyFingerprint: wrong });
   const r = await ssh('alice:pinned-1');
   assert.equal(r.code, 255);
   assert.ok(r.stderr.includes(wrong), r.stderr);
@@ -44,16 +43,15 @@ test('a pinned fingerprint that does not match refuses the session naming both',
 });
 
 test('the right pin logs in', async () => {
-  await stack.addTarget('pinned-2', ['--host', stack.sshd.host, '--port', String(stack.sshd.port), '--user', stack.sshd.account.user,
-    '--password-stdin', '--host-key-fingerprint', stack.sshd.hostKeyFingerprint], `${stack.sshd.account.password}\n`);
+  await stack.addTarget('pinned-2', { ...account(), password: stack.sshd.account.password,
+    hostKeyFingerprint: stack.sshd.hostKeyFingerprint });
   assert.equal((await ssh('alice:pinned-2')).stdout, 'ok\n');
 });
 
 test('without a pin the first key is recorded, and a replaced server is refused naming both keys', async () => {
   const first = await startSshd();
   extra.push(first);
-  await stack.addTarget('tofu-1', ['--host', first.host, '--port', String(first.port), '--user', first.account.user,
-    '--password-stdin'], `${first.account.password}\n`);
+  await stack.addTarget('tofu-1', { host: first.host, port: first.port, user: first.account.user, password: first.account.password });
   assert.equal((await ssh('alice:tofu-1')).stdout, 'ok\n');
   const port = first.port;
   await first.stop();
@@ -69,7 +67,7 @@ test('without a pin the first key is recorded, and a replaced server is refused 
 
 test('a target that is down is a clear error, and Warden goes on', async () => {
   const port = await freePort();
-  await stack.addTarget('down-1', ['--host', '127.0.0.1', '--port', String(port), '--user', 'nobody', '--password-stdin'], 'x\n');
+  await stack.addTarget('down-1', { host: '127.0.0.1', port, user: 'nobody', password: 'x' });
   const r = await ssh('alice:down-1');
   assert.equal(r.code, 255);
   assert.match(r.stderr, /could not reach SSH target "down-1" \(127\.0\.0\.1:\d+\): connection refused/);
@@ -78,8 +76,7 @@ test('a target that is down is a clear error, and Warden goes on', async () => {
 
 test('vaulted credentials the target rejects are a clear error without the secret', async () => {
   const secret = `wrong-${Date.now()}-password`;
-  await stack.addTarget('badpw-1', ['--host', stack.sshd.host, '--port', String(stack.sshd.port), '--user', stack.sshd.account.user,
-    '--password-stdin'], `${secret}\n`);
+  await stack.addTarget('badpw-1', { ...account(), password: secret });
   const r = await ssh('alice:badpw-1');
   assert.equal(r.code, 255);
   assert.match(r.stderr, /SSH target "badpw-1" .* rejected Warden's vaulted credentials/);

@@ -37,12 +37,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`warden: ${err.message}\n`);
     return 1;
   }
-  const { api, postgres } = server.ports;
+  const { api, postgres, ssh } = server.ports;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   process.stdout.write([
     `Warden ${version} is running (data dir ${config.dataDir})`,
     `  control API  http://${host}:${api}`,
     `  PostgreSQL   ${host}:${postgres}`,
+    `  SSH          ${host}:${ssh} (SSH host key ${server.sshHostKeyFingerprint})`,
     `  ports written to ${path.join(config.dataDir, 'ports.json')}`,
     '',
   ].join('\n'));

@@ -17,11 +17,14 @@ import { installPolicyProtocols } from '../policy/vocabulary.js';
 import { builtinProtocols } from '../protocols/builtin.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
 import { PostgresListener } from '../protocols/postgres/listener.js';
+import { loadOrCreateHostKey, type HostKey } from '../protocols/ssh/host-key.js';
+import { SshListener } from '../protocols/ssh/listener.js';
 import { Recorder } from '../recording/recorder.js';
 import { SessionPipeline } from '../session/pipeline.js';
 import { PolicyCatalog } from '../session/policy-catalog.js';
 import { SessionRegistry } from '../session/registry.js';
 import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
 import { Vault } from '../vault/vault.js';
 import type { ServerConfig } from './config.js';
 import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
@@ -35,7 +38,9 @@ const ADMIN_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
 
 /** A started Warden. */
 export interface RunningServer {
-  ports: { api: number; postgres: number };
+  ports: { api: number; postgres: number; ssh: number };
+  /** Warden's SSH host key fingerprint (`SHA256:...`), for callers to pin. */
+  sshHostKeyFingerprint: string;
   /** The admin token when this start created it (first start), to print once. */
   newAdminToken: string | null;
   /** Stops accepting, ends live sessions telling callers why, flushes recordings and closes the store. */
@@ -96,6 +101,8 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
     firstByteTimeoutMs: config.firstByteTimeout * 1000, startupTimeoutMs: config.loginTimeout * 1000,
     allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
   });
+  const sshHostKey = await loadOrCreateHostKey(config.dataDir);
+  const ssh = sshListener(config, { pipeline, registry, store, logger }, sshHostKey);
   if (config.allowPlaintextLoopback && !isLoopback(config.listenHost)) {
     logger.warn({ host: config.listenHost }, 'plaintext logins are allowed on loopback only; this listener requires TLS');
   }
@@ -104,9 +111,10 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
     guard.uninstall();
     killSwitch.stop();
-    await Promise.all([postgres.stopAccepting(), registry.terminateAll(reason)]);
+    await Promise.all([postgres.stopAccepting(), ssh.stopAccepting(), registry.terminateAll(reason)]);
     await approvals.shutdown(reason);
     postgres.destroyRemaining();
+    ssh.destroyRemaining();
     await api.close();
     await recorder.close();
     await notifier.idle(2000);
@@ -119,7 +127,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   });
   let ports: RunningServer['ports'];
   try {
-    ports = await listenAll(config, api, postgres);
+    ports = await listenAll(config, api, postgres, ssh);
     apiPort = ports.api;
     notifier.addressKnown();
   } catch (err) {
@@ -131,12 +139,12 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
       'on another host set --public-url (WARDEN_PUBLIC_URL) to the address approvers reach');
   }
   killSwitch.start();
-  return { ports, newAdminToken, stop };
+  return { ports, sshHostKeyFingerprint: sshHostKey.fingerprint, newAdminToken, stop };
 }
 
 /** Opens the control API and the PostgreSQL listener, then writes ports.json; a port in use names its flag. */
 async function listenAll(config: ServerConfig, api: Awaited<ReturnType<typeof buildControlApi>>,
-  postgres: PostgresListener): Promise<RunningServer['ports']> {
+  postgres: PostgresListener, ssh: SshListener): Promise<RunningServer['ports']> {
   await api.listen({ host: config.listenHost, port: config.apiPort }).catch((err: unknown) => {
     throw listenFailure(err, 'api', config);
   });
@@ -144,9 +152,23 @@ async function listenAll(config: ServerConfig, api: Awaited<ReturnType<typeof bu
   const postgresPort = await postgres.listen(config.listenHost, config.postgresPort).catch((err: unknown) => {
     throw listenFailure(err, 'postgres', config);
   });
-  const ports = { api: apiPort, postgres: postgresPort };
+  const sshPort = await ssh.listen(config.listenHost, config.sshPort).catch((err: unknown) => {
+    throw listenFailure(err, 'ssh', config);
+  });
+  const ports = { api: apiPort, postgres: postgresPort, ssh: sshPort };
   await writePorts(config.dataDir, ports);
   return ports;
+}
+
+/** The SSH listener with Warden's host key; public keys are offered only when an authenticator is configured. */
+function sshListener(config: ServerConfig, deps: { pipeline: SessionPipeline; registry: SessionRegistry; store: Store; logger: Logger },
+  hostKey: HostKey): SshListener {
+  return new SshListener({
+    pipeline: deps.pipeline, registry: deps.registry, knownHosts: deps.store.sshHostKeys, logger: deps.logger, hostKey,
+    publicKeys: false, verifySignature: () => false,
+    admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
+    authTimeoutMs: config.loginTimeout * 1000, idleTimeoutMs: config.sshIdleTimeout * 1000,
+  });
 }
 
 /**

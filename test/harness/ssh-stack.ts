@@ -26,8 +26,11 @@ export interface SshStack {
   tempDir: string;
   /** Mints a token with the CLI; `extra` are more `tokens create` flags. */
   token(user: string, ...extra: string[]): Promise<string>;
-  /** Adds another SSH target (the CLI's `targets add ... --type ssh`). */
-  addTarget(name: string, args: string[], stdin?: string): Promise<void>;
+  /**
+   * Adds another SSH target through the control API (`POST /api/targets`): host, port, user and one of password
+   * or privateKey (with passphrase), optionally hostKeyFingerprint.
+   */
+  addTarget(name: string, spec: SshTargetSpec): Promise<void>;
   /** Runs `program` (ssh, scp, sftp, rsync) with the token fed by SSH_ASKPASS and Warden's key pinned. */
   run(program: 'ssh' | 'scp' | 'sftp', args: string[], options: RunOptions): Promise<ProcessResult>;
   /** Runs rsync over ssh through Warden. */
@@ -39,6 +42,17 @@ export interface SshStack {
   stop(): Promise<void>;
 }
 
+/** The fields of an SSH target as the control API takes them. */
+export interface SshTargetSpec {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  privateKey?: string;
+  passphrase?: string;
+  hostKeyFingerprint?: string;
+}
+
 /** Options of one OpenSSH tool run. */
 export interface RunOptions {
   token: string;
@@ -47,8 +61,7 @@ export interface RunOptions {
 }
 
 /** Starts sshd and Warden, registers the target `web-1` (password login, host key trusted on first use) and a policy. */
-export async function startSshStack(options: { sshd?: StartSshdOptions; wardenArgs?: string[]; policy?: string;
-  targetArgs?: string[] } = {}): Promise<SshStack> {
+export async function startSshStack(options: { sshd?: StartSshdOptions; wardenArgs?: string[]; policy?: string } = {}): Promise<SshStack> {
   const sshd = await startSshd(options.sshd);
   const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'warden-ssh-stack-'));
   let warden: WardenProcess;
@@ -63,14 +76,15 @@ export async function startSshStack(options: { sshd?: StartSshdOptions; wardenAr
   await fs.writeFile(knownHosts, `[127.0.0.1]:${warden.ports.ssh} ${pub}\n`);
   const askpass = path.join(tempDir, 'askpass.sh');
   await fs.writeFile(askpass, '#!/bin/sh\nprintf \'%s\\n\' "$WARDEN_SSH_TOKEN"\n', { mode: 0o700 });
-  const fingerprint = /SSH host key (SHA256:\S+)/.exec(warden.output().stdout)?.[1] ?? '';
-  const addTarget: SshStack['addTarget'] = async (name, args, stdin) => {
-    const r = await warden.cli(['targets', 'add', name, '--type', 'ssh', ...args], { stdin });
-    if (r.code !== 0) throw new Error(`targets add failed: ${r.stderr}`);
+  const fingerprint = /SSH host key (SHA256:[A-Za-z0-9+/]+)/.exec(warden.output().stdout)?.[1] ?? '';
+  const addTarget: SshStack['addTarget'] = async (name, spec) => {
+    const res = await fetch(`${warden.url}/api/targets`, { method: 'POST',
+      headers: { authorization: `Bearer ${warden.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, type: 'ssh', ...spec }) });
+    if (!res.ok) throw new Error(`adding target ${name} failed: ${res.status} ${await res.text()}`);
   };
   const target = 'web-1';
-  await addTarget(target, ['--host', sshd.host, '--port', String(sshd.port), '--user', sshd.account.user, '--password-stdin',
-    ...(options.targetArgs ?? [])], `${sshd.account.password}\n`);
+  await addTarget(target, { host: sshd.host, port: sshd.port, user: sshd.account.user, password: sshd.account.password });
   await warden.applyPolicy(options.policy ?? ALLOW_ALL_POLICY);
   const sshOptions = (): string[] => ['-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'StrictHostKeyChecking=yes', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1',

@@ -86,23 +86,28 @@ export function login(client: Connection, clientAddress: string, sourceIp: strin
       ctx.accept();
       resolve(session);
     };
+    // attempt() handles its own failures; anything that still escapes ends this connection only.
+    const failed = (err: unknown): void => {
+      deps.logger.error({ err, client: clientAddress }, 'ssh login handler failed');
+      client.end();
+    };
     client.on('authentication', (ctx: AuthContext) => {
       if (busy) return ctx.reject([...methods]); // ssh2 queues attempts; one at a time is all a client needs
       busy = true;
       const done = (): void => { busy = false; };
       switch (ctx.method) {
         case 'password':
-          void attempt(ctx, async () => ({ kind: 'token', token: ctx.password })).finally(done);
+          attempt(ctx, async () => ({ kind: 'token', token: ctx.password })).finally(done).catch(failed);
           return;
         case 'keyboard-interactive':
-          void attempt(ctx, () => askToken(ctx)).finally(done);
+          attempt(ctx, () => askToken(ctx)).finally(done).catch(failed);
           return;
         case 'publickey':
           if (!deps.publicKeys) {
             done();
             return refuse(ctx, undefined, false);
           }
-          void attempt(ctx, async () => publicKeyCredential(ctx, deps)).finally(done);
+          attempt(ctx, async () => publicKeyCredential(ctx, deps)).finally(done).catch(failed);
           return;
         default:
           done();

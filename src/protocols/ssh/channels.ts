@@ -168,7 +168,7 @@ function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientC
   upstream.on('close', () => {
     // Everything the target sent (masked output may still be flushing) reaches the caller before its exit status.
     const flushed = Promise.race([outputs, new Promise((r) => setTimeout(r, 2000).unref())]);
-    void flushed.then(() => {
+    flushed.then(() => {
       if (stream.writable) {
         if (exit?.signal) stream.exit(exit.signal.replace(/^SIG/, ''), exit.coreDumped ?? false, exit.description ?? '');
         else if (exit && exit.code !== null) stream.exit(exit.code);
@@ -177,7 +177,7 @@ function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientC
       const outcome = exit?.signal ? `signal ${exit.signal}` : exit && exit.code !== null ? `exit ${exit.code}` : 'closed';
       conn.pipeline.onOutcome(conn.session, command, { durationMs: Date.now() - started, tag: outcome });
       conn.pipeline.onEvent(conn.session, 'ssh.channel.end', { kind: command.kind, outcome, bytesOut });
-    });
+    }).catch((err: unknown) => conn.logger.error({ err, session: conn.session.id }, 'could not finish an ssh channel'));
   });
   // The caller closed its channel first (ssh killed, Ctrl-C on a forward): close the target's too.
   stream.on('close', () => upstream.close());

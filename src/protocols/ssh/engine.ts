@@ -137,10 +137,10 @@ async function serve(client: Connection, session: Session, upstream: Client, clo
   });
   const idleMs = deps.idleTimeoutMs ?? 0;
   const idle = idleMs > 0 ? setInterval(() => {
-    if (Date.now() - lastActivity >= idleMs) void end(`idle for ${Math.round(idleMs / 1000)} s`);
+    if (Date.now() - lastActivity >= idleMs) end(`idle for ${Math.round(idleMs / 1000)} s`).catch(() => {});
   }, Math.min(idleMs, 5000)) : undefined;
   idle?.unref();
-  upstream.on('close', () => void end(`the connection to target "${session.target.name}" was closed`));
+  upstream.on('close', () => { end(`the connection to target "${session.target.name}" was closed`).catch(() => {}); });
   client.on('session', (accept, reject) => {
     if (ending !== undefined) return reject();
     serveSessionChannel(conn, accept());

@@ -37,22 +37,22 @@ function join(conn: ConnectionContext, a: ServerChannel | ClientChannel, b: Serv
 export function serveForwarding(conn: ConnectionContext, client: Connection): void {
   client.on('tcpip', (accept, reject, info) => {
     if (conn.ending !== undefined) return reject();
-    void judge(conn, `direct-tcpip ${info.destIP}:${info.destPort}`, info.destIP, info.destPort).then((verdict) => {
+    judge(conn, `direct-tcpip ${info.destIP}:${info.destPort}`, info.destIP, info.destPort).then((verdict) => {
       if (verdict.effect !== 'allow' || conn.ending !== undefined) return reject();
       conn.upstream.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, channel) => {
         if (err) return reject();
         join(conn, accept(), channel);
       });
-    });
+    }, () => reject());
   });
   client.on('openssh.streamlocal', (_accept, reject) => reject());
   client.on('request', (accept, reject, name, info) => {
     if (name === 'tcpip-forward') {
       const bind = info as { bindAddr: string; bindPort: number };
-      void judge(conn, `tcpip-forward ${bind.bindAddr}:${bind.bindPort}`, bind.bindAddr, bind.bindPort).then((verdict) => {
+      judge(conn, `tcpip-forward ${bind.bindAddr}:${bind.bindPort}`, bind.bindAddr, bind.bindPort).then((verdict) => {
         if (verdict.effect !== 'allow' || conn.ending !== undefined) return reject?.();
         conn.upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => (err ? reject?.() : accept?.(port)));
-      });
+      }, () => reject?.());
     } else if (name === 'cancel-tcpip-forward') {
       const bind = info as { bindAddr: string; bindPort: number };
       conn.upstream.unforwardIn(bind.bindAddr, bind.bindPort, (err) => (err ? reject?.() : accept?.()));
