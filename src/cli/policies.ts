@@ -45,10 +45,11 @@ ${CONNECTION_HELP}`;
 
 /** Usage of `warden policy`. */
 export const POLICY_USAGE = `Usage:
-  warden policy test --user NAME [--kind user|service|agent] [--groups a,b] --target TARGET "SQL" [--json]
+  warden policy test --user NAME [--kind user|service|agent] [--groups a,b] --target TARGET "COMMAND" [--json]
 
-  Shows what the policies in force decide for SQL run by that caller on that target; nothing is run.
-  SQL \`-\` reads the statement from standard input.
+  Shows what the policies in force decide for COMMAND run by that caller on that target; nothing is run.
+  COMMAND is in the target's protocol: SQL for a postgres target, a shell command for an ssh target
+  (as \`ssh TARGET COMMAND\` would run it). \`-\` reads it from standard input.
 
 Exit status (so scripts can act on the decision): 0 allowed, ${POLICY_TEST_EXIT.deny} denied, ${POLICY_TEST_EXIT.require_approval} needs approval,
 1 the test itself failed (e.g. unknown target), 2 usage error.
@@ -96,9 +97,11 @@ export async function runApply(argv: string[], io: Io = processIo()): Promise<nu
     const format = fileFormat(file, values.format);
     const client = clientFor(values, io);
     const text = await readPolicyFile(file, io);
-    const result = await client.post<{ applied: { kind: string; name: string; status: string }[] }>('/api/apply', { text, format });
+    const result = await client.post<{ applied: { kind: string; name: string; status: string }[]; warnings?: string[] }>(
+      '/api/apply', { text, format });
     io.stdout(values.json ? json(result)
       : result.applied.map((a) => `${a.kind === 'Policy' ? 'policy' : 'identityprovider'}/${oneLine(a.name)} ${a.status}\n`).join(''));
+    for (const warning of result.warnings ?? []) io.stderr(`warning: ${oneLine(warning)}\n`);
     return 0;
   });
 }
@@ -144,7 +147,10 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
   return dispatch(argv, io, POLICIES_USAGE, { list, ls: list, show, get: show, rm, remove: rm });
 }
 
-/** The readable answer of `warden policy test`: the decision line, its details, then one line per statement. */
+/**
+ * The readable answer of `warden policy test`: the decision line, its details, then one line per analysed unit (an
+ * SQL statement with its tables and functions, a shell command with its programs and paths).
+ */
 export function testReport(r: PolicyTestResult): string {
   const o = oneLine;
   const lines = [`${o(r.effect)}  (${o(r.rule ?? 'default')})  classes: ${o(r.classes.join(',')) || '-'}`];
@@ -154,11 +160,16 @@ export function testReport(r: PolicyTestResult): string {
     lines.push(`  approvers: ${o(who)}; ${r.approval.count} needed; timeout ${r.approval.timeoutSeconds}s`);
   }
   if (r.parseError !== undefined) lines.push(`  parse error: ${o(r.parseError)}`);
+  for (const warning of r.warnings ?? []) lines.push(`  warning: ${o(warning)}`);
   r.statements.forEach((s, i) => {
     const facts = [s.classes.join(','), s.kind];
     if (s.tables.length > 0) facts.push(`tables=${s.tables.join(',')}`);
     if (s.functions.length > 0) facts.push(`functions=${s.functions.join(',')}`);
     if (s.unboundedWrite) facts.push('unbounded-write');
+    // Other protocols' attributes (programs, paths); SQL's are the fields above and never carry `attributes`.
+    for (const [key, values] of Object.entries(s.attributes ?? {})) {
+      if (values.length > 0) facts.push(`${key}=${values.join(',')}`);
+    }
     lines.push(`  ${i + 1}. ${facts.map(o).join('  ')}  ${o(s.text)}`);
   });
   return lines.join('\n') + '\n';
@@ -169,7 +180,7 @@ async function test(argv: string[], io: Io): Promise<number> {
     ...CONNECTION_OPTIONS, user: { type: 'string' }, kind: { type: 'string' }, groups: { type: 'string' },
     target: { type: 'string' }, json: { type: 'boolean' },
   });
-  const [sqlArg] = expectPositionals(positionals, ['SQL']);
+  const [commandArg] = expectPositionals(positionals, ['COMMAND']);
   if (values.kind !== undefined && !KINDS.includes(values.kind)) {
     throw new UsageError(`--kind must be one of ${KINDS.join(', ')}, got "${values.kind}"`);
   }
@@ -180,9 +191,9 @@ async function test(argv: string[], io: Io): Promise<number> {
     ...(values.groups !== undefined ? { groups: splitList(values.groups) } : {}),
   };
   const client = clientFor(values, io);
-  const sql = sqlArg === '-' ? await io.readStdin() : sqlArg;
-  if (sql.trim() === '') throw new UsageError('the SQL to test is empty');
-  const result = await client.post<PolicyTestResult>('/api/policy/test', { ...body, sql });
+  const command = commandArg === '-' ? await io.readStdin() : commandArg;
+  if (command.trim() === '') throw new UsageError('the command to test is empty');
+  const result = await client.post<PolicyTestResult>('/api/policy/test', { ...body, command });
   io.stdout(values.json ? json(result) : testReport(result));
   // Fail closed: an effect this CLI does not know is not an allow.
   return Object.hasOwn(POLICY_TEST_EXIT, result.effect) ? POLICY_TEST_EXIT[result.effect as keyof typeof POLICY_TEST_EXIT]

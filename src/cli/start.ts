@@ -9,6 +9,9 @@ import { START_USAGE, loadServerConfig } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/server.js';
 
+/** How the start banner names each protocol's listener. */
+const PROTOCOL_LABELS: Record<string, string> = { postgres: 'PostgreSQL', ssh: 'SSH' };
+
 /** Runs `warden start`; resolves with the exit code once the server has stopped. */
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -37,13 +40,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`warden: ${err.message}\n`);
     return 1;
   }
-  const { api, postgres, ssh } = server.ports;
+  const { api, ...protocols } = server.ports;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   process.stdout.write([
     `Warden ${version} is running (data dir ${config.dataDir})`,
     `  control API  http://${host}:${api}`,
-    `  PostgreSQL   ${host}:${postgres}`,
-    `  SSH          ${host}:${ssh} (SSH host key ${server.sshHostKeyFingerprint})`,
+    ...Object.entries(protocols).map(([protocol, port]) => `  ${(PROTOCOL_LABELS[protocol] ?? protocol).padEnd(12)} ${host}:${port}`
+      + (server.notes[protocol] ? ` (${server.notes[protocol]})` : '')),
     `  ports written to ${path.join(config.dataDir, 'ports.json')}`,
     '',
   ].join('\n'));

@@ -8,7 +8,8 @@ import type { TargetView } from '../control/routes/targets.js';
 import { clientFor, seg } from './client.js';
 import { CONNECTION_OPTIONS, UsageError, expectPositionals, parseCommand, type Io } from './common.js';
 import { json } from './format.js';
-import { TLS_MODES, parseLabels, parsePort, readCa, readPassword } from './targets.js';
+import { TARGET_TYPES, TLS_MODES, parseLabels, parsePort, readCa, readPassword } from './targets.js';
+import { refuseForeignFlags, sshSecrets, sshSummary } from './targets-ssh.js';
 
 /** `warden targets update NAME ...`: only the flags given change. */
 export async function update(argv: string[], io: Io): Promise<number> {
@@ -17,10 +18,16 @@ export async function update(argv: string[], io: Io): Promise<number> {
     type: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, database: { type: 'string' },
     user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, 'no-password': { type: 'boolean' }, tls: { type: 'string' },
     'ca-file': { type: 'string' }, 'no-ca': { type: 'boolean' }, label: { type: 'string', multiple: true }, json: { type: 'boolean' },
+    'private-key-file': { type: 'string' }, 'no-private-key': { type: 'boolean' }, 'host-key-fingerprint': { type: 'string' },
   });
   const [name] = expectPositionals(positionals, ['NAME']);
-  if (values.type !== undefined && values.type !== 'postgres') {
+  // --type only states what the target is (it never changes): flags of the other protocol are then refused here.
+  if (values.type !== undefined && !TARGET_TYPES.includes(values.type)) {
     throw new UsageError(`a target's --type cannot change (remove it and add it again), got "${values.type}"`);
+  }
+  if (values.type !== undefined) refuseForeignFlags(values.type, values);
+  if (values['private-key-file'] !== undefined && values['no-private-key']) {
+    throw new UsageError('--private-key-file and --no-private-key exclude each other');
   }
   if (values['password-stdin'] && values['no-password']) throw new UsageError('--password-stdin and --no-password exclude each other');
   if (values['ca-file'] !== undefined && values['no-ca']) throw new UsageError('--ca-file and --no-ca exclude each other');
@@ -36,14 +43,21 @@ export async function update(argv: string[], io: Io): Promise<number> {
     ...(values['ca-file'] !== undefined ? { ca: readCa(values['ca-file']) } : {}),
     ...(values['no-ca'] ? { ca: null } : {}),
     ...(values['no-password'] ? { password: null } : {}),
+    ...(values['no-private-key'] ? { privateKey: null, passphrase: null } : {}),
+    ...(values['host-key-fingerprint'] !== undefined ? { hostKeyFingerprint: values['host-key-fingerprint'] } : {}),
     ...(values.label ? { labels: parseLabels(values.label) } : {}),
   };
   const client = clientFor(values, io);
-  if (values['password-stdin']) body.password = await readPassword(io);
+  if (values['private-key-file'] !== undefined) Object.assign(body, await sshSecrets(values, io));
+  else if (values['password-stdin']) body.password = await readPassword(io);
   if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give at least one flag (see warden targets --help)');
   const target = await client.patch<TargetView>(`/api/targets/${seg(name)}`, body);
-  const password = values['password-stdin'] ? ', new password stored encrypted' : values['no-password'] ? ', password removed' : '';
-  io.stdout(values.json ? json(target) : `updated target ${target.name} (${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${password})\n`);
+  const password = values['private-key-file'] !== undefined ? ', new private key stored encrypted'
+    : values['password-stdin'] ? ', new password stored encrypted' : values['no-password'] ? ', password removed'
+      : values['no-private-key'] ? ', private key removed' : '';
+  const summary = target.type === 'postgres' ? `${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${password}`
+    : sshSummary(target, password);
+  io.stdout(values.json ? json(target) : `updated target ${target.name} (${summary})\n`);
   return 0;
 }
 

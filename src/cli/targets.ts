@@ -21,19 +21,27 @@ import {
 import { json, oneLine, targetDetails, targetsTable } from './format.js';
 import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 import { test, update } from './targets-change.js';
+import { refuseForeignFlags, sshAddBody, sshSecrets, sshSummary, type SshFlags } from './targets-ssh.js';
 
 /** The backend TLS modes, as `--tls` takes them. */
 export const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
+
+/** The target types `--type` takes. */
+export const TARGET_TYPES = ['postgres', 'ssh'];
 
 /** Usage of `warden targets`. */
 export const TARGETS_USAGE = `Usage:
   warden targets add NAME --type postgres --host HOST --port PORT --database DB --user USER
                      [--password-stdin] [--tls disable|prefer|require|verify-full] [--ca-file PATH]
                      [--label KEY=VALUE ...] [--json]
+  warden targets add NAME --type ssh --host HOST [--port 22] --user USER
+                     [--password-stdin | --private-key-file PATH] [--host-key-fingerprint SHA256:...]
+                     [--label KEY=VALUE ...] [--json]
   warden targets list [-o table|wide|json|yaml]
   warden targets show NAME [-o table|json|yaml]
   warden targets update NAME [--host HOST] [--port PORT] [--database DB] [--user USER]
                      [--password-stdin | --no-password] [--tls MODE] [--ca-file PATH | --no-ca]
+                     [--private-key-file PATH | --no-private-key] [--host-key-fingerprint SHA256:...]
                      [--label KEY=VALUE ...] [--json]
   warden targets test NAME [--json]
   warden targets rm NAME
@@ -42,12 +50,17 @@ export const TARGETS_USAGE = `Usage:
                      passwords are never accepted as flags. Stored encrypted; never shown again.
   --tls              how Warden connects to the backend (default prefer)
   --ca-file          PEM CA bundle to trust for verify-full
+  --private-key-file ssh: the private key Warden logs in with (ed25519, RSA, ECDSA); when it is encrypted, its
+                     passphrase is read from standard input. Stored encrypted; never shown again.
+  --host-key-fingerprint
+                     ssh: pin the server's host key (SHA256:..., as ssh-keygen -lf prints it); without it the first
+                     key seen is recorded and enforced afterwards
 ${OUTPUT_HELP}
   update             changes only the flags given (--label replaces all labels); changing host, port, user or
                      CA, or lowering --tls, needs the password again (--password-stdin) or --no-password, so a
                      stored password is never sent to a server it was not given for
-  test               checks DNS, TCP, TLS and the login with the stored credentials, step by step;
-                     exits 0 when every step worked, 1 when one failed
+  test               checks DNS, TCP, TLS and the login with the stored credentials, step by step (ssh: DNS
+                     and TCP); exits 0 when every step worked, 1 when one failed
 
 ${CONNECTION_HELP}`;
 
@@ -96,10 +109,13 @@ async function add(argv: string[], io: Io): Promise<number> {
     type: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, database: { type: 'string' },
     user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, tls: { type: 'string' },
     'ca-file': { type: 'string' }, label: { type: 'string', multiple: true }, json: { type: 'boolean' },
+    'private-key-file': { type: 'string' }, 'host-key-fingerprint': { type: 'string' },
   });
   const [name] = expectPositionals(positionals, ['NAME']);
   const type = required(values.type, 'type');
-  if (type !== 'postgres') throw new UsageError(`--type must be one of postgres, got "${type}"`);
+  if (!TARGET_TYPES.includes(type)) throw new UsageError(`--type must be one of ${TARGET_TYPES.join(', ')}, got "${type}"`);
+  refuseForeignFlags(type, values);
+  if (type === 'ssh') return addSsh(name, values, io);
   if (values.tls !== undefined && !TLS_MODES.includes(values.tls)) {
     throw new UsageError(`--tls must be one of ${TLS_MODES.join(', ')}, got "${values.tls}"`);
   }
@@ -117,6 +133,17 @@ async function add(argv: string[], io: Io): Promise<number> {
   const password = values['password-stdin'] ? await readPassword(io) : undefined;
   const target = await client.post<TargetView>('/api/targets', password === undefined ? body : { ...body, password });
   io.stdout(values.json ? json(target) : `target ${target.name} added (${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${target.hasPassword ? ', password stored encrypted' : ''})\n`);
+  return 0;
+}
+
+/** `targets add NAME --type ssh ...`: the key file is read here, its passphrase (if encrypted) from stdin. */
+async function addSsh(name: string, values: SshFlags & { json?: boolean; url?: string; token?: string }, io: Io): Promise<number> {
+  const body = sshAddBody(name, values);
+  const client = clientFor(values, io);
+  const secrets = await sshSecrets(values, io);
+  const target = await client.post<TargetView>('/api/targets', { ...body, ...secrets });
+  const stored = secrets.privateKey !== undefined ? ', private key stored encrypted' : target.hasPassword ? ', password stored encrypted' : '';
+  io.stdout(values.json ? json(target) : `target ${target.name} added (${sshSummary(target, stored)})\n`);
   return 0;
 }
 

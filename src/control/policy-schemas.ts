@@ -41,7 +41,10 @@ export const appliedDocument = {
 export const applyPoliciesResponse = {
   type: 'object',
   required: ['applied'],
-  properties: { applied: { type: 'array', items: appliedDocument } },
+  properties: {
+    applied: { type: 'array', items: appliedDocument },
+    warnings: { type: 'array', items: { type: 'string' }, description: 'rules that can never apply to the targets they name' },
+  },
 } as const;
 
 /** A Policy document as stored and shown: re-applying it gives the same policy. */
@@ -108,6 +111,7 @@ export const policyTestResponse = {
     },
     classes: strings,
     protocol: { type: 'string', description: 'the target\'s protocol' },
+    warnings: { ...strings, description: 'rules naming this target whose match keys are another protocol\'s' },
     statements: {
       type: 'array',
       items: {

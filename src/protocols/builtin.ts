@@ -5,9 +5,10 @@
  */
 import { ProtocolRegistry } from '../session/protocol-registry.js';
 import { postgresProtocol } from './postgres/definition.js';
-import { sshProtocol } from './ssh/definition.js';
+import { analyzeShell, loadShellParser } from '../analysis/shell/index.js';
+import { createSshProtocol } from './ssh/definition.js';
 
-/** A registry holding every built-in protocol (postgres, ssh). */
+/** A registry holding every built-in protocol (postgres, ssh with the shell analyser of src/analysis/shell). */
 export function builtinProtocols(): ProtocolRegistry {
-  return new ProtocolRegistry([postgresProtocol, sshProtocol]);
+  return new ProtocolRegistry([postgresProtocol, createSshProtocol({ analyse: analyzeShell, init: loadShellParser })]);
 }

@@ -6,17 +6,18 @@
 import { WardenError, toWardenError } from '../errors.js';
 import type { ServerConfig } from './config.js';
 
-/** The listeners `warden start` opens, with the option that sets each one's port. */
-const LISTENERS = {
-  api: { label: 'control API', flag: '--api-port', env: 'WARDEN_API_PORT', key: 'apiPort' },
-  postgres: { label: 'PostgreSQL listener', flag: '--postgres-port', env: 'WARDEN_POSTGRES_PORT', key: 'postgresPort' },
-  ssh: { label: 'SSH listener', flag: '--ssh-port', env: 'WARDEN_SSH_PORT', key: 'sshPort' },
-} as const;
+/** How a listener is named in messages: its label and the option that sets its port. */
+export interface ListenerNaming {
+  label: string;
+  flag: string;
+  env: string;
+}
 
-/** The WardenError for a listener that could not bind; unknown failures stay internal. */
-export function listenFailure(err: unknown, which: keyof typeof LISTENERS, config: ServerConfig): WardenError {
-  const listener = LISTENERS[which];
-  const port = config[listener.key];
+/** The control API's naming (protocol listeners bring theirs: server/listeners.ts). */
+export const API_LISTENER: ListenerNaming = { label: 'control API', flag: '--api-port', env: 'WARDEN_API_PORT' };
+
+/** The WardenError for a listener that could not bind on `port`; unknown failures stay internal. */
+export function listenFailure(err: unknown, listener: ListenerNaming, port: number, config: ServerConfig): WardenError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const where = `${config.listenHost}:${port}`;
   const change = `choose another port with ${listener.flag} (or ${listener.env}), or 0 for a free one`;

@@ -16,31 +16,31 @@ import { KillSwitch } from '../session/kill-switch.js';
 import { installPolicyProtocols } from '../policy/vocabulary.js';
 import { builtinProtocols } from '../protocols/builtin.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
-import { PostgresListener } from '../protocols/postgres/listener.js';
-import { loadOrCreateHostKey, type HostKey } from '../protocols/ssh/host-key.js';
-import { SshListener } from '../protocols/ssh/listener.js';
 import { Recorder } from '../recording/recorder.js';
 import { SessionPipeline } from '../session/pipeline.js';
 import { PolicyCatalog } from '../session/policy-catalog.js';
 import { SessionRegistry } from '../session/registry.js';
 import { openStore } from '../store/index.js';
-import type { Store } from '../store/types.js';
 import { Vault } from '../vault/vault.js';
 import type { ServerConfig } from './config.js';
 import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
 import { installProcessGuard } from './guard.js';
-import { listenFailure } from './listen-errors.js';
+import { API_LISTENER, listenFailure } from './listen-errors.js';
+import { LISTENERS, type ListenerRegistration, type ProtocolListener } from './listeners.js';
 import { lockDataDir } from './lock.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
 
 /** The admin token lives a year; deleting `admin.token` and restarting issues a new one. */
 const ADMIN_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
 
+/** The ports Warden bound: the control API's and each protocol listener's, by protocol (as in ports.json). */
+export type ServerPorts = { api: number } & Record<string, number>;
+
 /** A started Warden. */
 export interface RunningServer {
-  ports: { api: number; postgres: number; ssh: number };
-  /** Warden's SSH host key fingerprint (`SHA256:...`), for callers to pin. */
-  sshHostKeyFingerprint: string;
+  ports: ServerPorts;
+  /** What callers should know beside a listener's port, by protocol (e.g. the SSH host key fingerprint). */
+  notes: Record<string, string>;
   /** The admin token when this start created it (first start), to print once. */
   newAdminToken: string | null;
   /** Stops accepting, ends live sessions telling callers why, flushes recordings and closes the store. */
@@ -95,26 +95,19 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
     signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
     http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
-  const postgres = new PostgresListener({
-    pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
-    admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
-    firstByteTimeoutMs: config.firstByteTimeout * 1000, startupTimeoutMs: config.loginTimeout * 1000,
-    allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
-  });
-  const sshHostKey = await loadOrCreateHostKey(config.dataDir);
-  const ssh = sshListener(config, { pipeline, registry, store, logger }, sshHostKey);
-  if (config.allowPlaintextLoopback && !isLoopback(config.listenHost)) {
-    logger.warn({ host: config.listenHost }, 'plaintext logins are allowed on loopback only; this listener requires TLS');
+  const listeners: Array<{ registration: ListenerRegistration; listener: ProtocolListener }> = [];
+  for (const registration of LISTENERS) {
+    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir, store });
+    listeners.push({ registration, listener });
   }
 
   let stopping: Promise<void> | null = null;
   const stop = (reason = 'Warden is shutting down') => (stopping ??= (async () => {
     guard.uninstall();
     killSwitch.stop();
-    await Promise.all([postgres.stopAccepting(), ssh.stopAccepting(), registry.terminateAll(reason)]);
+    await Promise.all([...listeners.map((l) => l.listener.stopAccepting()), registry.terminateAll(reason)]);
     await approvals.shutdown(reason);
-    postgres.destroyRemaining();
-    ssh.destroyRemaining();
+    for (const { listener } of listeners) listener.destroyRemaining();
     await api.close();
     await recorder.close();
     await notifier.idle(2000);
@@ -127,7 +120,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   });
   let ports: RunningServer['ports'];
   try {
-    ports = await listenAll(config, api, postgres, ssh);
+    ports = await listenAll(config, api, listeners);
     apiPort = ports.api;
     notifier.addressKnown();
   } catch (err) {
@@ -139,36 +132,26 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
       'on another host set --public-url (WARDEN_PUBLIC_URL) to the address approvers reach');
   }
   killSwitch.start();
-  return { ports, sshHostKeyFingerprint: sshHostKey.fingerprint, newAdminToken, stop };
+  const notes = Object.fromEntries(listeners.filter((l) => l.listener.note !== undefined)
+    .map((l) => [l.registration.protocol, l.listener.note!]));
+  return { ports, notes, newAdminToken, stop };
 }
 
-/** Opens the control API and the PostgreSQL listener, then writes ports.json; a port in use names its flag. */
+/** Opens the control API and every protocol listener, then writes ports.json; a port in use names its flag. */
 async function listenAll(config: ServerConfig, api: Awaited<ReturnType<typeof buildControlApi>>,
-  postgres: PostgresListener, ssh: SshListener): Promise<RunningServer['ports']> {
+  listeners: ReadonlyArray<{ registration: ListenerRegistration; listener: ProtocolListener }>): Promise<ServerPorts> {
   await api.listen({ host: config.listenHost, port: config.apiPort }).catch((err: unknown) => {
-    throw listenFailure(err, 'api', config);
+    throw listenFailure(err, API_LISTENER, config.apiPort, config);
   });
-  const apiPort = (api.server.address() as { port: number }).port;
-  const postgresPort = await postgres.listen(config.listenHost, config.postgresPort).catch((err: unknown) => {
-    throw listenFailure(err, 'postgres', config);
-  });
-  const sshPort = await ssh.listen(config.listenHost, config.sshPort).catch((err: unknown) => {
-    throw listenFailure(err, 'ssh', config);
-  });
-  const ports = { api: apiPort, postgres: postgresPort, ssh: sshPort };
+  const ports: ServerPorts = { api: (api.server.address() as { port: number }).port };
+  for (const { registration, listener } of listeners) {
+    const port = registration.port(config);
+    ports[registration.protocol] = await listener.listen(config.listenHost, port).catch((err: unknown) => {
+      throw listenFailure(err, registration, port, config);
+    });
+  }
   await writePorts(config.dataDir, ports);
   return ports;
-}
-
-/** The SSH listener with Warden's host key; public keys are offered only when an authenticator is configured. */
-function sshListener(config: ServerConfig, deps: { pipeline: SessionPipeline; registry: SessionRegistry; store: Store; logger: Logger },
-  hostKey: HostKey): SshListener {
-  return new SshListener({
-    pipeline: deps.pipeline, registry: deps.registry, knownHosts: deps.store.sshHostKeys, logger: deps.logger, hostKey,
-    publicKeys: false, verifySignature: () => false,
-    admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
-    authTimeoutMs: config.loginTimeout * 1000, idleTimeoutMs: config.sshIdleTimeout * 1000,
-  });
 }
 
 /**
@@ -193,9 +176,4 @@ async function ensureAdminToken(dataDir: string, tokens: TokenService): Promise<
     ttlSeconds: ADMIN_TOKEN_TTL_SECONDS });
   await writePrivateFile(file, `${issued.token}\n`);
   return issued.token;
-}
-
-/** True for loopback listen addresses (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

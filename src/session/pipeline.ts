@@ -29,6 +29,16 @@ import type {
   Command, CommandContext, CommandOutcome, Credentials, PublicKeyAuthenticator, Subject, Target, Verdict,
 } from './types.js';
 
+/** What an engine applies to a session's results (see SessionPipeline.masking). */
+export interface ResultMasking {
+  /** The masking rules in force for the session, in order, each with its `policy/rule` name. */
+  rules: Array<{ rule: string; items: MaskItem[] }>;
+  /** The key of the deterministic hash strategy. */
+  hashKey: Buffer;
+  /** The content-based items (detectors, patterns) of every rule, for engines whose results are byte streams. */
+  contentItems: MaskItem[];
+}
+
 /** What the pipeline needs from the rest of Warden. */
 export interface PipelineDeps {
   store: Store;
@@ -202,12 +212,20 @@ export class SessionPipeline {
   }
 
   /**
-   * The masking rules that apply to a session's results (empty: results pass through untouched), and the key of
-   * the deterministic hash strategy. Read when the session starts relaying.
+   * The result hook: what an engine must apply to a session's results before they reach the caller, whatever the
+   * protocol. `rules` are the masking rules in force for the session, in order (empty: results pass through
+   * untouched); a tabular engine (PostgreSQL) applies their columns, types, detectors and patterns; a byte-stream
+   * engine (terminal output, file reads) applies `contentItems`, the detectors and patterns of every rule, and must
+   * refuse or hold what it cannot inspect. `hashKey` keys the deterministic hash strategy. Read when the session
+   * starts relaying; a policy change applies to sessions opened afterwards.
    */
-  masking(session: Session): { rules: Array<{ rule: string; items: MaskItem[] }>; hashKey: Buffer } {
+  masking(session: Session): ResultMasking {
     this.maskKey ??= this.deps.vault.deriveKey('masking-hash');
-    return { rules: maskRulesFor(this.deps.policies.current(), session.subject, session.target), hashKey: this.maskKey };
+    const rules = maskRulesFor(this.deps.policies.current(), session.subject, session.target);
+    const contentItems = rules.flatMap((r) => r.items)
+      .filter((item) => item.detectors !== undefined || item.patterns !== undefined)
+      .map(({ detectors, patterns, strategy }) => ({ ...(detectors ? { detectors } : {}), ...(patterns ? { patterns } : {}), strategy }));
+    return { rules, hashKey: this.maskKey, contentItems };
   }
 
   /** Records how a command ended. `command` is what the caller sent; it holds no Warden secret. */

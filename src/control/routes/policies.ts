@@ -7,6 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { WardenError } from '../../errors.js';
 import { evaluate } from '../../policy/evaluate.js';
+import { misfitRules } from '../../policy/fit.js';
 import { parsePolicyDocuments } from '../../policy/load.js';
 import type { Decision } from '../../policy/types.js';
 import type { Analysis } from '../../session/protocol.js';
@@ -25,6 +26,8 @@ export const POLICY_TEST_TOKEN_ID = 'policy-test';
 export interface PolicyTestResult extends Decision {
   /** The target's protocol. */
   protocol?: string;
+  /** Rules naming this target that can never apply to it (their match keys are another protocol's). */
+  warnings?: string[];
   /** One entry per analysed unit (an SQL statement, a simple shell command). */
   statements: Array<{
     text: string;
@@ -97,7 +100,8 @@ export function policyRoutes(deps: ControlDeps): FastifyPluginAsync {
         const policies = parsePolicyDocuments(request.body.text, request.body.format ?? 'yaml');
         const applied = await deps.policies.apply(policies);
         request.log.info({ policies: applied }, 'policies applied');
-        return { applied };
+        const warnings = misfitRules(policies, await deps.store.targets.list(), deps.protocols);
+        return { applied, ...(warnings.length > 0 ? { warnings } : {}) };
       },
     );
 
@@ -149,7 +153,8 @@ export function policyRoutes(deps: ControlDeps): FastifyPluginAsync {
         const analysis = protocol.analyse(command, protocol.newState?.());
         const input = { subject: testSubject(request.body), target, analysis, protocol };
         const decision = evaluate(deps.policies.current(), input, { defaultEffect: deps.defaultEffect });
-        return toTestResult(decision, analysis, protocol.name, command.kind);
+        const warnings = misfitRules(deps.policies.current(), [target], deps.protocols);
+        return { ...toTestResult(decision, analysis, protocol.name, command.kind), ...(warnings.length > 0 ? { warnings } : {}) };
       },
     );
   };

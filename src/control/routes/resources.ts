@@ -6,6 +6,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { WardenError } from '../../errors.js';
+import { misfitRules } from '../../policy/fit.js';
 import { RESOURCE_KINDS, parseResourceDocuments } from '../../resources/documents.js';
 import type { ControlDeps } from '../app.js';
 import { applyPoliciesBody, applyPoliciesResponse, appliedDocument, type ApplyPoliciesBody } from '../policy-schemas.js';
@@ -15,6 +16,7 @@ import { authErrors, errorSchema, nameParams } from '../schemas.js';
 const applyResponse = {
   ...applyPoliciesResponse,
   properties: {
+    ...applyPoliciesResponse.properties,
     applied: {
       type: 'array',
       items: {
@@ -56,7 +58,8 @@ export function resourceRoutes(deps: ControlDeps): FastifyPluginAsync {
           ...(await deps.signIn.apply(docs.identityProviders)).map((a) => ({ kind: 'IdentityProvider', ...a })),
         ];
         request.log.info({ applied: applied.map((a) => `${a.kind}/${a.name}`) }, 'resources applied');
-        return { applied };
+        const warnings = docs.policies.length > 0 ? misfitRules(docs.policies, await deps.store.targets.list(), deps.protocols) : [];
+        return { applied, ...(warnings.length > 0 ? { warnings } : {}) };
       },
     );
 

@@ -7,6 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { WardenError } from '../../errors.js';
+import { assertUsablePrivateKey } from '../../protocols/ssh/private-key.js';
 import type { ProtocolRegistry } from '../../session/protocol-registry.js';
 import type { TlsMode } from '../../session/types.js';
 import type { TargetRecord } from '../../store/types.js';
@@ -102,6 +103,7 @@ export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; pro
   } else if (body.type === 'ssh') {
     fields.port ??= 22;
     fields.hostKeyFingerprint ??= null;
+    if (typeof body.privateKey === 'string') assertUsablePrivateKey(body.privateKey, body.passphrase ?? undefined);
   }
   const spec = specFields(deps.protocols, body.type, fields);
   const secrets = secretFields(body, deps, body.name);
@@ -151,6 +153,7 @@ function redirects(current: TargetRecord, body: UpdateTargetBody): string[] {
 export function updatedTargetRecord(current: TargetRecord, body: UpdateTargetBody,
   deps: { vault: Vault; protocols: ProtocolRegistry }, now: string): TargetRecord {
   if (typeof body.ca === 'string') checkCa(body.ca);
+  if (typeof body.privateKey === 'string') assertUsablePrivateKey(body.privateKey, body.passphrase ?? undefined);
   const moved = redirects(current, body);
   const hasSecret = current.passwordEnc !== null || Object.keys(current.secretsEnc ?? {}).length > 0;
   const newSecret = body.password !== undefined || body.privateKey !== undefined;

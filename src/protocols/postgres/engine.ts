@@ -15,6 +15,7 @@ import {
   encodeErrorResponse, encodeNegotiateProtocolVersion, encodeParameterStatus, encodeReadyForQuery, type StartupPacket,
 } from './codec.js';
 import { encodeWardenError } from './errors.js';
+import type { CancelKeys } from './cancel-keys.js';
 import { postgresTarget } from './definition.js';
 import { filterStartupParams } from './params.js';
 import { Relay } from './relay.js';
@@ -28,6 +29,8 @@ import { UpstreamStartupError, cancelUpstream, connectUpstream, type UpstreamCon
 export interface PostgresEngineDeps {
   pipeline: SessionPipeline;
   registry: SessionRegistry;
+  /** Warden's own cancel keys of this listener's sessions (the listener creates them when absent). */
+  cancelKeys: CancelKeys;
   tls: { cert: string; key: string };
   /** True when callers may authenticate without TLS (loopback listener and the operator allowed it). */
   allowPlaintext: boolean;
@@ -154,7 +157,7 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     await pipeline.close(session, reason);
     return;
   }
-  const cancelKey = registry.issueCancelKey(session.id);
+  const cancelKey = deps.cancelKeys.issue(session.id);
   const { socket: client, leftover } = channel.detach();
   client.write(Buffer.concat([
     encodeAuthenticationOk(),
@@ -177,13 +180,15 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
   const reason = await relay.run(leftover, upstream.leftover);
   registry.remove(session.id);
+  deps.cancelKeys.remove(session.id);
   await pipeline.close(session, reason);
   logger.info({ session: session.id, reason }, 'session ended');
 }
 
 /** A CancelRequest names Warden's key; the upstream's own key never left Warden. Unknown keys are ignored, as PostgreSQL does. */
 async function forwardCancel(processId: number, secretKey: Buffer, deps: PostgresEngineDeps): Promise<void> {
-  const live = deps.registry.findByCancelKey(processId, secretKey);
+  const sessionId = deps.cancelKeys.find(processId, secretKey);
+  const live = sessionId === undefined ? undefined : deps.registry.get(sessionId);
   if (!live?.cancel) return;
   // Recorded while the session is known live, before any await: after one, its recording may have ended.
   deps.pipeline.onEvent(live.session, 'cancel', {});

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import type { WardenError } from '../../errors.js';
 import { LoginAdmission, type AdmissionLimits } from '../../server/admission.js';
+import { CancelKeys } from './cancel-keys.js';
 import { handleConnection, type PostgresEngineDeps } from './engine.js';
 import { encodeWardenError } from './errors.js';
 
@@ -27,7 +28,10 @@ export class PostgresListener {
   private refusedSinceLog = 0;
   private lastRefusalLog = 0;
 
-  constructor(private readonly deps: PostgresEngineDeps & { admission?: AdmissionLimits }) {
+  private readonly deps: PostgresEngineDeps & { admission?: AdmissionLimits };
+
+  constructor(deps: Omit<PostgresEngineDeps, 'cancelKeys'> & { cancelKeys?: CancelKeys; admission?: AdmissionLimits }) {
+    this.deps = { ...deps, cancelKeys: deps.cancelKeys ?? new CancelKeys() };
     this.admission = new LoginAdmission(deps.admission ?? DEFAULT_ADMISSION);
     this.server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
   }

@@ -50,6 +50,11 @@ export class SshListener {
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
+  /** Warden's host key fingerprint, for callers to pin (printed at start-up). */
+  get note(): string {
+    return `SSH host key ${this.deps.hostKey.fingerprint}`;
+  }
+
   /** Starts listening; resolves with the bound port (useful when `port` is 0). */
   async listen(host: string, port: number): Promise<number> {
     await initBanner();
