@@ -9,6 +9,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApprovalService } from '../approvals/service.js';
 import type { ServiceAccounts } from '../identity/service-accounts.js';
+import type { SshCertificateAuthority } from '../identity/ssh-ca.js';
+import type { SshKeys } from '../identity/ssh-keys.js';
 import type { SignInService } from '../identity/signin.js';
 import type { KillSwitch } from '../session/kill-switch.js';
 import type { TokenService } from '../identity/tokens.js';
@@ -30,6 +32,7 @@ import { knownPrincipalRoutes } from './routes/known-principals.js';
 import { whoamiRoutes } from './routes/whoami.js';
 import { samlRoutes } from './routes/saml.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { sshRoutes } from './routes/ssh.js';
 import { targetRoutes } from './routes/targets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { SHARED_SCHEMAS } from './schemas.js';
@@ -58,6 +61,10 @@ export interface ControlDeps {
   serviceAccounts: ServiceAccounts;
   /** Revocation that reaches live sessions (tokens, users, service accounts, single sessions). */
   killSwitch: KillSwitch;
+  /** SSH public keys registered to users and service accounts. */
+  sshKeys: SshKeys;
+  /** Warden's SSH user CA (certificates for token holders). */
+  sshCa: SshCertificateAuthority;
   /** Verifies an OIDC id_token and signs the person in (RFC 8693 exchange); absent without OIDC support. */
   idTokenExchange?: IdTokenExchange;
   /** Warden's external base URL (`--public-url`), for sign-in callbacks behind a proxy; unset: the request's own. */
@@ -182,6 +189,7 @@ export async function buildControlApi(deps: ControlDeps): Promise<FastifyInstanc
   await app.register(principalRoutes(deps), { prefix: '/api' });
   await app.register(knownPrincipalRoutes(deps), { prefix: '/api' });
   await app.register(whoamiRoutes(deps), { prefix: '/api' });
+  await app.register(sshRoutes(deps), { prefix: '/api' });
   await app.register(oauthRoutes(deps), { prefix: '/api' });
   await app.register(oidcRoutes(deps));
   await app.register(samlRoutes(deps));

@@ -16,6 +16,8 @@ import { Notifier } from '../approvals/notifier.js';
 import { signInWithIdToken } from '../identity/oidc.js';
 import { ServiceAccounts } from '../identity/service-accounts.js';
 import { SignInService } from '../identity/signin.js';
+import { SshCertificateAuthority } from '../identity/ssh-ca.js';
+import { SshKeys } from '../identity/ssh-keys.js';
 import { KillSwitch } from '../session/kill-switch.js';
 import { SessionRegistry } from '../session/registry.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
@@ -75,6 +77,7 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
   const logger = pino({ level: 'debug' }, sink);
   const registry = new SessionRegistry();
   const signIn = new SignInService({ store, tokens, vault });
+  const sshKeys = new SshKeys({ store });
   const recorded: Array<{ session: string; type: string; data: Record<string, unknown> }> = [];
   const notifier = new Notifier({ webhookUrls: [], slackWebhookUrls: [], publicUrl: 'http://127.0.0.1', logger });
   const deps: ControlDeps = {
@@ -91,7 +94,10 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
     signIn,
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken),
     serviceAccounts: new ServiceAccounts({ store, tokens }),
-    killSwitch: new KillSwitch({ registry, tokens, store, logger, record: (live, type, data) => recorded.push({ session: live.session.id, type, data }) }),
+    killSwitch: new KillSwitch({ registry, tokens, store, logger, sshKeys,
+      record: (live, type, data) => recorded.push({ session: live.session.id, type, data }) }),
+    sshKeys,
+    sshCa: await SshCertificateAuthority.loadOrCreate(dataDir, { store, tokens }),
     ...(options.http ? { http: options.http } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
   };

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { PostgresListener } from '../protocols/postgres/listener.js';
 import { loadOrCreateHostKey } from '../protocols/ssh/host-key.js';
 import { SshListener } from '../protocols/ssh/listener.js';
+import { verifyPublicKeyAttempt } from '../identity/ssh-signature.js';
 import type { SessionPipeline } from '../session/pipeline.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Store } from '../store/types.js';
@@ -87,8 +88,8 @@ const ssh: ListenerRegistration = {
     const hostKey = await loadOrCreateHostKey(dataDir);
     return new SshListener({
       pipeline, registry, knownHosts: store.sshHostKeys, logger, hostKey,
-      // Public keys and certificates are offered once an authenticator is wired into the pipeline (h4).
-      publicKeys: false, verifySignature: () => false,
+      // The pipeline maps a key (registered, or a certificate of Warden's CA) to its owner once its signature holds.
+      publicKeys: pipeline.acceptsPublicKeys, verifySignature: verifyPublicKeyAttempt,
       admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
       authTimeoutMs: config.loginTimeout * 1000, idleTimeoutMs: config.sshIdleTimeout * 1000,
     });

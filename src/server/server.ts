@@ -13,6 +13,8 @@ import { signInWithIdToken } from '../identity/oidc.js';
 import { ServiceAccounts } from '../identity/service-accounts.js';
 import { SignInService } from '../identity/signin.js';
 import { KillSwitch } from '../session/kill-switch.js';
+import { SshCertificateAuthority } from '../identity/ssh-ca.js';
+import { SshKeys, SshPublicKeys } from '../identity/ssh-keys.js';
 import { installPolicyProtocols } from '../policy/vocabulary.js';
 import { builtinProtocols } from '../protocols/builtin.js';
 import { ADMIN_GROUP, TokenService } from '../identity/tokens.js';
@@ -86,13 +88,17 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
   const approvals = await ApprovalService.create({ store, logger, notifier });
   const { defaultEffect } = config;
-  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger, protocols });
+  const sshKeys = new SshKeys({ store });
+  const sshCa = await SshCertificateAuthority.loadOrCreate(config.dataDir, { store, tokens });
+  const publicKeys = new SshPublicKeys(sshKeys, sshCa);
+  const pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies, approvals, defaultEffect, logger, protocols,
+    publicKeys });
   const signIn = new SignInService({ store, tokens, vault });
   const serviceAccounts = new ServiceAccounts({ store, tokens });
-  const killSwitch = new KillSwitch({ registry, tokens, store, logger, expiry: pipeline.expiry,
+  const killSwitch = new KillSwitch({ registry, tokens, store, logger, expiry: pipeline.expiry, sshKeys,
     record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
   const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect, protocols,
-    signIn, serviceAccounts, killSwitch, publicUrl: config.publicUrl,
+    signIn, serviceAccounts, killSwitch, sshKeys, sshCa, publicUrl: config.publicUrl,
     http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
   const listeners: Array<{ registration: ListenerRegistration; listener: ProtocolListener }> = [];

@@ -7,6 +7,8 @@
  * replica (or straight in the database) ends sessions here within a second too.
  * With `letStatementsFinish`, sessions refuse new statements and end once the running one has finished (bounded
  * by a grace period), for operators who prefer not to cut a migration in half.
+ * Sessions opened with a registered SSH key (`tokenId` `sshkey:<id>`) are checked by the key service instead of the
+ * token service; without one wired in, the sweep's token check refuses them (fail closed).
  * The same sweep ends sessions whose token has expired (a token's life bounds the sessions opened with it), after
  * a notice to the caller a minute before, unless a policy rule lets that subject's sessions outlive the token.
  */
@@ -38,6 +40,15 @@ export const DEFAULT_GRACE_MS = 30_000;
 export const SWEEP_INTERVAL_MS = 1000;
 
 
+/** What the kill switch needs of the registered SSH keys (src/identity/ssh-keys.ts). */
+export interface SshKeyStanding {
+  /** Throws an `unauthenticated` WardenError when a session opened with a registered key may no longer run. */
+  checkStanding(subject: Subject): Promise<void>;
+}
+
+/** Prefix of the `tokenId` of sessions opened with a registered SSH key (SSH_KEY_TOKEN_PREFIX of ssh-keys.ts). */
+const SSH_KEY_SESSION_PREFIX = 'sshkey:';
+
 /** Ends live sessions when the store says their caller may no longer be here. */
 export class KillSwitch {
   private timer: NodeJS.Timeout | null = null;
@@ -54,6 +65,8 @@ export class KillSwitch {
     graceMs?: number;
     /** Token-expiry rules (shared with the pipeline); without it no session may outlive its token. */
     expiry?: TokenExpiry;
+    /** Registered SSH keys: their sessions' standing check and removal. */
+    sshKeys?: SshKeyStanding;
   }) {}
 
   /** Starts the once-a-second sweep. */
@@ -112,6 +125,18 @@ export class KillSwitch {
     return { account, ...this.end((s) => involves(s, name, (k) => k !== 'user'), `service account "${name}" was disabled`, options) };
   }
 
+  /**
+   * Removes a registered SSH key and ends the live sessions opened with it. WARDEN_ERR_NOT_FOUND when unknown.
+   * Sessions opened with a certificate are not keyed to an SSH key: they end with their token.
+   */
+  async removeSshKey(id: string, options: RevocationOptions = {}): Promise<RevocationResult> {
+    if (!(await this.deps.store.sshKeys.remove(id))) {
+      throw new WardenError('WARDEN_ERR_NOT_FOUND', `SSH key "${id.slice(0, 64)}" not found`);
+    }
+    const tokenId = `${SSH_KEY_SESSION_PREFIX}${id}`;
+    return this.end((s) => s.tokenId === tokenId, 'the SSH key this session was opened with was removed', options);
+  }
+
   /** Ends one live session; WARDEN_ERR_NOT_FOUND when no live session has that id here. */
   killSession(id: string, options: RevocationOptions = {}): RevocationResult {
     const result = this.end((_s, live) => live.session.id === id, 'session killed by an administrator', options);
@@ -127,7 +152,12 @@ export class KillSwitch {
       for (const live of this.deps.registry.list()) {
         if (live.ending || this.endIfExpired(live)) continue;
         try {
-          await this.deps.tokens.checkStanding(live.session.subject);
+          const subject = live.session.subject;
+          if (this.deps.sshKeys !== undefined && subject.tokenId.startsWith(SSH_KEY_SESSION_PREFIX)) {
+            await this.deps.sshKeys.checkStanding(subject);
+          } else {
+            await this.deps.tokens.checkStanding(subject);
+          }
         } catch (err) {
           if (!(err instanceof WardenError) || err.kind !== 'unauthenticated') continue; // a store outage is not a revocation
           this.terminate(live, err.message, {});

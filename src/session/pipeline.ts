@@ -123,6 +123,11 @@ export class SessionPipeline {
     return subject;
   }
 
+  /** True when callers may authenticate with a public key (a PublicKeyAuthenticator is configured). */
+  get acceptsPublicKeys(): boolean {
+    return this.deps.publicKeys !== undefined;
+  }
+
   /**
    * The backend credentials of a session's target, decrypted just before the upstream login and never kept: the
    * password and each of the protocol's other secrets (null when absent).

@@ -10,6 +10,7 @@ import { approvalRepository } from './approvals.js';
 import { identityProviderRepository, serviceAccountRepository, userRepository } from './identity.js';
 import { policyRepository } from './policies.js';
 import { sshHostKeyRepository } from './ssh-host-keys.js';
+import { sshKeyRepository } from './ssh-keys.js';
 import type { Database, SessionEventChunksTable } from './schema.js';
 import {
   eventsFromChunk, eventsToChunk, sessionFromRow, sessionToRow, targetFromRow, targetToRow, tokenFromRow, tokenToRow,
@@ -318,6 +319,7 @@ export function createKyselyStore(db: Kysely<Database>): Store {
     serviceAccounts: serviceAccountRepository(db, (op, fn) => guard(state, op, fn)),
     identityProviders: identityProviderRepository(db, (op, fn) => guard(state, op, fn)),
     sshHostKeys: sshHostKeyRepository(db, (op, fn) => guard(state, op, fn)),
+    sshKeys: sshKeyRepository(db, (op, fn) => guard(state, op, fn)),
     async close(): Promise<void> {
       if (state.closed) return;
       state.closed = true;

@@ -148,6 +148,24 @@ export interface SshHostKeysTable {
   first_seen_at: string;
 }
 
+/** `ssh_keys`: SSH public keys registered to a user or a service account (migration 008). */
+export interface SshKeysTable {
+  id: string;
+  /** `SHA256:<base64>` of the public key blob, as OpenSSH prints it; unique. */
+  fingerprint: string;
+  /** `user` or `service` (a service account, whatever its kind). */
+  owner_kind: string;
+  owner: string;
+  name: string | null;
+  algorithm: string;
+  /** The public key in OpenSSH's one-line form (`ssh-ed25519 AAAA...`), without the comment. */
+  public_key: string;
+  created_at: string;
+  created_by: string | null;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
 /** Every table Warden's store knows, as kysely's `Database` type parameter. */
 export interface Database {
   targets: TargetsTable;
@@ -160,4 +178,5 @@ export interface Database {
   api_keys: ApiKeysTable;
   identity_providers: IdentityProvidersTable;
   ssh_host_keys: SshHostKeysTable;
+  ssh_keys: SshKeysTable;
 }

@@ -7,10 +7,12 @@ import type { Actor, PrincipalKind, ProtocolName, Target } from '../session/type
 import type { ApprovalRepository } from './approval-types.js';
 import type { IdentityProviderRepository, ServiceAccountRepository, UserRepository } from './identity-types.js';
 import type { SshHostKeyRepository } from './ssh-host-key-types.js';
+import type { SshKeyRepository } from './ssh-key-types.js';
 
 export type * from './approval-types.js';
 export type * from './identity-types.js';
 export type * from './ssh-host-key-types.js';
+export type * from './ssh-key-types.js';
 
 /**
  * A target as stored: its protocol's fields (Target, one variant per protocol) plus vault ciphertexts of its
@@ -172,5 +174,6 @@ export interface Store {
   serviceAccounts: ServiceAccountRepository;
   identityProviders: IdentityProviderRepository;
   sshHostKeys: SshHostKeyRepository;
+  sshKeys: SshKeyRepository;
   close(): Promise<void>;
 }
