@@ -132,9 +132,11 @@ export class ApiClient {
 
   /**
    * Sends one request; resolves to the parsed JSON body (undefined for 204), throws CliError otherwise. `anonymous`
-   * requests (the public sign-in routes) carry no token.
+   * requests (the public sign-in routes) carry no token. `accept` asks for another type (the body is then returned
+   * as text, e.g. an asciicast file).
    */
-  async request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: { anonymous?: boolean } = {}): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown,
+    options: { anonymous?: boolean; accept?: string } = {}): Promise<T> {
     const { url } = this.connection;
     const token = options.anonymous ? undefined : await this.#token();
     if (!token && !options.anonymous) {
@@ -142,7 +144,7 @@ export class ApiClient {
         'no Warden token: pass --token, set WARDEN_TOKEN, or run `warden start` in this directory (it writes .warden/admin.token)',
       );
     }
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
@@ -162,6 +164,7 @@ export class ApiClient {
     if (!res.ok) throw await apiError(res, url);
     if (res.status === 204) return undefined as T;
     const text = await res.text();
+    if (options.accept !== undefined) return text as T;
     try {
       return JSON.parse(text) as T;
     } catch {

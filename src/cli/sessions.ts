@@ -22,11 +22,15 @@ export const SESSIONS_USAGE = `Usage:
   warden sessions list [-o table|wide|json|yaml] [--active] [--limit N] [--subject NAME] [--target NAME]
   warden sessions show ID [-o table|json|yaml]
   warden sessions kill ID [--let-statements-finish]
+  warden sessions replay ID [--from SECONDS] [--channel N] > session.cast
 
   list    newest first (default limit 100, at most 1000); --active shows only sessions still open
   show    the session and a timeline of its events: offset, type, statement, params, the decision and the rule
           behind it (allows included), duration, rows, error
   kill    ends a live session now; the caller is told why (--let-statements-finish: after the running statement)
+  replay  writes a terminal session as asciicast v2 (play it with "asciinema play session.cast"), as the caller saw
+          it (masked output, echoed input); --from starts that many seconds in, from the nearest screen keyframe;
+          --channel picks one terminal of a session that had several
 ${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
 
@@ -76,7 +80,24 @@ async function kill(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
+async function replay(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { ...CONNECTION_OPTIONS, from: { type: 'string' }, channel: { type: 'string' } });
+  const [id] = expectPositionals(positionals, ['ID']);
+  const params = new URLSearchParams();
+  if (values.from !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(values.from)) throw new UsageError(`--from must be a number of seconds, got "${values.from}"`);
+    params.set('from', values.from);
+  }
+  if (values.channel !== undefined) params.set('channel', values.channel);
+  const query = params.toString();
+  const cast = await clientFor(values, io).request<string>('GET', `/api/sessions/${seg(id)}/cast${query ? `?${query}` : ''}`, undefined,
+    { accept: 'application/x-asciicast' });
+  // The cast is JSON lines: control characters in recorded output are escaped in it, so it is safe to print.
+  io.stdout(cast);
+  return 0;
+}
+
 /** Runs `warden sessions ...`; returns the exit code. */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
-  return dispatch(argv, io, SESSIONS_USAGE, { list, ls: list, show, kill });
+  return dispatch(argv, io, SESSIONS_USAGE, { list, ls: list, show, kill, replay });
 }

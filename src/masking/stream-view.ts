@@ -15,78 +15,200 @@
  * order, not the screen (a known limit). Pure: no I/O, no state.
  */
 
+import { isAscii, isUtf8 } from 'node:buffer';
+
 /** Longest escape sequence parsed; a longer one is cut there (a hostile endless sequence cannot hold output). */
 export const MAX_ESCAPE = 64;
 
-/** Visible text over raw bytes. */
-export interface StreamView {
-  text: string;
-  /** For each UTF-16 unit of `text`, the offset of its first byte (both units of a surrogate pair share it). */
-  starts: Int32Array;
-  /** For each unit, the offset after its last byte. */
-  ends: Int32Array;
+/**
+ * Visible text over raw bytes. The mapping is kept as segments, so ordinary output costs a few native calls: a run
+ * of ASCII bytes (one unit per byte), a stretch of valid UTF-8 (decoded at once; a unit's bytes are found by walking
+ * the stretch, which only happens for the few units a match or a cut points at), or a single character or separator
+ * (all its units map to all its bytes).
+ */
+export class StreamView {
   /** Bytes covered by the view; raw[complete..] is an unfinished escape or character. */
-  complete: number;
+  complete = 0;
+  text = '';
+  private readonly segVis: number[] = [];
+  private readonly segRaw: number[] = [];
+  private readonly segRawEnd: number[] = [];
+  /** 1: ASCII run; 0: UTF-8 stretch; -1: one character or separator. */
+  private readonly segKind: number[] = [];
+  private readonly parts: string[] = [];
+  private units = 0;
+
+  constructor(private readonly raw: Buffer) {}
+
+  /** Adds an ASCII run raw[from, to). */
+  run(from: number, to: number): void {
+    if (to > from) this.add(1, from, to, this.raw.toString('latin1', from, to));
+  }
+
+  /** Adds a stretch of valid UTF-8 raw[from, to). */
+  utf8(from: number, to: number): void {
+    if (to > from) this.add(0, from, to, this.raw.toString('utf8', from, to));
+  }
+
+  /** Adds one character (one or two UTF-16 units) made of raw[from, to). */
+  char(text: string, from: number, to: number): void {
+    this.add(-1, from, to, text);
+  }
+
+  private add(kind: number, from: number, to: number, text: string): void {
+    this.segVis.push(this.units);
+    this.segRaw.push(from);
+    this.segRawEnd.push(to);
+    this.segKind.push(kind);
+    this.parts.push(text);
+    this.units += text.length;
+  }
+
+  /** Joins the text once everything is added. */
+  seal(complete: number): void {
+    this.complete = complete;
+    this.text = this.parts.join('');
+    this.parts.length = 0;
+  }
+
+  /** The offset of the first byte of unit `u`. */
+  start(u: number): number {
+    const k = this.segment(u);
+    const kind = this.segKind[k];
+    if (kind === 1) return this.segRaw[k] + (u - this.segVis[k]);
+    if (kind === -1) return this.segRaw[k];
+    let p = this.segRaw[k];
+    for (let c = this.segVis[k]; ;) {
+      const len = charLength(this.raw[p]);
+      const width = len === 4 ? 2 : 1;
+      if (c + width > u) return p;
+      c += width;
+      p += len;
+    }
+  }
+
+  /** The offset after the last byte of unit `u`. */
+  end(u: number): number {
+    const k = this.segment(u);
+    const kind = this.segKind[k];
+    if (kind === 1) return this.segRaw[k] + (u - this.segVis[k]) + 1;
+    if (kind === -1) return this.segRawEnd[k];
+    const p = this.start(u);
+    return p + charLength(this.raw[p]);
+  }
+
+  /** The first unit whose bytes start at or after `offset` (text.length when none). */
+  unitAt(offset: number): number {
+    // The last segment starting at or before offset.
+    let lo = -1;
+    let hi = this.segRaw.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segRaw[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    if (lo >= 0 && offset < this.segRawEnd[lo] && (offset > this.segRaw[lo] || this.segKind[lo] !== -1)) {
+      if (this.segKind[lo] === 1) return this.segVis[lo] + (offset - this.segRaw[lo]);
+      if (this.segKind[lo] === 0) {
+        let p = this.segRaw[lo];
+        let c = this.segVis[lo];
+        while (p < offset) {
+          const len = charLength(this.raw[p]);
+          c += len === 4 ? 2 : 1;
+          p += len;
+        }
+        return c;
+      }
+    } else if (lo >= 0 && offset === this.segRaw[lo]) return this.segVis[lo];
+    const next = lo + 1;
+    return next < this.segVis.length ? this.segVis[next] : this.units;
+  }
+
+  private segment(u: number): number {
+    let lo = 0;
+    let hi = this.segVis.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segVis[mid] <= u) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
+
+/** Bytes of the UTF-8 character a (valid) lead byte starts. */
+function charLength(lead: number): number {
+  return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
 }
 
 const ESC = 0x1b;
-const SEPARATOR = 0x0a;
 
 /** Builds the view of `raw`; with `final`, an unfinished sequence at the end is taken as it is (zero-width). */
-export function buildView(raw: Uint8Array, final: boolean): StreamView {
+export function buildView(raw: Buffer, final: boolean): StreamView {
+  const view = new StreamView(raw);
   const n = raw.length;
-  const codes = new Uint16Array(n + 1);
-  const starts = new Int32Array(n + 1);
-  const ends = new Int32Array(n + 1);
-  let units = 0;
   let i = 0;
-  const push = (code: number, start: number, end: number) => {
-    codes[units] = code;
-    starts[units] = start;
-    ends[units] = end;
-    units++;
-  };
+  let runStart = 0;
+  // Up to here the bytes were found to be neither ASCII nor valid UTF-8: read them one by one, without asking again.
+  let slowUntil = 0;
   while (i < n) {
+    if (i >= slowUntil && raw[i] !== ESC) {
+      // Native scans first: up to the next ESC, a stretch that is all ASCII or valid UTF-8 is taken at once.
+      let esc = raw.indexOf(ESC, i);
+      if (esc < 0) esc = n;
+      const stretch = raw.subarray(i, esc);
+      if (isAscii(stretch)) {
+        i = esc;
+        continue;
+      }
+      if (isUtf8(stretch)) {
+        view.run(runStart, i);
+        view.utf8(i, esc);
+        i = runStart = esc;
+        continue;
+      }
+      slowUntil = esc;
+    }
     const b = raw[i];
     if (b < 0x80 && b !== ESC) {
-      push(b, i, i + 1);
       i++;
       continue;
     }
+    view.run(runStart, i);
     if (b === ESC) {
       const esc = escapeAt(raw, i);
       if (esc === null) {
-        if (!final) break;
+        if (!final) {
+          runStart = i;
+          break;
+        }
         i = n;
-        continue;
+      } else {
+        if (esc.separator) view.char('\n', i, i + esc.length);
+        i += esc.length;
       }
-      if (esc.separator) push(SEPARATOR, i, i + esc.length);
-      i += esc.length;
-      continue;
+    } else {
+      const ch = utf8At(raw, i);
+      if (ch === null) {
+        if (!final) {
+          runStart = i;
+          break;
+        }
+        view.char('\ufffd', i, i + 1);
+        i++;
+      } else {
+        view.char(String.fromCodePoint(ch.code), i, i + ch.length);
+        i += ch.length;
+      }
     }
-    const ch = utf8At(raw, i);
-    if (ch === null) {
-      if (!final) break;
-      push(0xfffd, i, i + 1);
-      i++;
-      continue;
-    }
-    if (ch.code > 0xffff) {
-      const c = ch.code - 0x10000;
-      push(0xd800 + (c >> 10), i, i + ch.length);
-      push(0xdc00 + (c & 0x3ff), i, i + ch.length);
-    } else push(ch.code, i, i + ch.length);
-    i += ch.length;
+    runStart = i;
   }
-  return { text: decodeUnits(codes, units), starts: starts.subarray(0, units), ends: ends.subarray(0, units), complete: i };
-}
-
-function decodeUnits(codes: Uint16Array, units: number): string {
-  let text = '';
-  for (let at = 0; at < units; at += 8192) {
-    text += String.fromCharCode.apply(null, Array.from(codes.subarray(at, Math.min(units, at + 8192))));
+  if (i >= n) {
+    view.run(runStart, n);
+    runStart = n;
   }
-  return text;
+  view.seal(runStart);
+  return view;
 }
 
 /** The escape sequence at raw[i] (an ESC): its length and whether it separates text; null when cut short. */

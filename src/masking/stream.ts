@@ -85,13 +85,13 @@ export class StreamMasker {
 
   private process(final: boolean): Buffer {
     const view = buildView(this.raw, final);
-    let start = firstUnitAtOrAfter(view, this.emitted);
+    let start = view.unitAt(this.emitted);
     // Bytes already emitted end here; escapes between them and the first unit are not emitted yet.
     let rawPos = this.emitted;
     if (this.suppress !== null) {
       start = this.skipSuppressed(view, start, final);
       if (start < 0) return Buffer.alloc(0);
-      rawPos = start < view.text.length ? view.starts[start] : view.complete;
+      rawPos = start < view.text.length ? view.start(start) : view.complete;
     }
     const text = view.text;
     const n = text.length;
@@ -103,15 +103,15 @@ export class StreamMasker {
     for (let k = 0; k < kept.length; k += 3) {
       const [s, e, source] = [kept[k], kept[k + 1], kept[k + 2]];
       if (s >= hold) break;
-      out.push(this.raw.subarray(rawPos, view.starts[s]), this.replace(text.slice(s, e), source, view, s, e));
-      rawPos = view.ends[e - 1];
+      out.push(this.raw.subarray(rawPos, view.start(s)), this.replace(text.slice(s, e), source, view, s, e));
+      rawPos = view.end(e - 1);
       if (e > hold) {
         // Only past the bound: the rest of this match must never come out later.
         this.suppress = this.sourceIsPrivateKey(source) ? { kind: 'pem' } : { kind: 'run' };
         hold = e;
       }
     }
-    const rawCut = Math.max(rawPos, hold < n ? view.starts[hold] : final ? this.raw.length : view.complete);
+    const rawCut = Math.max(rawPos, hold < n ? view.start(hold) : final ? this.raw.length : view.complete);
     if (rawCut > rawPos) out.push(this.raw.subarray(rawPos, rawCut));
     this.keep(view, hold, rawCut);
     return Buffer.concat(out);
@@ -164,7 +164,9 @@ export class StreamMasker {
     const parts: Buffer[] = [Buffer.from(hitReplacement(match, source, this.action, this.hashKey), 'utf8')];
     // Escape sequences inside the match are kept after the replacement, so colours and modes stay as the host set them.
     for (let u = s; u + 1 < e; u++) {
-      if (view.starts[u + 1] > view.ends[u]) parts.push(this.raw.subarray(view.ends[u], view.starts[u + 1]));
+      const gapFrom = view.end(u);
+      const gapTo = view.start(u + 1);
+      if (gapTo > gapFrom) parts.push(this.raw.subarray(gapFrom, gapTo));
     }
     return Buffer.concat(parts);
   }
@@ -197,7 +199,7 @@ export class StreamMasker {
     if (end < 0) {
       // Keep a tail that could be the start of the END line; drop the rest.
       const keepFrom = this.suppress?.kind === 'pem' ? Math.max(from, text.length - 40) : text.length;
-      const cut = keepFrom < text.length ? view.starts[keepFrom] : view.complete;
+      const cut = keepFrom < text.length ? view.start(keepFrom) : view.complete;
       this.raw = this.raw.subarray(cut);
       this.emitted = 0;
       return -1;
@@ -209,7 +211,7 @@ export class StreamMasker {
   /** Keeps what is not emitted yet plus up to CONTEXT emitted characters before it. */
   private keep(view: StreamView, hold: number, rawCut: number): void {
     const ctxUnit = Math.max(0, hold - CONTEXT);
-    const keepFrom = ctxUnit < view.text.length ? Math.min(view.starts[ctxUnit], rawCut) : rawCut;
+    const keepFrom = ctxUnit < view.text.length ? Math.min(view.start(ctxUnit), rawCut) : rawCut;
     this.raw = this.raw.subarray(keepFrom);
     this.emitted = rawCut - keepFrom;
   }
@@ -231,16 +233,4 @@ function settle(kept: number[], hold: number, n: number): number {
     if (s < hold && (e >= n || e > hold)) hold = s;
   }
   return hold;
-}
-
-/** The first view unit whose bytes start at or after `offset`. */
-function firstUnitAtOrAfter(view: StreamView, offset: number): number {
-  let lo = 0;
-  let hi = view.starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (view.starts[mid] < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -107,15 +107,18 @@ export class Recorder {
     if (redact) this.redactors.set(sessionId, redact);
   }
 
-  /** Appends one event; cheap and synchronous. `data` must hold no Warden secret; the session's redactor runs on it. */
-  append(sessionId: string, type: string, data: Record<string, unknown>): void {
-    if (this.closed) return;
+  /**
+   * Appends one event; cheap and synchronous. `data` must hold no Warden secret; the session's redactor runs on it.
+   * Returns the event's sequence number (an index can point at it), or undefined when it was dropped.
+   */
+  append(sessionId: string, type: string, data: Record<string, unknown>): number | undefined {
+    if (this.closed) return undefined;
     const log = this.logs.get(sessionId);
     if (!log) {
       this.counters.droppedEvents++;
       this.rateLimited('unknown', 'warn', { session: sessionId, type },
         'recording event dropped: the session is unknown or ended too long ago');
-      return;
+      return undefined;
     }
     const seq = log.next++;
     // A session begun without rules (or an event after its end) still gets the detectors everyone gets.
@@ -125,6 +128,7 @@ export class Recorder {
     this.bytes += json.length + 1;
     this.dirty.add(sessionId);
     if (this.bytes > this.maxBytes) this.shed();
+    return seq;
   }
 
   /** Marks a session ended (after its last regular event); late events still get the next numbers for a while. */

@@ -258,6 +258,19 @@ function sessionRepository(db: Kysely<Database>, s: StoreState): SessionReposito
           .orderBy('first_seq').execute();
         return rows.flatMap(eventsFromChunk);
       }),
+    eventsRange: (sessionId: string, fromSeq: number, toSeq?: number) =>
+      guard(s, 'sessions.eventsRange', async () => {
+        let q = db.selectFrom('session_event_chunks').selectAll().where('session_id', '=', sessionId).where('last_seq', '>=', fromSeq);
+        if (toSeq !== undefined) q = q.where('first_seq', '<=', toSeq);
+        const rows = await q.orderBy('first_seq').execute();
+        return rows.flatMap(eventsFromChunk).filter((e) => e.seq >= fromSeq && (toSeq === undefined || e.seq <= toSeq));
+      }),
+    lastSeq: (sessionId: string) =>
+      guard(s, 'sessions.lastSeq', async () => {
+        const row = await db.selectFrom('session_event_chunks').select((eb) => eb.fn.max('last_seq').as('last'))
+          .where('session_id', '=', sessionId).executeTakeFirst();
+        return Number(row?.last ?? 0);
+      }),
     endDangling: (at: string, reason: string) =>
       guard(s, 'sessions.endDangling', async () => {
         const result = await db.updateTable('sessions').set({ ended_at: at, end_reason: reason })

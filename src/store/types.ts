@@ -137,6 +137,11 @@ export interface SessionRepository {
   appendChunks(chunks: EventChunk[]): Promise<void>;
   /** A session's events in `seq` order. */
   events(sessionId: string): Promise<SessionEventRecord[]>;
+  /** A session's events with `fromSeq <= seq <= toSeq` (toSeq absent: to the end), in `seq` order; reads only the
+   *  chunks that hold them (a player seeking in a long recording). */
+  eventsRange(sessionId: string, fromSeq: number, toSeq?: number): Promise<SessionEventRecord[]>;
+  /** The highest sequence number stored for a session (0 when it has none). */
+  lastSeq(sessionId: string): Promise<number>;
   /** Ends every session still open, e.g. after a crash left them dangling; returns how many. */
   endDangling(at: string, reason: string): Promise<number>;
 }
