@@ -160,6 +160,43 @@ describe('exec and shells through ssh2', () => {
   });
 });
 
+describe('recording', () => {
+  test('a PTY shell is recorded as asciicast v2 that replays what the caller saw, with its resizes', async () => {
+    const recToken = await stack.token('rita');
+    const client = await stack.connect('rita:web-1', { password: recToken });
+    let screen = '';
+    try {
+      const shell = await new Promise<ClientChannel>((resolve, reject) => {
+        client.shell({ rows: 30, cols: 100, term: 'xterm' }, (err, stream) => (err ? reject(err) : resolve(stream)));
+      });
+      shell.on('data', (d: Buffer) => (screen += d));
+      const closed = new Promise<void>((resolve) => shell.on('close', () => resolve()));
+      shell.write('echo replay-$((6*7))\r');
+      while (!/replay-42/.test(screen)) await new Promise((r) => setTimeout(r, 20));
+      shell.setWindow(33, 101, 0, 0);
+      shell.write('exit\r');
+      await closed;
+    } finally {
+      client.end();
+    }
+    const list = await stack.warden.cli(['sessions', 'list', '--json', '--subject', 'rita']);
+    const [session] = JSON.parse(list.stdout) as { id: string; endedAt: string | null }[];
+    let cast = '';
+    // The recorder writes in batches: read until the last batch (with the resize) is stored.
+    for (let i = 0; i < 100 && !cast.includes('101x33'); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      cast = (await stack.warden.cli(['sessions', 'replay', session.id])).stdout;
+    }
+    const [header, ...events] = cast.trim().split('\n').map((line) => JSON.parse(line) as unknown);
+    assert.equal((header as { version: number }).version, 2);
+    assert.equal((header as { width: number }).width, 100);
+    assert.equal((header as { height: number }).height, 30);
+    const output = (events as [number, string, string][]).filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    assert.match(output, /replay-42/);
+    assert.ok((events as [number, string, string][]).some((e) => e[1] === 'r' && e[2] === '101x33'), cast);
+  });
+});
+
 describe('bad input', () => {
   test('garbage before the banner is dropped and Warden goes on serving', async () => {
     const closed = await new Promise<string>((resolve) => {

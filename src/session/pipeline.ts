@@ -243,9 +243,9 @@ export class SessionPipeline {
     });
   }
 
-  /** Records a session event that is not a command (e.g. an upstream notice of shutdown). */
-  onEvent(session: Session, type: string, data: Record<string, unknown>): void {
-    this.deps.recorder.append(session.id, type, data);
+  /** Records a session event that is not a command (e.g. an upstream notice of shutdown); returns its seq, if stored. */
+    onEvent(session: Session, type: string, data: Record<string, unknown>): number | undefined {
+    return this.deps.recorder.append(session.id, type, data);
   }
 
   /** Ends a session in the recording and the store; a pending approval is cancelled. Never throws. */

@@ -12,6 +12,7 @@ import type { Command, Verdict } from '../../session/types.js';
 import { REFUSED_EXIT_STATUS } from './errors.js';
 import type { ConnectionContext } from './context.js';
 import { ShellInput } from './shell-input.js';
+import { TerminalRecorder } from '../../recording/asciicast.js';
 
 /** Environment variables a caller may set on the target (RFC 4254 `env`); anything else is refused. */
 export function envAllowed(name: string): boolean {
@@ -34,6 +35,7 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
   const env: Record<string, string> = {};
   let started = false;
   let upstream: ClientChannel | undefined;
+  let recording: TerminalRecorder | undefined;
 
   sess.on('pty', (accept, reject, info) => {
     if (started) return reject?.();
@@ -48,7 +50,7 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
   sess.on('window-change', (accept, _reject, info) => {
     if (upstream) upstream.setWindow(info.rows, info.cols, info.height, info.width);
     else if (pty) pty = { ...pty, rows: info.rows, cols: info.cols, width: info.width, height: info.height };
-    conn.pipeline.onEvent(conn.session, 'ssh.resize', { cols: info.cols, rows: info.rows });
+    recording?.resize(info.cols, info.rows);
     accept?.();
   });
   sess.on('signal', (accept, _reject, info) => {
@@ -107,7 +109,13 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
         conn.logger.warn({ err: (err as Error).message, session: conn.session.id }, 'the target refused a channel');
         return refuse(`the target refused the ${kind} request`);
       }
-      relay(conn, stream, upstream, command, pty !== undefined && kind === 'shell');
+      // A terminal is recorded as asciicast (what the caller saw, masked; keyframes for seeking).
+      if (pty !== undefined) {
+        const session = conn.session;
+        recording = new TerminalRecorder({ recorder: { append: (_id, type, data) => conn.pipeline.onEvent(session, type, data) },
+          sessionId: session.id, channel: String(conn.nextChannel()), width: pty.cols, height: pty.rows, term: pty.term });
+      }
+      relay(conn, stream, upstream, command, pty !== undefined && kind === 'shell', recording);
     }, (err: unknown) => {
       conn.logger.error({ err, session: conn.session.id }, 'an ssh request failed while held');
       refuse('Warden could not judge this request');
@@ -133,9 +141,10 @@ function openUpstream(conn: ConnectionContext, kind: Kind, text: string, pty: Ps
 }
 
 /** Sends one output stream of the target to the caller, masked when rules say so; resolves once it all went. */
-function route(conn: ConnectionContext, from: Readable, to: Writable): Promise<void> {
+function route(conn: ConnectionContext, from: Readable, to: Writable, seen?: (bytes: Buffer) => void): Promise<void> {
   const source = conn.mask ? from.pipe(conn.mask()) : from;
   source.pipe(to, { end: false });
+  if (seen) source.on('data', seen);
   // end:false: the caller's channel must get the exit status before it closes, or ssh reports 255.
   return new Promise((resolve) => {
     source.once('end', resolve);
@@ -144,14 +153,17 @@ function route(conn: ConnectionContext, from: Readable, to: Writable): Promise<v
 }
 
 /** Relays a started channel until both sides closed; records how the program ended. */
-function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientChannel, command: Command, interactive: boolean): void {
+function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientChannel, command: Command, interactive: boolean,
+  recording?: TerminalRecorder): void {
   const started = Date.now();
   let bytesOut = 0;
   let exit: ExitInfo | undefined;
   upstream.on('error', () => {});
   upstream.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
   upstream.stderr.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
-  const outputs = Promise.all([route(conn, upstream, stream), route(conn, upstream.stderr, stream.stderr)]);
+  const seen = recording ? (bytes: Buffer) => recording.output(bytes) : undefined;
+  const outputs = Promise.all([route(conn, upstream, stream, seen), route(conn, upstream.stderr, stream.stderr, seen)]);
+  if (recording) stream.on('data', (d: Buffer) => recording.input(d));
   if (interactive) {
     const input = new ShellInput(conn, stream, upstream);
     upstream.on('data', (d: Buffer) => input.observeOutput(d));
@@ -177,6 +189,7 @@ function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientC
       const outcome = exit?.signal ? `signal ${exit.signal}` : exit && exit.code !== null ? `exit ${exit.code}` : 'closed';
       conn.pipeline.onOutcome(conn.session, command, { durationMs: Date.now() - started, tag: outcome });
       conn.pipeline.onEvent(conn.session, 'ssh.channel.end', { kind: command.kind, outcome, bytesOut });
+      return recording?.close();
     }).catch((err: unknown) => conn.logger.error({ err, session: conn.session.id }, 'could not finish an ssh channel'));
   });
   // The caller closed its channel first (ssh killed, Ctrl-C on a forward): close the target's too.

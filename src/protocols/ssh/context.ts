@@ -27,6 +27,8 @@ export interface ConnectionContext {
   mask: (() => MaskingStream) | null;
   /** Why the connection is ending, once it is; new requests are refused then. */
   readonly ending: string | undefined;
+  /** A number for the next channel of this connection (names a PTY's recording). */
+  nextChannel(): number;
   /** Marks activity (for the idle timeout). */
   touch(): void;
   /** Registers an open channel; returns the function that unregisters it. */

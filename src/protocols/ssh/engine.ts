@@ -103,12 +103,14 @@ async function serve(client: Connection, session: Session, upstream: Client, clo
   const channels = new Set<TrackedChannel>();
   let ending: string | undefined;
   let lastActivity = Date.now();
+  let channelCount = 0;
   const masking = pipeline.masking(session);
   const conn: ConnectionContext = {
     session, pipeline, logger, upstream,
     mask: masking.rules.length > 0 ? MaskingStream.forRules(masking.rules, masking.hashKey) : null,
     get ending() { return ending; },
     touch: () => { lastActivity = Date.now(); },
+    nextChannel: () => channelCount++,
     track: (channel) => {
       channels.add(channel);
       return () => channels.delete(channel);
