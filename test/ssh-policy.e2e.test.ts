@@ -25,6 +25,11 @@ rules:
     match: { classes: [destructive] }
     effect: deny
     message: destructive commands are blocked
+  - name: strict-unknown
+    targets: ["strict-*"]
+    match: { classes: [unknown] }
+    effect: deny
+    message: Warden cannot tell what this runs
   - name: forwards-on-fwd
     targets: ["fwd-*"]
     match: { classes: [forward] }
@@ -47,7 +52,7 @@ let workRel: string;
 
 before(async () => {
   stack = await startSshStack({ policy: POLICY });
-  for (const name of ['fwd-1', 'held-1']) {
+  for (const name of ['fwd-1', 'held-1', 'strict-1']) {
     await stack.addTarget(name, { host: stack.sshd.host, port: stack.sshd.port, user: stack.sshd.account.user,
       password: stack.sshd.account.password });
   }
@@ -111,6 +116,24 @@ describe('exec and shells', () => {
       shell.write('echo still-$((40+2))\r');
       await waitFor(/still-42/);
       assert.equal(await fs.readFile(path.join(work, 'precious', 'f'), 'utf8'), 'keep\n');
+      shell.end('exit\r');
+    } finally {
+      client.end();
+    }
+  });
+});
+
+describe('uncertain lines', () => {
+  test('a line recalled from history is unknown to Warden, and a strict rule refuses it', async () => {
+    const client = await stack.connect('alice:strict-1', { password: tokens.alice });
+    try {
+      const { shell, waitFor } = await openShell(client);
+      shell.write('echo first-$((2+3))\r');
+      await waitFor(/first-5/);
+      shell.write('\x1b[A\r'); // Up, Enter: bash would run the previous line again, which Warden cannot see
+      await waitFor(/line refused: Warden cannot tell what this runs/);
+      shell.write('echo after-$((3+4))\r');
+      await waitFor(/after-7/);
       shell.end('exit\r');
     } finally {
       client.end();

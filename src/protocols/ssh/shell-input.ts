@@ -1,6 +1,7 @@
 /**
  * The input side of an interactive shell: every byte the caller types goes through the line editor (line-editor.ts),
- * which hands over each line at its Enter. The line is judged by the pipeline (`Command.kind` `line`) before the
+ * which hands over each line at its Enter. The line is judged by the pipeline (`Command.kind` `line`; `uncertain-line`,
+ * class unknown, when the editor cannot be sure of it) before the
  * Enter reaches the target; an allowed line gets its Enter, a refused one gets CANCEL_LINE (the host's line is
  * emptied, nothing runs) and the caller sees why on its terminal. While a line waits (for an approval), later input
  * is held in order, never reordered or dropped. Best effort by nature (see line-editor.ts); exec-only policies
@@ -60,7 +61,9 @@ export class ShellInput {
   /** Asks the pipeline; an empty line the editor is sure of needs no judgment (nothing runs). */
   private judge(submit: LineSubmission): Verdict | Promise<Verdict> {
     if (submit.certain && submit.line.trim() === '') return { effect: 'allow', note: { effect: 'allow', classes: [] } };
-    const command: Command = { protocol: 'ssh', kind: 'line', text: submit.line };
+    // A line Warden cannot know for sure (history, completion, an unmodelled key) is judged as what it is: unknown.
+    // The ssh analyser gives any kind it does not know class `unknown`, which strict policies refuse.
+    const command: Command = { protocol: 'ssh', kind: submit.certain ? 'line' : 'uncertain-line', text: submit.line };
     if (!submit.certain) {
       this.conn.pipeline.onEvent(this.conn.session, 'ssh.line.uncertain', { reasons: submit.reasons, context: submit.context });
     }
