@@ -84,6 +84,17 @@ describe('exec and shells through ssh2', () => {
     }
   });
 
+  test('every short exec reports its exit status (open, exit and close can come in one batch)', async () => {
+    const client = await stack.connect('alice:web-1', { password: token });
+    try {
+      const codes: (number | null)[] = [];
+      for (let i = 0; i < 100; i++) codes.push((await execSsh2(client, `exit ${i % 3}`)).code);
+      assert.deepEqual(codes, Array.from({ length: 100 }, (_, i) => i % 3));
+    } finally {
+      client.end();
+    }
+  });
+
   test('a program killed by a signal reports the signal', async () => {
     const client = await stack.connect('alice:web-1', { password: token });
     try {

@@ -35,6 +35,7 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
   const env: Record<string, string> = {};
   let started = false;
   let upstream: ClientChannel | undefined;
+  let opened: OpenedChannel | undefined;
   let recording: TerminalRecorder | undefined;
 
   sess.on('pty', (accept, reject, info) => {
@@ -104,7 +105,8 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
       if (conn.ending !== undefined || !stream.writable) return;
       command.decision = v.note;
       try {
-        upstream = await openUpstream(conn, kind, text, pty, env);
+        opened = await openUpstream(conn, kind, text, pty, env);
+        upstream = opened.channel;
       } catch (err) {
         conn.logger.warn({ err: (err as Error).message, session: conn.session.id }, 'the target refused a channel');
         return refuse(`the target refused the ${kind} request`);
@@ -115,7 +117,7 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
         recording = new TerminalRecorder({ recorder: { append: (_id, type, data) => conn.pipeline.onEvent(session, type, data) },
           sessionId: session.id, channel: String(conn.nextChannel()), width: pty.cols, height: pty.rows, term: pty.term });
       }
-      relay(conn, stream, upstream, command, pty !== undefined && kind === 'shell', recording);
+      relay(conn, stream, opened, command, pty !== undefined && kind === 'shell', recording);
     }, (err: unknown) => {
       conn.logger.error({ err, session: conn.session.id }, 'an ssh request failed while held');
       refuse('Warden could not judge this request');
@@ -127,12 +129,34 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
   sess.on('subsystem', (accept, reject, info) => (started ? reject?.() : start('subsystem', info.name, accept)));
 }
 
+/** A target channel with how it ended, watched from the moment it opened. */
+interface OpenedChannel {
+  channel: ClientChannel;
+  exit(): ExitInfo | undefined;
+  /** Resolves when the target closed the channel. */
+  closed: Promise<void>;
+}
+
+/**
+ * Watches a freshly opened channel synchronously, inside ssh2's callback: a short program's exit status and close
+ * can arrive in the same packet batch as the open confirmation, before any promise continuation would run.
+ */
+function watch(channel: ClientChannel): OpenedChannel {
+  let exit: ExitInfo | undefined;
+  channel.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
+    exit = { code, signal, coreDumped, description };
+  });
+  channel.on('error', () => {});
+  const closed = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  return { channel, exit: () => exit, closed };
+}
+
 /** Opens the matching channel on the target, with the caller's terminal and allowed environment. */
 function openUpstream(conn: ConnectionContext, kind: Kind, text: string, pty: PseudoTtyInfo | undefined,
-  env: Record<string, string>): Promise<ClientChannel> {
+  env: Record<string, string>): Promise<OpenedChannel> {
   const ptyOptions = pty ? { term: pty.term, rows: pty.rows, cols: pty.cols, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
   return new Promise((resolve, reject) => {
-    const done = (err: Error | undefined, channel: ClientChannel): void => (err ? reject(err) : resolve(channel));
+    const done = (err: Error | undefined, channel: ClientChannel): void => (err ? reject(err) : resolve(watch(channel)));
     const client = conn.upstream;
     if (kind === 'exec') client.exec(text, { pty: ptyOptions ?? false, env }, done);
     else if (kind === 'shell') client.shell(ptyOptions ?? false, { env }, done);
@@ -153,12 +177,11 @@ function route(conn: ConnectionContext, from: Readable, to: Writable, seen?: (by
 }
 
 /** Relays a started channel until both sides closed; records how the program ended. */
-function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientChannel, command: Command, interactive: boolean,
+function relay(conn: ConnectionContext, stream: ServerChannel, opened: OpenedChannel, command: Command, interactive: boolean,
   recording?: TerminalRecorder): void {
+  const upstream = opened.channel;
   const started = Date.now();
   let bytesOut = 0;
-  let exit: ExitInfo | undefined;
-  upstream.on('error', () => {});
   upstream.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
   upstream.stderr.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
   const seen = recording ? (bytes: Buffer) => recording.output(bytes) : undefined;
@@ -174,10 +197,8 @@ function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientC
     stream.pipe(upstream);
   }
   stream.resume();
-  upstream.on('exit', (code: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
-    exit = { code, signal, coreDumped, description };
-  });
-  upstream.on('close', () => {
+  opened.closed.then(() => {
+    const exit = opened.exit();
     // Everything the target sent (masked output may still be flushing) reaches the caller before its exit status.
     const flushed = Promise.race([outputs, new Promise((r) => setTimeout(r, 2000).unref())]);
     flushed.then(() => {
@@ -191,7 +212,7 @@ function relay(conn: ConnectionContext, stream: ServerChannel, upstream: ClientC
       conn.pipeline.onEvent(conn.session, 'ssh.channel.end', { kind: command.kind, outcome, bytesOut });
       return recording?.close();
     }).catch((err: unknown) => conn.logger.error({ err, session: conn.session.id }, 'could not finish an ssh channel'));
-  });
+  }, () => {});
   // The caller closed its channel first (ssh killed, Ctrl-C on a forward): close the target's too.
   stream.on('close', () => upstream.close());
 }
