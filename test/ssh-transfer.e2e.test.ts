@@ -72,6 +72,17 @@ test('sftp puts and gets 100 MB intact', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await sha256(path.join(remoteDir, 'sftp.bin')), bigSum);
   assert.equal(await sha256(back), bigSum);
+  // The recording names each file operation with its path, bytes and result.
+  const [session] = JSON.parse((await stack.warden.cli(['sessions', 'list', '--json', '--subject', 'alice'])).stdout) as { id: string }[];
+  let ops: { op: string; path?: string; bytesRead?: number; bytesWritten?: number; status: string }[] = [];
+  for (let i = 0; i < 50 && ops.filter((o) => o.op === 'close').length < 2; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    const shown = JSON.parse((await stack.warden.cli(['sessions', 'show', session.id, '--json'])).stdout) as { events: { type: string; data: never }[] };
+    ops = shown.events.filter((e) => e.type === 'sftp.operation').map((e) => e.data);
+  }
+  const closes = ops.filter((o) => o.op === 'close' && o.path?.endsWith('sftp.bin'));
+  assert.deepEqual(closes.map((o) => [o.bytesWritten ?? 0, o.bytesRead ?? 0, o.status]), [[100 * 1024 * 1024, 0, 'ok'], [0, 100 * 1024 * 1024, 'ok']],
+    JSON.stringify(ops.slice(-6)));
 });
 
 test('rsync over ssh copies a tree there and back', async () => {

@@ -4,7 +4,8 @@
  * program (`exec` text, an interactive `shell`, a `subsystem`), opens the matching channel upstream only when
  * allowed, and relays data, stderr, EOF, `signal`, `window-change` and the exit status or signal back. A refused
  * request becomes one line on the caller's stderr and exit status 1; nothing reaches the target.
- * It never decides on its own; interactive input goes through shell-input.ts, which judges each line.
+ * It never decides on its own; interactive input goes through shell-input.ts, which judges each line, and SFTP through
+ * sftp-relay.ts, which records each file operation.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession } from 'ssh2';
@@ -12,6 +13,7 @@ import type { Command, Verdict } from '../../session/types.js';
 import { REFUSED_EXIT_STATUS } from './errors.js';
 import type { ConnectionContext } from './context.js';
 import { ShellInput } from './shell-input.js';
+import { relaySftp } from './sftp-relay.js';
 import { TerminalRecorder } from '../../recording/asciicast.js';
 
 /** Environment variables a caller may set on the target (RFC 4254 `env`); anything else is refused. */
@@ -100,8 +102,6 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
     }
     void Promise.resolve(verdict).then(async (v) => {
       if (v.effect === 'deny') return refuse(v.message);
-      // SFTP packets are binary: content masking could not inspect them, so they never pass unmasked.
-      if (kind === 'subsystem' && conn.mask !== null) return refuse('file transfer is not available while masking rules apply to this session');
       if (conn.ending !== undefined || !stream.writable) return;
       command.decision = v.note;
       try {
@@ -185,9 +185,14 @@ function relay(conn: ConnectionContext, stream: ServerChannel, opened: OpenedCha
   upstream.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
   upstream.stderr.on('data', (d: Buffer) => { bytesOut += d.length; conn.touch(); });
   const seen = recording ? (bytes: Buffer) => recording.output(bytes) : undefined;
-  const outputs = Promise.all([route(conn, upstream, stream, seen), route(conn, upstream.stderr, stream.stderr, seen)]);
+  const sftp = command.kind === 'subsystem' && command.text === 'sftp';
+  // SFTP is framed both ways (file operations recorded, READ data masked in place); other output is a byte stream.
+  const outputs = Promise.all([sftp ? new Promise<void>((resolve) => { upstream.once('end', resolve); upstream.once('close', resolve); }) : route(conn, upstream, stream, seen),
+    route(conn, upstream.stderr, stream.stderr, seen)]);
   if (recording) stream.on('data', (d: Buffer) => recording.input(d));
-  if (interactive) {
+  if (sftp) {
+    relaySftp(conn, stream, upstream, conn.sftpMasker());
+  } else if (interactive) {
     const input = new ShellInput(conn, stream, upstream);
     upstream.on('data', (d: Buffer) => input.observeOutput(d));
     stream.on('data', (d: Buffer) => { conn.touch(); input.push(d); });

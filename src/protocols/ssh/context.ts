@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
 import type { MaskingStream } from './output-masking.js';
+import type { SameLengthMasker } from '../../masking/same-length.js';
 
 /** An open caller channel, as the connection sees it when it must end. */
 export interface TrackedChannel {
@@ -25,6 +26,8 @@ export interface ConnectionContext {
   upstream: Client;
   /** Makes the masking stream for one output stream, or null when no masking rule scans content. */
   mask: (() => MaskingStream) | null;
+  /** Makes the same-length masker of one SFTP channel's READ data, or null when no masking rule scans content. */
+  sftpMasker: () => SameLengthMasker | null;
   /** Why the connection is ending, once it is; new requests are refused then. */
   readonly ending: string | undefined;
   /** A number for the next channel of this connection (names a PTY's recording). */

@@ -19,6 +19,7 @@ import { serveSessionChannel } from './channels.js';
 import type { ConnectionContext, TrackedChannel } from './context.js';
 import { serveForwarding } from './forwarding.js';
 import { MaskingStream } from './output-masking.js';
+import { SameLengthMasker } from '../../masking/same-length.js';
 import { sshCredentials } from './definition.js';
 import { connectUpstream } from './upstream.js';
 
@@ -108,6 +109,7 @@ async function serve(client: Connection, session: Session, upstream: Client, clo
   const conn: ConnectionContext = {
     session, pipeline, logger, upstream,
     mask: masking.rules.length > 0 ? MaskingStream.forRules(masking.rules, masking.hashKey) : null,
+    sftpMasker: () => (masking.rules.length > 0 ? SameLengthMasker.forRules(masking.rules) : null),
     get ending() { return ending; },
     touch: () => { lastActivity = Date.now(); },
     nextChannel: () => channelCount++,
