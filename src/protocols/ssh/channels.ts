@@ -165,8 +165,8 @@ function openUpstream(conn: ConnectionContext, kind: Kind, text: string, pty: Ps
 }
 
 /** Sends one output stream of the target to the caller, masked when rules say so; resolves once it all went. */
-function route(conn: ConnectionContext, from: Readable, to: Writable, seen?: (bytes: Buffer) => void): Promise<void> {
-  const source = conn.mask ? from.pipe(conn.mask()) : from;
+function route(conn: ConnectionContext, from: Readable, to: Writable, terminal: boolean, seen?: (bytes: Buffer) => void): Promise<void> {
+  const source = conn.mask ? from.pipe(conn.mask(terminal)) : from;
   source.pipe(to, { end: false });
   if (seen) source.on('data', seen);
   // end:false: the caller's channel must get the exit status before it closes, or ssh reports 255.
@@ -187,8 +187,8 @@ function relay(conn: ConnectionContext, stream: ServerChannel, opened: OpenedCha
   const seen = recording ? (bytes: Buffer) => recording.output(bytes) : undefined;
   const sftp = command.kind === 'subsystem' && command.text === 'sftp';
   // SFTP is framed both ways (file operations recorded, READ data masked in place); other output is a byte stream.
-  const outputs = Promise.all([sftp ? new Promise<void>((resolve) => { upstream.once('end', resolve); upstream.once('close', resolve); }) : route(conn, upstream, stream, seen),
-    route(conn, upstream.stderr, stream.stderr, seen)]);
+  const outputs = Promise.all([sftp ? new Promise<void>((resolve) => { upstream.once('end', resolve); upstream.once('close', resolve); }) : route(conn, upstream, stream, recording !== undefined, seen),
+    route(conn, upstream.stderr, stream.stderr, recording !== undefined, seen)]);
   if (recording) stream.on('data', (d: Buffer) => recording.input(d));
   if (sftp) {
     relaySftp(conn, stream, upstream, conn.sftpMasker());

@@ -25,7 +25,7 @@ export interface ConnectionContext {
   logger: Logger;
   upstream: Client;
   /** Makes the masking stream for one output stream, or null when no masking rule scans content. */
-  mask: (() => MaskingStream) | null;
+  mask: ((terminal: boolean) => MaskingStream) | null;
   /** Makes the same-length masker of one SFTP channel's READ data, or null when no masking rule scans content. */
   sftpMasker: () => SameLengthMasker | null;
   /** Why the connection is ending, once it is; new requests are refused then. */

@@ -1,8 +1,10 @@
 /**
  * Masking of what a target sends back on a channel (exec stdout and stderr, PTY output): a Transform around h5's
  * StreamMasker, which holds back only what a later byte could still turn into a match, so a value split over two
- * packets is still masked. What it holds is flushed after a short quiet spell (an interactive prompt must not wait
- * for the next byte) and at the end. It never emits a byte the masker did not release.
+ * packets is still masked. What it holds is flushed at the end, and on a terminal also after a short quiet spell (a
+ * prompt and the echo of typed keys must not wait for the next byte; a program that pauses mid-value there can split a
+ * value, which is why exec output, without a terminal, is never flushed on a timer). It never emits a byte the
+ * masker did not release.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { StreamMasker } from '../../masking/stream.js';
@@ -15,14 +17,15 @@ export const QUIET_FLUSH_MS = 30;
 export class MaskingStream extends Transform {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly masker: StreamMasker, private readonly onHits?: (hits: Map<string, number>) => void) {
+  /** `quietMs`: flush what is held after this long without output (a terminal); null: only at the end. */
+  constructor(private readonly masker: StreamMasker, private readonly quietMs: number | null = QUIET_FLUSH_MS) {
     super();
   }
 
-  /** A masking stream for a session's rules, or null when no rule scans content (bytes then pass untouched). */
-  static forRules(rules: MaskRules, hashKey: Buffer): (() => MaskingStream) | null {
+  /** A masking stream factory for a session's rules, or null when no rule scans content (bytes then pass untouched). */
+  static forRules(rules: MaskRules, hashKey: Buffer): ((terminal: boolean) => MaskingStream) | null {
     if (StreamMasker.forRules(rules, hashKey) === null) return null;
-    return () => new MaskingStream(StreamMasker.forRules(rules, hashKey)!);
+    return (terminal) => new MaskingStream(StreamMasker.forRules(rules, hashKey)!, terminal ? QUIET_FLUSH_MS : null);
   }
 
   /** Matches replaced so far, by rule. */
@@ -33,9 +36,9 @@ export class MaskingStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     const out = this.masker.push(chunk);
     if (out.length > 0) this.push(out);
-    if (this.masker.pending > 0) {
+    if (this.masker.pending > 0 && this.quietMs !== null) {
       if (this.timer) this.timer.refresh();
-      else this.timer = setTimeout(() => this.quiet(), QUIET_FLUSH_MS);
+      else this.timer = setTimeout(() => this.quiet(), this.quietMs);
     }
     callback();
   }
@@ -44,7 +47,6 @@ export class MaskingStream extends Transform {
     if (this.timer) clearTimeout(this.timer);
     const out = this.masker.flush();
     if (out.length > 0) this.push(out);
-    this.onHits?.(this.masker.hits);
     callback();
   }
 
