@@ -45,7 +45,8 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write([
     `Warden ${version} is running (data dir ${config.dataDir})`,
     `  control API  http://${host}:${api}`,
-    ...Object.entries(protocols).map(([protocol, port]) => `  ${(PROTOCOL_LABELS[protocol] ?? protocol).padEnd(12)} ${host}:${port}`),
+    ...Object.entries(protocols).map(([protocol, port]) => `  ${(PROTOCOL_LABELS[protocol] ?? protocol).padEnd(12)} ${host}:${port}`
+      + (server.notes[protocol] ? ` (${server.notes[protocol]})` : '')),
     `  ports written to ${path.join(config.dataDir, 'ports.json')}`,
     '',
   ].join('\n'));

@@ -22,6 +22,10 @@ export const ServerConfigSchema = z.object({
   listenHost: z.string().min(1).default('127.0.0.1'),
   apiPort: port.default(8080),
   postgresPort: port.default(15432),
+  /** The SSH listener's port (callers log in as USER:TARGET). */
+  sshPort: port.default(2222),
+  /** Seconds an SSH session may go without traffic either way before Warden ends it (0: never). */
+  sshIdleTimeout: z.coerce.number().int().min(0).default(0),
   /** Lets callers send their token without TLS, honoured only when the listener is on loopback. */
   allowPlaintextLoopback: bool.default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -82,6 +86,8 @@ const OPTIONS = [
   { flag: 'listen-host', env: 'WARDEN_LISTEN_HOST', key: 'listenHost', type: 'string' },
   { flag: 'api-port', env: 'WARDEN_API_PORT', key: 'apiPort', type: 'string' },
   { flag: 'postgres-port', env: 'WARDEN_POSTGRES_PORT', key: 'postgresPort', type: 'string' },
+  { flag: 'ssh-port', env: 'WARDEN_SSH_PORT', key: 'sshPort', type: 'string' },
+  { flag: 'ssh-idle-timeout', env: 'WARDEN_SSH_IDLE_TIMEOUT', key: 'sshIdleTimeout', type: 'string' },
   { flag: 'allow-plaintext-loopback', env: 'WARDEN_ALLOW_PLAINTEXT_LOOPBACK', key: 'allowPlaintextLoopback', type: 'boolean' },
   { flag: 'log-level', env: 'WARDEN_LOG_LEVEL', key: 'logLevel', type: 'string' },
   { flag: 'max-message-bytes', env: 'WARDEN_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', type: 'string' },

@@ -7,8 +7,12 @@
  */
 import type { Logger } from 'pino';
 import { PostgresListener } from '../protocols/postgres/listener.js';
+import { loadOrCreateHostKey } from '../protocols/ssh/host-key.js';
+import { SshListener } from '../protocols/ssh/listener.js';
+import { verifyPublicKeyAttempt } from '../identity/ssh-signature.js';
 import type { SessionPipeline } from '../session/pipeline.js';
 import type { SessionRegistry } from '../session/registry.js';
+import type { Store } from '../store/types.js';
 import type { ServerConfig } from './config.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -20,6 +24,8 @@ export interface ProtocolListener {
   stopAccepting(): Promise<void>;
   /** Destroys connections still open (after live sessions were terminated). */
   destroyRemaining(): void;
+  /** What callers should know beside the port, printed at start-up (e.g. an SSH host key fingerprint). */
+  readonly note?: string;
 }
 
 /** The shared parts every listener is built from. */
@@ -30,6 +36,7 @@ export interface ListenerContext {
   tls: TlsMaterial;
   logger: Logger;
   dataDir: string;
+  store: Store;
 }
 
 /** How the server opens one protocol's listener. */
@@ -71,5 +78,23 @@ const postgres: ListenerRegistration = {
   },
 };
 
+const ssh: ListenerRegistration = {
+  protocol: 'ssh',
+  label: 'SSH listener',
+  flag: '--ssh-port',
+  env: 'WARDEN_SSH_PORT',
+  port: (config) => config.sshPort,
+  create: async ({ config, pipeline, registry, logger, dataDir, store }) => {
+    const hostKey = await loadOrCreateHostKey(dataDir);
+    return new SshListener({
+      pipeline, registry, knownHosts: store.sshHostKeys, logger, hostKey,
+      // The pipeline maps a key (registered, or a certificate of Warden's CA) to its owner once its signature holds.
+      publicKeys: pipeline.acceptsPublicKeys, verifySignature: verifyPublicKeyAttempt,
+      admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
+      authTimeoutMs: config.loginTimeout * 1000, idleTimeoutMs: config.sshIdleTimeout * 1000,
+    });
+  },
+};
+
 /** Every protocol listener `warden start` opens, in start order. */
-export const LISTENERS: readonly ListenerRegistration[] = [postgres];
+export const LISTENERS: readonly ListenerRegistration[] = [postgres, ssh];

@@ -41,6 +41,8 @@ export type ServerPorts = { api: number } & Record<string, number>;
 /** A started Warden. */
 export interface RunningServer {
   ports: ServerPorts;
+  /** What callers should know beside a listener's port, by protocol (e.g. the SSH host key fingerprint). */
+  notes: Record<string, string>;
   /** The admin token when this start created it (first start), to print once. */
   newAdminToken: string | null;
   /** Stops accepting, ends live sessions telling callers why, flushes recordings and closes the store. */
@@ -102,7 +104,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
   const listeners: Array<{ registration: ListenerRegistration; listener: ProtocolListener }> = [];
   for (const registration of LISTENERS) {
-    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir });
+    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir, store });
     listeners.push({ registration, listener });
   }
 
@@ -137,7 +139,9 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
       'on another host set --public-url (WARDEN_PUBLIC_URL) to the address approvers reach');
   }
   killSwitch.start();
-  return { ports, newAdminToken, stop };
+  const notes = Object.fromEntries(listeners.filter((l) => l.listener.note !== undefined)
+    .map((l) => [l.registration.protocol, l.listener.note!]));
+  return { ports, notes, newAdminToken, stop };
 }
 
 /** Opens the control API and every protocol listener, then writes ports.json; a port in use names its flag. */

@@ -122,6 +122,11 @@ export class SessionPipeline {
     return subject;
   }
 
+  /** True when callers may authenticate with a public key (a PublicKeyAuthenticator is configured). */
+  get acceptsPublicKeys(): boolean {
+    return this.deps.publicKeys !== undefined;
+  }
+
   /**
    * The backend credentials of a session's target, decrypted just before the upstream login and never kept: the
    * password and each of the protocol's other secrets (null when absent).
@@ -242,9 +247,9 @@ export class SessionPipeline {
     });
   }
 
-  /** Records a session event that is not a command (e.g. an upstream notice of shutdown). */
-  onEvent(session: Session, type: string, data: Record<string, unknown>): void {
-    this.deps.recorder.append(session.id, type, data);
+  /** Records a session event that is not a command (e.g. an upstream notice of shutdown); returns its seq, if stored. */
+    onEvent(session: Session, type: string, data: Record<string, unknown>): number | undefined {
+    return this.deps.recorder.append(session.id, type, data);
   }
 
   /** Ends a session in the recording and the store; a pending approval is cancelled. Never throws. */

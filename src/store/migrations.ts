@@ -8,6 +8,7 @@ import { WardenError } from '../errors.js';
 import { approvalsMigration } from './migrations-approvals.js';
 import { identityMigration } from './migrations-identity.js';
 import { policiesMigration } from './migrations-policies.js';
+import { sshHostKeysMigration } from './migrations-ssh-host-keys.js';
 import { targetSpecsMigration } from './migrations-target-specs.js';
 import { sshKeysMigration } from './migrations-ssh-keys.js';
 import { tokenOriginsMigration } from './migrations-token-origins.js';
@@ -91,6 +92,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '004_identity': identityMigration,
   '005_token_origins': tokenOriginsMigration,
   '006_target_specs': targetSpecsMigration,
+  '007_ssh_host_keys': sshHostKeysMigration,
   '008_ssh_keys': sshKeysMigration,
   '009_statement_windows': statementWindowsMigration,
 };

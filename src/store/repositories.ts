@@ -9,6 +9,7 @@ import { WardenError } from '../errors.js';
 import { approvalRepository } from './approvals.js';
 import { identityProviderRepository, serviceAccountRepository, userRepository } from './identity.js';
 import { policyRepository } from './policies.js';
+import { sshHostKeyRepository } from './ssh-host-keys.js';
 import { sshKeyRepository } from './ssh-keys.js';
 import type { Database, SessionEventChunksTable } from './schema.js';
 import {
@@ -330,6 +331,7 @@ export function createKyselyStore(db: Kysely<Database>): Store {
     users: userRepository(db, (op, fn) => guard(state, op, fn)),
     serviceAccounts: serviceAccountRepository(db, (op, fn) => guard(state, op, fn)),
     identityProviders: identityProviderRepository(db, (op, fn) => guard(state, op, fn)),
+    sshHostKeys: sshHostKeyRepository(db, (op, fn) => guard(state, op, fn)),
     sshKeys: sshKeyRepository(db, (op, fn) => guard(state, op, fn)),
     async close(): Promise<void> {
       if (state.closed) return;

@@ -139,6 +139,15 @@ export interface IdentityProvidersTable {
   updated_at: string;
 }
 
+/** `ssh_host_keys`: host keys of SSH servers seen first (trust on first use), by `host:port` (migration 007). */
+export interface SshHostKeysTable {
+  endpoint: string;
+  fingerprint: string;
+  public_key: string;
+  target: string;
+  first_seen_at: string;
+}
+
 /** `ssh_keys`: SSH public keys registered to a user or a service account (migration 008). */
 export interface SshKeysTable {
   id: string;
@@ -168,5 +177,6 @@ export interface Database {
   service_accounts: ServiceAccountsTable;
   api_keys: ApiKeysTable;
   identity_providers: IdentityProvidersTable;
+  ssh_host_keys: SshHostKeysTable;
   ssh_keys: SshKeysTable;
 }

@@ -6,10 +6,12 @@
 import type { Actor, PrincipalKind, ProtocolName, Target } from '../session/types.js';
 import type { ApprovalRepository } from './approval-types.js';
 import type { IdentityProviderRepository, ServiceAccountRepository, UserRepository } from './identity-types.js';
+import type { SshHostKeyRepository } from './ssh-host-key-types.js';
 import type { SshKeyRepository } from './ssh-key-types.js';
 
 export type * from './approval-types.js';
 export type * from './identity-types.js';
+export type * from './ssh-host-key-types.js';
 export type * from './ssh-key-types.js';
 
 /**
@@ -176,6 +178,7 @@ export interface Store {
   users: UserRepository;
   serviceAccounts: ServiceAccountRepository;
   identityProviders: IdentityProviderRepository;
+  sshHostKeys: SshHostKeyRepository;
   sshKeys: SshKeyRepository;
   close(): Promise<void>;
 }

@@ -1,0 +1,59 @@
+/**
+ * Masking of what a target sends back on a channel (exec stdout and stderr, PTY output): a Transform around h5's
+ * StreamMasker, which holds back only what a later byte could still turn into a match, so a value split over two
+ * packets is still masked. What it holds is flushed at the end, and on a terminal also after a short quiet spell (a
+ * prompt and the echo of typed keys must not wait for the next byte; a program that pauses mid-value there can split a
+ * value, which is why exec output, without a terminal, is never flushed on a timer). It never emits a byte the
+ * masker did not release.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { StreamMasker } from '../../masking/stream.js';
+import type { MaskRules } from '../../masking/rules.js';
+
+/** How long held bytes wait for more before they are flushed (a prompt, the end of a burst). */
+export const QUIET_FLUSH_MS = 30;
+
+/** A masking Transform for one output stream. */
+export class MaskingStream extends Transform {
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `quietMs`: flush what is held after this long without output (a terminal); null: only at the end. */
+  constructor(private readonly masker: StreamMasker, private readonly quietMs: number | null = QUIET_FLUSH_MS) {
+    super();
+  }
+
+  /** A masking stream factory for a session's rules, or null when no rule scans content (bytes then pass untouched). */
+  static forRules(rules: MaskRules, hashKey: Buffer): ((terminal: boolean) => MaskingStream) | null {
+    if (StreamMasker.forRules(rules, hashKey) === null) return null;
+    return (terminal) => new MaskingStream(StreamMasker.forRules(rules, hashKey)!, terminal ? QUIET_FLUSH_MS : null);
+  }
+
+  /** Matches replaced so far, by rule. */
+  get hits(): Map<string, number> {
+    return this.masker.hits;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const out = this.masker.push(chunk);
+    if (out.length > 0) this.push(out);
+    if (this.masker.pending > 0 && this.quietMs !== null) {
+      if (this.timer) this.timer.refresh();
+      else this.timer = setTimeout(() => this.quiet(), this.quietMs);
+    }
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.timer) clearTimeout(this.timer);
+    const out = this.masker.flush();
+    if (out.length > 0) this.push(out);
+    callback();
+  }
+
+  private quiet(): void {
+    this.timer = undefined;
+    if (this.writableEnded) return;
+    const out = this.masker.flush();
+    if (out.length > 0) this.push(out);
+  }
+}
