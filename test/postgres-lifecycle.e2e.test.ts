@@ -10,11 +10,22 @@ import path from 'node:path';
 import pg from 'pg';
 import { startPostgres, type PgServer } from './harness/postgres.js';
 import { runPsql } from './harness/stack.js';
-import { ALLOW_ALL_POLICY, startWarden } from './harness/warden.js';
+import { ALLOW_ALL_POLICY, startWarden as startWardenProcess } from './harness/warden.js';
 
 let server: PgServer;
+/** Every Warden a test started: a test that fails half-way must not leave one running (the file would never end). */
+const started: Array<{ stop(): Promise<unknown> }> = [];
 before(async () => { server = await startPostgres(); });
-after(async () => server?.stop());
+after(async () => {
+  await Promise.all(started.map((w) => w.stop()));
+  await server?.stop();
+});
+
+async function startWarden(...args: Parameters<typeof startWardenProcess>): ReturnType<typeof startWardenProcess> {
+  const warden = await startWardenProcess(...args);
+  started.push(warden);
+  return warden;
+}
 
 test('first start, shutdown with a live session, restart on the same data dir', async () => {
   const warden = await startWarden();
@@ -22,9 +33,10 @@ test('first start, shutdown with a live session, restart on the same data dir', 
   assert.match(warden.output().stdout, /Admin token \(shown once/);
   assert.ok(warden.output().stdout.includes(warden.adminToken));
   const ports = JSON.parse(await fs.readFile(path.join(dataDir, 'ports.json'), 'utf8'));
-  assert.deepEqual(Object.keys(ports).sort(), ['api', 'postgres']);
+  assert.deepEqual(Object.keys(ports).sort(), ['api', 'postgres', 'ssh']);
+  assert.ok(Number.isInteger(ports.ssh) && ports.ssh > 0, 'the SSH listener is on and its port discoverable');
   assert.equal((await fs.stat(dataDir)).mode & 0o777, 0o700);
-  for (const file of ['admin.token', 'signing-key.json', 'vault.key', 'tls.key', 'tls.crt']) {
+  for (const file of ['admin.token', 'signing-key.json', 'vault.key', 'tls.key', 'tls.crt', 'ssh_host_ed25519_key']) {
     assert.equal((await fs.stat(path.join(dataDir, file))).mode & 0o777, 0o600, file);
   }
 

@@ -33,7 +33,9 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
   // Called synchronously when the statement is held: a cancel can only come after this.
   state.withdrawn = undefined;
   try {
-    const key = statementKey(command.text, state.analysis?.runsAlso?.(command) ?? []);
+    // What else the command runs (SQL: the PREPARE behind each EXECUTE) is part of what the approver sees and approves.
+    const runs = state.analysis?.runsAlso?.(command) ?? [];
+    const key = statementKey(command.text, runs);
     const grant = await deps.approvals.findGrant(session.subject, session.target.name, decision.classes, key);
     if (state.withdrawn !== undefined) return { effect: 'deny', note, message: `cancelled: ${state.withdrawn}` };
     if (grant) {
@@ -41,8 +43,8 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
       return { effect: 'allow', note: { ...note, approval: grant.id } };
     }
     const { request, outcome } = await deps.approvals.requestStatement({
-      sessionId: session.id, subject: session.subject, target: session.target.name, statement: approverText(command),
-      statementKey: key, recordedStatement: recordedApproverText(deps.recorder, session.id, command),
+      sessionId: session.id, subject: session.subject, target: session.target.name, statement: approverText(command, runs),
+      statementKey: key, recordedStatement: recordedApproverText(deps.recorder, session.id, command, runs),
       classes: decision.classes, reason: state.reason ?? session.applicationName ?? null, rule: decision.rule ?? 'default',
       requirement: decision.approval!,
     });
@@ -77,11 +79,16 @@ export function statementKey(text: string, executes: ReadonlyArray<string | null
 }
 
 /** The approver's text as recordings would keep it: the statement and values through the session's redactor. */
-function recordedApproverText(recorder: Recorder, sessionId: string, command: Command): string {
+function recordedApproverText(recorder: Recorder, sessionId: string, command: Command, runs: ReadonlyArray<string | null>): string {
+  const redactedText = (value: string) => {
+    const redacted = recorder.redacted(sessionId, { text: value }).text;
+    return typeof redacted === 'string' ? redacted : isLongValue(redacted) ? summary(redacted) : '[not recorded]';
+  };
   const redacted = recorder.redacted(sessionId, { text: command.text, ...(command.params ? { params: command.params } : {}) });
   const text = typeof redacted.text === 'string' ? redacted.text
     : isLongValue(redacted.text) ? summary(redacted.text) : '[not recorded]';
-  return approverText({ ...command, text, params: Array.isArray(redacted.params) ? redacted.params as RecordedParam[] : command.params });
+  return approverText({ ...command, text, params: Array.isArray(redacted.params) ? redacted.params as RecordedParam[] : command.params },
+    runs.map((r) => (r === null ? null : redactedText(r))));
 }
 
 /** A long text as the approver reads it: its prefix, then its length and hash. */
@@ -96,9 +103,13 @@ const MAX_SHOWN_VALUE = 200;
  * What the approver sees: the statement and, for one execution of a prepared statement, the values bound to it,
  * since the approval covers exactly that execution.
  */
-export function approverText(command: Command): string {
+export function approverText(command: Command, runs: ReadonlyArray<string | null> = []): string {
   // A text over the recording limit is shown (and stored, and sent) as its prefix with its length and hash.
-  const text = command.text.length > MAX_RECORDED_TEXT_CHARS ? summary(recordedText(command.text) as LongValue) : command.text;
+  const shown = (value: string) => (value.length > MAX_RECORDED_TEXT_CHARS ? summary(recordedText(value) as LongValue) : value);
+  // An `EXECUTE w` alone does not say what it does: the approver is shown the statement each one runs.
+  const behind = runs.map((r) => (r === null ? '\n-- it runs a prepared statement Warden has not seen'
+    : `\n-- it runs the prepared statement: ${shown(r)}`)).join('');
+  const text = shown(command.text) + behind;
   if (!command.params || command.params.length === 0) return text;
   const values = command.params.map((value, i) => `$${i + 1} = ${showValue(value)}`);
   return `${text}\n-- with bound values: ${values.join(', ')}`;

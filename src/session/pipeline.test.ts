@@ -196,6 +196,21 @@ describe('SessionPipeline: a window covers the statement the approver saw (issue
     assert.equal(await unattended(session, sql('EXECUTE w')), 'held', 'the same EXECUTE text now runs another statement');
   });
 
+  test('an approver asked about EXECUTE w sees the statement w runs; the recorded copy has its literals redacted', async () => {
+    const session = await open('bot', ['agents']);
+    const card = '4111111111111111';
+    const prepare = sql(`PREPARE w AS UPDATE items SET note = '${card}' WHERE id = 5`);
+    assert.equal((await approved(session, prepare)).effect, 'allow');
+    pipeline.onOutcome(session, prepare, { durationMs: 1 });
+    const verdict = pipeline.onCommand(session, sql('EXECUTE w'), context);
+    const request = (await approvals.get((await pendingRequest(session)).id))!;
+    assert.equal(request.statement, `EXECUTE w\n-- it runs the prepared statement: ${prepare.text}`);
+    assert.ok(request.recordedStatement?.startsWith('EXECUTE w\n-- it runs the prepared statement: PREPARE w AS UPDATE'), request.recordedStatement ?? '');
+    assert.ok(!request.recordedStatement?.includes(card), request.recordedStatement ?? '');
+    await approvals.approve(request.id, bob);
+    assert.equal((await verdict).effect, 'allow');
+  });
+
   test('the approver sees the bound values; the recording and the notification copy have them redacted', async () => {
     const session = await open('bot', ['agents']);
     const card = '4111111111111111';
