@@ -39,6 +39,12 @@ test('first start, shutdown with a live session, restart on the same data dir', 
   for (const file of ['admin.token', 'signing-key.json', 'vault.key', 'tls.key', 'tls.crt', 'ssh_host_ed25519_key']) {
     assert.equal((await fs.stat(path.join(dataDir, file))).mode & 0o777, 0o600, file);
   }
+  // The SSH host key fingerprint printed at start-up is the one `warden status` shows, with the bound SSH port.
+  const fingerprint = /SSH host key (SHA256:[A-Za-z0-9+/]+)/.exec(warden.output().stdout)?.[1];
+  assert.ok(fingerprint, warden.output().stdout);
+  const status = await warden.cli(['status']);
+  assert.equal(status.code, 0, status.stderr);
+  assert.ok(status.stdout.includes(`\nssh      port ${ports.ssh}; SSH host key ${fingerprint}\n`), status.stdout);
 
   const add = await warden.cli(['targets', 'add', 'pg-life', '--type', 'postgres', '--host', server.host, '--port',
     String(server.port), '--database', 'app', '--user', server.scram.user, '--password-stdin', '--tls', 'prefer'],

@@ -177,12 +177,15 @@ describe('warden status / whoami', () => {
     assert.match(r.stdout, new RegExp(`\\nwarden {3}${url.replace(/[.]/g, '\\.')} \\(version 0\\.0\\.0-test\\)\\n`));
     assert.match(r.stdout, /\ntoken {4}\S+, expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(in (\d+m|1h 0m)\), from \$WARDEN_TOKEN\n/);
     assert.match(r.stdout, /\nadmin {4}no\n/);
+    // Where to connect, and the SSH host key fingerprint to pin.
+    assert.match(r.stdout, /\npostgres port 15432\nssh {6}port 2222; SSH host key SHA256:fixture\n/);
     // pg-app: the policy allows dev reads; pg-hr: in the token's scope but no policy; other: a policy, outside the scope.
     assert.match(r.stdout, /\ntargets {2}pg-app \(postgres, via policy\)\n$/);
     assert.ok(!r.stdout.includes(tokens.alice), 'the token itself is never printed');
     const json = JSON.parse((await warden('alice', ['status', '-o', 'json'])).stdout);
     assert.deepEqual([json.user, json.targets, json.targetPatterns, json.admin], ['alice', [{ name: 'pg-app', type: 'postgres', via: 'policy' }], ['pg-*'], false]);
     assert.equal(Date.parse(json.expiresAt), (await fx.tokens.verify(tokens.alice)).expiresAt * 1000);
+    assert.deepEqual(json.listeners, [{ protocol: 'postgres', port: 15432 }, { protocol: 'ssh', port: 2222, note: 'SSH host key SHA256:fixture' }]);
     const bad = await warden('alice', ['status'], { env: { WARDEN_TOKEN: 'garbage' } });
     assert.deepEqual([bad.code, /WARDEN_ERR_TOKEN_INVALID/.test(bad.stderr)], [1, true]);
   });

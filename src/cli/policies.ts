@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { PolicyTestResult } from '../control/routes/policies.js';
+import type { WhoamiView } from './status.js';
 import { clientFor, seg } from './client.js';
 import {
   CONNECTION_HELP, CONNECTION_OPTIONS, CliError, UsageError, dispatch, expectPositionals, guard, parseCommand,
@@ -45,9 +46,10 @@ ${CONNECTION_HELP}`;
 
 /** Usage of `warden policy`. */
 export const POLICY_USAGE = `Usage:
-  warden policy test --user NAME [--kind user|service|agent] [--groups a,b] --target TARGET "COMMAND" [--json]
+  warden policy test [--user NAME [--kind user|service|agent] [--groups a,b]] --target TARGET "COMMAND" [--json]
 
   Shows what the policies in force decide for COMMAND run by that caller on that target; nothing is run.
+  Without --user, the caller is the token's own holder, with its kind and groups.
   COMMAND is in the target's protocol: SQL for a postgres target, a shell command for an ssh target
   (as \`ssh TARGET COMMAND\` would run it). \`-\` reads it from standard input.
 
@@ -184,13 +186,18 @@ async function test(argv: string[], io: Io): Promise<number> {
   if (values.kind !== undefined && !KINDS.includes(values.kind)) {
     throw new UsageError(`--kind must be one of ${KINDS.join(', ')}, got "${values.kind}"`);
   }
-  const body = {
-    user: required(values.user, 'user'),
-    target: required(values.target, 'target'),
-    ...(values.kind ? { kind: values.kind } : {}),
-    ...(values.groups !== undefined ? { groups: splitList(values.groups) } : {}),
-  };
+  const target = required(values.target, 'target');
   const client = clientFor(values, io);
+  // Without --user: as the token's holder (who runs the test), with its own kind and groups unless given.
+  const self = values.user === undefined ? await client.get<WhoamiView>('/api/whoami') : undefined;
+  const kind = values.kind ?? self?.kind;
+  const groups = values.groups !== undefined ? splitList(values.groups) : self?.groups;
+  const body = {
+    user: values.user ?? self!.user,
+    target,
+    ...(kind ? { kind } : {}),
+    ...(groups !== undefined ? { groups } : {}),
+  };
   const command = commandArg === '-' ? await io.readStdin() : commandArg;
   if (command.trim() === '') throw new UsageError('the command to test is empty');
   const result = await client.post<PolicyTestResult>('/api/policy/test', { ...body, command });

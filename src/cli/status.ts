@@ -16,7 +16,8 @@ export const STATUS_USAGE = `Usage:
   warden whoami [-o table|json|yaml]
 
   Shows who the token belongs to (user, kind, groups, delegation chain), which Warden answered (URL and version),
-  when the token expires, where the CLI found the token, and the targets it may reach (within the token's target
+  when the token expires, where the CLI found the token, the ports of its listeners (with the SSH host key
+  fingerprint to pin), and the targets it may reach (within the token's target
   patterns and allowed by a policy, an approved access request or an allow default).
 ${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
@@ -34,6 +35,8 @@ export interface WhoamiView {
   admin: boolean;
   version: string;
   targets: { name: string; type: string; via: string }[];
+  /** Data-path listeners: port and what to pin (absent from older servers). */
+  listeners?: { protocol: string; port: number; note?: string }[];
 }
 
 /** `in 59m`, `in 2h 5m`, `expired 3m ago`. */
@@ -57,6 +60,8 @@ export function statusText(w: WhoamiView, url: string, source: string | undefine
     ['admin', w.admin ? 'yes' : 'no'],
     ['scope', `targets ${w.targetPatterns.join(', ') || 'none'}; classes ${w.classes === null ? 'all' : w.classes.join(', ') || 'none'}`],
   ];
+  // Where to connect, and what to pin (the SSH host key fingerprint), as the Warden that answered says.
+  for (const l of w.listeners ?? []) rows.push([l.protocol, `port ${l.port}${l.note ? `; ${l.note}` : ''}`]);
   const lines = rows.map(([k, v]) => `${k.padEnd(8)} ${oneLine(v)}`);
   lines.push(w.targets.length === 0 ? 'targets  none reachable'
     : `targets  ${w.targets.map((t) => oneLine(`${t.name} (${t.type}, via ${t.via})`)).join('\n         ')}`);

@@ -213,6 +213,12 @@ rules:
     targets: ["web-*"]
     match: { tables: [secrets] }
     effect: deny
+  - name: admins-reads-approved
+    targets: ["web-*"]
+    subjects: { groups: [warden-admins] }
+    match: { classes: [read] }
+    effect: require_approval
+    approvers: { groups: [dba] }
 `);
     const applied = await cli(['apply', '-f', policy]);
     assert.equal(applied.code, 0, applied.stderr);
@@ -228,6 +234,14 @@ rules:
     const json = JSON.parse((await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', 'rm -rf /', '--json'])).stdout);
     assert.deepEqual([json.protocol, json.effect, json.rule], ['ssh', 'deny', 'ssh-guardrails/no-destructive']);
     assert.equal(json.statements[0].kind, 'exec');
+    // Without --user the caller is the token's holder (here the admin, in group warden-admins), as the issue's example reads.
+    const self = await cli(['policy', 'test', '--target', 'web-pw', 'ls /tmp']);
+    assert.equal(self.code, 4, self.stdout + self.stderr);
+    assert.match(self.stdout.split('\n')[0], /^require_approval {2}\(ssh-guardrails\/admins-reads-approved\) {2}classes: read$/);
+    const asAlice = await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', 'ls /tmp']);
+    assert.equal(asAlice.code, 3, 'alice is not in group warden-admins: no rule allows it, the default denies');
+    const issueExample = await cli(['policy', 'test', '--target', 'web-pw', 'rm -rf /var/lib/postgresql']);
+    assert.match(issueExample.stdout.split('\n')[0], /^deny {2}\(ssh-guardrails\/no-destructive\) {2}classes: destructive,write$/);
     // Text that does not parse is unknown, and the parse error is shown.
     const bad = await cli(['policy', 'test', '--user', 'alice', '--target', 'web-pw', 'ls "']);
     assert.ok(bad.stdout.split('\n').some((l) => l.startsWith('  parse error: syntax error')), bad.stdout);

@@ -71,6 +71,11 @@ export interface ControlDeps {
   publicUrl?: string;
   /** Transport settings of the API's HTTP server (TLS, trusted proxies, request timeout). */
   http?: ControlHttpOptions;
+  /**
+   * The data-path listeners once they are bound: port and what callers should know (e.g. the SSH host key
+   * fingerprint to pin), by protocol. Shown by `GET /api/whoami`; absent or empty before they listen.
+   */
+  listeners?: () => Array<{ protocol: string; port: number; note?: string }>;
 }
 
 /** How the control API's HTTP server is set up. */

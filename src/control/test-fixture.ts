@@ -87,6 +87,7 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
     logger,
     recorder: { flush: async () => void flushes++ },
     version: '0.0.0-test',
+    listeners: () => [{ protocol: 'postgres', port: 15432 }, { protocol: 'ssh', port: 2222, note: 'SSH host key SHA256:fixture' }],
     policies: await PolicyCatalog.load(store),
     protocols,
     defaultEffect: options.defaultEffect ?? 'deny',

@@ -84,6 +84,8 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   // Links in notifications name the port actually bound (not 0) unless the operator said how approvers reach us;
   // notifications raised before the API is bound (recovery at start-up) wait for it.
   let apiPort: number | undefined;
+  /** The bound ports by protocol, once every listener listens (the API shows them with `GET /api/whoami`). */
+  let boundPorts: Record<string, number> | undefined;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   const publicUrl = () => config.publicUrl ?? (apiPort === undefined ? undefined : `${apiTls ? 'https' : 'http'}://${host}:${apiPort}`);
   const notifier = new Notifier({ webhookUrls: config.webhookUrls, slackWebhookUrls: config.slackWebhookUrls, publicUrl, logger });
@@ -101,7 +103,10 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect, protocols,
     signIn, serviceAccounts, killSwitch, sshKeys, sshCa, publicUrl: config.publicUrl,
     http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
-    idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken) });
+    idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken),
+    listeners: () => (boundPorts === undefined ? [] : listeners.map((l) => ({ protocol: l.registration.protocol,
+      port: boundPorts![l.registration.protocol], ...(l.listener.note !== undefined ? { note: l.listener.note } : {}) }))
+      .filter((l) => l.port !== undefined)) });
   const listeners: Array<{ registration: ListenerRegistration; listener: ProtocolListener }> = [];
   for (const registration of LISTENERS) {
     const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir, store });
@@ -128,6 +133,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   let ports: RunningServer['ports'];
   try {
     ports = await listenAll(config, api, listeners);
+    boundPorts = ports;
     apiPort = ports.api;
     notifier.addressKnown();
   } catch (err) {

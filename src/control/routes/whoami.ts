@@ -18,7 +18,8 @@ const strings = { type: 'array', items: { type: 'string' } } as const;
 
 const whoamiShape = {
   type: 'object',
-  required: ['user', 'kind', 'groups', 'chain', 'tokenId', 'expiresAt', 'targetPatterns', 'classes', 'admin', 'version', 'targets'],
+  required: ['user', 'kind', 'groups', 'chain', 'tokenId', 'expiresAt', 'targetPatterns', 'classes', 'admin', 'version', 'targets',
+    'listeners'],
   properties: {
     user: { type: 'string' }, kind: { type: 'string' }, groups: strings,
     chain: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, kind: { type: 'string' } } } },
@@ -33,6 +34,13 @@ const whoamiShape = {
         type: 'object', required: ['name', 'type', 'via'],
         properties: { name: { type: 'string' }, type: { type: 'string' },
           via: { type: 'string', enum: ['policy', 'access grant', 'default allow'] } },
+      },
+    },
+    listeners: {
+      type: 'array', description: 'where callers connect, by protocol, and what to pin (e.g. the SSH host key)',
+      items: {
+        type: 'object', required: ['protocol', 'port'],
+        properties: { protocol: { type: 'string' }, port: { type: 'integer' }, note: { type: 'string' } },
       },
     },
   },
@@ -51,7 +59,8 @@ async function reach(deps: Pick<ControlDeps, 'policies' | 'defaultEffect' | 'app
 }
 
 /** Registers `GET /whoami` (under the `/api` prefix); any valid token. */
-export function whoamiRoutes(deps: Pick<ControlDeps, 'store' | 'policies' | 'defaultEffect' | 'approvals' | 'version' | 'protocols'>): FastifyPluginAsync {
+export function whoamiRoutes(deps: Pick<ControlDeps, 'store' | 'policies' | 'defaultEffect' | 'approvals' | 'version' | 'protocols'
+  | 'listeners'>): FastifyPluginAsync {
   return async (app) => {
     app.get('/whoami', {
       config: { auth: 'authenticated' },
@@ -70,7 +79,7 @@ export function whoamiRoutes(deps: Pick<ControlDeps, 'store' | 'policies' | 'def
         user: subject.id, kind: subject.kind, groups: subject.groups, chain: subject.chain, tokenId: subject.tokenId,
         expiresAt: new Date(subject.expiresAt * 1000).toISOString(), targetPatterns: subject.targets,
         classes: subject.classes ?? null, admin: subject.groups.includes(ADMIN_GROUP) && subject.chain.length === 0,
-        version: deps.version, targets,
+        version: deps.version, targets, listeners: deps.listeners?.() ?? [],
       };
     });
   };
