@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../protocols/ssh/keygen.js';
 import { createControlFixture, type ControlFixture } from '../control/test-fixture.js';
 import { targetFieldContext, targetSecretContext } from '../control/routes/target-records.js';
 import type { Io } from './common.js';
@@ -30,11 +30,11 @@ before(async () => {
   fx = await createControlFixture();
   url = await fx.app.listen({ port: 0, host: '127.0.0.1' });
   cwd = await mkdtemp(join(tmpdir(), 'warden-cli-ssh-'));
-  plainKey = ssh2.utils.generateKeyPairSync('ed25519').private;
-  encryptedKey = ssh2.utils.generateKeyPairSync('ed25519', { passphrase: PASSPHRASE, cipher: 'aes256-cbc', rounds: 16 }).private;
+  plainKey = generateEd25519().private;
+  encryptedKey = generateEd25519(PASSPHRASE).private;
   await writeFile(join(cwd, 'id_plain'), plainKey, { mode: 0o600 });
   await writeFile(join(cwd, 'id_enc'), encryptedKey, { mode: 0o600 });
-  await writeFile(join(cwd, 'id_plain.pub'), ssh2.utils.generateKeyPairSync('ed25519').public);
+  await writeFile(join(cwd, 'id_plain.pub'), generateEd25519().public);
 });
 after(async () => {
   await fx?.close();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../protocols/ssh/keygen.js';
 import { targetFieldContext } from './routes/target-records.js';
 import { createControlFixture, type ControlFixture } from './test-fixture.js';
 
@@ -14,7 +14,7 @@ let fx: ControlFixture;
 let key: string;
 before(async () => {
   fx = await createControlFixture();
-  key = ssh2.utils.generateKeyPairSync('ed25519').private;
+  key = generateEd25519().private;
 });
 after(async () => {
   await fx.close();

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { WardenError } from '../../errors.js';
+import { generateEd25519 } from './keygen.js';
 
 /** The file name of Warden's host key in the data dir. */
 export const HOST_KEY_FILE = 'ssh_host_ed25519_key';
@@ -34,7 +35,7 @@ export async function loadOrCreateHostKey(dataDir: string): Promise<HostKey> {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519();
     try {
       // `wx`: two processes starting on one data dir never overwrite each other's key; the loser reads the winner's.
       await fs.writeFile(file, pair.private, { mode: 0o600, flag: 'wx' });
