@@ -69,10 +69,17 @@ after(async () => {
   await stack?.stop();
 });
 
-function openShell(client: Client): Promise<{ shell: ClientChannel; screen: () => string; waitFor: (re: RegExp) => Promise<void> }> {
+/**
+ * Opens a shell and listens at once: ssh2 handles a whole received chunk synchronously, so a refusal's data, exit and
+ * close can arrive in the same chunk as the channel's opening, before the awaiting test runs again.
+ */
+function openShell(client: Client): Promise<{ shell: ClientChannel; screen: () => string; waitFor: (re: RegExp) => Promise<void>;
+  exited: Promise<number | null>; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {
     client.shell({ rows: 24, cols: 100, term: 'xterm' }, (err, shell) => {
       if (err) return reject(err);
+      const exited = new Promise<number | null>((r) => shell.on('exit', (c: number | null) => r(c)));
+      const closed = new Promise<void>((r) => shell.on('close', () => r()));
       let screen = '';
       shell.on('data', (d: Buffer) => (screen += d));
       shell.stderr.on('data', (d: Buffer) => (screen += d));
@@ -80,7 +87,7 @@ function openShell(client: Client): Promise<{ shell: ClientChannel; screen: () =
         for (let i = 0; i < 600 && !re.test(screen); i++) await new Promise((r) => setTimeout(r, 50));
         assert.match(screen, re);
       };
-      resolve({ shell, screen: () => screen, waitFor });
+      resolve({ shell, screen: () => screen, waitFor, exited, closed });
     });
   });
 }
@@ -91,10 +98,9 @@ describe('exec and shells', () => {
     assert.equal(ok.stdout, 'exec-ok\n', ok.stderr);
     const client = await stack.connect('bot:web-1', { password: tokens.bot });
     try {
-      const { shell, waitFor } = await openShell(client);
-      const exit = new Promise<number | null>((r) => shell.on('exit', (c: number | null) => r(c)));
+      const { waitFor, exited } = await openShell(client);
       await waitFor(/agents get exec only/);
-      assert.equal(await exit, 1);
+      assert.equal(await exited, 1);
     } finally {
       client.end();
     }
@@ -234,10 +240,9 @@ describe('revocation', () => {
     const token = await stack.token('carol');
     const client = await stack.connect('carol:web-1', { password: token });
     try {
-      const { shell, waitFor } = await openShell(client);
+      const { shell, waitFor, closed } = await openShell(client);
       shell.write('echo ready-$((1+1))\r');
       await waitFor(/ready-2/);
-      const closed = new Promise<void>((r) => shell.on('close', () => r()));
       const revoked = await stack.warden.cli(['tokens', 'revoke', token]);
       assert.equal(revoked.code, 0, revoked.stderr);
       await waitFor(/warden: session ended: Warden token revoked/);
