@@ -134,7 +134,7 @@ describe('validatePolicy: every validation error', () => {
     ['missing kind', { name: 'p', rules: [] }, 'kind: required'],
     ['missing rules', { kind: 'Policy', name: 'p' }, 'rules: required'],
     ['bad class', policy({ name: 'r', effect: 'deny', match: { classes: ['delete'] } }),
-      'rules[0].match.classes[0]: must be one of read, write, ddl, destructive, privilege, admin, unknown, network, shell, forward'],
+      'rules[0].match.classes[0]: must be one of read, write, ddl, destructive, privilege, admin, unknown, network, shell, forward, exec, secrets'],
     ['bad effect', policy({ name: 'r', effect: 'block' }), 'rules[0].effect: must be one of allow, deny, require_approval'],
     ['bad rule name', policy({ name: '-r', effect: 'allow' }),
       'rules[0].name: must start with a letter or digit and hold only letters, digits, . _ -'],

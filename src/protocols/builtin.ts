@@ -7,8 +7,10 @@ import { ProtocolRegistry } from '../session/protocol-registry.js';
 import { postgresProtocol } from './postgres/definition.js';
 import { analyzeShell, loadShellParser } from '../analysis/shell/index.js';
 import { createSshProtocol } from './ssh/definition.js';
+import { kubernetesProtocol } from './kubernetes/definition.js';
 
-/** A registry holding every built-in protocol (postgres, ssh with the shell analyser of src/analysis/shell). */
+/** A registry holding every built-in protocol (postgres, ssh with the shell analyser of src/analysis/shell, kubernetes). */
 export function builtinProtocols(): ProtocolRegistry {
-  return new ProtocolRegistry([postgresProtocol, createSshProtocol({ analyse: analyzeShell, init: loadShellParser })]);
+  return new ProtocolRegistry([postgresProtocol, createSshProtocol({ analyse: analyzeShell, init: loadShellParser }),
+    kubernetesProtocol]);
 }

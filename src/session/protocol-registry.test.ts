@@ -35,9 +35,10 @@ describe('ProtocolRegistry', () => {
 
   it('classes are the union of every protocol\'s, in registration order', () => {
     const registry = builtinProtocols();
-    assert.deepEqual(registry.names(), ['postgres', 'ssh']);
+    assert.deepEqual(registry.names(), ['postgres', 'ssh', 'kubernetes']);
     assert.deepEqual(registry.classes(),
-      ['read', 'write', 'ddl', 'destructive', 'privilege', 'admin', 'unknown', 'network', 'shell', 'forward']);
+      ['read', 'write', 'ddl', 'destructive', 'privilege', 'admin', 'unknown', 'network', 'shell', 'forward', 'exec',
+        'secrets']);
     registry.register(fake('http', { classes: ['read', 'mutate'] }));
     assert.ok(registry.classes().includes('mutate'), 'recomputed after a registration');
   });
@@ -45,12 +46,12 @@ describe('ProtocolRegistry', () => {
   it('protocolsFor: no keys fit all, one protocol\'s keys fit it, mixed or unknown keys fit none', () => {
     const registry = builtinProtocols();
     const names = (match?: Record<string, unknown>) => registry.protocolsFor(match).map((d) => d.name);
-    assert.deepEqual(names(undefined), ['postgres', 'ssh']);
-    assert.deepEqual(names({ classes: ['read'] }), ['postgres', 'ssh']);
+    assert.deepEqual(names(undefined), ['postgres', 'ssh', 'kubernetes']);
+    assert.deepEqual(names({ classes: ['read'] }), ['postgres', 'ssh', 'kubernetes']);
     assert.deepEqual(names({ tables: ['t'], unbounded: true }), ['postgres']);
     assert.deepEqual(names({ programs: ['rm'], paths: ['/etc/*'], classes: ['destructive'] }), ['ssh']);
     assert.deepEqual(names({ tables: ['t'], programs: ['rm'] }), []);
-    assert.deepEqual(names({ verbs: ['get'] }), []);
+    assert.deepEqual(names({ methods: ['GET'] }), []);
   });
 
   it('init runs every protocol\'s init once, in order', async () => {

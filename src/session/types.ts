@@ -82,8 +82,26 @@ export interface SshTarget extends TargetCommon {
   hostKeyFingerprint: string | null;
 }
 
+/** A Kubernetes API server (fields validated by the kubernetes protocol's target spec). */
+export interface KubernetesTarget extends TargetCommon {
+  type: 'kubernetes';
+  /** The API server's URL (`https://host:6443`, possibly with a path prefix). */
+  server: string;
+  /** PEM CA bundle trusted for the API server's certificate; null for the system's CAs alone. */
+  caCert: string | null;
+  /** The name checked against the API server's certificate when it differs from the URL's host; null otherwise. */
+  tlsServerName: string | null;
+  /** PEM client certificate Warden presents (its key is the vaulted secret `clientKey`); null when a token is used. */
+  clientCert: string | null;
+  /**
+   * When true, Warden's credential impersonates the caller upstream (`Impersonate-User`/`Impersonate-Group`), so the
+   * cluster's own RBAC applies too.
+   */
+  impersonate: boolean;
+}
+
 /** A backend Warden connects to, without its secret: one variant per protocol, told apart by `type`. */
-export type Target = PostgresTarget | SshTarget;
+export type Target = PostgresTarget | SshTarget | KubernetesTarget;
 
 /** PostgreSQL backend credentials from the vault; they never leave the upstream connection. */
 export interface PostgresCredentials {
@@ -99,8 +117,19 @@ export interface SshCredentials {
   passphrase: string | null;
 }
 
+/**
+ * Kubernetes backend credentials from the vault: a bearer token, or the private key of the target's client
+ * certificate. `user` and `password` exist for the shared shape only (always '' and null).
+ */
+export interface KubernetesCredentials {
+  user: string;
+  password: string | null;
+  token: string | null;
+  clientKey: string | null;
+}
+
 /** Backend credentials from the vault; they never leave the upstream connection. */
-export type Credentials = PostgresCredentials | SshCredentials;
+export type Credentials = PostgresCredentials | SshCredentials | KubernetesCredentials;
 
 /**
  * Verifies an SSH caller's public key (the engine has already checked the signature, so the caller holds the

@@ -78,7 +78,8 @@ describe('SQLite store', () => {
       assert.equal(err.message, 'target "prod-db" already exists');
       return true;
     });
-    assert.equal((await store.targets.get('prod-db'))?.host, 'db.internal');
+    const stored = await store.targets.get('prod-db');
+    assert.equal(stored?.type === 'postgres' ? stored.host : undefined, 'db.internal');
   });
 
   it('stores tokens and revokes them once', async () => {

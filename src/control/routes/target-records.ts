@@ -50,6 +50,11 @@ export function targetFieldContext(name: string, field: string): string {
 
 /** The public view of a stored target: built field by field so a new secret can never slip through. */
 export function toTargetView(t: TargetRecord): TargetView {
+  // Until the kubernetes engine lands its own view, a kubernetes target shows its server URL as its host.
+  if (t.type === 'kubernetes') {
+    return { name: t.name, type: t.type, host: t.server, port: 0, user: '', hasPassword: t.passwordEnc !== null,
+      labels: t.labels, createdAt: t.createdAt, updatedAt: t.updatedAt };
+  }
   const common = { name: t.name, type: t.type, host: t.host, port: t.port, user: t.user,
     hasPassword: t.passwordEnc !== null, labels: t.labels, createdAt: t.createdAt, updatedAt: t.updatedAt };
   if (t.type === 'postgres') return { ...common, database: t.database, tls: t.tls, hasCa: t.ca !== null };
@@ -137,6 +142,7 @@ const TLS_STRENGTH: Record<TlsMode, number> = { disable: 0, prefer: 1, require: 
 /** Which changes would send the stored secrets to a server they were not given for. */
 function redirects(current: TargetRecord, body: UpdateTargetBody): string[] {
   const changed: string[] = [];
+  if (current.type === 'kubernetes') return changed; // TODO(kubernetes engine): server, caCert, tlsServerName
   if (body.host !== undefined && body.host !== current.host) changed.push('host');
   if (body.port !== undefined && body.port !== current.port) changed.push('port');
   if (body.user !== undefined && body.user !== current.user) changed.push('user');

@@ -76,7 +76,10 @@ export function targetRoutes(deps: ControlDeps): FastifyPluginAsync {
         const record = await deps.store.targets.get(request.params.name);
         if (!record) throw targetNotFound(request.params.name);
         const target = deps.protocols.target(record);
-        const credentials = async () => ({ user: record.user,
+        if (target.type === 'kubernetes') {
+          throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'testing kubernetes targets is not built yet');
+        }
+        const credentials = async () => ({ user: target.user,
           password: record.passwordEnc === null ? null : deps.vault.decrypt(record.passwordEnc, targetSecretContext(record.name)) });
         const diagnosis = target.type === 'postgres' ? await diagnoseTarget(target, credentials) : await diagnoseSshTarget(target);
         request.log.info({ target: record.name, ok: diagnosis.ok }, 'target tested');

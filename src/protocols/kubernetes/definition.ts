@@ -1,0 +1,72 @@
+/**
+ * The kubernetes protocol as the shared pipeline sees it: its command classes, its target fields, its policy match
+ * keys (`verbs`, `resources`, `namespaces`, `names`; semantics in match.ts) and its analyser (one API request to a
+ * verb, resource and classes; src/analysis/kube). Registered by the server; the pipeline reaches it only through the
+ * ProtocolRegistry. Pure: no I/O.
+ *
+ * A command is one API request: `kind` `request`, `text` `METHOD /path?query` exactly as the caller sent it, and
+ * `attributes` the engine knows from headers and body (see KubeCommandAttributes).
+ */
+import { z } from 'zod';
+import { WardenError } from '../../errors.js';
+import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
+import type { Credentials, KubernetesCredentials } from '../../session/types.js';
+
+/** Classes a Kubernetes request can have (issue 13), plus `unknown` for what the analyser cannot judge. */
+export const KUBE_CLASSES = ['read', 'write', 'destructive', 'exec', 'privilege', 'secrets', 'unknown'] as const;
+
+/**
+ * What the engine puts in `Command.attributes` for a request besides its method and path (all optional):
+ * - `impersonate`: the caller's `Impersonate-*` headers, one `Name: value` per line (the analyser adds `privilege`);
+ * - `body`: the JSON text of a write's body when it is at most the engine's limit (e.g. a scale to zero is
+ *   `destructive`); `bodyUnread`: `'true'` when a write's body was too large or not JSON, so the analyser must assume
+ *   the worst of it;
+ * - `contentType`: the request's Content-Type (which patch flavour a PATCH is).
+ */
+export interface KubeCommandAttributes {
+  impersonate?: string;
+  body?: string;
+  bodyUnread?: 'true';
+  contentType?: string;
+}
+
+const pem = z.string().min(1).max(1_000_000);
+
+/** The fields of a kubernetes target besides name, type and labels. */
+export const kubernetesTargetSpec = z.strictObject({
+  server: z.string().url().refine((url) => url.startsWith('https://'), 'must be an https:// URL'),
+  caCert: pem.nullable(),
+  tlsServerName: z.string().min(1).max(255).nullable(),
+  clientCert: pem.nullable(),
+  impersonate: z.boolean(),
+});
+
+/**
+ * Until the request analyser is wired in, every request is `unknown`: under any sane policy that means refused or
+ * held, never judged by a guess. Deliberately not an analyser.
+ */
+function unanalysed(text: string): Analysis {
+  return { units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
+    parseError: 'the kubernetes request analyser is not installed' };
+}
+
+/** The kubernetes protocol. */
+export const kubernetesProtocol: ProtocolDefinition = {
+  name: 'kubernetes',
+  commandKind: 'request',
+  unitsNoun: 'requests',
+  classes: KUBE_CLASSES,
+  targetSpec: kubernetesTargetSpec,
+  secretFields: ['token', 'clientKey'],
+  matchKeys: {},
+  unitMatches: () => true,
+  analyse: (command) => unanalysed(command.text),
+};
+
+/** The Kubernetes credentials of a kubernetes target's session; anything else is an internal error (fail closed). */
+export function kubernetesCredentials(credentials: Credentials): KubernetesCredentials {
+  if (!('token' in credentials) || !('clientKey' in credentials)) {
+    throw new WardenError('WARDEN_ERR_INTERNAL', 'not the credentials of a kubernetes target', { public: false });
+  }
+  return credentials;
+}
