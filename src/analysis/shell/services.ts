@@ -5,6 +5,7 @@
  */
 import { has, parseOptions, valueOf, type Effect, type Rule } from './context.js';
 import { riskySshOptions } from './wrappers.js';
+import { EVALUATOR_RULES } from './evaluators.js';
 import { syntheticWord, type Word } from './words.js';
 
 /** A subcommand table: the first operand after the global options picks the classes; others are `unknown`. */
@@ -295,4 +296,5 @@ export const SERVICE_RULES: Record<string, Rule> = {
   tcpdump: runsWith(/^(-z|-[a-zA-Z]*z)/, ['network']),
   zip: runsWith(/^(-TT|--unzip-command|-[a-zA-Z]*TT)/, ['write']),
   ...builtins,
+  ...EVALUATOR_RULES,
 };
