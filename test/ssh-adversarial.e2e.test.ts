@@ -24,6 +24,11 @@ rules:
     match: { classes: [unknown] }
     effect: deny
     message: Warden cannot tell what this runs
+  - name: no-privilege-on-keys
+    targets: ["keys-*"]
+    match: { classes: [privilege] }
+    effect: deny
+    message: privilege changes are managed elsewhere
   - name: everything-else
     match: { classes: [read, write, network, privilege, unknown, shell] }
     effect: allow
@@ -36,8 +41,10 @@ let workRel: string;
 
 before(async () => {
   stack = await startSshStack({ policy: POLICY });
-  await stack.addTarget('strict-1', { host: stack.sshd.host, port: stack.sshd.port, user: stack.sshd.account.user,
-    password: stack.sshd.account.password });
+  for (const name of ['strict-1', 'keys-1']) {
+    await stack.addTarget(name, { host: stack.sshd.host, port: stack.sshd.port, user: stack.sshd.account.user,
+      password: stack.sshd.account.password });
+  }
   token = await stack.token('mallory');
   workRel = `adversarial-${randomBytes(6).toString('hex')}`;
   work = path.join(stack.sshd.account.home, workRel);
@@ -229,6 +236,40 @@ ls`, 'f(){ "$@"; }; f rm', 'eval rm', '${X:-rm}', 'xargs rm <<<']) {
     const subsystem = await stack.run('ssh', ['-s', 'mallory:strict-1@127.0.0.1', 'netconf'], { token, stdin: '' });
     assert.equal(subsystem.code, 1);
     assert.match(subsystem.stderr, /Warden cannot tell what this runs/);
+  });
+});
+
+describe('file transfer', () => {
+  /** One sftp batch command through Warden (-b implies BatchMode=yes, which would forbid the askpass token). */
+  const sftp = (target: string, command: string) => stack.run('sftp', ['-q', '-o', 'BatchMode=no', '-b', '-',
+    `mallory@${target}@127.0.0.1`], { token, stdin: `${command}\n` });
+
+  test('SFTP writes, links and renames to privilege paths (authorized_keys) are judged per request', async () => {
+    const rel = await victim('sftp');
+    const local = path.join(stack.tempDir, 'sftp-key.pub');
+    await fs.writeFile(local, 'ssh-ed25519 AAAA attacker\n');
+    const ok = await sftp('keys-1', `put ${local} ${rel}/plain.txt`);
+    assert.equal(ok.code, 0, ok.stderr);
+    for (const command of [`put ${local} ${rel}/authorized_keys`, `mkdir ${rel}/.ssh`, `rename ${rel}/plain.txt ${rel}/authorized_keys`,
+      `symlink ${rel}/authorized_keys ${rel}/innocent`, `ln ${rel}/plain.txt ${rel}/authorized_keys`, `chmod 4755 ${rel}/plain.txt`]) {
+      const r = await sftp('keys-1', command);
+      assert.notEqual(r.code, 0, `${command} was allowed`);
+    }
+    const left = (await fs.readdir(path.join(stack.sshd.account.home, rel))).sort();
+    assert.deepEqual(left, ['f', 'plain.txt']);
+    assert.equal(((await fs.stat(path.join(stack.sshd.account.home, rel, 'plain.txt'))).mode & 0o7000), 0);
+  });
+
+  test('legacy scp (scp -O: an exec of scp -t) and rsync to a privilege path are refused the same way', async () => {
+    const rel = await victim('scp');
+    const local = path.join(stack.tempDir, 'scp-key.pub');
+    await fs.writeFile(local, 'ssh-ed25519 AAAA attacker\n');
+    const scp = await stack.run('scp', ['-O', local, `mallory@keys-1@127.0.0.1:${rel}/authorized_keys`], { token });
+    assert.notEqual(scp.code, 0);
+    assert.match(scp.stderr, /privilege changes are managed elsewhere/);
+    const rsync = await stack.rsync([local, `mallory@keys-1@127.0.0.1:${rel}/.ssh/`], { token });
+    assert.notEqual(rsync.code, 0);
+    assert.deepEqual((await fs.readdir(path.join(stack.sshd.account.home, rel))).sort(), ['f']);
   });
 });
 

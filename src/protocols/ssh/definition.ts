@@ -57,8 +57,8 @@ function analyseRequest(command: Command): Analysis | undefined {
       return single(command.text, ['forward'], host !== undefined && port !== undefined ? { destinations: [`${host}:${port}`] } : {});
     }
     case 'subsystem':
-      // SFTP reads and writes any path the account can reach; which ones is not known when it opens (paths absent).
-      return command.text === 'sftp' ? single('sftp', ['read', 'write'], { programs: ['sftp'] })
+      // Each request that changes a path is judged on its own (kind `sftp`), so opening names no path yet.
+      return command.text === 'sftp' ? single('sftp', ['read', 'write'], { programs: ['sftp'], paths: [] })
         : single(command.text, ['unknown'], { programs: [command.text] });
     default:
       return undefined;
@@ -82,6 +82,8 @@ export function createSshProtocol(shell: ShellAnalyser = UNANALYSED): ProtocolDe
       const request = analyseRequest(command);
       if (request !== undefined) return request;
       if (command.kind === 'exec') return shell.analyse(command.text);
+      // An SFTP request that changes a path, judged as the shell command that would do the same (sftp-policy.ts).
+      if (command.kind === 'sftp' && command.attributes?.shell !== undefined) return shell.analyse(command.attributes.shell);
       // Interactive lines are analysed under every reading the host's shell may apply (line-analysis.ts).
       if (LINE_KINDS.has(command.kind)) return analyseShellLine((text) => shell.analyse(text), command);
       return single(command.text, ['unknown'], {});
