@@ -10,7 +10,7 @@ import type { ClientChannel, ServerChannel } from 'ssh2';
 import { WardenError, toWardenError } from '../../errors.js';
 import type { SameLengthMasker } from '../../masking/same-length.js';
 import type { ConnectionContext } from './context.js';
-import { SftpFramer, decodePacket } from './sftp-codec.js';
+import { SFTP, SftpFramer, decodePacket } from './sftp-codec.js';
 import { SftpTracker, type SftpOperation } from './sftp-tracker.js';
 import { sftpDenied, sftpJudgment } from './sftp-policy.js';
 import type { Verdict } from '../../session/types.js';
@@ -18,10 +18,16 @@ import type { Verdict } from '../../session/types.js';
 /** Requests kept while one waits for an approval; a client that sends more is cut off. */
 const MAX_QUEUED = 4096;
 
+/** Packet types sftpJudgment may judge. */
+const JUDGED_TYPES: ReadonlySet<number> = new Set([SFTP.OPEN, SFTP.SETSTAT, SFTP.FSETSTAT, SFTP.OPENDIR, SFTP.REMOVE, SFTP.MKDIR,
+  SFTP.RMDIR, SFTP.RENAME, SFTP.SYMLINK, SFTP.EXTENDED]);
+
 const DENIED: Verdict = { effect: 'deny', message: 'Warden could not judge this request', note: { effect: 'deny', classes: [] } };
 
 /** The pipeline's verdict on one caller request, or undefined when it changes no path (sftp-policy.ts). */
 function judgeSftp(conn: ConnectionContext, stream: ServerChannel, frame: Buffer): Verdict | Promise<Verdict> | undefined {
+  // READ and WRITE (the bulk of a transfer) use a judged handle: not decoded twice on the data path.
+  if (!JUDGED_TYPES.has(frame[4])) return undefined;
   const judgment = sftpJudgment(decodePacket(frame));
   if (judgment === undefined) return undefined;
   try {
