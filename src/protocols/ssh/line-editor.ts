@@ -23,6 +23,12 @@
  * alternate screen (vim, less, top) gives `context: 'fullscreen'`; bracketed paste switched on by bash 5.1+/zsh
  * while they read a prompt gives `context: 'prompt'`; otherwise 'unknown'. Context is a hint, never permission.
  *
+ * Two facts the bytes alone do not give are tracked from what the engine allowed (accepted()): an unfinished command
+ * the host's shell still holds (an open quote, here-document, `if`...), carried into the next submission as
+ * `continues`, and a line that changed how the host reads keys (`stty`, `bind`, `set -o vi`, `exec`: see
+ * reconfiguresInput), after which every line is uncertain. The engine pins the host's terminal modes to their defaults
+ * (pty-request.ts), which is what the key model assumes.
+ *
  * After a refused line the engine sends CANCEL_LINE instead of the Enter (and calls refused()): Ctrl-E then Ctrl-U
  * empties readline's line wherever the cursor was (the text goes to the kill ring, so a later Ctrl-Y is uncertain).
  * Pure state machine: no I/O, no timers.

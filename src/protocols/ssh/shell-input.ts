@@ -4,7 +4,8 @@
  * class unknown, when the editor cannot be sure of it) before the
  * Enter reaches the target; an allowed line gets its Enter, a refused one gets CANCEL_LINE (the host's line is
  * emptied, nothing runs) and the caller sees why on its terminal. While a line waits (for an approval), later input
- * is held in order, never reordered or dropped. Best effort by nature (see line-editor.ts); exec-only policies
+ * is held in order, never reordered or dropped. A line that continues an unfinished command is judged joined to it
+ * (and alone: line-analysis.ts); after an allowed line the editor learns whether the command is still unfinished. Best effort by nature (see line-editor.ts); exec-only policies
  * are the strict choice. It never sends the target an Enter for a line the pipeline has not allowed.
  */
 import type { ClientChannel, ServerChannel } from 'ssh2';
