@@ -29,6 +29,12 @@ rules:
     match: { classes: [privilege] }
     effect: deny
     message: privilege changes are managed elsewhere
+  - name: held-writes
+    targets: ["held-*"]
+    match: { classes: [write] }
+    effect: require_approval
+    approvers: { groups: [ops] }
+    timeout: 2m
   - name: everything-else
     match: { classes: [read, write, network, privilege, unknown, shell] }
     effect: allow
@@ -36,16 +42,18 @@ rules:
 
 let stack: SshStack;
 let token: string;
+let approverToken: string;
 let work: string;
 let workRel: string;
 
 before(async () => {
   stack = await startSshStack({ policy: POLICY });
-  for (const name of ['strict-1', 'keys-1']) {
+  for (const name of ['strict-1', 'keys-1', 'held-1']) {
     await stack.addTarget(name, { host: stack.sshd.host, port: stack.sshd.port, user: stack.sshd.account.user,
       password: stack.sshd.account.password });
   }
   token = await stack.token('mallory');
+  approverToken = await stack.token('olga', '--groups', 'ops');
   workRel = `adversarial-${randomBytes(6).toString('hex')}`;
   work = path.join(stack.sshd.account.home, workRel);
   const r = await stack.run('ssh', ['mallory:web-1@127.0.0.1', `mkdir -p ${workRel}`], { token });
@@ -195,6 +203,33 @@ describe('interactive lines: Warden must judge what the host will run', () => {
       await waitFor(/line refused: destructive commands are blocked/);
       await waitFor(/after-25/);
       await settle();
+      await survives(rel);
+    } finally {
+      client.end();
+    }
+  });
+});
+
+describe('approval', () => {
+  test('keys typed while a line waits for approval cannot change it: the approved line runs once, the rest is judged after', async () => {
+    const rel = await victim('held');
+    const { client, shell, waitFor, settle } = await openShell('held-1');
+    try {
+      const line = `echo once >> ~/${rel}/held.log`;
+      // The line, then at once: Ctrl-U (would empty the held line on the host) and a destructive line.
+      shell.write(`${line}\r\x15rm -rf ~/${rel}\r`);
+      let id: string | undefined;
+      for (let i = 0; i < 300 && id === undefined; i++) {
+        const r = await stack.warden.cli(['approvals', 'list', '--json'], { env: { WARDEN_TOKEN: approverToken } });
+        id = (JSON.parse(r.stdout) as { id: string; statement: string }[]).find((p) => p.statement === line)?.id;
+        if (id === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(id, 'no approval request for the line');
+      const approved = await stack.warden.cli(['approvals', 'approve', id], { env: { WARDEN_TOKEN: approverToken } });
+      assert.equal(approved.code, 0, approved.stderr);
+      await waitFor(/line refused: destructive commands are blocked/);
+      await settle();
+      assert.equal(await fs.readFile(path.join(stack.sshd.account.home, rel, 'held.log'), 'utf8'), 'once\n');
       await survives(rel);
     } finally {
       client.end();
