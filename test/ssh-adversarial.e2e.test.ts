@@ -126,8 +126,8 @@ describe('interactive lines: Warden must judge what the host will run', () => {
     const rel = await victim('stty');
     const { client, shell, waitFor, settle } = await openShell('strict-1');
     try {
+      await settle(); // the shell's line editor is reading: keys typed before it are read by the tty alone
       shell.write(`stty kill '#'\r`);
-      await settle().catch(() => {}); // the marker itself is uncertain now: refused on strict-1
       shell.write(`echo hi #rm -rf ~/${rel}\r`);
       await waitFor(/line refused: Warden cannot tell what this runs/);
       await survives(rel);
@@ -140,6 +140,7 @@ describe('interactive lines: Warden must judge what the host will run', () => {
     const rel = await victim('tab');
     const { client, shell, waitFor, settle } = await openShell('web-1');
     try {
+      await settle(); // the shell's line editor is reading: keys typed before it are read by the tty alone
       shell.write(`rm -rf ~/${rel}\t\r`);
       await waitFor(/line refused: destructive commands are blocked/);
       await settle();
@@ -153,6 +154,7 @@ describe('interactive lines: Warden must judge what the host will run', () => {
     const rel = await victim('quote');
     const { client, shell, waitFor, settle } = await openShell('web-1');
     try {
+      await settle(); // the shell's line editor is reading: keys typed before it are read by the tty alone
       shell.write(`echo 'x\r`);
       shell.write(`'; rm -rf ~/${rel}\r`);
       await waitFor(/line refused: destructive commands are blocked/);
@@ -168,6 +170,7 @@ describe('interactive lines: Warden must judge what the host will run', () => {
     const rel = await victim('heredoc');
     const { client, shell, waitFor, settle } = await openShell('web-1');
     try {
+      await settle(); // the shell's line editor is reading: keys typed before it are read by the tty alone
       shell.write('bash <<EOF\r');
       shell.write(`rm -rf ~/${rel}\r`);
       shell.write('EOF\r');
@@ -184,6 +187,7 @@ describe('interactive lines: Warden must judge what the host will run', () => {
     const rel = await victim('comments');
     const { client, shell, waitFor, settle } = await openShell('strict-1');
     try {
+      await settle(); // the shell's line editor is reading: keys typed before it are read by the tty alone
       shell.write('shopt -u interactive_comments\r');
       await settle();
       shell.write(`#x; rm -rf ~/${rel}\r`);
@@ -199,6 +203,7 @@ describe('interactive lines: Warden must judge what the host will run', () => {
     const rel = await victim('typeahead');
     const { client, shell, waitFor, settle } = await openShell('strict-1');
     try {
+      await settle(); // the shell's line editor is reading: keys typed before it are read by the tty alone
       shell.write(`rm -rf ~/${rel}\recho after-$((5*5))\r`);
       await waitFor(/line refused: destructive commands are blocked/);
       await waitFor(/after-25/);
@@ -215,6 +220,7 @@ describe('approval', () => {
     const rel = await victim('held');
     const { client, shell, waitFor, settle } = await openShell('held-1');
     try {
+      await settle(); // the shell's line editor is reading: keys typed before it are read by the tty alone
       const line = `echo once >> ~/${rel}/held.log`;
       // The line, then at once: Ctrl-U (would empty the held line on the host) and a destructive line.
       shell.write(`${line}\r\x15rm -rf ~/${rel}\r`);
