@@ -87,7 +87,8 @@ describe('ProtocolRegistry', () => {
     const forward = at('forward', 'direct-tcpip db:5432', { host: 'db', port: '5432' });
     assert.deepEqual([forward.classes, forward.units[0].attributes], [['forward'], { destinations: ['db:5432'] }]);
     const sftp = at('subsystem', 'sftp');
-    assert.deepEqual([sftp.classes, sftp.units[0].attributes.paths], [['read', 'write'], undefined]);
+    // No path when it opens: each request that opens or changes a path is judged on its own (ssh/sftp-policy.ts).
+    assert.deepEqual([sftp.classes, sftp.units[0].attributes.paths], [['read', 'write'], []]);
     assert.deepEqual(at('subsystem', 'netconf').classes, ['unknown']);
     assert.deepEqual(at('x11', '').classes, ['unknown']);
     // No shell analyser given: exec and typed lines are unknown, never guessed.

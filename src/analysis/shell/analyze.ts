@@ -36,6 +36,16 @@ const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
  * for text it cannot judge, the answer is one unit of class `unknown` with `parseError` saying why.
  */
 export function analyzeShell(text: string): Analysis {
+  const analysis = analyzeText(text);
+  // Bash removes backslash-newline before it splits words (`r\<newline>m` is `rm`); tree-sitter-bash splits there.
+  // Outside single quotes and quoted here-documents only, so the text is judged both as written and joined.
+  if (!text.includes('\\\n')) return analysis;
+  const joined = analyzeText(text.replaceAll('\\\n', ''));
+  const units = [...analysis.units, ...joined.units];
+  return { ...analysis, units, classes: [...new Set(units.flatMap((u) => u.classes))].sort() };
+}
+
+function analyzeText(text: string): Analysis {
   const refuse = (why: string): Analysis => ({
     units: [toUnit(newDraft(text, ['unknown'], why))],
     classes: ['unknown'],
@@ -60,6 +70,16 @@ export function analyzeShell(text: string): Analysis {
   const units = drafts.map(toUnit);
   const classes = [...new Set(units.flatMap((u) => u.classes))].sort();
   return { units, classes };
+}
+
+/**
+ * Whether an interactive shell may still be reading `text` as an unfinished command (an open quote, here-document,
+ * compound command, trailing `|`, `&&` or backslash), so that it joins the next line to it. Every text that does not
+ * parse counts, and so does everything before the parser is loaded: over-approximating only makes Warden judge the
+ * next line both alone and joined.
+ */
+export function shellTextUnfinished(text: string): boolean {
+  return analyzeShell(text).parseError !== undefined;
 }
 
 /** Parses text (the command or a string parsed again) and walks it. */

@@ -5,6 +5,7 @@
  */
 import { has, parseOptions, valueOf, type Effect, type Rule } from './context.js';
 import { riskySshOptions } from './wrappers.js';
+import { EVALUATOR_RULES } from './evaluators.js';
 import { syntheticWord, type Word } from './words.js';
 
 /** A subcommand table: the first operand after the global options picks the classes; others are `unknown`. */
@@ -181,6 +182,24 @@ const socat: Rule = (args) => {
   return effect;
 };
 
+/**
+ * The far end of a copy over ssh, as an exec: `scp -t DEST` (legacy scp receiving), `scp -f SRC` (sending),
+ * `rsync --server [--sender] ... . PATHS` (its `-e.xyz` carries protocol flags, not a remote shell). A receiving end
+ * writes whatever names the client sends in the data stream, into DEST or below it: DEST and `DEST/*` are listed and
+ * the unit is `unknown` (SFTP is the transfer Warden judges per file). Null when the command is not a far end.
+ */
+function receivingEnd(parsed: ReturnType<typeof parseOptions>, rsync: boolean): Effect | null {
+  const server = rsync ? has(parsed, '--server') : has(parsed, '-t', '-f');
+  if (!server) return null;
+  const sending = rsync ? has(parsed, '--sender') : has(parsed, '-f');
+  const operands = rsync ? parsed.operands.slice(1) : parsed.operands;
+  if (sending) return { classes: ['read'], reads: operands };
+  const dest = operands[operands.length - 1];
+  if (dest === undefined) return { classes: ['unknown'], reason: 'a copy that names no destination' };
+  const below: Word = dest.value === null ? dest : { ...dest, raw: `${dest.raw}/*`, value: `${dest.value.replace(/\/+$/, '')}/*`, glob: true };
+  return { classes: ['write', 'unknown'], writes: [dest, below], reason: 'the client names the files it sends in the data stream' };
+}
+
 /** scp/sftp/rsync: network when a remote is named; the local destination is written. */
 function copier(remoteShell: boolean): Rule {
   return (args) => {
@@ -189,6 +208,8 @@ function copier(remoteShell: boolean): Rule {
     const parsed = parseOptions(args, ['-P', '-i', '-l', '-o', '-c', '-F', '-J', '-S', '-e', '--rsh', '-B', '-b',
       '--rsync-path', '--exclude', '--include', '--filter', '-f', '--files-from', '--exclude-from', '--port']);
     if (has(parsed, '-S') || (remoteShell && has(parsed, '--rsync-path'))) return { classes: ['network', 'unknown'], reason: 'a remote program named' };
+    const sink = receivingEnd(parsed, remoteShell);
+    if (sink !== null) return sink;
     const rsh = valueOf(parsed, '-e', '--rsh');
     if (rsh && (rsh.value === null || !/^ssh(\s|$)/.test(rsh.value) || /ProxyCommand|LocalCommand|KnownHostsCommand|Match|\s-F/i.test(rsh.value)))
       return { classes: ['network', 'unknown'], reason: 'rsync with another remote shell or ssh options that run commands' };
@@ -295,4 +316,5 @@ export const SERVICE_RULES: Record<string, Rule> = {
   tcpdump: runsWith(/^(-z|-[a-zA-Z]*z)/, ['network']),
   zip: runsWith(/^(-TT|--unzip-command|-[a-zA-Z]*TT)/, ['write']),
   ...builtins,
+  ...EVALUATOR_RULES,
 };

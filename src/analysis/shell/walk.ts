@@ -258,6 +258,11 @@ function declaration(node: SyntaxNode, ctx: Ctx, out: Draft[]): void {
       else if (child) nested(child, ctx, out, draft);
     }
     if (/^\s*(declare|typeset|local)\s+-\w*i/.test(node.text)) ctx.budget.arithmetic = true;
+    // A nameref (`declare -n r=PATH`) makes later assignments to r set whatever variable it names.
+    if (/^\s*(declare|typeset|local)\s+(-\w+\s+)*-\w*n/.test(node.text)) {
+      draft.classes.add('unknown');
+      draft.reasons.push('a name reference makes later assignments set another variable');
+    }
   }
   draft.classes.add('read');
   out.push(draft);

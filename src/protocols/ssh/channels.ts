@@ -14,6 +14,7 @@ import { REFUSED_EXIT_STATUS } from './errors.js';
 import type { ConnectionContext } from './context.js';
 import { ShellInput } from './shell-input.js';
 import { relaySftp } from './sftp-relay.js';
+import { clampTerminal, hostTerminalModes } from './pty-request.js';
 import { TerminalRecorder } from '../../recording/asciicast.js';
 
 /** Environment variables a caller may set on the target (RFC 4254 `env`); anything else is refused. */
@@ -42,7 +43,11 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
 
   sess.on('pty', (accept, reject, info) => {
     if (started) return reject?.();
-    pty = info;
+    // The host gets only modes that leave its reading of input bytes at the defaults the line editor models, and a
+    // bounded size (pty-request.ts).
+    const { modes, dropped } = hostTerminalModes(info.modes);
+    if (dropped.length > 0) conn.pipeline.onEvent(conn.session, 'ssh.pty.modes_dropped', { modes: dropped });
+    pty = clampTerminal({ ...info, modes });
     accept?.();
   });
   sess.on('env', (accept, reject, info) => {
@@ -50,7 +55,8 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
     env[info.key] = String(info.val).slice(0, 4096);
     accept?.();
   });
-  sess.on('window-change', (accept, _reject, info) => {
+  sess.on('window-change', (accept, _reject, raw) => {
+    const info = clampTerminal(raw);
     if (upstream) upstream.setWindow(info.rows, info.cols, info.height, info.width);
     else if (pty) pty = { ...pty, rows: info.rows, cols: info.cols, width: info.width, height: info.height };
     recording?.resize(info.cols, info.rows);
@@ -121,6 +127,11 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
     }, (err: unknown) => {
       conn.logger.error({ err, session: conn.session.id }, 'an ssh request failed while held');
       refuse('Warden could not judge this request');
+    }).catch((err: unknown) => {
+      // Starting the channel failed after the decision (e.g. the recording): end this channel, never the process.
+      conn.logger.error({ err, session: conn.session.id }, 'could not start an ssh channel');
+      upstream?.close();
+      if (stream.writable) refuse('Warden could not start this channel');
     });
   };
 

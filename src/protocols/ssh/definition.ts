@@ -1,15 +1,17 @@
 /**
  * The ssh protocol as the shared pipeline sees it: its command classes, its target fields, its policy match keys
- * (`programs`, `paths`; semantics in match.ts) and its analyser. Commands arrive by kind: `exec` and `line` are
- * shell text for the shell analyser; `shell` (opening an interactive shell) is class `shell`; `forward` is class
- * `forward`; `subsystem sftp` may read and write any path. Registered by the server; the pipeline reaches it only
- * through the ProtocolRegistry. Pure: no I/O beyond the analyser's `init`.
+ * (`programs`, `paths`; semantics in match.ts) and its analyser. Commands arrive by kind: `exec` is shell text for
+ * the shell analyser; a typed `line` (or `uncertain-line`) is too, under every reading the host's shell may apply
+ * (line-analysis.ts); `shell` (opening an interactive shell) is class `shell`; `forward` is class `forward`;
+ * `subsystem sftp` may read and write any path. Registered by the server; the pipeline reaches it only through the
+ * ProtocolRegistry. Pure: no I/O beyond the analyser's `init`.
  */
 import { z } from 'zod';
 import { WardenError } from '../../errors.js';
 import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
 import type { Command, Credentials, SshCredentials } from '../../session/types.js';
 import { SSH_MATCH_KEYS, sshUnitMatches } from './match.js';
+import { LINE_KINDS, analyseShellLine } from './line-analysis.js';
 
 /** Classes an SSH command can have. */
 export const SSH_CLASSES = ['read', 'write', 'destructive', 'privilege', 'network', 'unknown', 'shell', 'forward'] as const;
@@ -55,8 +57,8 @@ function analyseRequest(command: Command): Analysis | undefined {
       return single(command.text, ['forward'], host !== undefined && port !== undefined ? { destinations: [`${host}:${port}`] } : {});
     }
     case 'subsystem':
-      // SFTP reads and writes any path the account can reach; which ones is not known when it opens (paths absent).
-      return command.text === 'sftp' ? single('sftp', ['read', 'write'], { programs: ['sftp'] })
+      // Each request that changes a path is judged on its own (kind `sftp`), so opening names no path yet.
+      return command.text === 'sftp' ? single('sftp', ['read', 'write'], { programs: ['sftp'], paths: [] })
         : single(command.text, ['unknown'], { programs: [command.text] });
     default:
       return undefined;
@@ -79,7 +81,11 @@ export function createSshProtocol(shell: ShellAnalyser = UNANALYSED): ProtocolDe
     analyse(command) {
       const request = analyseRequest(command);
       if (request !== undefined) return request;
-      if (command.kind === 'exec' || command.kind === 'line') return shell.analyse(command.text);
+      if (command.kind === 'exec') return shell.analyse(command.text);
+      // An SFTP request that changes a path, judged as the shell command that would do the same (sftp-policy.ts).
+      if (command.kind === 'sftp' && command.attributes?.shell !== undefined) return shell.analyse(command.attributes.shell);
+      // Interactive lines are analysed under every reading the host's shell may apply (line-analysis.ts).
+      if (LINE_KINDS.has(command.kind)) return analyseShellLine((text) => shell.analyse(text), command);
       return single(command.text, ['unknown'], {});
     },
     init: shell.init === undefined ? undefined : () => shell.init!(),

@@ -23,6 +23,12 @@
  * alternate screen (vim, less, top) gives `context: 'fullscreen'`; bracketed paste switched on by bash 5.1+/zsh
  * while they read a prompt gives `context: 'prompt'`; otherwise 'unknown'. Context is a hint, never permission.
  *
+ * Two facts the bytes alone do not give are tracked from what the engine allowed (accepted()): an unfinished command
+ * the host's shell still holds (an open quote, here-document, `if`...), carried into the next submission as
+ * `continues`, and a line that changed how the host reads keys (`stty`, `bind`, `set -o vi`, `exec`: see
+ * reconfiguresInput), after which every line is uncertain. The engine pins the host's terminal modes to their defaults
+ * (pty-request.ts), which is what the key model assumes.
+ *
  * After a refused line the engine sends CANCEL_LINE instead of the Enter (and calls refused()): Ctrl-E then Ctrl-U
  * empties readline's line wherever the cursor was (the text goes to the kill ring, so a later Ctrl-Y is uncertain).
  * Pure state machine: no I/O, no timers.
@@ -44,6 +50,11 @@ export type InputContext = 'prompt' | 'fullscreen' | 'unknown';
 export interface LineSubmission {
   /** The reconstructed text; holds '\n' when a bracketed paste brought several lines (the shell runs each). */
   line: string;
+  /**
+   * Earlier allowed lines the host's shell still holds because they left a quote, here-document or compound command
+   * open (see accepted()): the shell runs `continues + '\n' + line` as one command. Absent when nothing is open.
+   */
+  continues?: string;
   /** False when the line could differ from what the host has (see `reasons`). */
   certain: boolean;
   /** Why the line is uncertain, in words, once each. */
@@ -82,6 +93,11 @@ export class LineEditor {
   private absorbLf = false;
   private viMode = false;
   private undo: { viMode: boolean } | null = null;
+  /** Allowed lines of a command the host's shell has not finished reading (see accepted()). */
+  private continued = '';
+  private continuedUncertain = false;
+  /** An allowed line changed the host's line editing (stty, bind, set -o vi, ...): the model no longer holds. */
+  private reconfigured = false;
 
   /** Reads host output (for the alternate screen and bracketed paste modes). */
   observeOutput(chunk: Uint8Array): void {
@@ -101,6 +117,25 @@ export class LineEditor {
     if (this.undo) this.viMode = this.undo.viMode;
     this.undo = null;
     this.newLine();
+  }
+
+  /**
+   * The engine allowed `submission` and sent its Enter. `open` says whether the shell text so far (continues + line)
+   * is unfinished (an open quote, here-document, `if`, trailing `|` or backslash...): then the host's shell reads the
+   * next line as part of the same command, and the next submission carries it in `continues`. A line that changes
+   * how the host edits input (see reconfiguresInput) makes every later line uncertain.
+   */
+  accepted(submission: LineSubmission, open: boolean): void {
+    const full = submission.continues === undefined ? submission.line : `${submission.continues}\n${submission.line}`;
+    if (reconfiguresInput(full)) this.reconfigured = true;
+    if (submission.trigger !== 'enter') return;
+    if (!open) {
+      this.continued = '';
+      this.continuedUncertain = false;
+      return;
+    }
+    this.continuedUncertain ||= !submission.certain || full.length > MAX_LINE;
+    this.continued = full.length > MAX_LINE ? full.slice(-MAX_LINE) : full;
   }
 
   /** Reads input bytes up to the first submitting key. */
@@ -180,6 +215,8 @@ export class LineEditor {
   private submit(enter: Buffer, trigger: 'enter' | 'key'): LineSubmission {
     const line = this.line.text();
     if (this.viMode) this.reasons.add('vi editing mode');
+    if (this.reconfigured) this.reasons.add('an earlier line changed how the host edits input (stty, bind, set -o)');
+    if (this.continued !== '' && this.continuedUncertain) this.reasons.add('it continues an uncertain line');
     if (historyExpansion(line)) this.reasons.add('history expansion');
     const reasons = [...this.reasons];
     const context: InputContext = this.modes.fullScreen ? 'fullscreen' : this.modes.bracketedPaste === true ? 'prompt' : 'unknown';
@@ -191,7 +228,8 @@ export class LineEditor {
     if (trigger === 'key') this.reasons.add('an unknown key acted on the previous line');
     else if (enter[0] === 0x0f) this.reasons.add('the line came from history (Ctrl-O)');
     this.undo = undo;
-    return { line, certain: reasons.length === 0, reasons, enter, trigger, context };
+    const continues = this.continued !== '' ? { continues: this.continued } : {};
+    return { line, ...continues, certain: reasons.length === 0, reasons, enter, trigger, context };
   }
 
   private newLine(): void {
@@ -238,9 +276,12 @@ export class LineEditor {
       case 0x02: l.move(-1); return undefined;
       case 0x06: l.move(1); return undefined;
       case 0x16: this.quoted = true; return undefined;
-      case 0x03: this.newLine(); return undefined; // Ctrl-C: readline discards the line
+      case 0x03: this.newLine(); this.dropContinued(); return undefined; // Ctrl-C: the shell discards the command
       case 0x04:
-        if (l.length === 0) return 'eof';
+        if (l.length === 0) {
+          this.dropContinued(); // EOF inside an unfinished command: the shell reports it and discards the command
+          return 'eof';
+        }
         l.deleteForward();
         return undefined;
       case 0x0c: case 0x07: case 0x1a: case 0x1c: case 0x00: return undefined; // clear screen, bell, signals, mark
@@ -251,6 +292,11 @@ export class LineEditor {
       case 0x14: case 0x1f: case 0x1d: this.reasons.add('an editing key Warden does not model'); return undefined;
       default: return this.unknown();
     }
+  }
+
+  private dropContinued(): void {
+    this.continued = '';
+    this.continuedUncertain = false;
   }
 
   /** Marks the line uncertain when bash's readline and zsh's zle would edit it differently (the host's shell is unknown). */
@@ -337,4 +383,17 @@ export function historyExpansion(line: string): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * Whether shell text may change how the host's terminal or line editor reads keys, so that the editor's model
+ * (readline's default emacs keys over a tty with default special characters) no longer holds: `stty`, `tset`,
+ * `bind`, `set -o vi|emacs`, zsh's `bindkey`/`zle`/`setopt`, `INPUTRC`, and `exec` (another program, maybe another
+ * shell, takes the terminal). Matched on the text, over-approximating on purpose: a false match only makes later
+ * lines uncertain.
+ */
+export function reconfiguresInput(text: string): boolean {
+  return /(^|[\s;&|(){}`])(stty|tset|bind|bindkey|zle|setopt|unsetopt|exec)(?=$|[\s;&|()<>])/.test(text)
+    || /(^|[\s;&|(){}`])set\s[^;&|\n]*\b(vi|emacs)\b/.test(text)
+    || /INPUTRC/.test(text);
 }

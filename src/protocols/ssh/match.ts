@@ -68,6 +68,8 @@ const EXPANSION = /[*?[$`]/;
 
 /** Could `value` (a path as the command names it) denote a path `pattern` matches? */
 function pathMayBe(pattern: string, value: string): boolean {
+  const below = /^(\/[^*?[$`]*?)\/+\*$/.exec(value);
+  if (below) return mayBeBelow(pattern, path.posix.normalize(below[1]));
   if (EXPANSION.test(value)) return true;
   const relative = relativePart(value);
   if (relative === undefined) return globMatch(pattern, path.posix.normalize(value));
@@ -77,6 +79,17 @@ function pathMayBe(pattern: string, value: string): boolean {
   const tail = `/${relative}`;
   for (let k = 0; k < pattern.length; k++) if (globMatch(pattern.slice(k), tail)) return true;
   return false;
+}
+
+/**
+ * Could `pattern` match some path strictly below the absolute directory `dir` (a copy's receiving end writes
+ * `dir/<names the client chooses>`)? Only the pattern's literal head up to its first wildcard can rule it out.
+ */
+function mayBeBelow(pattern: string, dir: string): boolean {
+  const wild = pattern.search(/[*?[]/);
+  const head = wild < 0 ? pattern : pattern.slice(0, wild);
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return wild < 0 ? pattern.startsWith(prefix) && pattern.length > prefix.length : head.startsWith(prefix) || prefix.startsWith(head);
 }
 
 /** An allow rule's path: absolute, without expansions, and matching the pattern once normalised. */

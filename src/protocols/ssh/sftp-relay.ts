@@ -2,15 +2,42 @@
  * The relay of an `sftp` subsystem channel (sftp, and scp in its default SFTP mode): both directions are framed
  * into SFTP packets (sftp-codec.ts) and followed by the tracker (sftp-tracker.ts), so every file operation is
  * recorded with its path, bytes and result, and READ data is masked in place (same length, offsets intact) when
- * masking rules apply. Backpressure is kept per direction. A malformed or oversized packet ends the channel
- * (fail closed); nothing the tracker did not release reaches the caller.
+ * masking rules apply; each request that opens or changes a path is judged by the pipeline first (sftp-policy.ts),
+ * in order, and a refused one is answered with permission denied. Backpressure is kept per direction. A malformed or
+ * oversized packet ends the channel (fail closed); nothing the tracker did not release reaches the caller.
  */
 import type { ClientChannel, ServerChannel } from 'ssh2';
-import { toWardenError } from '../../errors.js';
+import { WardenError, toWardenError } from '../../errors.js';
 import type { SameLengthMasker } from '../../masking/same-length.js';
 import type { ConnectionContext } from './context.js';
-import { SftpFramer } from './sftp-codec.js';
+import { SFTP, SftpFramer, decodePacket } from './sftp-codec.js';
 import { SftpTracker, type SftpOperation } from './sftp-tracker.js';
+import { sftpDenied, sftpJudgment } from './sftp-policy.js';
+import type { Verdict } from '../../session/types.js';
+
+/** Requests kept while one waits for an approval; a client that sends more is cut off. */
+const MAX_QUEUED = 4096;
+
+/** Packet types sftpJudgment may judge. */
+const JUDGED_TYPES: ReadonlySet<number> = new Set([SFTP.OPEN, SFTP.SETSTAT, SFTP.FSETSTAT, SFTP.OPENDIR, SFTP.REMOVE, SFTP.MKDIR,
+  SFTP.RMDIR, SFTP.RENAME, SFTP.SYMLINK, SFTP.EXTENDED]);
+
+const DENIED: Verdict = { effect: 'deny', message: 'Warden could not judge this request', note: { effect: 'deny', classes: [] } };
+
+/** The pipeline's verdict on one caller request, or undefined when it changes no path (sftp-policy.ts). */
+function judgeSftp(conn: ConnectionContext, stream: ServerChannel, frame: Buffer): Verdict | Promise<Verdict> | undefined {
+  // READ and WRITE (the bulk of a transfer) use a judged handle: not decoded twice on the data path.
+  if (!JUDGED_TYPES.has(frame[4])) return undefined;
+  const judgment = sftpJudgment(decodePacket(frame));
+  if (judgment === undefined) return undefined;
+  try {
+    return conn.pipeline.onCommand(conn.session, { protocol: 'ssh', kind: 'sftp', text: judgment.text, attributes: { shell: judgment.shell } },
+      { notify: (m) => stream.stderr.write(`warden: ${m}\n`) });
+  } catch (err) {
+    conn.logger.error({ err, session: conn.session.id }, 'could not judge an sftp request');
+    return DENIED;
+  }
+}
 
 /** Writes frames to `to`; pauses `from` until `to` drains when its buffer is full. */
 function send(frames: Buffer[], to: ServerChannel | ClientChannel, from: ServerChannel | ClientChannel): void {
@@ -38,12 +65,46 @@ export function relaySftp(conn: ConnectionContext, stream: ServerChannel, upstre
     upstream.close();
     stream.close();
   };
+  // Requests that change a path are judged one by one (sftp-policy.ts), in order: while one waits for an approval,
+  // later requests wait behind it. A refused request gets a permission-denied status and never reaches the target.
+  const queue: Buffer[] = [];
+  let waiting = false;
+  const pass = (frame: Buffer, verdict: Verdict | undefined, out: Buffer[]): void => {
+    if (verdict === undefined || verdict.effect === 'allow') {
+      tracker.request(frame);
+      out.push(frame);
+    } else {
+      stream.write(sftpDenied(frame.readUInt32BE(5), `warden: ${verdict.effect === 'deny' ? verdict.message : 'refused'}`));
+    }
+  };
+  const drain = (): void => {
+    const out: Buffer[] = [];
+    while (queue.length > 0 && !waiting) {
+      const frame = queue.shift()!;
+      const verdict = judgeSftp(conn, stream, frame);
+      if (verdict instanceof Promise) {
+        waiting = true;
+        stream.pause();
+        verdict.catch((): Verdict => DENIED).then((v) => {
+          const held: Buffer[] = [];
+          pass(frame, v, held);
+          send(held, upstream, stream);
+          waiting = false;
+          stream.resume();
+          drain();
+        }).catch(fail);
+        break;
+      }
+      pass(frame, verdict, out);
+    }
+    send(out, upstream, stream);
+  };
   stream.on('data', (chunk: Buffer) => {
     conn.touch();
     try {
-      const frames = fromCaller.push(chunk);
-      for (const frame of frames) tracker.request(frame);
-      send(frames, upstream, stream);
+      queue.push(...fromCaller.push(chunk));
+      if (queue.length > MAX_QUEUED) throw new WardenError('WARDEN_ERR_PROTOCOL', 'too many SFTP requests while one is held');
+      drain();
     } catch (err) {
       fail(err);
     }

@@ -4,13 +4,20 @@
  * class unknown, when the editor cannot be sure of it) before the
  * Enter reaches the target; an allowed line gets its Enter, a refused one gets CANCEL_LINE (the host's line is
  * emptied, nothing runs) and the caller sees why on its terminal. While a line waits (for an approval), later input
- * is held in order, never reordered or dropped. Best effort by nature (see line-editor.ts); exec-only policies
+ * is held in order, never reordered or dropped. A line that continues an unfinished command is judged joined to it
+ * (and alone: line-analysis.ts); after an allowed line the editor learns whether the command is still unfinished. Best effort by nature (see line-editor.ts); exec-only policies
  * are the strict choice. It never sends the target an Enter for a line the pipeline has not allowed.
  */
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { Command, Verdict } from '../../session/types.js';
 import type { ConnectionContext } from './context.js';
 import { CANCEL_LINE, LineEditor, type LineSubmission } from './line-editor.js';
+import { shellTextUnfinished } from '../../analysis/shell/index.js';
+
+/** The shell text the host runs at this submission: earlier unfinished lines joined with this one. */
+function fullText(submit: LineSubmission): string {
+  return submit.continues === undefined ? submit.line : `${submit.continues}\n${submit.line}`;
+}
 
 /** Judges and forwards one shell's input. */
 export class ShellInput {
@@ -60,10 +67,14 @@ export class ShellInput {
 
   /** Asks the pipeline; an empty line the editor is sure of needs no judgment (nothing runs). */
   private judge(submit: LineSubmission): Verdict | Promise<Verdict> {
-    if (submit.certain && submit.line.trim() === '') return { effect: 'allow', note: { effect: 'allow', classes: [] } };
+    if (submit.certain && submit.continues === undefined && submit.line.trim() === '') {
+      return { effect: 'allow', note: { effect: 'allow', classes: [] } };
+    }
     // A line Warden cannot know for sure (history, completion, an unmodelled key) is judged as what it is: unknown.
     // The ssh analyser gives any kind it does not know class `unknown`, which strict policies refuse.
-    const command: Command = { protocol: 'ssh', kind: submit.certain ? 'line' : 'uncertain-line', text: submit.line };
+    // A line that continues an unfinished command is judged joined to it and alone (line-analysis.ts).
+    const command: Command = { protocol: 'ssh', kind: submit.certain ? 'line' : 'uncertain-line', text: fullText(submit),
+      ...(submit.continues !== undefined ? { attributes: { line: submit.line } } : {}) };
     if (!submit.certain) {
       this.conn.pipeline.onEvent(this.conn.session, 'ssh.line.uncertain', { reasons: submit.reasons, context: submit.context });
     }
@@ -78,8 +89,10 @@ export class ShellInput {
   private apply(verdict: Verdict | undefined, submit: LineSubmission): void {
     if (verdict?.effect === 'allow' && this.conn.ending === undefined) {
       this.upstream.write(submit.enter);
+      const text = fullText(submit);
+      this.editor.accepted(submit, submit.trigger === 'enter' && shellTextUnfinished(text));
       if (submit.line.trim() !== '') {
-        this.conn.pipeline.onOutcome(this.conn.session, { protocol: 'ssh', kind: 'line', text: submit.line, decision: verdict.note },
+        this.conn.pipeline.onOutcome(this.conn.session, { protocol: 'ssh', kind: 'line', text, decision: verdict.note },
           { durationMs: 0 });
       }
       return;
