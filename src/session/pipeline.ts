@@ -176,6 +176,10 @@ export class SessionPipeline {
     if (decision.effect === 'deny') return this.deny(session, command, decision);
     // Judged again, and approval asked for with the values, when it runs.
     if (context.deferApproval) return { effect: 'allow', note };
+    if (context.cannotWait) {
+      return this.deny(session, command, { ...decision, effect: 'deny',
+        message: `${decision.rule ?? 'a policy rule'} requires approval, and this request cannot wait for one` });
+    }
     return requestApproval({ approvals: this.deps.approvals, recorder: this.deps.recorder, logger: this.deps.logger },
       session, state, command, decision, context).then((verdict) => {
       if (verdict.effect === 'allow') state.analysis?.remember(analysis, command);
