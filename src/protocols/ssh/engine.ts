@@ -37,7 +37,7 @@ export interface SshEngineDeps {
   verifySignature(ctx: PublicKeyAuthContext): boolean;
   /** Ends a connection that has not logged in within this time (default 30 s). */
   authTimeoutMs?: number;
-  /** Ends a session with no traffic either way for this long (0 or absent: never). */
+  /** Ends a session with no traffic either way for this long (0 or absent: never); policies may set less. */
   idleTimeoutMs?: number;
   /** Keep-alive interval towards the target (default 15 s). */
   keepaliveMs?: number;
@@ -63,7 +63,7 @@ export async function handleConnection(client: Connection, clientAddress: string
   const session = await Promise.race([
     login(client, clientAddress, sourceIp, {
       pipeline: deps.pipeline, logger: deps.logger, limiter: deps.limiter, publicKeys: deps.publicKeys,
-      verifySignature: deps.verifySignature,
+      verifySignature: deps.verifySignature, idleTimeoutMs: deps.idleTimeoutMs,
       connect: async (s) => { upstream = await connectTarget(s, deps, agent); },
     }),
     closedPromise.then(() => undefined),
@@ -143,7 +143,9 @@ async function serve(client: Connection, session: Session, target: { client: Cli
     get ending() { return ending !== undefined; },
     notify: (message) => { for (const channel of channels) channel.tell(`warden: ${message}`); },
   });
-  const idleMs = deps.idleTimeoutMs ?? 0;
+  // The pipeline set the session's timeout: the smallest of the policies' and --ssh-idle-timeout. Only channel data
+  // counts as activity: keep-alives either way (global requests ssh2 answers itself) never touch the clock.
+  const idleMs = session.idleTimeoutMs ?? 0;
   const idle = idleMs > 0 ? setInterval(() => {
     if (Date.now() - lastActivity >= idleMs) end(`idle for ${Math.round(idleMs / 1000)} s`).catch(() => {});
   }, Math.min(idleMs, 5000)) : undefined;
