@@ -14,6 +14,15 @@ export function contentHits(action: ContentAction, text: string, keep: (start: n
   for (let d = 0; d < detectors.length; d++) {
     for (const [s, e] of scanDetector(detectors[d].detector, text)) if (keep(s, e)) hits.push(s, e, d);
   }
+  patternHits(patterns, text, (s, e, p) => {
+    if (keep(s, e)) hits.push(s, e, detectors.length + p);
+  });
+  return hits;
+}
+
+/** Calls `found(start, end, index)` for every non-empty match of each operator pattern in `text`, in order. */
+export function patternHits(patterns: ReadonlyArray<{ regex: RegExp }>, text: string,
+  found: (start: number, end: number, pattern: number) => void): void {
   for (let p = 0; p < patterns.length; p++) {
     const re = patterns[p].regex;
     re.lastIndex = 0;
@@ -23,8 +32,7 @@ export function contentHits(action: ContentAction, text: string, keep: (start: n
         re.lastIndex = m.index + 1;
         continue;
       }
-      if (keep(m.index, m.index + m[0].length)) hits.push(m.index, m.index + m[0].length, detectors.length + p);
+      found(m.index, m.index + m[0].length, p);
     }
   }
-  return hits;
 }
