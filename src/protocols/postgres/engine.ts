@@ -199,7 +199,8 @@ function watchIdle(idleMs: number, relay: Relay): NodeJS.Timeout | undefined {
   const timer = setInterval(() => {
     if (relay.ending || relay.idleFor() < idleMs) return;
     clearInterval(timer);
-    void relay.terminate(`idle for ${Math.round(idleMs / 1000)} s`);
+    // terminate() resolves with the end reason, which run() also returns; it never rejects.
+    relay.terminate(`idle for ${Math.round(idleMs / 1000)} s`).catch(() => {});
   }, Math.min(idleMs, 5000));
   timer.unref();
   return timer;
