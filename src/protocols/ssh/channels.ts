@@ -2,8 +2,9 @@
  * One `session` channel of an SSH caller, relayed to one session channel on the target. It collects what the caller
  * asks before the program starts (`pty-req`, `env` from an allow-list, `window-change`, agent and X11 forwarding
  * judged by channel-forwards.ts), asks the pipeline about the program (`exec` text, an interactive `shell`, a
- * `subsystem`), opens the matching channel upstream only when allowed, and relays data, stderr, EOF, `signal`, `window-change` and the exit status or signal back. A refused
- * request becomes one line on the caller's stderr and exit status 1; nothing reaches the target.
+ * `subsystem`), opens the matching channel upstream only when allowed, and relays data, stderr, EOF, `signal`,
+ * `window-change` and the exit status or signal back. A refused request becomes one line on the caller's stderr and
+ * exit status 1; nothing reaches the target.
  * It never decides on its own; interactive input goes through shell-input.ts, which judges each line, and SFTP through
  * sftp-relay.ts, which records each file operation.
  */
@@ -46,7 +47,6 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
   let upstream: ClientChannel | undefined;
   let opened: OpenedChannel | undefined;
   let recording: TerminalRecorder | undefined;
-
   let forwards: Forwards = {};
 
   sess.on('pty', (accept, reject, info) => {
