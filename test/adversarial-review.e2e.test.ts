@@ -11,24 +11,13 @@ import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { errorFields, query, rawLogin, type RawMessage, type RawSession } from './harness/raw-pg.js';
 import { startStack, type Stack } from './harness/stack.js';
+import { guardrailRules } from '../src/policy/test-fixtures.js';
 
 const SSN = '123-45-6789';
 const POLICY = `kind: Policy
 name: review
 rules:
-  - name: block-destructive
-    targets: ["pg-*"]
-    match: { classes: [destructive, unknown] }
-    effect: deny
-    message: destructive statements are blocked
-  - name: writes-need-approval
-    targets: ["pg-*"]
-    subjects: { groups: [agents] }
-    match: { classes: [write] }
-    effect: require_approval
-    approvers: { groups: [dba], count: 1 }
-    timeout: 2m
-  - name: masked-may-define
+${guardrailRules('destructive statements are blocked')}  - name: masked-may-define
     targets: ["pg-*"]
     subjects: { groups: [masked] }
     match: { classes: [ddl] }

@@ -4,41 +4,29 @@
  * few in-process runs for usage errors.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createControlFixture, type ControlFixture } from '../control/test-fixture.js';
+import type { ControlFixture } from '../control/test-fixture.js';
+import { startCliApi, type CliApi } from './test-api.js';
 import { runCaptured, runSpawned, type CliRun } from './test-io.js';
 import type { Subject } from '../session/types.js';
 import type { ApprovalRequest } from '../store/types.js';
 import { main } from './main.js';
 
 
+let api: CliApi;
 let fx: ControlFixture;
 let url: string;
 let cwd: string;
-const tokens: Record<string, string> = {};
+let tokens: Record<string, string>;
 let alice: Subject;
 
 before(async () => {
-  fx = await createControlFixture();
-  url = await fx.app.listen({ port: 0, host: '127.0.0.1' });
-  cwd = await mkdtemp(join(tmpdir(), 'warden-cli-approvals-'));
-  for (const [name, groups] of [['alice', ['dev']], ['bob', ['dba']], ['carol', ['dba']]] as const) {
-    tokens[name] = (await fx.tokens.issue({ subject: name, groups: [...groups], ttlSeconds: 3600 })).token;
-  }
-  tokens.admin = fx.adminToken;
+  api = await startCliApi({ prefix: 'warden-cli-approvals-', targets: ['pg1'],
+    users: { alice: { groups: ['dev'] }, bob: { groups: ['dba'] }, carol: { groups: ['dba'] } } });
+  ({ fx, url, cwd, tokens } = api);
   alice = await fx.tokens.verify(tokens.alice);
-  await fx.store.targets.insert({
-    name: 'pg1', type: 'postgres', host: 'db.internal', port: 5432, database: 'app', user: 'app', passwordEnc: null,
-    tls: 'prefer', ca: null, labels: {}, createdAt: '2030-01-01T00:00:00.000Z', updatedAt: '2030-01-01T00:00:00.000Z',
-  });
 });
-after(async () => {
-  await fx.close();
-  await rm(cwd, { recursive: true, force: true });
-});
+after(async () => { await api.close(); });
 
 type Run = CliRun;
 

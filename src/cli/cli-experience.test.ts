@@ -10,46 +10,36 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { createControlFixture, type ControlFixture } from '../control/test-fixture.js';
+import type { ControlFixture } from '../control/test-fixture.js';
+import { startCliApi, type CliApi } from './test-api.js';
+import { runSpawned, WARDEN_BIN, type CliEnv } from './test-io.js';
 import type { Subject } from '../session/types.js';
 import { runProcess, type ProcessResult } from '../../test/harness/process.js';
 import { decisionText } from './format.js';
 
-const BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.meta.url));
+const BIN = WARDEN_BIN;
 
+let api: CliApi;
 let fx: ControlFixture;
 let url: string;
 let cwd: string;
-const tokens: Record<string, string> = {};
+let tokens: Record<string, string>;
 let alice: Subject;
 
 before(async () => {
-  fx = await createControlFixture();
-  url = await fx.app.listen({ port: 0, host: '127.0.0.1' });
-  cwd = await mkdtemp(join(tmpdir(), 'warden-cli-x-'));
-  tokens.admin = fx.adminToken;
-  tokens.alice = (await fx.tokens.issue({ subject: 'alice', groups: ['dev'], targets: ['pg-*'], ttlSeconds: 3600 })).token;
-  tokens.bob = (await fx.tokens.issue({ subject: 'bob', groups: ['dba'], ttlSeconds: 3600 })).token;
+  api = await startCliApi({ prefix: 'warden-cli-x-', targets: ['pg-app', 'pg-hr', 'other'],
+    users: { alice: { groups: ['dev'], targets: ['pg-*'] }, bob: { groups: ['dba'] } } });
+  ({ fx, url, cwd, tokens } = api);
   alice = await fx.tokens.verify(tokens.alice);
-  for (const name of ['pg-app', 'pg-hr', 'other']) {
-    await fx.store.targets.insert({ name, type: 'postgres', host: 'db.internal', port: 5432, database: 'app', user: 'app',
-      passwordEnc: null, tls: 'prefer', ca: null, labels: {}, createdAt: '2030-01-01T00:00:00.000Z', updatedAt: '2030-01-01T00:00:00.000Z' });
-  }
   const policy = `kind: Policy\nname: devs\nrules:\n  - name: dev-reads\n    targets: ["pg-app", "other"]\n    subjects: { groups: [dev] }\n    match: { classes: [read] }\n    effect: allow\n`;
   assert.equal((await warden('admin', ['apply', '-f', '-'], { stdin: policy })).code, 0);
 });
-after(async () => {
-  await fx.close();
-  await rm(cwd, { recursive: true, force: true });
-});
+after(async () => { await api.close(); });
 
 /** Runs the real `warden` as `as` (their token in WARDEN_TOKEN, WARDEN_URL set unless `env` says otherwise). */
-function warden(as: string, args: string[], o: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<ProcessResult> {
-  const env: Record<string, string | undefined> = { ...process.env, WARDEN_URL: url, WARDEN_TOKEN: tokens[as], ...o.env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return runProcess(process.execPath, [BIN, ...args], { cwd: o.cwd ?? cwd, env, stdin: o.stdin });
+function warden(as: string, args: string[], o: { stdin?: string; env?: CliEnv; cwd?: string } = {}): Promise<ProcessResult> {
+  return runSpawned(args, { env: { WARDEN_URL: url, WARDEN_TOKEN: tokens[as], ...o.env }, cwd: o.cwd ?? cwd, stdin: o.stdin });
 }
 
 /** A running `warden` whose stdout and stderr the test can wait on; it ends with SIGINT like Ctrl-C. */

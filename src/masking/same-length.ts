@@ -9,7 +9,7 @@
  * The caller gives context (bytes before, already emitted: never rewritten) and lookahead (bytes after, emitted
  * later: rewritten when their own turn comes), so a value across two frames is found in both. Pure: no I/O.
  */
-import { scanDetector } from './detectors.js';
+import { contentHits } from './content-hits.js';
 import { compileRules, type ContentAction, type MaskRules } from './rules.js';
 import { isEscaped } from './scan.js';
 import { keptHits } from './text.js';
@@ -41,22 +41,8 @@ export class SameLengthMasker {
     const text = context.toString('latin1') + bytes.toString('latin1', start, end) + lookahead.toString('latin1');
     const from = context.length;
     const to = from + (end - start);
-    const hits: number[] = [];
+    const hits = contentHits(this.action, text, (s, e) => e > from && s < to);
     const { detectors, patterns } = this.action;
-    for (let d = 0; d < detectors.length; d++) {
-      for (const [s, e] of scanDetector(detectors[d].detector, text)) if (e > from && s < to) hits.push(s, e, d);
-    }
-    for (let p = 0; p < patterns.length; p++) {
-      const re = patterns[p].regex;
-      re.lastIndex = 0;
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        if (m[0].length === 0) {
-          re.lastIndex = m.index + 1;
-          continue;
-        }
-        if (m.index + m[0].length > from && m.index < to) hits.push(m.index, m.index + m[0].length, detectors.length + p);
-      }
-    }
     if (hits.length === 0) return 0;
     let count = 0;
     for (const i of keptHits(hits, (at) => isEscaped(text, at))) {

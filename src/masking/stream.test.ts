@@ -137,6 +137,56 @@ describe('StreamMasker', () => {
   });
 });
 
+describe('StreamMasker: early release fails closed', () => {
+  /** Pushes each chunk, then releases as a quiet terminal would; the whole output (with a final flush). */
+  function quietly(chunks: string[], items: MaskItem[] = [ALL]): string {
+    const m = masker(items);
+    let out = '';
+    for (const chunk of chunks) out += m.push(Buffer.from(chunk)).toString() + m.release().toString();
+    return out + m.flush().toString();
+  }
+
+  it('never shows a digit of a card number printed one digit at a time', () => {
+    const out = quietly(['card: ', ...'4111111111111111', '\r\n$ ']);
+    assert.equal(out, 'card: ****************\r\n$ ');
+  });
+
+  it('masks each group of a spaced card number released between groups', () => {
+    assert.equal(quietly(['4111', ' 1111', ' 1111', ' 1111', '\r\n']), '**** **** **** ****\r\n');
+  });
+
+  it('masks a value paused anywhere, whatever the split (no digit ever leaves)', () => {
+    const line = `id ${CARD} ssn 078-05-1120 key AKIAIOSFODNN7EXAMPLE\r\n`;
+    for (let cut = 1; cut < line.length; cut++) {
+      const out = quietly([line.slice(0, cut), line.slice(cut)]);
+      assert.doesNotMatch(out, /\d/, `cut ${cut}: ${JSON.stringify(out)}`);
+      assert.doesNotMatch(out, /IOSFODNN/, `cut ${cut}`);
+      assert.equal(out.length >= 'id  ssn  key \r\n'.length, true);
+    }
+  });
+
+  it('releases prompts and typed words in clear', () => {
+    assert.equal(quietly(['$ ', 'l', 's', ' -', 'la']), '$ ls -la');
+    assert.equal(quietly(['Password: ']), 'Password: ');
+  });
+
+  it('masks an e-mail paused after its @, and the rest of one paused before it', () => {
+    assert.equal(quietly(['mail bob@', 'example.com\n']), `mail ${'*'.repeat('bob@example.com'.length)}\n`);
+    assert.equal(quietly(['mail alice', '@example.com\n']), 'mail alice[REDACTED]\n');
+  });
+
+  it('replaces a key block released unfinished and drops the rest of it up to its END line', () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString().replace(/\n/g, '\r\n');
+    const at = pem.indexOf('\r\n') + 10;
+    assert.equal(quietly(['$ cat key\r\n', pem.slice(0, at), pem.slice(at), '$ ']), '$ cat key\r\n[REDACTED]\r\n$ ');
+  });
+
+  it('keeps escapes and multibyte characters around the stars', () => {
+    assert.equal(quietly(['\x1b[31m41', '\x1b[0m11 é\r\n']), '\x1b[31m**\x1b[0m** é\r\n');
+  });
+});
+
 describe('StreamMasker: fuzz', () => {
   const PARTS = [CARD, '4111111111111111', 'alice@example.com', JWT, 'AKIAIOSFODNN7EXAMPLE', 'GB82 WEST 1234 5698 7654 32',
     '078-05-1120', 'password=Sup3rS3cretValue123456', 'hello', 'world', ' ', ' ', '\r\n', '\n', '\t', '1234', '-', '.', '@',

@@ -18,16 +18,23 @@
  * match they cut is replaced whole as far as it arrived, and the rest of it is dropped (a private key up to its END
  * line or closing quote, any other match up to the end of its run), so a secret recognised within the bound is never
  * emitted in part (a value whose detector needs more than the bound to recognise it, such as a JWT whose payload
- * alone is longer, is not protected). Only then can output differ from masking the whole stream at once. `flush()` (at idle, at the end)
- * emits everything held, masked as if the stream ended there: a value split by an idle gap longer than the engine's
- * idle timer is masked only if each part is a match. Replacements: redact '[REDACTED]', partial and hash as for SQL
+ * alone is longer, is not protected). Only then can output differ from masking the whole stream at once.
+ *
+ * Releasing early fails closed. `release()` (a terminal gone quiet: a prompt, the echo of a typed key) emits what is
+ * held, but the held end that could be the beginning of a value (value-start.ts: a trailing digit, an e-mail past
+ * its `@`, a token's prefix) is written as one `*` per character (blanks and escapes kept), and what continues it
+ * (the characters of the run up to a blank or a non-member) is written as `*`s too when it comes. A match that began
+ * in text released earlier and runs on into new text has its new part replaced. So a program that prints a card
+ * number digit by digit, or pauses inside one, shows `*`s, never a digit. `flush()` (at the end) emits everything
+ * held, masked as if the stream ended there. Replacements: redact '[REDACTED]', partial and hash as for SQL
  * (strategies.ts), null as '[REDACTED]'. Pure state machine: no I/O, no timers.
  */
-import { scanDetector } from './detectors.js';
+import { contentHits } from './content-hits.js';
 import { isEscaped } from './scan.js';
 import { compileRules, type ContentAction, type MaskRules } from './rules.js';
 import { buildView, type StreamView } from './stream-view.js';
 import { hitReplacement, keptHits } from './text.js';
+import { valueStart } from './value-start.js';
 
 /** Default bound on held characters: longer than a JWT or an RSA-4096 PEM key block. */
 export const DEFAULT_MAX_HOLD = 8192;
@@ -43,7 +50,16 @@ export interface StreamMaskerOptions {
   maxHold?: number;
 }
 
-type Suppress = { kind: 'pem' } | { kind: 'run' } | null;
+/**
+ * What happens to the text that comes next: `pem` and `run` drop the rest of a match cut by the bound (to its END
+ * line, to the end of its run); `mask` writes the rest of a run released early as `*`s.
+ */
+type Suppress = { kind: 'pem' } | { kind: 'run' } | { kind: 'mask' } | null;
+
+/** How much process() may emit: what is decided (push), all with value starts masked (quiet), all (final). */
+type Mode = 'push' | 'quiet' | 'final';
+
+const STAR = Buffer.from('*');
 
 /** Masks one stream (one direction of one channel); not shared between streams. */
 export class StreamMasker {
@@ -75,20 +91,32 @@ export class StreamMasker {
   /** Takes a chunk; returns the bytes that are safe to emit now (possibly none). */
   push(chunk: Uint8Array): Buffer {
     this.raw = this.raw.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.raw, chunk]);
-    return this.process(false);
+    return this.process('push');
   }
 
-  /** Emits everything held, masked as if the stream ended here (call at idle and at the end). */
+  /**
+   * Emits what is held because the stream went quiet, failing closed: the held end that could be the beginning of
+   * a value is written as `*`s, and so is what continues it (see the module comment).
+   */
+  release(): Buffer {
+    return this.process('quiet');
+  }
+
+  /** Emits everything held, masked as if the stream ended here (call at the end). */
   flush(): Buffer {
-    return this.process(true);
+    return this.process('final');
   }
 
-  private process(final: boolean): Buffer {
+  private process(mode: Mode): Buffer {
+    const final = mode === 'final';
     const view = buildView(this.raw, final);
     let start = view.unitAt(this.emitted);
     // Bytes already emitted end here; escapes between them and the first unit are not emitted yet.
     let rawPos = this.emitted;
-    if (this.suppress !== null) {
+    const out: Buffer[] = [];
+    if (this.suppress?.kind === 'mask') {
+      [start, rawPos] = this.maskContinuation(view, start, rawPos, final, out);
+    } else if (this.suppress !== null) {
       start = this.skipSuppressed(view, start, final);
       if (start < 0) return Buffer.alloc(0);
       rawPos = start < view.text.length ? view.start(start) : view.complete;
@@ -99,17 +127,28 @@ export class StreamMasker {
     let hold = final ? n : settle(kept, this.trailingRun(text, start), n);
     // The bound: emit the oldest held characters; a match cut by it is handled below.
     if (n - hold > this.maxHold) hold = n - this.maxHold;
-    const out: Buffer[] = [];
+    let starFrom = n;
+    if (mode === 'quiet' && hold < n) {
+      starFrom = this.quietStars(text, hold, kept);
+      hold = n;
+    }
     for (let k = 0; k < kept.length; k += 3) {
       const [s, e, source] = [kept[k], kept[k + 1], kept[k + 2]];
-      if (s >= hold) break;
+      if (s >= hold || s >= starFrom) break;
       out.push(this.raw.subarray(rawPos, view.start(s)), this.replace(text.slice(s, e), source, view, s, e));
       rawPos = view.end(e - 1);
-      if (e > hold) {
-        // Only past the bound: the rest of this match must never come out later.
+      starFrom = Math.max(starFrom, e);
+      if (e > hold || (mode === 'quiet' && e >= n && this.sourceIsPrivateKey(source))) {
+        // Past the bound, or a key block released unfinished: the rest of this match must never come out later.
         this.suppress = this.sourceIsPrivateKey(source) ? { kind: 'pem' } : { kind: 'run' };
-        hold = e;
+        hold = Math.max(hold, e);
       }
+    }
+    if (starFrom < n) {
+      out.push(this.raw.subarray(rawPos, view.start(starFrom)), this.stars(view, starFrom, n));
+      rawPos = view.end(n - 1);
+      // What continues the run (a next digit) is masked too; a blank or a non-member ends it.
+      if (isMember(text, n - 1) && !isBlank(text, n - 1)) this.suppress = { kind: 'mask' };
     }
     const rawCut = Math.max(rawPos, hold < n ? view.start(hold) : final ? this.raw.length : view.complete);
     if (rawCut > rawPos) out.push(this.raw.subarray(rawPos, rawCut));
@@ -117,24 +156,63 @@ export class StreamMasker {
     return Buffer.concat(out);
   }
 
-  /** The kept hits (flat triples) that start at or after `start`, earliest then longest, not overlapping. */
-  private decidedHits(text: string, start: number): number[] {
-    const hits: number[] = [];
-    const { detectors, patterns } = this.action;
-    for (let d = 0; d < detectors.length; d++) {
-      for (const [s, e] of scanDetector(detectors[d].detector, text)) if (s >= start) hits.push(s, e, d);
+  /**
+   * Where a quiet release starts writing `*`s: the earliest held position that could begin a value, or that begins
+   * a match reaching the end (which may not be complete yet); a key block reaching the end is replaced and cut
+   * instead (its END line is dropped when it comes).
+   */
+  private quietStars(text: string, hold: number, kept: number[]): number {
+    const n = text.length;
+    let from = valueStart(this.action.detectors.map((d) => d.detector), text, hold);
+    for (let k = 0; k < kept.length; k += 3) {
+      if (kept[k + 1] < n) continue;
+      if (this.sourceIsPrivateKey(kept[k + 2])) return n;
+      from = Math.min(from, Math.max(hold, kept[k]));
     }
-    for (let p = 0; p < patterns.length; p++) {
-      const re = patterns[p].regex;
-      re.lastIndex = 0;
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        if (m[0].length === 0) {
-          re.lastIndex = m.index + 1;
-          continue;
-        }
-        if (m.index >= start) hits.push(m.index, m.index + m[0].length, detectors.length + p);
+    return from;
+  }
+
+  /** One `*` per character of units [s, e), blanks and escape sequences between them kept as they are. */
+  private stars(view: StreamView, s: number, e: number): Buffer {
+    const parts: Buffer[] = [];
+    const text = view.text;
+    for (let u = s; u < e; u++) {
+      const code = text.charCodeAt(u);
+      // The second half of a surrogate pair: its character already got its star.
+      if (code >= 0xdc00 && code <= 0xdfff && u > s) continue;
+      parts.push(isBlank(text, u) || !isMember(text, u) ? this.raw.subarray(view.start(u), view.end(u)) : STAR);
+      const next = code >= 0xd800 && code <= 0xdbff ? u + 2 : u + 1;
+      if (next < e) {
+        const gapFrom = view.end(u);
+        const gapTo = view.start(next);
+        if (gapTo > gapFrom) parts.push(this.raw.subarray(gapFrom, gapTo));
       }
     }
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * After a quiet release that wrote `*`s: the characters that continue the run (members up to a blank) are written
+   * as `*`s too. Returns the first unit to process normally and the raw position emitted up to.
+   */
+  private maskContinuation(view: StreamView, from: number, rawPos: number, final: boolean, out: Buffer[]): [number, number] {
+    const text = view.text;
+    let i = from;
+    while (i < text.length && isMember(text, i) && !isBlank(text, i)) i++;
+    if (i < text.length || final) this.suppress = null;
+    if (i === from) return [from, rawPos];
+    out.push(this.raw.subarray(rawPos, view.start(from)), this.stars(view, from, i));
+    return [i, view.end(i - 1)];
+  }
+
+  /**
+   * The kept hits (flat triples) that end after `start`, earliest then longest, not overlapping. A match that began
+   * in text already emitted (possible only after an early release or a cut by the bound) counts from `start`: its
+   * new part is replaced.
+   */
+  private decidedHits(text: string, start: number): number[] {
+    const hits = contentHits(this.action, text, (_s, e) => e > start);
+    for (let k = 0; k < hits.length; k += 3) hits[k] = Math.max(hits[k], start);
     const order = keptHits(hits, (i) => isEscaped(text, i));
     return order.flatMap((i) => [hits[3 * i], hits[3 * i + 1], hits[3 * i + 2]]);
   }
@@ -215,6 +293,10 @@ export class StreamMasker {
     this.raw = this.raw.subarray(keepFrom);
     this.emitted = rawCut - keepFrom;
   }
+}
+
+function isBlank(text: string, i: number): boolean {
+  return text[i] === ' ' || text[i] === '\t';
 }
 
 function isMember(text: string, i: number): boolean {

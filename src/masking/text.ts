@@ -8,6 +8,7 @@
  */
 import { globMatch } from '../policy/glob.js';
 import type { MaskItem } from '../policy/schema.js';
+import { patternHits } from './content-hits.js';
 import { detectorScan } from './detectors.js';
 import type { ColumnAction } from './plan.js';
 import { isEscaped, type Range } from './scan.js';
@@ -70,17 +71,7 @@ export function maskPrepared(value: string, prepared: PreparedContent, hashKey: 
     const ranges = scans[d](value, passed !== -1);
     for (let r = 0; r < ranges.length; r++) (hits ??= []).push(ranges[r][0], ranges[r][1], d);
   }
-  for (let p = 0; p < patterns.length; p++) {
-    const re = patterns[p].regex;
-    re.lastIndex = 0;
-    for (let m = re.exec(value); m !== null; m = re.exec(value)) {
-      if (m[0].length === 0) {
-        re.lastIndex = m.index + 1;
-        continue;
-      }
-      (hits ??= []).push(m.index, m.index + m[0].length, bits.length + p);
-    }
-  }
+  if (patterns.length > 0) patternHits(patterns, value, (s, e, p) => void (hits ??= []).push(s, e, bits.length + p));
   return hits === undefined ? value : rewrite(value, hits, action, hashKey);
 }
 

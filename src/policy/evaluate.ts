@@ -126,6 +126,29 @@ export function sessionMayOutliveToken(policies: readonly Policy[], subject: Sub
 }
 
 /**
+ * The idle timeout, in seconds, that policies set for this subject's sessions on this target: the smallest
+ * `session.idleTimeout` of every rule that applies to the subject and the target, whatever its effect and its
+ * `match` (a rule whose match keys are another protocol's does not apply, when `protocol` is given). For a delegated
+ * subject the rules of every link of its chain count too: a shorter timeout is a restriction, and delegation keeps
+ * restrictions. Undefined when no rule sets one.
+ */
+export function sessionIdleTimeout(policies: readonly Policy[], subject: Subject, target: Target,
+  protocol?: ProtocolDefinition): number | undefined {
+  let smallest: number | undefined;
+  const views = restrictionViews(subject);
+  for (const policy of policies) {
+    for (const rule of policy.rules) {
+      const idle = rule.session?.idleTimeout;
+      if (idle === undefined || (protocol !== undefined && !ruleFitsProtocol(rule, protocol))) continue;
+      if (!views.some((view) => appliesTo(rule, view, target))) continue;
+      const seconds = parseDuration(idle);
+      if (smallest === undefined || seconds < smallest) smallest = seconds;
+    }
+  }
+  return smallest;
+}
+
+/**
  * The mask items of every rule (with or without an effect) that applies to this subject and target, in order; for a
  * delegated subject also those that apply to any link of its chain (masking is a restriction, never narrowed).
  */

@@ -140,7 +140,7 @@ describe('validatePolicy: every validation error', () => {
       'rules[0].name: must start with a letter or digit and hold only letters, digits, . _ -'],
     ['duplicate rule names', policy({ name: 'r', effect: 'allow' }, { name: 's', effect: 'allow' }, { name: 'r', effect: 'deny' }),
       'rules[2].name: duplicate rule name "r" (also rules[0])'],
-    ['neither effect nor mask', policy({ name: 'r', targets: ['pg-*'] }), 'rules[0]: needs an effect or a mask'],
+    ['neither effect nor mask', policy({ name: 'r', targets: ['pg-*'] }), 'rules[0]: needs an effect, a mask or session settings'],
     ['approvers without require_approval', policy({ name: 'r', effect: 'allow', approvers: { groups: ['dba'] } }),
       'rules[0].approvers: allowed only when effect is require_approval'],
     ['timeout without require_approval', policy({ name: 'r', effect: 'deny', timeout: '2m' }),

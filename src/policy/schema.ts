@@ -102,6 +102,13 @@ const maskItemSchema = z
     });
   });
 
+/** Longest idle timeout a rule may set (7 days); longer is not a timeout anyone means. */
+export const MAX_IDLE_TIMEOUT_SECONDS = 7 * 86_400;
+
+const sessionSettingsSchema = z
+  .strictObject({ idleTimeout: z.string().optional() })
+  .refine((s) => s.idleTimeout !== undefined, 'needs idleTimeout');
+
 /** The fields of one rule, with `match` validated by `matchSchema` (the registered protocols' keys). */
 function ruleObject(matchSchema: z.ZodType<StatementMatch>) {
   return z.strictObject({
@@ -121,6 +128,12 @@ function ruleObject(matchSchema: z.ZodType<StatementMatch>) {
      * `true` on an allow rule lets the sessions of the subjects and targets it applies to run on past that.
      */
     sessionOutlivesToken: z.boolean().optional(),
+    /**
+     * Settings of the sessions this rule applies to (its subjects and targets; its `match` only picks the protocol),
+     * whatever its effect. `idleTimeout`: a session with no traffic for this long is ended; the smallest of every rule
+     * that applies wins, and Warden's own flag (e.g. `--ssh-idle-timeout`) stays an upper bound.
+     */
+    session: sessionSettingsSchema.optional(),
   });
 }
 
@@ -203,8 +216,16 @@ type Ctx = z.RefinementCtx;
 /** Cross-field checks of one rule; paths are relative to the rule. */
 function checkRule(rule: PolicyRuleDocument, ctx: Ctx): void {
   const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-  if (rule.effect === undefined && rule.mask === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'needs an effect or a mask' });
+  if (rule.effect === undefined && rule.mask === undefined && rule.session === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'needs an effect, a mask or session settings' });
+  }
+  if (rule.session?.idleTimeout !== undefined) {
+    const seconds = timeoutSeconds(rule.session.idleTimeout);
+    const shown = rule.session.idleTimeout.slice(0, 40);
+    const path = ['session', 'idleTimeout'];
+    if (seconds === undefined) {
+      ctx.addIssue({ code: 'custom', path, message: `invalid duration "${shown}": use a positive amount like 90s, 15m or 1h` });
+    } else if (seconds > MAX_IDLE_TIMEOUT_SECONDS) ctx.addIssue({ code: 'custom', path, message: `"${shown}" is longer than the maximum of 7d` });
   }
   if (rule.message !== undefined && rule.effect !== 'deny') fail('message', 'allowed only when effect is deny');
   if (rule.sessionOutlivesToken !== undefined && rule.effect !== 'allow') {

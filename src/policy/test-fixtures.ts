@@ -41,15 +41,16 @@ export function analysis(...statements: StatementAnalysis[]): SqlAnalysis {
   return { statements, classes };
 }
 
-/** The guardrails example, exactly as documented. */
-export const GUARDRAILS_YAML = `kind: Policy
-name: prod-guardrails
-rules:
-  - name: block-destructive
+/**
+ * The first two rules of the guardrails example as YAML list items (destructive and unknown statements denied with
+ * `message`, agents' writes held for a dba), for policies built on it (the end-to-end review tests use them too).
+ */
+export function guardrailRules(message: string): string {
+  return `  - name: block-destructive
     targets: ["pg-*"]
     match: { classes: [destructive, unknown] }
     effect: deny
-    message: destructive statements are blocked on production
+    message: ${message}
   - name: writes-need-approval
     targets: ["pg-*"]
     subjects: { groups: [agents] }
@@ -57,7 +58,14 @@ rules:
     effect: require_approval
     approvers: { groups: [dba], count: 1 }
     timeout: 2m
-  - name: reads-and-writes
+`;
+}
+
+/** The guardrails example, exactly as documented. */
+export const GUARDRAILS_YAML = `kind: Policy
+name: prod-guardrails
+rules:
+${guardrailRules('destructive statements are blocked on production')}  - name: reads-and-writes
     targets: ["pg-*"]
     match: { classes: [read, write] }
     effect: allow

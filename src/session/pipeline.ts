@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ApprovalService } from '../approvals/service.js';
 import { WardenError, toWardenError } from '../errors.js';
 import type { TokenService } from '../identity/tokens.js';
-import { evaluate, maskRulesFor, mayAccess } from '../policy/evaluate.js';
+import { evaluate, maskRulesFor, mayAccess, sessionIdleTimeout } from '../policy/evaluate.js';
 import type { MaskItem } from '../policy/schema.js';
 import { anyGlobMatch } from '../policy/glob.js';
 import type { Decision } from '../policy/types.js';
@@ -86,12 +86,15 @@ export class SessionPipeline {
       const target = this.deps.protocols.target(record);
       const accessGranted = await this.checkPolicyAccess(verified, target, protocol);
       const session = newSession(req, verified, target);
+      session.idleTimeoutMs = effectiveIdleTimeout(sessionIdleTimeout(this.deps.policies.current(), verified, target, protocol),
+        req.idleTimeoutMs);
       await this.deps.store.sessions.insert(sessionRow(session, null, null));
       this.states.set(session, new SessionState(protocol, accessGranted));
       // Literals and parameters the caller sends are redacted in the recording by the same rules as masking.
       this.deps.recorder.begin(session.id, recordingRedactor(maskRulesFor(this.deps.policies.current(), verified, target)));
       this.deps.recorder.append(session.id, 'session.start', { clientAddress: req.clientAddress, database: session.database,
-        ...(accessGranted ? { access: 'granted by an approved access request' } : {}) });
+        ...(accessGranted ? { access: 'granted by an approved access request' } : {}),
+        ...(session.idleTimeoutMs > 0 ? { idleTimeoutSeconds: Math.ceil(session.idleTimeoutMs / 1000) } : {}) });
       return session;
     } catch (err) {
       const error = toWardenError(err);
@@ -176,6 +179,10 @@ export class SessionPipeline {
     if (decision.effect === 'deny') return this.deny(session, command, decision);
     // Judged again, and approval asked for with the values, when it runs.
     if (context.deferApproval) return { effect: 'allow', note };
+    if (context.cannotWait) {
+      return this.deny(session, command, { ...decision, effect: 'deny',
+        message: `${decision.rule ?? 'a policy rule'} requires approval, and this request cannot wait for one` });
+    }
     return requestApproval({ approvals: this.deps.approvals, recorder: this.deps.recorder, logger: this.deps.logger },
       session, state, command, decision, context).then((verdict) => {
       if (verdict.effect === 'allow') state.analysis?.remember(analysis, command);
@@ -304,6 +311,15 @@ export class SessionPipeline {
       this.deps.logger.error({ err }, 'could not record a refused session');
     }
   }
+}
+
+/**
+ * A session's idle timeout in milliseconds (0: none): the policies' (seconds) and the engine's own, whichever is
+ * smaller; either alone when the other is absent.
+ */
+export function effectiveIdleTimeout(policySeconds: number | undefined, engineMs: number | undefined): number {
+  const limits = [policySeconds === undefined ? 0 : policySeconds * 1000, engineMs ?? 0].filter((ms) => ms > 0);
+  return limits.length === 0 ? 0 : Math.min(...limits);
 }
 
 function unauthenticated(user: string): Subject {

@@ -15,23 +15,7 @@ import type { Policy } from '../policy/schema.js';
 import { openStore } from '../store/index.js';
 import type { PolicyRecord, Store } from '../store/types.js';
 import { PolicyCatalog, canonicalJson } from './policy-catalog.js';
-
-const GUARDRAILS = `kind: Policy
-name: prod-guardrails
-rules:
-  - name: block-destructive
-    targets: ["pg-*"]
-    match: { classes: [destructive, unknown] }
-    effect: deny
-    message: destructive statements are blocked on production
-  - name: writes-need-approval
-    targets: ["pg-*"]
-    subjects: { groups: [agents] }
-    match: { classes: [write] }
-    effect: require_approval
-    approvers: { groups: [dba], count: 1 }
-    timeout: 2m
-`;
+import { GUARDRAILS_YAML } from '../policy/test-fixtures.js';
 
 function simple(name: string, effect: 'allow' | 'deny' = 'allow'): Policy {
   return parsePolicyDocuments(JSON.stringify({ kind: 'Policy', name, rules: [{ name: 'r', effect }] }), 'json')[0];
@@ -63,15 +47,15 @@ describe('PolicyCatalog', () => {
   it('starts empty and applies: created, unchanged, then updated with createdAt kept', async () => {
     const catalog = await PolicyCatalog.load(store, { now });
     assert.deepEqual(catalog.current(), []);
-    const [policy] = parsePolicyDocuments(GUARDRAILS);
+    const [policy] = parsePolicyDocuments(GUARDRAILS_YAML);
     assert.deepEqual(await catalog.apply([policy]), [{ name: 'prod-guardrails', status: 'created' }]);
     assert.deepEqual(catalog.get('prod-guardrails'), policy);
     const first = await store.policies.get('prod-guardrails');
 
-    assert.deepEqual(await catalog.apply(parsePolicyDocuments(GUARDRAILS)), [{ name: 'prod-guardrails', status: 'unchanged' }]);
+    assert.deepEqual(await catalog.apply(parsePolicyDocuments(GUARDRAILS_YAML)), [{ name: 'prod-guardrails', status: 'unchanged' }]);
     assert.deepEqual(await store.policies.get('prod-guardrails'), first, 'an unchanged policy is not rewritten');
 
-    const changed = parsePolicyDocuments(GUARDRAILS.replace('timeout: 2m', 'timeout: 3m'));
+    const changed = parsePolicyDocuments(GUARDRAILS_YAML.replace('timeout: 2m', 'timeout: 3m'));
     assert.deepEqual(await catalog.apply(changed), [{ name: 'prod-guardrails', status: 'updated' }]);
     const second = await store.policies.get('prod-guardrails');
     assert.equal(second?.createdAt, first?.createdAt);
@@ -81,7 +65,7 @@ describe('PolicyCatalog', () => {
 
   it('stores the document form, which loads back to equal policies', async () => {
     const catalog = await PolicyCatalog.load(store, { now });
-    await catalog.apply(parsePolicyDocuments(GUARDRAILS));
+    await catalog.apply(parsePolicyDocuments(GUARDRAILS_YAML));
     const stored = (await store.policies.get('prod-guardrails'))!.document as { rules: Record<string, unknown>[] };
     assert.equal(stored.rules[1].timeoutSeconds, undefined, 'computed fields are not stored');
     assert.equal(stored.rules[1].timeout, '2m');

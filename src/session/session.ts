@@ -17,6 +17,11 @@ export interface Session {
   startedAt: number;
   /** The caller's application name (PostgreSQL `application_name`), offered as the reason of approval requests. */
   applicationName?: string;
+  /**
+   * End the session after this many milliseconds without traffic (0 or absent: never): the smallest of the
+   * policies' `session.idleTimeout` and the engine's own setting (OpenRequest.idleTimeoutMs). The engine enforces it.
+   */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -39,4 +44,6 @@ export interface OpenRequest {
   database?: string;
   clientAddress: string;
   applicationName?: string;
+  /** The engine's configured idle timeout (e.g. `--ssh-idle-timeout`): the default and upper bound; 0 or absent: none. */
+  idleTimeoutMs?: number;
 }

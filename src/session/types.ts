@@ -186,6 +186,11 @@ export interface CommandContext {
    * for at execution, with the bound values, where the command is judged again. A deny still refuses it now.
    */
   deferApproval?: boolean;
+  /**
+   * Set when the engine cannot hold the command while a human decides (an SSH agent or X11 request must be answered
+   * before the channel's program starts): a rule that requires approval refuses it now, saying so.
+   */
+  cannotWait?: boolean;
 }
 
 /** How a command ended, reported by the engine once the upstream finished it. */

@@ -180,11 +180,30 @@ async function serve(channel: StartupChannel, session: Session, startup: Startup
     notify: (message) => relay.notify(message),
   });
   logger.info({ session: session.id, user: session.subject.id, target: session.target.name }, 'session started');
+  const idle = watchIdle(session.idleTimeoutMs ?? 0, relay);
   const reason = await relay.run(leftover, upstream.leftover);
+  if (idle) clearInterval(idle);
   registry.remove(session.id);
   deps.cancelKeys.remove(session.id);
   await pipeline.close(session, reason);
   logger.info({ session: session.id, reason }, 'session ended');
+}
+
+/**
+ * Ends a session idle for `idleMs` (the policies' `session.idleTimeout`, there is no PostgreSQL flag): the caller
+ * gets FATAL 57P01 "terminating connection: idle for N s" between messages, like the kill switch's. Undefined when
+ * there is no timeout.
+ */
+function watchIdle(idleMs: number, relay: Relay): NodeJS.Timeout | undefined {
+  if (idleMs <= 0) return undefined;
+  const timer = setInterval(() => {
+    if (relay.ending || relay.idleFor() < idleMs) return;
+    clearInterval(timer);
+    // terminate() resolves with the end reason, which run() also returns; it never rejects.
+    relay.terminate(`idle for ${Math.round(idleMs / 1000)} s`).catch(() => {});
+  }, Math.min(idleMs, 5000));
+  timer.unref();
+  return timer;
 }
 
 /** A CancelRequest names Warden's key; the upstream's own key never left Warden. Unknown keys are ignored, as PostgreSQL does. */

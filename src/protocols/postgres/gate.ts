@@ -122,6 +122,11 @@ export class ClientGate {
     else this.process(chunk);
   }
 
+  /** True while a message waits for its verdict (an approval): the session is not idle then. */
+  get holding(): boolean {
+    return this.held !== null;
+  }
+
   /** Stops everything: a held statement is dropped (the pipeline cancels its approval when the session closes). */
   close(): void {
     this.closed = true;

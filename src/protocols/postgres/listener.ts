@@ -1,12 +1,13 @@
 /**
- * The PostgreSQL listener: accepts TCP connections and hands each one to the engine. It owns the server socket, the
- * set of connections still open, and the admission of connections in their login phase (capped overall and per
+ * The PostgreSQL listener: accepts TCP connections and hands each one to the engine. The server socket and the
+ * connections still open are server/socket-listener.ts's; it owns the admission of connections in their login phase (capped overall and per
  * source, refused with SQLSTATE 53300 past the caps), so shutdown can stop accepting and close them; live sessions
  * are ended through the session registry. It never reads a caller's bytes itself.
  */
 import net from 'node:net';
 import type { WardenError } from '../../errors.js';
 import { LoginAdmission, type AdmissionLimits } from '../../server/admission.js';
+import { SocketListener } from '../../server/socket-listener.js';
 import { CancelKeys } from './cancel-keys.js';
 import { handleConnection, type PostgresEngineDeps } from './engine.js';
 import { encodeWardenError } from './errors.js';
@@ -21,9 +22,7 @@ const REFUSAL_LINGER_MS = 2000;
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /** A listening PostgreSQL front end. */
-export class PostgresListener {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
+export class PostgresListener extends SocketListener {
   private readonly admission: LoginAdmission;
   private refusedSinceLog = 0;
   private lastRefusalLog = 0;
@@ -31,30 +30,10 @@ export class PostgresListener {
   private readonly deps: PostgresEngineDeps & { admission?: AdmissionLimits };
 
   constructor(deps: Omit<PostgresEngineDeps, 'cancelKeys'> & { cancelKeys?: CancelKeys; admission?: AdmissionLimits }) {
+    super(net.createServer({ noDelay: true, pauseOnConnect: false }));
     this.deps = { ...deps, cancelKeys: deps.cancelKeys ?? new CancelKeys() };
     this.admission = new LoginAdmission(deps.admission ?? DEFAULT_ADMISSION);
-    this.server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
-  }
-
-  /** Starts listening; resolves with the bound port (useful when `port` is 0). */
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
-  }
-
-  /** Stops accepting new connections. */
-  stopAccepting(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  /** Destroys connections that are still open (call after sessions were terminated). */
-  destroyRemaining(): void {
-    for (const socket of this.sockets) socket.destroy();
+    this.server.on('connection', (socket: net.Socket) => this.accept(socket));
   }
 
   private accept(socket: net.Socket): void {
@@ -63,11 +42,7 @@ export class PostgresListener {
       this.refuse(socket, ticket);
       return;
     }
-    this.sockets.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      ticket.release();
-    });
+    socket.once('close', () => ticket.release());
     handleConnection(socket, this.deps, () => ticket.release()).catch((err: unknown) => {
       // handleConnection handles its own failures; anything that still escapes ends this connection only.
       this.deps.logger.error({ err, client: socket.remoteAddress }, 'connection handler failed');

@@ -78,6 +78,8 @@ export class Relay {
   private readonly clientFlow: SocketFlow;
   private readonly upstreamFlow: SocketFlow;
   private boundaryWaiters: (() => void)[] = [];
+  /** When bytes last went either way (for the idle timeout). */
+  private lastTraffic = Date.now();
 
   constructor(private readonly o: RelayOptions) {
     this.clientFlow = new SocketFlow(o.client);
@@ -116,6 +118,9 @@ export class Relay {
     const { client, upstream } = this.o;
     client.on('data', this.onClientData);
     upstream.on('data', this.onUpstreamData);
+    const touch = (): void => { this.lastTraffic = Date.now(); };
+    client.on('data', touch);
+    upstream.on('data', touch);
     // A drain removes only its own reason: a held statement or a catalog lookup keeps its socket paused.
     client.on('drain', () => this.upstreamFlow.resume(PauseReason.clientSlow));
     upstream.on('drain', () => this.clientFlow.resume(PauseReason.upstreamSlow));
@@ -135,6 +140,14 @@ export class Relay {
     this.clientFlow.start();
     this.upstreamFlow.start();
     return this.done;
+  }
+
+  /**
+   * Milliseconds since bytes last went either way, or 0 while a statement runs or waits for approval (a long query
+   * is not idle). TCP keep-alives are not bytes.
+   */
+  idleFor(now = Date.now()): number {
+    return this.tracker.idle && !this.gate.holding ? now - this.lastTraffic : 0;
   }
 
   /**

@@ -34,6 +34,8 @@ export interface LoginDeps {
   verifySignature(ctx: PublicKeyAuthContext): boolean;
   /** Runs after the pipeline opened the session and before the caller is accepted (the upstream login). */
   connect(session: Session): Promise<void>;
+  /** The configured idle timeout (`--ssh-idle-timeout`), the upper bound of the policies' (0 or absent: none). */
+  idleTimeoutMs?: number;
 }
 
 /** The outcome of a login: the session, opened and connected upstream. */
@@ -73,7 +75,8 @@ export function login(client: Connection, clientAddress: string, sourceIp: strin
         const name = parseSshUserName(ctx.username);
         const cred = await credential();
         if (cred === undefined) return;
-        session = await deps.pipeline.open({ protocol: 'ssh', credential: cred, user: name.user, targetName: name.target, clientAddress });
+        session = await deps.pipeline.open({ protocol: 'ssh', credential: cred, user: name.user, targetName: name.target, clientAddress,
+          idleTimeoutMs: deps.idleTimeoutMs });
         await deps.connect(session);
       } catch (err) {
         const error = toWardenError(err);

@@ -1,16 +1,18 @@
 /**
  * One `session` channel of an SSH caller, relayed to one session channel on the target. It collects what the caller
- * asks before the program starts (`pty-req`, `env` from an allow-list, `window-change`), asks the pipeline about the
- * program (`exec` text, an interactive `shell`, a `subsystem`), opens the matching channel upstream only when
- * allowed, and relays data, stderr, EOF, `signal`, `window-change` and the exit status or signal back. A refused
- * request becomes one line on the caller's stderr and exit status 1; nothing reaches the target.
+ * asks before the program starts (`pty-req`, `env` from an allow-list, `window-change`, agent and X11 forwarding
+ * judged by channel-forwards.ts), asks the pipeline about the program (`exec` text, an interactive `shell`, a
+ * `subsystem`), opens the matching channel upstream only when allowed, and relays data, stderr, EOF, `signal`,
+ * `window-change` and the exit status or signal back. A refused request becomes one line on the caller's stderr and
+ * exit status 1; nothing reaches the target.
  * It never decides on its own; interactive input goes through shell-input.ts, which judges each line, and SFTP through
  * sftp-relay.ts, which records each file operation.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession } from 'ssh2';
+import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession, X11Options } from 'ssh2';
 import type { Command, Verdict } from '../../session/types.js';
 import { REFUSED_EXIT_STATUS } from './errors.js';
+import { requestAgent, requestX11 } from './channel-forwards.js';
 import type { ConnectionContext } from './context.js';
 import { ShellInput } from './shell-input.js';
 import { relaySftp } from './sftp-relay.js';
@@ -23,6 +25,12 @@ export function envAllowed(name: string): boolean {
 }
 
 type Kind = 'exec' | 'shell' | 'subsystem';
+
+/** Agent and X11 forwarding the pipeline allowed for this channel. */
+interface Forwards {
+  agent?: true;
+  x11?: X11Options;
+}
 
 /** How a channel's program ended upstream. */
 interface ExitInfo {
@@ -40,6 +48,7 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
   let upstream: ClientChannel | undefined;
   let opened: OpenedChannel | undefined;
   let recording: TerminalRecorder | undefined;
+  let forwards: Forwards = {};
 
   sess.on('pty', (accept, reject, info) => {
     if (started) return reject?.();
@@ -67,14 +76,17 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
     conn.pipeline.onEvent(conn.session, 'ssh.signal', { name: info.name });
     accept?.();
   });
-  // Agent and X11 forwarding would hand the target a way back into the caller's machine: not offered.
-  sess.on('auth-agent', (_accept, reject) => {
-    conn.pipeline.onEvent(conn.session, 'ssh.refused', { request: 'auth-agent', reason: 'agent forwarding is not offered' });
-    reject?.();
+  // Agent and X11 forwarding hand the target a way back into the caller's machine: only when a rule allows class forward.
+  sess.on('auth-agent', (accept, reject) => {
+    if (started || !requestAgent(conn)) return reject?.();
+    forwards = { ...forwards, agent: true };
+    accept?.();
   });
-  sess.on('x11', (_accept, reject) => {
-    conn.pipeline.onEvent(conn.session, 'ssh.refused', { request: 'x11', reason: 'X11 forwarding is not offered' });
-    reject?.();
+  sess.on('x11', (accept, reject, info) => {
+    const x11 = started ? undefined : requestX11(conn, info);
+    if (x11 === undefined) return reject?.();
+    forwards = { ...forwards, x11 };
+    accept?.();
   });
 
   const start = (kind: Kind, text: string, accept: () => ServerChannel): void => {
@@ -111,7 +123,7 @@ export function serveSessionChannel(conn: ConnectionContext, sess: SshSession): 
       if (conn.ending !== undefined || !stream.writable) return;
       command.decision = v.note;
       try {
-        opened = await openUpstream(conn, kind, text, pty, env);
+        opened = await openUpstream(conn, kind, text, { pty, env, forwards });
         upstream = opened.channel;
       } catch (err) {
         conn.logger.warn({ err: (err as Error).message, session: conn.session.id }, 'the target refused a channel');
@@ -162,15 +174,23 @@ function watch(channel: ClientChannel): OpenedChannel {
   return { channel, exit: () => exit, closed };
 }
 
-/** Opens the matching channel on the target, with the caller's terminal and allowed environment. */
-function openUpstream(conn: ConnectionContext, kind: Kind, text: string, pty: PseudoTtyInfo | undefined,
-  env: Record<string, string>): Promise<OpenedChannel> {
+/** What the caller asked for its program before it started. */
+interface ProgramOptions {
+  pty: PseudoTtyInfo | undefined;
+  env: Record<string, string>;
+  forwards: Forwards;
+}
+
+/** Opens the matching channel on the target, with the caller's terminal, allowed environment and allowed forwards. */
+function openUpstream(conn: ConnectionContext, kind: Kind, text: string, { pty, env, forwards }: ProgramOptions): Promise<OpenedChannel> {
   const ptyOptions = pty ? { term: pty.term, rows: pty.rows, cols: pty.cols, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
+  // ssh2 asks the target for agent forwarding (with the relay it was given at login) when `agentForward` is set.
+  const extra = { ...(forwards.x11 ? { x11: forwards.x11 } : {}), ...(forwards.agent ? { agentForward: true } : {}) };
   return new Promise((resolve, reject) => {
     const done = (err: Error | undefined, channel: ClientChannel): void => (err ? reject(err) : resolve(watch(channel)));
     const client = conn.upstream;
-    if (kind === 'exec') client.exec(text, { pty: ptyOptions ?? false, env }, done);
-    else if (kind === 'shell') client.shell(ptyOptions ?? false, { env }, done);
+    if (kind === 'exec') client.exec(text, { pty: ptyOptions ?? false, env, ...extra }, done);
+    else if (kind === 'shell') client.shell(ptyOptions ?? false, { env, ...extra }, done);
     else client.subsys(text, done);
   });
 }

@@ -3,7 +3,8 @@
  * client, the connection's activity clock (idle timeout) and its list of open channels (so revocation can tell
  * each one why it ends). Types only.
  */
-import type { Client } from 'ssh2';
+import type { Client, Connection } from 'ssh2';
+import type { AgentRelay } from './agent-forwarding.js';
 import type { Logger } from 'pino';
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
@@ -24,6 +25,15 @@ export interface ConnectionContext {
   pipeline: SessionPipeline;
   logger: Logger;
   upstream: Client;
+  /** The caller's connection (to open channels back to it: X11, agent). */
+  caller: Connection;
+  /** Agent and X11 forwarding of this connection: what the pipeline allowed so far. */
+  forwards: {
+    /** Relays the target's agent channels to the caller once allowed. */
+    agent: AgentRelay;
+    /** True once an X11 request of the caller was allowed: the target's X11 channels reach the caller. */
+    x11: boolean;
+  };
   /** Makes the masking stream for one output stream, or null when no masking rule scans content. */
   mask: ((terminal: boolean) => MaskingStream) | null;
   /** Makes the same-length masker of one SFTP channel's READ data, or null when no masking rule scans content. */

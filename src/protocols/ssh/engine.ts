@@ -18,6 +18,7 @@ import type { AuthFailureLimiter } from './auth-limiter.js';
 import { serveSessionChannel } from './channels.js';
 import type { ConnectionContext, TrackedChannel } from './context.js';
 import { serveForwarding } from './forwarding.js';
+import { AgentRelay } from './agent-forwarding.js';
 import { MaskingStream } from './output-masking.js';
 import { SameLengthMasker } from '../../masking/same-length.js';
 import { sshCredentials } from './definition.js';
@@ -36,7 +37,7 @@ export interface SshEngineDeps {
   verifySignature(ctx: PublicKeyAuthContext): boolean;
   /** Ends a connection that has not logged in within this time (default 30 s). */
   authTimeoutMs?: number;
-  /** Ends a session with no traffic either way for this long (0 or absent: never). */
+  /** Ends a session with no traffic either way for this long (0 or absent: never); policies may set less. */
   idleTimeoutMs?: number;
   /** Keep-alive interval towards the target (default 15 s). */
   keepaliveMs?: number;
@@ -54,6 +55,7 @@ const GOODBYE_FLUSH_MS = 200;
 export async function handleConnection(client: Connection, clientAddress: string, sourceIp: string | undefined,
   deps: SshEngineDeps, loginDone: () => void): Promise<void> {
   let upstream: Client | undefined;
+  const agent = new AgentRelay();
   let closed = false;
   const closedPromise = new Promise<void>((resolve) => client.once('close', () => { closed = true; resolve(); }));
   client.on('error', (err: Error) => deps.logger.debug({ err: err.message, client: clientAddress }, 'ssh connection error'));
@@ -61,8 +63,8 @@ export async function handleConnection(client: Connection, clientAddress: string
   const session = await Promise.race([
     login(client, clientAddress, sourceIp, {
       pipeline: deps.pipeline, logger: deps.logger, limiter: deps.limiter, publicKeys: deps.publicKeys,
-      verifySignature: deps.verifySignature,
-      connect: async (s) => { upstream = await connectTarget(s, deps); },
+      verifySignature: deps.verifySignature, idleTimeoutMs: deps.idleTimeoutMs,
+      connect: async (s) => { upstream = await connectTarget(s, deps, agent); },
     }),
     closedPromise.then(() => undefined),
   ]);
@@ -74,16 +76,16 @@ export async function handleConnection(client: Connection, clientAddress: string
     await deps.pipeline.close(session, 'the caller disconnected during login');
     return;
   }
-  await serve(client, session, upstream, closedPromise, deps);
+  await serve(client, session, { client: upstream, agent }, closedPromise, deps);
 }
 
 /** Logs in upstream for a freshly opened session; on failure the session is closed with the reason, then rethrown. */
-async function connectTarget(session: Session, deps: SshEngineDeps): Promise<Client> {
+async function connectTarget(session: Session, deps: SshEngineDeps, agent: AgentRelay): Promise<Client> {
   try {
     if (session.target.type !== 'ssh') throw new WardenError('WARDEN_ERR_INTERNAL', 'not an ssh target', { public: false });
     const credentials = sshCredentials(await deps.pipeline.credentials(session));
     const upstream = await connectUpstream({ target: session.target, credentials, knownHosts: deps.knownHosts,
-      readyTimeoutMs: deps.upstreamTimeoutMs, keepaliveMs: deps.keepaliveMs });
+      readyTimeoutMs: deps.upstreamTimeoutMs, keepaliveMs: deps.keepaliveMs, agent });
     if (upstream.firstUse) {
       deps.pipeline.onEvent(session, 'ssh.host_key.recorded', { fingerprint: upstream.hostKeyFingerprint });
       deps.logger.info({ target: session.target.name, fingerprint: upstream.hostKeyFingerprint }, 'recorded the host key of an SSH target on first use');
@@ -99,15 +101,17 @@ async function connectTarget(session: Session, deps: SshEngineDeps): Promise<Cli
 }
 
 /** Relays a logged-in connection until either side closes or Warden ends it. */
-async function serve(client: Connection, session: Session, upstream: Client, closed: Promise<void>, deps: SshEngineDeps): Promise<void> {
+async function serve(client: Connection, session: Session, target: { client: Client; agent: AgentRelay }, closed: Promise<void>,
+  deps: SshEngineDeps): Promise<void> {
   const { pipeline, registry, logger } = deps;
+  const upstream = target.client;
   const channels = new Set<TrackedChannel>();
   let ending: string | undefined;
   let lastActivity = Date.now();
   let channelCount = 0;
   const masking = pipeline.masking(session);
   const conn: ConnectionContext = {
-    session, pipeline, logger, upstream,
+    session, pipeline, logger, upstream, caller: client, forwards: { agent: target.agent, x11: false },
     mask: masking.rules.length > 0 ? MaskingStream.forRules(masking.rules, masking.hashKey) : null,
     sftpMasker: () => (masking.rules.length > 0 ? SameLengthMasker.forRules(masking.rules) : null),
     get ending() { return ending; },
@@ -139,7 +143,9 @@ async function serve(client: Connection, session: Session, upstream: Client, clo
     get ending() { return ending !== undefined; },
     notify: (message) => { for (const channel of channels) channel.tell(`warden: ${message}`); },
   });
-  const idleMs = deps.idleTimeoutMs ?? 0;
+  // The pipeline set the session's timeout: the smallest of the policies' and --ssh-idle-timeout. Only channel data
+  // counts as activity: keep-alives either way (global requests ssh2 answers itself) never touch the clock.
+  const idleMs = session.idleTimeoutMs ?? 0;
   const idle = idleMs > 0 ? setInterval(() => {
     if (Date.now() - lastActivity >= idleMs) end(`idle for ${Math.round(idleMs / 1000)} s`).catch(() => {});
   }, Math.min(idleMs, 5000)) : undefined;

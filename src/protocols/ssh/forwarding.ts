@@ -2,28 +2,58 @@
  * Port forwarding through Warden: local forwards (`ssh -L`, channel `direct-tcpip`) and remote forwards (`ssh -R`,
  * global request `tcpip-forward`). Each one is a command of kind `forward` (class `forward`) with its host and port,
  * judged by the pipeline before anything is opened on the target: refused unless a rule allows class `forward`, and
- * recorded with host and port when allowed. Unix-socket forwards (streamlocal) are never offered.
+ * recorded with host and port when allowed. Unix-socket forwards (streamlocal) are never offered. The X11 channels
+ * a target opens are relayed to the caller only once the caller's X11 request was allowed (channel-forwards.ts).
  * It never opens a connection on the target that the pipeline did not allow.
  */
-import type { ClientChannel, Connection, ServerChannel, TcpConnectionDetails } from 'ssh2';
+import type { ClientChannel, Connection, ServerChannel, TcpConnectionDetails, X11Details } from 'ssh2';
 import type { Command, Verdict } from '../../session/types.js';
 import type { ConnectionContext } from './context.js';
 
-/** Asks the pipeline about one forward; a thrown error counts as a refusal. */
-async function judge(conn: ConnectionContext, text: string, host: string, port: number): Promise<Verdict> {
-  const command: Command = { protocol: 'ssh', kind: 'forward', text, attributes: { host, port: String(port) } };
+/**
+ * Asks the pipeline about one forward (a port forward with its host and port, agent or X11 forwarding with what was
+ * asked); recorded either way. A thrown error counts as a refusal.
+ */
+export async function judgeForward(conn: ConnectionContext, text: string, attributes: Record<string, string>): Promise<Verdict> {
+  const command: Command = { protocol: 'ssh', kind: 'forward', text, attributes };
   try {
-    const verdict = await conn.pipeline.onCommand(conn.session, command, { notify: () => {} });
-    if (verdict.effect === 'allow') conn.pipeline.onOutcome(conn.session, { ...command, decision: verdict.note }, { durationMs: 0 });
-    return verdict;
+    return recordAllowed(conn, command, await conn.pipeline.onCommand(conn.session, command, { notify: () => {} }));
   } catch (err) {
-    conn.logger.error({ err, session: conn.session.id }, 'could not judge a forward');
-    return { effect: 'deny', message: 'Warden could not judge this forward', note: { effect: 'deny', classes: [] } };
+    return couldNotJudge(conn, err);
   }
 }
 
+/**
+ * judgeForward for a request that must be answered at once (agent, X11: before the channel's program starts): a
+ * rule that requires approval refuses it.
+ */
+export function judgeForwardNow(conn: ConnectionContext, text: string, attributes: Record<string, string>): Verdict {
+  const command: Command = { protocol: 'ssh', kind: 'forward', text, attributes };
+  try {
+    const verdict = conn.pipeline.onCommand(conn.session, command, { notify: () => {}, cannotWait: true });
+    if (verdict instanceof Promise) throw new Error('the pipeline held a request that cannot wait');
+    return recordAllowed(conn, command, verdict);
+  } catch (err) {
+    return couldNotJudge(conn, err);
+  }
+}
+
+function recordAllowed(conn: ConnectionContext, command: Command, verdict: Verdict): Verdict {
+  if (verdict.effect === 'allow') conn.pipeline.onOutcome(conn.session, { ...command, decision: verdict.note }, { durationMs: 0 });
+  return verdict;
+}
+
+function couldNotJudge(conn: ConnectionContext, err: unknown): Verdict {
+  conn.logger.error({ err, session: conn.session.id }, 'could not judge a forward');
+  return { effect: 'deny', message: 'Warden could not judge this forward', note: { effect: 'deny', classes: [] } };
+}
+
+function judge(conn: ConnectionContext, text: string, host: string, port: number): Promise<Verdict> {
+  return judgeForward(conn, text, { host, port: String(port) });
+}
+
 /** Pipes two channels into each other and counts the bytes for the idle clock. */
-function join(conn: ConnectionContext, a: ServerChannel | ClientChannel, b: ServerChannel | ClientChannel): void {
+export function join(conn: ConnectionContext, a: ServerChannel | ClientChannel, b: ServerChannel | ClientChannel): void {
   a.on('error', () => {});
   b.on('error', () => {});
   a.on('data', () => conn.touch());
@@ -57,6 +87,15 @@ export function serveForwarding(conn: ConnectionContext, client: Connection): vo
       const bind = info as { bindAddr: string; bindPort: number };
       conn.upstream.unforwardIn(bind.bindAddr, bind.bindPort, (err) => (err ? reject?.() : accept?.()));
     } else reject?.();
+  });
+  // An X11 connection on the target's display, once the caller's X11 forwarding was allowed: to the caller's X server.
+  conn.upstream.on('x11', (details: X11Details, accept, reject) => {
+    if (!conn.forwards.x11 || conn.ending !== undefined) return reject();
+    conn.pipeline.onEvent(conn.session, 'ssh.x11.channel', { origin: `${details.srcIP}:${details.srcPort}` });
+    client.x11(details.srcIP, details.srcPort, (err, channel) => {
+      if (err) return reject();
+      join(conn, channel, accept());
+    });
   });
   // A connection to a remote forward the target accepted: hand it to the caller, like sshd would.
   conn.upstream.on('tcp connection', (details: TcpConnectionDetails, accept, reject) => {

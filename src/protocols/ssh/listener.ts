@@ -1,13 +1,14 @@
 /**
  * The SSH listener: accepts TCP connections, admits them (login-phase caps overall and per source, shared with the
  * other listeners' logic in server/admission.ts) and hands each one to ssh2's server with Warden's host key, then to
- * the engine. It owns the server socket, the set of open connections and the shared failed-login limiter, so
- * shutdown can stop accepting and close them; live sessions are ended through the session registry.
+ * the engine. The server socket and the open connections are server/socket-listener.ts's; it owns the shared
+ * failed-login limiter; shutdown stops accepting and closes them; live sessions are ended through the session registry.
  * It never reads a caller's bytes itself.
  */
 import net from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import { LoginAdmission, type AdmissionLimits } from '../../server/admission.js';
+import { SocketListener } from '../../server/socket-listener.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { handleConnection, type SshEngineDeps } from './engine.js';
 import { initBanner } from './errors.js';
@@ -31,23 +32,22 @@ interface Pending {
 }
 
 /** A listening SSH front end. */
-export class SshListener {
-  private readonly server: net.Server;
+export class SshListener extends SocketListener {
   private readonly ssh: ssh2.Server;
-  private readonly sockets = new Set<net.Socket>();
   private readonly admission: LoginAdmission;
   private readonly limiter: AuthFailureLimiter;
   /** Sockets handed to ssh2, by `address|port`, until ssh2 reports their connection. */
   private readonly pending = new Map<string, Pending>();
 
   constructor(private readonly deps: SshListenerDeps) {
+    super(net.createServer({ noDelay: true }));
     this.admission = new LoginAdmission(deps.admission ?? DEFAULT_SSH_ADMISSION);
     this.limiter = deps.limiter ?? new AuthFailureLimiter();
     const keepalive = deps.callerKeepaliveMs ?? 15_000;
     this.ssh = new ssh2.Server({ hostKeys: [deps.hostKey.privateKey], ident: 'Warden',
       ...(keepalive > 0 ? { keepaliveInterval: keepalive, keepaliveCountMax: 3 } : {}) },
     (client, info) => this.connected(client, info));
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('connection', (socket: net.Socket) => this.accept(socket));
   }
 
   /** Warden's host key fingerprint, for callers to pin (printed at start-up). */
@@ -55,26 +55,10 @@ export class SshListener {
     return `SSH host key ${this.deps.hostKey.fingerprint}`;
   }
 
-  /** Starts listening; resolves with the bound port (useful when `port` is 0). */
-  async listen(host: string, port: number): Promise<number> {
+  /** Starts listening once the refusal banner is ready; resolves with the bound port (useful when `port` is 0). */
+  override async listen(host: string, port: number): Promise<number> {
     await initBanner();
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
-  }
-
-  /** Stops accepting new connections. */
-  stopAccepting(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  /** Destroys connections that are still open (call after sessions were terminated). */
-  destroyRemaining(): void {
-    for (const socket of this.sockets) socket.destroy();
+    return super.listen(host, port);
   }
 
   private accept(socket: net.Socket): void {
@@ -86,7 +70,6 @@ export class SshListener {
       setTimeout(() => socket.destroy(), 2000).unref();
       return;
     }
-    this.sockets.add(socket);
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
     const entry: Pending = { socket, release: () => ticket.release() };
     this.pending.set(key, entry);
@@ -94,7 +77,6 @@ export class SshListener {
     const deadline = setTimeout(() => socket.destroy(), this.deps.authTimeoutMs ?? 30_000);
     socket.once('close', () => {
       clearTimeout(deadline);
-      this.sockets.delete(socket);
       if (this.pending.get(key) === entry) this.pending.delete(key);
       ticket.release();
     });

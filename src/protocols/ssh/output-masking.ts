@@ -1,10 +1,11 @@
 /**
- * Masking of what a target sends back on a channel (exec stdout and stderr, PTY output): a Transform around h5's
+ * Masking of what a target sends back on a channel (exec stdout and stderr, PTY output): a Transform around the
  * StreamMasker, which holds back only what a later byte could still turn into a match, so a value split over two
- * packets is still masked. What it holds is flushed at the end, and on a terminal also after a short quiet spell (a
- * prompt and the echo of typed keys must not wait for the next byte; a program that pauses mid-value there can split a
- * value, which is why exec output, without a terminal, is never flushed on a timer). It never emits a byte the
- * masker did not release.
+ * packets is still masked. What it holds is flushed at the end; on a terminal it is also released after a short
+ * quiet spell (a prompt and the echo of typed keys must not wait for the next byte). That release fails closed: the
+ * held end that could be the beginning of a value is written as `*`s and so is what continues it (StreamMasker's
+ * `release()`), so a program that pauses inside a card number shows `*`s, never its digits. Exec output, without a
+ * terminal, is never released on a timer. It never emits a byte the masker did not release.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { StreamMasker } from '../../masking/stream.js';
@@ -53,7 +54,7 @@ export class MaskingStream extends Transform {
   private quiet(): void {
     this.timer = undefined;
     if (this.writableEnded) return;
-    const out = this.masker.flush();
+    const out = this.masker.release();
     if (out.length > 0) this.push(out);
   }
 }

@@ -5,7 +5,7 @@
  * the session naming both fingerprints. Errors are WardenErrors whose caller text names the target and the cause,
  * never a secret. It never decides anything about commands.
  */
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { Client, type BaseAgent, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { WardenError } from '../../errors.js';
 import type { SshHostKeyRepository } from '../../store/ssh-host-key-types.js';
 import { fingerprintOfBlob } from './host-key.js';
@@ -36,6 +36,11 @@ export interface UpstreamOptions {
   readyTimeoutMs?: number;
   /** Keep-alive interval towards the target (default 15 s; 0 disables). */
   keepaliveMs?: number;
+  /**
+   * Serves the agent channels the target opens once the caller's agent forwarding is allowed (agent-forwarding.ts).
+   * It is never offered as a way to log in: the login uses the vaulted credentials only.
+   */
+  agent?: BaseAgent;
 }
 
 /** A logged-in upstream connection. */
@@ -113,6 +118,12 @@ export function connectUpstream(options: UpstreamOptions): Promise<UpstreamConne
   if (credentials.privateKey !== null) {
     config.privateKey = credentials.privateKey;
     if (credentials.passphrase !== null) config.passphrase = credentials.passphrase;
+  }
+  if (options.agent !== undefined) {
+    config.agent = options.agent;
+    // ssh2 would otherwise try an agent it is given as a login method: name the vaulted methods only.
+    config.authHandler = ['none', ...(credentials.password !== null ? ['password'] : []),
+      ...(credentials.privateKey !== null ? ['publickey'] : []), ...(credentials.password !== null ? ['keyboard-interactive'] : [])] as ConnectConfig['authHandler'];
   }
   if (credentials.password !== null) {
     // Servers that only offer keyboard-interactive get the vaulted password as the answer to every prompt.
