@@ -131,6 +131,7 @@ export function connectUpstream(options: UpstreamOptions): Promise<UpstreamConne
     });
     try {
       client.connect(config);
+      client.setNoDelay(true);
     } catch (err) {
       // ssh2 throws synchronously on a private key it cannot parse (or a wrong passphrase).
       reject(new WardenError('WARDEN_ERR_UPSTREAM_AUTH', `the vaulted private key of SSH target "${target.name}" could not be used`,
