@@ -61,12 +61,12 @@ export interface RunOptions {
 }
 
 /** Starts sshd and Warden, registers the target `web-1` (password login, host key trusted on first use) and a policy. */
-export async function startSshStack(options: { sshd?: StartSshdOptions; wardenArgs?: string[]; policy?: string } = {}): Promise<SshStack> {
+export async function startSshStack(options: { sshd?: StartSshdOptions; wardenArgs?: string[]; nodeArgs?: string[]; policy?: string } = {}): Promise<SshStack> {
   const sshd = await startSshd(options.sshd);
   const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'warden-ssh-stack-'));
   let warden: WardenProcess;
   try {
-    warden = await startWarden({ args: options.wardenArgs });
+    warden = await startWarden({ args: options.wardenArgs, nodeArgs: options.nodeArgs });
   } catch (err) {
     await sshd.stop();
     throw err;

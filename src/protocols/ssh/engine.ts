@@ -6,6 +6,7 @@
  * kill switch's second, with a line on every open channel saying why. An idle timeout ends connections with no
  * traffic either way. It never decides anything itself and never sends the caller a backend secret or detail.
  */
+import type { Duplex } from 'node:stream';
 import type { Client, Connection, PublicKeyAuthContext } from 'ssh2';
 import type { Logger } from 'pino';
 import { WardenError, toWardenError } from '../../errors.js';
@@ -22,7 +23,8 @@ import { AgentRelay } from './agent-forwarding.js';
 import { MaskingStream } from './output-masking.js';
 import { SameLengthMasker } from '../../masking/same-length.js';
 import { sshCredentials } from './definition.js';
-import { connectUpstream } from './upstream.js';
+import { connectUpstream, upstreamSocket } from './upstream.js';
+import { coalesceWrites } from './write-batching.js';
 
 /** Everything the engine needs from the server. */
 export interface SshEngineDeps {
@@ -51,9 +53,10 @@ const GOODBYE_FLUSH_MS = 200;
 /**
  * Serves one caller connection to its end. Never throws. `loginDone` is called once the login phase is over
  * (authenticated, refused or closed), so the listener stops counting the connection as unauthenticated.
+ * `socket` is the caller's TCP socket under `client` (its writes are coalesced with the target's, write-batching.ts).
  */
 export async function handleConnection(client: Connection, clientAddress: string, sourceIp: string | undefined,
-  deps: SshEngineDeps, loginDone: () => void): Promise<void> {
+  deps: SshEngineDeps, loginDone: () => void, socket?: Duplex): Promise<void> {
   let upstream: Client | undefined;
   const agent = new AgentRelay();
   let closed = false;
@@ -76,7 +79,10 @@ export async function handleConnection(client: Connection, clientAddress: string
     await deps.pipeline.close(session, 'the caller disconnected during login');
     return;
   }
+  const target = upstreamSocket(upstream);
+  const uncoalesce = socket && target ? coalesceWrites(socket, target) : undefined;
   await serve(client, session, { client: upstream, agent }, closedPromise, deps);
+  uncoalesce?.();
 }
 
 /** Logs in upstream for a freshly opened session; on failure the session is closed with the reason, then rethrown. */

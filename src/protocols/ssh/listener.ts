@@ -90,7 +90,7 @@ export class SshListener extends SocketListener {
     this.pending.delete(key);
     if (entry?.deadline) clearTimeout(entry.deadline);
     const clientAddress = `${info.ip}:${info.port}`;
-    handleConnection(client, clientAddress, info.ip, { ...this.deps, limiter: this.limiter }, () => entry?.release())
+    handleConnection(client, clientAddress, info.ip, { ...this.deps, limiter: this.limiter }, () => entry?.release(), entry?.socket)
       .catch((err: unknown) => {
         this.deps.logger.error({ err, client: clientAddress }, 'ssh connection handler failed');
         entry?.socket.destroy();

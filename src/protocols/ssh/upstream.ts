@@ -5,6 +5,7 @@
  * the session naming both fingerprints. Errors are WardenErrors whose caller text names the target and the cause,
  * never a secret. It never decides anything about commands.
  */
+import net from 'node:net';
 import { Client, type BaseAgent, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { WardenError } from '../../errors.js';
 import type { SshHostKeyRepository } from '../../store/ssh-host-key-types.js';
@@ -52,6 +53,14 @@ export interface UpstreamConnection {
   firstUse: boolean;
 }
 
+/** The TCP socket under each upstream client (engine.ts coalesces its writes with the caller's). */
+const sockets = new WeakMap<Client, net.Socket>();
+
+/** The socket a client made by connectUpstream runs on. */
+export function upstreamSocket(client: Client): net.Socket | undefined {
+  return sockets.get(client);
+}
+
 /** The `host:port` key of the known-hosts table. */
 export function endpointOf(target: { host: string; port: number }): string {
   return `${target.host.toLowerCase()}:${target.port}`;
@@ -92,10 +101,15 @@ function keyType(blob: Buffer): string {
 export function connectUpstream(options: UpstreamOptions): Promise<UpstreamConnection> {
   const { target, credentials } = options;
   const client = new Client();
+  // Warden's own socket, with Nagle off: small writes (SFTP READ requests, window adjusts) must not wait for the ACK
+  // of the previous one, which stalled downloads. ssh2 connects through it and owns it from here on.
+  const sock = net.connect({ host: target.host, port: target.port, noDelay: true });
+  sock.on('error', () => {}); // ssh2 reports socket errors itself, once connect() attached its handlers
+  sockets.set(client, sock);
   let hostCheck: HostCheck | undefined;
   let fingerprint = '';
   const config: ConnectConfig = {
-    host: target.host, port: target.port, username: credentials.user,
+    sock, host: target.host, port: target.port, username: credentials.user,
     readyTimeout: options.readyTimeoutMs ?? 15_000,
     keepaliveInterval: options.keepaliveMs ?? 15_000,
     keepaliveCountMax: 3,
@@ -143,6 +157,7 @@ export function connectUpstream(options: UpstreamOptions): Promise<UpstreamConne
     try {
       client.connect(config);
     } catch (err) {
+      sock.destroy();
       // ssh2 throws synchronously on a private key it cannot parse (or a wrong passphrase).
       reject(new WardenError('WARDEN_ERR_UPSTREAM_AUTH', `the vaulted private key of SSH target "${target.name}" could not be used`,
         { detail: err instanceof Error ? err.message : String(err) }));
