@@ -50,7 +50,8 @@ const TABLE: Row[] = [
   ['GET', '/api/v1/namespaces/other/pods/foo/portforward?ports=5432', 'get', '', 'pods', 'portforward', 'other', 'foo', 'exec'],
   ['GET', '/api/v1/namespaces/other/services/web:80/proxy/metrics', 'get', '', 'services', 'proxy', 'other', 'web:80', 'exec'],
   ['GET', '/api/v1/nodes/node-1/proxy/configz', 'get', '', 'nodes', 'proxy', '', 'node-1', 'exec'],
-  ['PATCH', '/api/v1/namespaces/other/pods/foo/ephemeralcontainers', 'patch', '', 'pods', 'ephemeralcontainers', 'other', 'foo', 'exec,write'],
+  ['PATCH', '/api/v1/namespaces/other/pods/foo/ephemeralcontainers', 'patch', '', 'pods', 'ephemeralcontainers', 'other', 'foo', 'exec,privilege,write'],
+  ['POST', '/api/v1/namespaces/other/pods/foo/exec?command=ls&Command=rm', 'create', '', 'pods', 'exec', 'other', 'foo', 'exec,read,unknown'],
   ['POST', '/api/v1/namespaces/other/pods/foo/eviction', 'create', '', 'pods', 'eviction', 'other', 'foo', 'destructive,write'],
   ['POST', '/api/v1/namespaces/other/pods/foo/binding', 'create', '', 'pods', 'binding', 'other', 'foo', 'write'],
   ['POST', '/api/v1/namespaces/other/serviceaccounts/builder/token', 'create', '', 'serviceaccounts', 'token', 'other', 'builder', 'privilege,write'],
@@ -84,6 +85,7 @@ const TABLE: Row[] = [
   ['GET', '/api/v1/secrets', 'list', '', 'secrets', '', '', '', 'read,secrets'],
   ['GET', '/api/v1/watch/namespaces/other/secrets', 'watch', '', 'secrets', '', 'other', '', 'read,secrets'],
   ['GET', '/api/v1/namespaces/other/secrets?fieldSelector=metadata.name%3Ddb&watch=1', 'watch', '', 'secrets', '', 'other', 'db', 'read,secrets'],
+  ['GET', '/api/v1/namespaces/other/secrets/db/status', 'get', '', 'secrets', 'status', 'other', 'db', 'read,secrets'],
   ['DELETE', '/api/v1/namespaces/other/secrets/db', 'delete', '', 'secrets', '', 'other', 'db', 'destructive'],
   ['GET', '/apis/example.com/v1/namespaces/other/secrets/db', 'get', 'example.com', 'secrets', '', 'other', 'db', 'read'],
   // RBAC and other privilege
