@@ -4,7 +4,8 @@
  * a later byte could still turn into a match, so a value split over two packets is still masked. What it holds is
  * flushed at the end, and on a terminal also after a short quiet spell (a prompt and the echo of typed keys must not
  * wait for the next byte; a program that pauses mid-value there can split a value, which is why exec output, without
- * a terminal, is never flushed on a timer). It never emits a byte the masker did not release. */
+ * a terminal, is never flushed on a timer). It never emits a byte the masker did not release.
+ */
 import { Transform, type TransformCallback } from 'node:stream';
 import { StreamMasker } from '../masking/stream.js';
 import type { MaskRules } from '../masking/rules.js';
