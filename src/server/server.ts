@@ -109,7 +109,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
       .filter((l) => l.port !== undefined)) });
   const listeners: Array<{ registration: ListenerRegistration; listener: ProtocolListener }> = [];
   for (const registration of LISTENERS) {
-    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir, store });
+    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir, store, policies });
     listeners.push({ registration, listener });
   }
 

@@ -8,12 +8,17 @@
  * `attributes` the engine knows from headers and body (see KubeCommandAttributes).
  */
 import { z } from 'zod';
+import { analyseKubeRequest } from '../../analysis/kube/analyse.js';
 import { WardenError } from '../../errors.js';
 import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
 import type { Credentials, KubernetesCredentials } from '../../session/types.js';
+import { KUBE_MATCH_KEYS, kubeUnitMatches } from './match.js';
 
-/** Classes a Kubernetes request can have (issue 13), plus `unknown` for what the analyser cannot judge. */
-export const KUBE_CLASSES = ['read', 'write', 'destructive', 'exec', 'privilege', 'secrets', 'unknown'] as const;
+/**
+ * Classes a Kubernetes request can have (issue 13), plus `unknown` for what the analyser cannot judge, and
+ * `network`, which the shell analyser may find in an exec's command.
+ */
+export const KUBE_CLASSES = ['read', 'write', 'destructive', 'exec', 'privilege', 'secrets', 'network', 'unknown'] as const;
 
 /**
  * What the engine puts in `Command.attributes` for a request besides its method and path (all optional):
@@ -41,27 +46,48 @@ export const kubernetesTargetSpec = z.strictObject({
   impersonate: z.boolean(),
 });
 
-/**
- * Until the request analyser is wired in, every request is `unknown`: under any sane policy that means refused or
- * held, never judged by a guess. Deliberately not an analyser.
- */
-function unanalysed(text: string): Analysis {
-  return { units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
-    parseError: 'the kubernetes request analyser is not installed' };
+/** Judges an exec's command as shell text (src/analysis/shell's `analyzeShell`), with what it loads at start-up. */
+export interface KubeShellAnalyser {
+  analyse(text: string): Analysis;
+  init?(): Promise<void>;
 }
 
-/** The kubernetes protocol. */
-export const kubernetesProtocol: ProtocolDefinition = {
-  name: 'kubernetes',
-  commandKind: 'request',
-  unitsNoun: 'requests',
-  classes: KUBE_CLASSES,
-  targetSpec: kubernetesTargetSpec,
-  secretFields: ['token', 'clientKey'],
-  matchKeys: {},
-  unitMatches: () => true,
-  analyse: (command) => unanalysed(command.text),
+/**
+ * Without a shell analyser an exec's command is `unknown` (never guessed): builtin.ts passes src/analysis/shell's.
+ * Every other request is judged all the same.
+ */
+const UNANALYSED: KubeShellAnalyser = {
+  analyse: (text) => ({ units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
+    parseError: 'the shell analyser is not installed' }),
 };
+
+/**
+ * The kubernetes protocol with `shell` judging the command of an `exec` (so `kubectl exec p -- rm -rf /` is `exec`
+ * and `destructive`). A command of another kind than `request` is `unknown`.
+ */
+export function createKubernetesProtocol(shell: KubeShellAnalyser = UNANALYSED): ProtocolDefinition {
+  return {
+    name: 'kubernetes',
+    commandKind: 'request',
+    unitsNoun: 'requests',
+    classes: KUBE_CLASSES,
+    targetSpec: kubernetesTargetSpec,
+    secretFields: ['token', 'clientKey'],
+    matchKeys: KUBE_MATCH_KEYS,
+    unitMatches: (match, unit, _cls, restrictive) => kubeUnitMatches(match, unit, restrictive),
+    analyse(command) {
+      if (command.kind !== 'request') {
+        return { units: [{ text: command.text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
+          parseError: `a kubernetes command of kind "${command.kind}" is not an API request` };
+      }
+      return analyseKubeRequest(command.text, command.attributes ?? {}, (text) => shell.analyse(text));
+    },
+    init: shell.init === undefined ? undefined : () => shell.init!(),
+  };
+}
+
+/** The kubernetes protocol without a shell analyser (exec commands are `unknown`); builtin.ts wires the real one. */
+export const kubernetesProtocol: ProtocolDefinition = createKubernetesProtocol();
 
 /** The Kubernetes credentials of a kubernetes target's session; anything else is an internal error (fail closed). */
 export function kubernetesCredentials(credentials: Credentials): KubernetesCredentials {
