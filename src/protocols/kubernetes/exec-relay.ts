@@ -21,6 +21,7 @@ import {
   CHANNEL, JsonObjectSplitter, decodeStreamFrame, encodeClose, encodeFrame, encodeResize, parseExitStatus, parseResize,
   type CommandExit, type TerminalSize,
 } from './channel-codec.js';
+import { kubeStatus } from './errors.js';
 import type { RelayContext, StreamRelay } from './relay-context.js';
 import type { WsPair } from './ws-pair.js';
 
@@ -134,8 +135,7 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
     ending = `terminated: ${reason}`;
     const text = `warden: session ended: ${reason}`;
     pair.send('caller', encodeFrame(CHANNEL.stderr, `\r\n${text}\r\n`));
-    pair.send('caller', encodeFrame(CHANNEL.error, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
-      message: text, reason: 'Forbidden', code: 403 })));
+    pair.send('caller', encodeFrame(CHANNEL.error, JSON.stringify(kubeStatus(403, 'Forbidden', text))));
     pair.destroy('upstream');
     pair.close('caller', 1000, 'warden: session ended');
   };

@@ -10,17 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-
-/** A Kubernetes `Status` (meta/v1) failure as sent on a refused upgrade. */
-export interface UpgradeStatus {
-  kind: 'Status';
-  apiVersion: 'v1';
-  metadata: Record<string, never>;
-  status: 'Failure';
-  message: string;
-  reason: string;
-  code: number;
-}
+import { kubeStatus, type KubeStatus } from './errors.js';
 
 /** The kubectl version that exec, attach and port-forward through Warden need (WebSocket by default). */
 export const KUBECTL_WEBSOCKET_VERSION = '1.30';
@@ -32,15 +22,10 @@ export function isSpdyUpgrade(request: IncomingMessage): boolean {
 }
 
 /** The refusal of a SPDY upgrade: 400, naming the kubectl version needed. */
-export function spdyRefusal(): UpgradeStatus {
-  return upgradeStatus(400, 'BadRequest', `warden: exec, attach and port-forward through Warden need kubectl ${KUBECTL_WEBSOCKET_VERSION} `
+export function spdyRefusal(): KubeStatus {
+  return kubeStatus(400, 'BadRequest', `warden: exec, attach and port-forward through Warden need kubectl ${KUBECTL_WEBSOCKET_VERSION} `
     + 'or later over WebSocket; this request asked for SPDY, which Warden never relays unrecorded '
     + '(unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false if set)');
-}
-
-/** A `Status` failure. */
-export function upgradeStatus(code: number, reason: string, message: string): UpgradeStatus {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
 }
 
 const REASON_PHRASES: Record<number, string> = {
@@ -59,7 +44,7 @@ export function writeUpgradeAnswer(socket: Duplex, code: number, body: string, c
 }
 
 /** Writes a `Status` as the answer to an upgrade. */
-export function writeUpgradeStatus(socket: Duplex, status: UpgradeStatus): void {
+export function writeUpgradeStatus(socket: Duplex, status: KubeStatus): void {
   writeUpgradeAnswer(socket, status.code, JSON.stringify(status));
 }
 

@@ -20,7 +20,8 @@ import { PORT_FORWARD_PROTOCOLS, STREAM_PROTOCOLS, parseForwardPorts } from './c
 import { relayRemoteCommand } from './exec-relay.js';
 import { relayPortForward } from './portforward-relay.js';
 import type { RelayContext, StreamRelay } from './relay-context.js';
-import { UpgradeRefusals, upgradeStatus, writeUpgradeAnswer, type UpgradeStatus } from './upgrade-response.js';
+import { kubeStatus, type KubeStatus } from './errors.js';
+import { UpgradeRefusals, writeUpgradeAnswer } from './upgrade-response.js';
 import { WsPair } from './ws-pair.js';
 
 export { isSpdyUpgrade, spdyRefusal, UpgradeRefusals } from './upgrade-response.js';
@@ -75,22 +76,22 @@ export async function relayWebSocketUpgrade(options: RelayOptions): Promise<Stre
     if (options.refusals && options.refusalKey) options.refusals.remember(options.refusalKey, code, body, contentType);
     let message = body.slice(0, 500);
     try {
-      message = (JSON.parse(body) as UpgradeStatus).message ?? message;
+      message = (JSON.parse(body) as KubeStatus).message ?? message;
     } catch { /* not a Status: its text as is */ }
     pipeline.onOutcome(session, command, { durationMs: Date.now() - started, tag: `refused ${code}`, error: { code: String(code), message } });
     return { closed: Promise.resolve(), terminate: () => {} };
   };
-  const refuseStatus = (status: UpgradeStatus): StreamRelay => refuse(status.code, JSON.stringify(status));
-  if (kind === null) return refuseStatus(upgradeStatus(400, 'BadRequest', 'warden: only exec, attach and portforward upgrade to a WebSocket'));
+  const refuseStatus = (status: KubeStatus): StreamRelay => refuse(status.code, JSON.stringify(status));
+  if (kind === null) return refuseStatus(kubeStatus(400, 'BadRequest', 'warden: only exec, attach and portforward upgrade to a WebSocket'));
   const handshake = handshakeProblem(request);
-  if (handshake) return refuseStatus(upgradeStatus(400, 'BadRequest', `warden: ${handshake}`));
+  if (handshake) return refuseStatus(kubeStatus(400, 'BadRequest', `warden: ${handshake}`));
   const offered = offeredProtocols(request);
   const inspectable: readonly string[] = kind === 'portforward' ? PORT_FORWARD_PROTOCOLS : STREAM_PROTOCOLS;
   const acceptable = inspectable.filter((p) => offered.includes(p));
   if (acceptable.length === 0) return refuseStatus(noProtocolStatus(kind, offered));
   const ports = kind === 'portforward' ? parseForwardPorts(url.searchParams) : null;
   if (kind === 'portforward' && ports === null) {
-    return refuseStatus(upgradeStatus(400, 'BadRequest', 'warden: a port forward names its ports as ports=1..65535'));
+    return refuseStatus(kubeStatus(400, 'BadRequest', 'warden: a port forward names its ports as ports=1..65535'));
   }
 
   const opened = await openUpstream(options, acceptable);
@@ -98,7 +99,7 @@ export async function relayWebSocketUpgrade(options: RelayOptions): Promise<Stre
   const upstream = opened.ws;
   if (socket.destroyed) {
     upstream.terminate();
-    return refuseStatus(upgradeStatus(400, 'BadRequest', 'the caller left before the stream opened'));
+    return refuseStatus(kubeStatus(400, 'BadRequest', 'the caller left before the stream opened'));
   }
   const caller = await acceptCaller(request, socket, options.head, upstream.protocol);
   if (caller === null) {
@@ -136,10 +137,10 @@ function offeredProtocols(request: IncomingMessage): string[] {
 }
 
 /** The refusal when the caller offered no subprotocol Warden can inspect. */
-function noProtocolStatus(kind: string, offered: string[]): UpgradeStatus {
+function noProtocolStatus(kind: string, offered: string[]): KubeStatus {
   const spdy = offered.some((p) => /spdy/i.test(p));
   const want = kind === 'portforward' ? PORT_FORWARD_PROTOCOLS.join(', ') : STREAM_PROTOCOLS.join(' or ');
-  return upgradeStatus(400, 'BadRequest', spdy
+  return kubeStatus(400, 'BadRequest', spdy
     ? `warden: ${kind} tunnelled over SPDY (${offered.join(', ')}) is not relayed: Warden cannot record it; it relays ${want}`
     : `warden: ${kind} is relayed only over ${want} (kubectl 1.30 or later); offered: ${offered.join(', ') || 'none'}`);
 }
@@ -192,7 +193,7 @@ function openUpstream(options: RelayOptions, protocols: string[]): Promise<Opene
       res.once('close', done);
     });
     ws.once('error', (err) => {
-      const status = upgradeStatus(502, 'InternalError', `warden: could not open the stream on the API server of target `
+      const status = kubeStatus(502, 'InternalError', `warden: could not open the stream on the API server of target `
         + `"${options.session.target.name}": ${describe(err)}`);
       settle({ refusal: { code: 502, body: JSON.stringify(status), contentType: 'application/json' } });
     });
