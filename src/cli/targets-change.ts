@@ -56,7 +56,7 @@ export async function update(argv: string[], io: Io): Promise<number> {
     : values['password-stdin'] ? ', new password stored encrypted' : values['no-password'] ? ', password removed'
       : values['no-private-key'] ? ', private key removed' : '';
   const summary = target.type === 'postgres' ? `${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${password}`
-    : sshSummary(target, password);
+    : sshSummary(target as Parameters<typeof sshSummary>[0], password);
   io.stdout(values.json ? json(target) : `updated target ${target.name} (${summary})\n`);
   return 0;
 }

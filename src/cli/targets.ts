@@ -143,7 +143,7 @@ async function addSsh(name: string, values: SshFlags & { json?: boolean; url?: s
   const secrets = await sshSecrets(values, io);
   const target = await client.post<TargetView>('/api/targets', { ...body, ...secrets });
   const stored = secrets.privateKey !== undefined ? ', private key stored encrypted' : target.hasPassword ? ', password stored encrypted' : '';
-  io.stdout(values.json ? json(target) : `target ${target.name} added (${sshSummary(target, stored)})\n`);
+  io.stdout(values.json ? json(target) : `target ${target.name} added (${sshSummary(target as Parameters<typeof sshSummary>[0], stored)})\n`);
   return 0;
 }
 

@@ -13,6 +13,7 @@ import { KubeListener } from '../protocols/kubernetes/listener.js';
 import { verifyPublicKeyAttempt } from '../identity/ssh-signature.js';
 import type { SessionPipeline } from '../session/pipeline.js';
 import type { Policy } from '../policy/schema.js';
+import type { ProtocolRegistry } from '../session/protocol-registry.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Store } from '../store/types.js';
 import type { ServerConfig } from './config.js';
@@ -41,6 +42,8 @@ export interface ListenerContext {
   store: Store;
   /** The policies in force (the Kubernetes engine reads whether a rule grants class `secrets`). */
   policies: { current(): readonly Policy[] };
+  /** The protocols this Warden speaks (an engine analyses with its own definition from here). */
+  protocols: ProtocolRegistry;
 }
 
 /** How the server opens one protocol's listener. */
@@ -106,8 +109,8 @@ const kubernetes: ListenerRegistration = {
   flag: '--kube-port',
   env: 'WARDEN_KUBE_PORT',
   port: (config) => config.kubePort,
-  create: ({ config, pipeline, registry, tls, logger, policies }) => new KubeListener({
-    pipeline, registry, tls, logger, policies, loginTimeoutMs: config.loginTimeout * 1000,
+  create: ({ config, pipeline, registry, tls, logger, policies, protocols }) => new KubeListener({
+    pipeline, registry, tls, logger, policies, protocol: protocols.require('kubernetes'), loginTimeoutMs: config.loginTimeout * 1000,
   }),
 };
 

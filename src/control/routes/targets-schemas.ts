@@ -20,6 +20,20 @@ export interface UpdateTargetBody {
   passphrase?: string | null;
   /** ssh: a new pinned host key (null: record the next one seen). */
   hostKeyFingerprint?: string | null;
+  /** kubernetes: the API server's URL. */
+  server?: string;
+  /** kubernetes: a new CA bundle (null: the system's CAs). */
+  caCert?: string | null;
+  /** kubernetes: the name checked against the server certificate (null: the URL's host). */
+  tlsServerName?: string | null;
+  /** kubernetes: a new client certificate (null removes it). */
+  clientCert?: string | null;
+  /** kubernetes: impersonate callers upstream. */
+  impersonate?: boolean;
+  /** kubernetes: a new bearer token (null removes it). */
+  token?: string | null;
+  /** kubernetes: a new client key (null removes it). */
+  clientKey?: string | null;
   labels?: Record<string, string>;
 }
 
@@ -41,6 +55,13 @@ export const updateTargetBody = {
     privateKey: { ...fields.privateKey, description: 'ssh: stored encrypted, never returned; null removes it' },
     passphrase: { ...fields.passphrase, description: 'ssh: stored encrypted, never returned; null removes it' },
     hostKeyFingerprint: fields.hostKeyFingerprint,
+    server: fields.server,
+    caCert: fields.caCert,
+    tlsServerName: fields.tlsServerName,
+    clientCert: fields.clientCert,
+    impersonate: fields.impersonate,
+    token: { ...fields.token, description: 'kubernetes: stored encrypted, never returned; null removes it' },
+    clientKey: { ...fields.clientKey, description: 'kubernetes: stored encrypted, never returned; null removes it' },
     labels: { ...fields.labels, description: 'replaces all labels' },
   },
 } as const;

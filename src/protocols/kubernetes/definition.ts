@@ -12,6 +12,7 @@ import { analyseKubeRequest } from '../../analysis/kube/analyse.js';
 import { WardenError } from '../../errors.js';
 import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
 import type { Credentials, KubernetesCredentials } from '../../session/types.js';
+import { KUBE_SECRETS_AGAIN, kubeRedirects, kubeTargetView } from './target-fields.js';
 import { KUBE_MATCH_KEYS, kubeUnitMatches } from './match.js';
 
 /**
@@ -75,6 +76,9 @@ export function createKubernetesProtocol(shell: KubeShellAnalyser = UNANALYSED):
     secretFields: ['token', 'clientKey'],
     matchKeys: KUBE_MATCH_KEYS,
     unitMatches: (match, unit, _cls, restrictive) => kubeUnitMatches(match, unit, restrictive),
+    targetView: kubeTargetView,
+    redirects: kubeRedirects,
+    secretsAgain: KUBE_SECRETS_AGAIN,
     analyse(command) {
       if (command.kind !== 'request') {
         return { units: [{ text: command.text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],

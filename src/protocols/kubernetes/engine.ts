@@ -235,12 +235,14 @@ function endRequest(res: ServerResponse, plan: RelayPlan, reason: string, abort:
   abort.abort();
 }
 
-/** Whether a request may return Secret objects: a `secrets` resource, or a resource the analyser could not name. */
+/**
+ * Whether a request may return Secret objects: a `secrets` resource (any verb: a write answers with the object), or
+ * a request the analyser could not place (no `resources` attribute). A non-resource URL (`resources: []`) cannot.
+ */
 export function mayReturnSecrets(analysis: Analysis): boolean {
   return analysis.units.some((u) => {
     const resources = u.attributes.resources;
-    if (resources === undefined) return !u.classes.every((c) => c === 'read');
-    return resources.length === 0 || resources.some((r) => r === '*' || /(^|\/)secrets(\/|$)/.test(r));
+    return resources === undefined || resources.some((r) => /^(core)?\/secrets(\/|$)/.test(r));
   });
 }
 
