@@ -113,6 +113,9 @@ export function analyseKubeRequest(text: string, facts: KubeRequestFacts, shell:
     const command = [...(info.query.get('command') ?? [])];
     detail.command = command;
     if (command.length > 0) for (const cls of shell(command.map(shellWord).join(' ')).classes) classes.add(cls);
+    // `Command=...` or `COMMAND=...`: if the server's parameter decoding ever read those too, the argv would not be
+    // the one judged above.
+    if ([...info.query.keys()].some((key) => key !== 'command' && key.toLowerCase() === 'command')) classes.add('unknown');
   }
   const sorted = [...classes].sort();
   const unit: AnalysedUnit = { text, classes: sorted, attributes: attributesOf(info, verb, body), detail };

@@ -57,7 +57,8 @@ function resourceClasses(info: KubeRequestInfo, body: BodyState): string[] {
   const qualified = `${info.apiGroup}/${info.resource}`;
   if (verb === 'proxy' || STREAM_SUBRESOURCES.has(info.subresource)) return ['exec'];
   if (READ_VERBS.has(verb)) {
-    return info.apiGroup === '' && info.resource === 'secrets' && info.subresource === '' ? ['read', 'secrets'] : ['read'];
+    // Any read on Secrets (a subresource a newer or aggregated server may serve included) may show their data.
+    return info.apiGroup === '' && info.resource === 'secrets' ? ['read', 'secrets'] : ['read'];
   }
   if (verb === 'delete' || verb === 'deletecollection') return ['destructive'];
   if (!WRITE_VERBS.has(verb)) return ['unknown'];
@@ -65,7 +66,10 @@ function resourceClasses(info: KubeRequestInfo, body: BodyState): string[] {
   const classes = ['write'];
   if (PRIVILEGE_GROUPS.has(info.apiGroup) || qualified === 'authentication.k8s.io/tokenreviews') classes.push('privilege');
   if (info.apiGroup === '' && info.resource === 'serviceaccounts' && info.subresource === 'token') classes.push('privilege');
-  if (info.apiGroup === '' && info.resource === 'pods' && info.subresource === 'ephemeralcontainers') classes.push('exec');
+  if (info.apiGroup === '' && info.resource === 'pods' && info.subresource === 'ephemeralcontainers') {
+    classes.push('exec');
+    if (body.kind !== 'json' || asksForPrivilege(body.value)) classes.push('privilege');
+  }
   if (info.apiGroup === '' && info.resource === 'pods' && info.subresource === 'eviction') classes.push('destructive');
   if (info.subresource === '' || info.subresource === 'scale') classes.push(...bodyClasses(info, body, verb));
   return classes;
