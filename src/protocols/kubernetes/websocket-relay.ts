@@ -48,7 +48,7 @@ export interface RelayOptions extends RelayContext {
   /** The full `wss://` URL of the request on the API server. */
   upstreamUrl: string;
   /** Headers for the API server (its credential, impersonation); the caller's are never copied. */
-  upstreamHeaders: Record<string, string>;
+  upstreamHeaders: Record<string, string | string[]>;
   tls: RelayTls;
   /** When given, the stream is registered (by session id) so revocation ends it, and removed when it ends. */
   registry?: SessionRegistry;
