@@ -142,15 +142,22 @@ describe('exec over WebSocket', () => {
     const file = path.join(work, 'dave.kubeconfig');
     const printed = await warden.cli(['kubeconfig', 'kt', '--token', dave], { env: { WARDEN_DATA_DIR: warden.dataDir } });
     await fs.writeFile(file, printed.stdout, { mode: 0o600 });
-    // `script` gives kubectl a terminal of 100x30; the shell script resizes it to 120x40 mid-session (SIGWINCH).
-    const inner = `stty cols 100 rows 30; ${KUBECTL} exec -it web -- sh < /dev/tty & sleep 2; stty cols 120 rows 40; kill -WINCH $!; wait $!`;
+    // `script` gives kubectl a terminal of 100x30; once the exec runs, the test says go and the script resizes it
+    // to 120x40 (SIGWINCH), then ends kubectl when told done.
+    const go = path.join(work, 'go');
+    const done = path.join(work, 'done');
+    const wait = (f: string) => `while [ ! -e ${f} ]; do sleep 0.1; done`;
+    const inner = `stty cols 100 rows 30; ${KUBECTL} exec -it web -- sh < /dev/tty & ${wait(go)}; stty cols 120 rows 40; `
+      + `kill -WINCH $!; ${wait(done)}; kill $!; wait $!`;
     const before = api.execs.length;
-    const running = runProcess('script', ['-q', '-e', '-c', inner, '/dev/null'], { env: kubectlEnv(file),
-      stdin: '' });
-    void running;
+    const running = runProcess('script', ['-q', '-c', inner, '/dev/null'], { env: kubectlEnv(file), stdin: '' });
     const child = await waitForExec(before);
-    await until(() => child.resizes.length >= 2, 'both sizes reached the cluster');
-    assert.deepEqual(child.resizes.slice(0, 2), [{ width: 100, height: 30 }, { width: 120, height: 40 }]);
+    await until(() => child.resizes.length >= 1, 'the first size reached the cluster');
+    await fs.writeFile(go, '');
+    await until(() => child.resizes.some((r) => r.width === 120), 'the resize reached the cluster');
+    await fs.writeFile(done, '');
+    await running;
+    assert.deepEqual(child.resizes[0], { width: 100, height: 30 });
     assert.equal(child.tty, true);
     const cast = await replayOf('dave').catch(() => '');
     assert.notEqual(cast, '');

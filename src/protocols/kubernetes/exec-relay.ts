@@ -13,24 +13,20 @@
  * What it must never do: send the caller a byte of stdout or stderr the masker did not release, or record one.
  */
 import { Duplex } from 'node:stream';
-import { TerminalRecorder } from '../../recording/asciicast.js';
 import { MaskingStream } from '../output-masking.js';
 import { StreamMasker } from '../../masking/stream.js';
 import type { ResultMasking } from '../../session/pipeline.js';
 import {
   CHANNEL, JsonObjectSplitter, decodeStreamFrame, encodeClose, encodeFrame, encodeResize, parseExitStatus, parseResize,
-  type CommandExit, type TerminalSize,
+  type CommandExit,
 } from './channel-codec.js';
 import { kubeStatus } from './errors.js';
+import { ExecRecording } from './exec-recording.js';
 import type { RelayContext, StreamRelay } from './relay-context.js';
 import type { WsPair } from './ws-pair.js';
 
-/** The size a terminal is recorded with until the caller sends one. */
-const DEFAULT_SIZE: TerminalSize = { width: 80, height: 24 };
 /** How long held output may take to flush when the stream ends. */
 const FLUSH_DEADLINE_MS = 2000;
-
-const terminals = new WeakMap<object, number>();
 
 /** Relays one exec or attach stream; resolves `closed` once both sides are closed and the outcome is recorded. */
 export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v5: boolean; tty: boolean }): StreamRelay {
@@ -38,15 +34,7 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
   const started = Date.now();
   const masking = pipeline.masking(session);
   const makeMask = masking.rules.length > 0 ? MaskingStream.forRules(masking.rules, masking.hashKey) : null;
-  let recording: TerminalRecorder | undefined;
-  const record = (size: TerminalSize = DEFAULT_SIZE): TerminalRecorder => {
-    if (recording) return recording;
-    const n = terminals.get(session) ?? 0;
-    terminals.set(session, n + 1);
-    recording = new TerminalRecorder({ recorder: { append: (_id, type, data) => pipeline.onEvent(session, type, data) },
-      sessionId: session.id, channel: String(n), width: size.width, height: size.height });
-    return recording;
-  };
+  const recording = new ExecRecording(session, pipeline, options.tty);
   const counts = { stdin: 0, stdout: 0, stderr: 0, dropped: 0 };
   const dropped = (from: string, reason: string): void => {
     if (counts.dropped++ < 10) pipeline.onEvent(session, 'kubernetes.stream.dropped', { from, reason });
@@ -57,7 +45,7 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
     const emit = (bytes: Buffer): void => {
       if (bytes.length === 0) return;
       pair.send('caller', encodeFrame(channel, bytes));
-      record().output(bytes);
+      recording.output(bytes);
     };
     mask?.on('data', emit);
     return { channel, mask, write: (bytes: Buffer) => (mask ? mask.write(bytes) : emit(bytes)) };
@@ -79,7 +67,7 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
     }
     if (frame.channel === CHANNEL.stdin) {
       counts.stdin += frame.data.length;
-      if (frame.data.length > 0) record().input(frame.data);
+      if (frame.data.length > 0) recording.input(frame.data);
       return pair.send('upstream', message);
     }
     if (frame.channel !== CHANNEL.resize) return dropped('caller', `data on channel ${frame.channel}`);
@@ -88,8 +76,7 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
     for (const text of read.objects) {
       const size = parseResize(text);
       if (size === null) return dropped('caller', 'a resize Warden cannot read');
-      if (recording) recording.resize(size.width, size.height);
-      else record(size);
+      recording.resize(size);
       pair.send('upstream', encodeResize(size));
     }
   });
@@ -148,7 +135,7 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
       ...(exit && exit.code === null && exit.message ? { error: { code: 'KUBERNETES_STATUS', message: exit.message } } : {}) });
     pipeline.onEvent(session, 'kubernetes.stream.end', { outcome, exitCode: exit?.code ?? null, tty: options.tty,
       bytesIn: counts.stdin, bytesOut: counts.stdout + counts.stderr });
-    await recording?.close();
+    await recording.close();
   });
   return { closed, terminate };
 }
