@@ -4,12 +4,12 @@
  * Secrets, tokens, client certificates, impersonation, SPDY and a 10,000-pod list.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { after, before, test } from 'node:test';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
-import type { KubectlHome } from './kube/kubectl.js';
+import { KUBECTL, type KubectlHome } from './kube/kubectl.js';
 import { pollUntil } from './poll.js';
-import { runProcess } from './process.js';
 
 let server: KubeApiServer;
 let kubectl: KubectlHome;
@@ -225,15 +225,25 @@ test('kubectl exec -i: stdin reaches cat, stdout and stderr are apart, exit code
 });
 
 test('kubectl exec -it in a terminal: typed lines run and the terminal size is sent on the resize channel', async () => {
-  // `script` gives kubectl a pseudo-terminal (it refuses -t without one); stty sets the size kubectl reports.
-  const input = 'echo typed-here\rexit 5\r';
-  const r = await runProcess('script', ['-qec', 'stty rows 40 cols 100; kubectl exec -it web -- sh', '/dev/null'],
-    { env: { ...kubectl.env, PATH: `${process.env.KUBECTL ? `${process.env.KUBECTL.replace(/\/[^/]+$/, '')}:` : ''}${process.env.PATH}` }, stdin: input });
-  const record = server.execs.find((e) => e.tty && e.stdin.includes('typed-here'));
-  assert.ok(record, `an exec with a terminal ran; script said: ${r.stdout} ${r.stderr}`);
-  assert.deepEqual(record.resizes[0], { width: 100, height: 40 });
-  assert.equal(record.exitCode, 5);
-  assert.match(r.stdout, /typed-here/);
+  // `script` gives kubectl a pseudo-terminal (it refuses -t without one); stty sets the size kubectl reports. The
+  // shell is told to exit only once the size arrived: kubectl may send it after the first keys.
+  const child = spawn('script', ['-qec', `stty rows 40 cols 100; '${KUBECTL}' exec -it web -- sh`, '/dev/null'],
+    { env: kubectl.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    child.stdin.write('echo typed-here\r');
+    const record = await pollUntil('an exec with a terminal and its size', () =>
+      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0));
+    assert.deepEqual(record.resizes[0], { width: 100, height: 40 });
+    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined));
+    child.stdin.end('exit 5\r');
+    await exited;
+    assert.equal(record.exitCode, 5);
+  } finally {
+    child.kill();
+  }
 });
 
 test('kubectl auth can-i answers from the rules (access reviews arrive as protobuf)', async () => {
