@@ -25,6 +25,7 @@ import { forwardedBody, judgedBodyText, readBodyHead, type ReadBody } from './re
 import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { relayResponse, type RelayPlan } from './response-relay.js';
 import { secretsGranted } from './secret-grant.js';
+import type { SecretScope } from './secret-masking.js';
 import { maskSecretsInText } from './secret-response.js';
 import { credentialHeaders, serverBase, UpstreamPools } from './upstream.js';
 
@@ -144,8 +145,9 @@ export class KubeEngine {
   /** How the answer must be relayed: masked (Secrets, content rules) or passed through. */
   private plan(kube: KubeSession, analysis: Analysis, target: RequestTarget, verdict: Verdict): RelayPlan {
     const masking = this.deps.pipeline.masking(kube.session);
-    const maskSecrets = mayReturnSecrets(analysis)
-      && !secretsGranted(this.deps.policies.current(), kube.session.subject, kube.target, analysis, this.protocol);
+    const scope = secretScope(analysis);
+    const maskSecrets = scope !== null
+      && !secretsGranted(this.deps.policies.current(), kube.session.subject, kube.target, analysis, this.protocol) ? scope : null;
     const warnings = kube.warnings.splice(0).map(warningHeader);
     if (verdict.note.approval !== undefined) warnings.push(warningHeader(`warden: run after approval ${verdict.note.approval}`));
     return { maskSecrets, content: masking.contentItems.length > 0 ? masking : null, watch: isWatch(target),
@@ -157,7 +159,7 @@ export class KubeEngine {
     const { req, res, kube, target, caller, command, body, plan } = a;
     const headers: Record<string, string | string[]> = { ...caller.passed, 'accept-encoding': 'identity',
       ...credentialHeaders(kube.target, kube.credentials, kube.session.subject) };
-    if (plan.maskSecrets || plan.content !== null) headers.accept = jsonOnlyAccept(caller.passed.accept);
+    if (plan.maskSecrets !== null || plan.content !== null) headers.accept = jsonOnlyAccept(caller.passed.accept);
     for (const [name, value] of caller.impersonateHeaders) {
       const had = headers[name];
       headers[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
@@ -205,15 +207,15 @@ export class KubeEngine {
       verb: attrs.verbs?.[0] ?? null, resource: attrs.resources?.[0] ?? null, namespace: attrs.namespaces?.[0] ?? null,
       name: attrs.names?.[0] ?? null, status: outcome.status, durationMs: Math.round(durationMs * 100) / 100, bytes: outcome.bytes,
       ...(outcome.hits ? { masked: outcome.hits } : {}),
-      ...(body !== undefined ? { body: this.recordedBody(a.kube, body) } : {}),
+      ...(body !== undefined ? { body: this.recordedBody(a.kube, body, a.analysis) } : {}),
     });
   }
 
   /** A write body as recorded: Secret values and content matches masked, cut to RECORDED_BODY characters. */
-  private recordedBody(kube: KubeSession, body: string): string {
+  private recordedBody(kube: KubeSession, body: string, analysis: Analysis): string {
     let text: string;
     try {
-      text = maskSecretsInText(body);
+      text = maskSecretsInText(body, secretScope(analysis) ?? 'any');
     } catch {
       return '[body not recorded: not JSON]';
     }
@@ -236,14 +238,20 @@ function endRequest(res: ServerResponse, plan: RelayPlan, reason: string, abort:
 }
 
 /**
- * Whether a request may return Secret objects: a `secrets` resource (any verb: a write answers with the object), or
- * a request the analyser could not place (no `resources` attribute). A non-resource URL (`resources: []`) cannot.
+ * Where a request's answer may hold Secret values, as secret-masking.ts scopes them: `secrets` for the `secrets`
+ * resource (any verb or subresource: a write answers with the object), `any` (objects of kind Secret) for a
+ * request the analyser could not place (no `resources` attribute); null for every other resource and for
+ * non-resource URLs, whose answers are streamed untouched. An object of another kind never holds a Secret's values
+ * (a pod's env only names its Secret), so Warden does not read every answer whole to look for one.
  */
-export function mayReturnSecrets(analysis: Analysis): boolean {
-  return analysis.units.some((u) => {
-    const resources = u.attributes.resources;
-    return resources === undefined || resources.some((r) => /^(core)?\/secrets(\/|$)/.test(r));
-  });
+export function secretScope(analysis: Analysis): SecretScope | null {
+  let scope: SecretScope | null = null;
+  for (const unit of analysis.units) {
+    const resources = unit.attributes.resources;
+    if (resources === undefined) scope ??= 'any';
+    else if (resources.some((r) => /^core\/secrets(\/|$)/.test(r))) return 'secrets';
+  }
+  return scope;
 }
 
 function queryFlag(target: RequestTarget, key: string): boolean {

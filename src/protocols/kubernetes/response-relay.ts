@@ -15,7 +15,8 @@ import type { Dispatcher } from 'undici';
 import { WardenError } from '../../errors.js';
 import { StreamMasker } from '../../masking/stream.js';
 import type { ResultMasking } from '../../session/pipeline.js';
-import { maskSecretsInText } from './secret-response.js';
+import { SecretWatchMasker, type SecretScope } from './secret-masking.js';
+import { maskedOrRefused, maskSecretsInText } from './secret-response.js';
 
 /** Largest answer read whole to mask the Secrets in it. */
 export const MAX_MASKED_RESPONSE = 64 * 1024 * 1024;
@@ -28,8 +29,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te
 
 /** How one answer is relayed. */
 export interface RelayPlan {
-  /** Secret values in the answer must be masked. */
-  maskSecrets: boolean;
+  /** Secret values in the answer must be masked, and how to find them (see secret-masking.ts); null: no Secret masking. */
+  maskSecrets: SecretScope | null;
   /** The session's masking rules, when any rule scans content. */
   content: ResultMasking | null;
   /** The request is a watch (the answer is a stream of JSON events). */
@@ -74,11 +75,11 @@ async function write(res: ServerResponse, chunk: Buffer): Promise<void> {
 export async function relayResponse(upstream: Dispatcher.ResponseData, res: ServerResponse, plan: RelayPlan): Promise<RelayResult> {
   const contentType = String(upstream.headers['content-type'] ?? '');
   const encoding = String(upstream.headers['content-encoding'] ?? 'identity').toLowerCase();
-  const inspect = plan.maskSecrets || plan.content !== null;
+  const inspect = plan.maskSecrets !== null || plan.content !== null;
   if (inspect && encoding !== 'identity') throw cannotInspect(`the API server compressed it (${encoding})`);
   const masker = plan.content === null ? null : StreamMasker.forRules(plan.content.rules, plan.content.hashKey);
   const result: RelayResult = { status: upstream.statusCode, bytes: 0 };
-  if (plan.maskSecrets) {
+  if (plan.maskSecrets !== null) {
     if (!/^application\/json\b/i.test(contentType) && upstream.body !== null) {
       // An empty answer (a 204) has nothing to mask; anything else must be JSON.
       const first = await firstChunk(upstream.body);
@@ -87,9 +88,9 @@ export async function relayResponse(upstream: Dispatcher.ResponseData, res: Serv
       res.end();
       return result;
     }
-    if (plan.watch) return relayWatch(upstream, res, plan, masker, result);
+    if (plan.watch) return relayWatch(upstream, res, plan, plan.maskSecrets, masker, result);
     const whole = await readWhole(upstream.body, MAX_MASKED_RESPONSE);
-    let out = Buffer.from(maskSecretsInText(whole.toString('utf8')), 'utf8');
+    let out = Buffer.from(maskSecretsInText(whole, plan.maskSecrets), 'utf8');
     if (masker !== null) out = Buffer.concat([masker.push(out), masker.flush()]);
     const headers = relayedHeaders(upstream.headers, false, plan.extraHeaders);
     headers['content-length'] = String(out.length);
@@ -111,32 +112,25 @@ export async function relayResponse(upstream: Dispatcher.ResponseData, res: Serv
 }
 
 /** A watch answer masked event by event: each line is one JSON event, relayed as soon as it is complete. */
-async function relayWatch(upstream: Dispatcher.ResponseData, res: ServerResponse, plan: RelayPlan, masker: StreamMasker | null,
-  result: RelayResult): Promise<RelayResult> {
+async function relayWatch(upstream: Dispatcher.ResponseData, res: ServerResponse, plan: RelayPlan, scope: SecretScope,
+  masker: StreamMasker | null, result: RelayResult): Promise<RelayResult> {
   res.writeHead(upstream.statusCode, relayedHeaders(upstream.headers, false, plan.extraHeaders));
   res.flushHeaders();
-  let pending: Buffer = Buffer.alloc(0);
-  const emit = async (line: Buffer) => {
-    let out = Buffer.from(`${maskSecretsInText(line.toString('utf8'))}\n`, 'utf8');
-    if (masker !== null) out = Buffer.concat([masker.push(out), masker.flush()]);
+  const events = new SecretWatchMasker(scope, MAX_MASKED_EVENT);
+  const emit = async (text: string) => {
+    let out = Buffer.from(text, 'utf8');
+    if (masker !== null && out.length > 0) out = Buffer.concat([masker.push(out), masker.flush()]);
     result.bytes += out.length;
     await write(res, out);
   };
-  for await (const chunk of upstream.body) {
-    pending = pending.length === 0 ? chunk as Buffer : Buffer.concat([pending, chunk as Buffer]);
-    let nl: number;
-    while ((nl = pending.indexOf(0x0a)) !== -1) {
-      const line = pending.subarray(0, nl);
-      pending = pending.subarray(nl + 1);
-      if (line.length > 0) await emit(line);
-    }
-    if (pending.length > MAX_MASKED_EVENT) {
-      // Past the first byte no Status can be sent: end the stream rather than pass an event unmasked.
-      res.destroy();
-      throw cannotInspect('a watch event is too large to mask');
-    }
+  try {
+    for await (const chunk of upstream.body) await emit(maskedOrRefused(events.push(chunk as Buffer)));
+    await emit(maskedOrRefused(events.end()));
+  } catch (err) {
+    // Past the first byte no Status can be sent: the stream is cut rather than an event passed unmasked.
+    res.destroy();
+    throw err;
   }
-  if (pending.length > 0) await emit(pending);
   res.end();
   return withHits(result, masker);
 }
