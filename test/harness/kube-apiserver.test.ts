@@ -4,12 +4,13 @@
  * Secrets, tokens, client certificates, impersonation, SPDY and a 10,000-pod list.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { after, before, test } from 'node:test';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
-import type { KubectlHome } from './kube/kubectl.js';
+import { openExec } from './kube/exec-client.js';
+import { KUBECTL, type KubectlHome } from './kube/kubectl.js';
 import { pollUntil } from './poll.js';
-import { runProcess } from './process.js';
 
 let server: KubeApiServer;
 let kubectl: KubectlHome;
@@ -225,15 +226,64 @@ test('kubectl exec -i: stdin reaches cat, stdout and stderr are apart, exit code
 });
 
 test('kubectl exec -it in a terminal: typed lines run and the terminal size is sent on the resize channel', async () => {
-  // `script` gives kubectl a pseudo-terminal (it refuses -t without one); stty sets the size kubectl reports.
-  const input = 'echo typed-here\rexit 5\r';
-  const r = await runProcess('script', ['-qec', 'stty rows 40 cols 100; kubectl exec -it web -- sh', '/dev/null'],
-    { env: { ...kubectl.env, PATH: `${process.env.KUBECTL ? `${process.env.KUBECTL.replace(/\/[^/]+$/, '')}:` : ''}${process.env.PATH}` }, stdin: input });
-  const record = server.execs.find((e) => e.tty && e.stdin.includes('typed-here'));
-  assert.ok(record, `an exec with a terminal ran; script said: ${r.stdout} ${r.stderr}`);
-  assert.deepEqual(record.resizes[0], { width: 100, height: 40 });
-  assert.equal(record.exitCode, 5);
-  assert.match(r.stdout, /typed-here/);
+  // `script` gives kubectl a pseudo-terminal (it refuses -t without one); stty sets the size kubectl reports. The
+  // shell is told to exit only once the size arrived: kubectl may send it after the first keys.
+  const child = spawn('script', ['-qec', `stty rows 40 cols 100; '${KUBECTL}' exec -it web -- sh`, '/dev/null'],
+    { env: kubectl.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    child.stdin.write('echo typed-here\r');
+    const record = await pollUntil('an exec with a terminal and its size', () =>
+      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0));
+    assert.deepEqual(record.resizes[0], { width: 100, height: 40 });
+    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined));
+    child.stdin.end('exit 5\r');
+    await exited;
+    assert.equal(record.exitCode, 5);
+  } finally {
+    child.kill();
+  }
+});
+
+test('exec over raw WebSockets: v4 and v5 framing, stdin half-close on v5, resize recorded, unknown subprotocols refused', async () => {
+  const base = { url: server.url, ca: server.caCert, headers: { authorization: `Bearer ${server.token}` } };
+  const v4 = await openExec({ ...base, path: '/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true&stdout=true&stderr=true',
+    protocols: ['v4.channel.k8s.io'] });
+  assert.equal(v4.protocol, 'v4.channel.k8s.io');
+  v4.resize(120, 30);
+  v4.stdin('echo via-v4\necho oops >&2\nexit 7\n');
+  const v4End = await v4.done;
+  assert.equal(v4.stdout(), 'via-v4\n');
+  assert.equal(v4.stderr(), 'oops\n');
+  assert.equal(v4End.status?.reason, 'NonZeroExitCode');
+  assert.deepEqual(v4End.status?.details?.causes, [{ reason: 'ExitCode', message: '7' }]);
+  const v4Record = server.execs.find((e) => e.protocol === 'v4.channel.k8s.io')!;
+  assert.deepEqual(v4Record.resizes, [{ width: 120, height: 30 }]);
+  const v5 = await openExec({ ...base, path: '/api/v1/namespaces/default/pods/web/exec?command=cat&stdin=true&stdout=true' });
+  assert.equal(v5.protocol, 'v5.channel.k8s.io');
+  v5.stdin('half');
+  v5.stdin('-closed\n');
+  v5.closeStdin();
+  const v5End = await v5.done;
+  assert.equal(v5.stdout(), 'half-closed\n');
+  assert.equal(v5End.status?.status, 'Success');
+  await assert.rejects(openExec({ ...base, path: '/api/v1/namespaces/default/pods/web/exec?command=true', protocols: ['channel.k8s.io'] }),
+    (err: { statusCode: number }) => err.statusCode === 400);
+  await assert.rejects(openExec({ ...base, path: '/api/v1/namespaces/default/pods/nope/exec?command=true' }),
+    (err: { statusCode: number; body: string }) => err.statusCode === 404 && /pods \\"nope\\" not found/.test(err.body));
+  const sleeper = await openExec({ ...base, path: '/api/v1/namespaces/default/pods/web/exec?command=sleep&command=600&stdout=true' });
+  sleeper.close();
+  await sleeper.done;
+  await pollUntil('the server to see the client leave', () => server.execs.find((e) => e.command[0] === 'sleep' && e.closed));
+});
+
+test('kubectl attach -i reaches the container\'s shell', async () => {
+  const r = await kubectl.run(['attach', '-i', 'web'], { stdin: 'echo attached\nexit 2\n' });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stdout, /^attached$/m);
+  assert.ok(server.execs.some((e) => e.kind === 'attach' && e.exitCode === 2));
 });
 
 test('kubectl auth can-i answers from the rules (access reviews arrive as protobuf)', async () => {

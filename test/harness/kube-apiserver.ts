@@ -14,13 +14,17 @@
  *   events from a resourceVersion), create, update, patch (strategic merge, merge, JSON patch; server-side apply
  *   approximated as a merge patch with no field managers), delete, deletecollection, `dryRun=All`, label and field
  *   selectors, `as=Table` with the real server's columns; deployments' `scale` and `status`; pods' `status`, `log`
- *   (follow, tailLines, container) and `exec` over WebSocket (`v5.channel.k8s.io`, `v4.channel.k8s.io`) into a fake
- *   shell; `selfsubjectaccessreviews` and `selfsubjectrulesreviews` from the same rules.
+ *   (follow, tailLines, container), and `exec` and `attach` over WebSocket (`v5.channel.k8s.io`,
+ *   `v4.channel.k8s.io`) into a fake shell (an attach reaches an interactive `sh`); `selfsubjectaccessreviews` and
+ *   `selfsubjectrulesreviews` from the same rules. Protobuf: request bodies of Namespaces, Secrets and the access
+ *   reviews (kubectl's typed clients send those), and Secrets and SecretLists answered as protobuf when asked first
+ *   (so masking can be tested against it); everything else is JSON.
  *
  * It does not: run containers, controllers or a scheduler (pods are Running at once; deployments report ready
  * replicas and own no ReplicaSets or Pods), delete gracefully (objects go at once; a namespace takes its contents
- * with it), enforce `fieldValidation` (it is accepted), speak protobuf, serve `/openapi/v2`, watch bookmarks,
- * `attach` or `portforward` (400), or SPDY: an exec with `Upgrade: SPDY/3.1` gets the real server's
+ * with it), enforce `fieldValidation` (it is accepted), decode other protobuf bodies (415: `kubectl create
+ * deployment` sends one; use `kubectl apply -f` or `create -f`), serve `/openapi/v2`, watch bookmarks, protobuf watch
+ * streams, HTTP/2, `portforward` (400), or SPDY: an exec with `Upgrade: SPDY/3.1` gets the real server's
  * `101 Switching Protocols` (`X-Stream-Protocol-Version`) and then the connection is closed, so a test can see such
  * a request arrived and that no session ran.
  */
@@ -307,11 +311,14 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
       if (!r || r.resource !== 'pods' || r.group !== '' || !r.namespace || !r.name) {
         throw new ApiError(failure(404, 'NotFound', 'the server could not find the requested resource'));
       }
-      if (r.subresource !== 'exec') throw badRequest(`${r.subresource || 'upgrade'} is not served by the test API server`);
+      if (r.subresource !== 'exec' && r.subresource !== 'attach') {
+        throw badRequest(`${r.subresource || 'upgrade'} is not served by the test API server`);
+      }
       authorize(who, r, 'create');
       const pod = store.mustGet(podType, r.namespace, r.name).obj;
       const container = chooseContainer(pod, r.query.get('container'));
-      const command = r.query.getAll('command');
+      // An attach reaches the container's main process, which here is always the fake shell.
+      const command = r.subresource === 'attach' ? ['sh'] : r.query.getAll('command');
       if (command.length === 0) throw badRequest('you must specify at least 1 command');
       if (/^SPDY\//i.test(String(req.headers.upgrade))) {
         rec.status = 101;
@@ -323,7 +330,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
         throw badRequest('unable to upgrade: no supported subprotocol offered (want v5.channel.k8s.io or v4.channel.k8s.io)');
       }
       const record: ExecRecord = {
-        namespace: r.namespace, pod: r.name, container, command, tty: r.query.get('tty') === 'true', protocol: '', stdin: '',
+        kind: r.subresource, namespace: r.namespace, pod: r.name, container, command, tty: r.query.get('tty') === 'true', protocol: '', stdin: '',
         resizes: [], closed: false,
       };
       execs.push(record);
@@ -337,6 +344,8 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
   };
 
   const server = https.createServer({ key: certs.serverKey, cert: certs.serverCert, ca: certs.caCert, requestCert: true, rejectUnauthorized: false });
+  // The real API server keeps idle keep-alive connections open; Node's 5 s default would race a pooled client.
+  server.keepAliveTimeout = 120_000;
   let port = 0;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const rec = recordRequest(req, requests);

@@ -1,16 +1,87 @@
 /**
- * Upgrade requests (kubectl exec, attach, port-forward): refused with a Status until the WebSocket relay is wired
- * in, before any decision and without contacting the cluster, so no stream is ever relayed unjudged or unrecorded.
+ * Upgrade requests (kubectl exec, attach, port-forward): judged like any request, then relayed over WebSocket
+ * (websocket-relay.ts), recorded and masked. SPDY (kubectl before 1.30) is refused, never relayed unrecorded; since
+ * kubectl 1.30+ falls back to SPDY after ANY refused WebSocket, the fallback gets the answer its WebSocket attempt got
+ * (a denial, the cluster's 404) rather than a message about SPDY (upgrade-response.ts). Nothing reaches the cluster
+ * without an allow; a request held for approval waits on the open socket and is withdrawn when the caller leaves.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { WardenError, toWardenError } from '../../errors.js';
+import type { Verdict } from '../../session/types.js';
+import type { ActiveRequest, KubeSession } from './connection-sessions.js';
 import type { KubeEngine } from './engine.js';
-import { kubeStatus } from './errors.js';
+import { deniedStatus, statusForError, type KubeStatus } from './errors.js';
 import type { KubeListenerDeps } from './listener.js';
-import { writeRawStatus } from './listener.js';
+import { UpgradeRefusals, isSpdyUpgrade, writeUpgradeAnswer } from './upgrade-response.js';
+import { credentialHeaders, serverBase } from './upstream.js';
+import { relayWebSocketUpgrade } from './websocket-relay.js';
+
+const refusals = new UpgradeRefusals();
+
+/** The key a refusal is remembered under: the caller's credential (hashed) and the request URL. */
+function refusalKey(req: IncomingMessage): string {
+  return createHash('sha256').update(String(req.headers.authorization ?? '')).update('\0').update(req.url ?? '').digest('base64');
+}
 
 /** Answers one upgrade request. */
-export async function handleUpgrade(_engine: KubeEngine, _req: IncomingMessage, socket: Duplex, _head: Buffer,
-  _deps: KubeListenerDeps): Promise<void> {
-  writeRawStatus(socket, kubeStatus(400, 'BadRequest', 'warden: exec, attach and port-forward are not available through this Warden yet'));
+export async function handleUpgrade(engine: KubeEngine, req: IncomingMessage, socket: Duplex, head: Buffer,
+  deps: KubeListenerDeps): Promise<void> {
+  const key = refusalKey(req);
+  if (isSpdyUpgrade(req)) {
+    refusals.answerSpdy(socket, key);
+    return;
+  }
+  const refuse = (status: KubeStatus): void => {
+    const body = JSON.stringify(status);
+    refusals.remember(key, status.code, body);
+    writeUpgradeAnswer(socket, status.code, body);
+  };
+  try {
+    if (req.method !== 'GET') throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'a WebSocket upgrade is a GET');
+    const { target, caller, kube } = await engine.authenticate(req);
+    const command = engine.command('GET', target, caller, null);
+    const verdict = await decide(deps, kube, command, socket);
+    if (verdict.effect === 'deny') return refuse(deniedStatus(verdict.message));
+    if (socket.destroyed) return;
+    command.decision = verdict.note;
+    if (caller.impersonateHeaders.length > 0 && kube.target.impersonate) {
+      throw new WardenError('WARDEN_ERR_BAD_REQUEST', `target "${kube.target.name}" impersonates its callers itself; `
+        + 'send no Impersonate-* headers (kubectl --as) to it');
+    }
+    const headers: Record<string, string | string[]> = credentialHeaders(kube.target, kube.credentials, kube.session.subject);
+    for (const [name, value] of caller.impersonateHeaders) {
+      const had = headers[name];
+      headers[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+    }
+    const { origin, prefix } = serverBase(kube.target);
+    const relay = await relayWebSocketUpgrade({ request: req, socket, head, upstreamUrl: `${origin.replace(/^https:/, 'wss:')}${prefix}${target.apiPath}`,
+      upstreamHeaders: headers, tls: kube.tls, session: kube.session, pipeline: deps.pipeline, command, refusals, refusalKey: key });
+    track(kube, relay);
+  } catch (err) {
+    const error = toWardenError(err);
+    if (error.kind === 'internal') deps.logger.error({ code: error.code, detail: error.detail }, `kubernetes upgrade failed: ${error.message}`);
+    refuse(statusForError(error));
+  }
+}
+
+/** Asks the pipeline; a held request waits on the socket and is withdrawn when the caller goes away. */
+async function decide(deps: KubeListenerDeps, kube: KubeSession, command: ReturnType<KubeEngine['command']>, socket: Duplex): Promise<Verdict> {
+  const pending = deps.pipeline.onCommand(kube.session, command, { notify: () => {} });
+  if (!(pending instanceof Promise)) return pending;
+  const gone = (): void => { deps.pipeline.withdraw(kube.session, 'the caller disconnected').catch(() => {}); };
+  socket.once('close', gone);
+  try {
+    return await pending;
+  } finally {
+    socket.off('close', gone);
+  }
+}
+
+/** Lets the session end the stream (revocation, kill, shutdown) while it runs. */
+function track(kube: KubeSession, relay: { closed: Promise<void>; terminate(reason: string): void }): void {
+  const active: ActiveRequest = { end: (reason) => relay.terminate(reason) };
+  kube.active.add(active);
+  void relay.closed.then(() => kube.active.delete(active));
 }

@@ -7,7 +7,7 @@ import type { Client } from 'ssh2';
 import type { Logger } from 'pino';
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
-import type { MaskingStream } from './output-masking.js';
+import type { MaskingStream } from '../output-masking.js';
 import type { SameLengthMasker } from '../../masking/same-length.js';
 
 /** An open caller channel, as the connection sees it when it must end. */

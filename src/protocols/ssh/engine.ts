@@ -18,7 +18,7 @@ import type { AuthFailureLimiter } from './auth-limiter.js';
 import { serveSessionChannel } from './channels.js';
 import type { ConnectionContext, TrackedChannel } from './context.js';
 import { serveForwarding } from './forwarding.js';
-import { MaskingStream } from './output-masking.js';
+import { MaskingStream } from '../output-masking.js';
 import { SameLengthMasker } from '../../masking/same-length.js';
 import { sshCredentials } from './definition.js';
 import { connectUpstream } from './upstream.js';

@@ -15,6 +15,7 @@ export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
 /** One exec session as the server saw it. */
 export interface ExecRecord {
+  kind: 'exec' | 'attach';
   namespace: string;
   pod: string;
   container: string;

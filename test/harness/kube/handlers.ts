@@ -95,6 +95,11 @@ export function getOrList(req: IncomingMessage, res: ServerResponse, type: Resou
     else sendJson(res, 200, entry.json);
     return;
   }
+  if (!table && !protobuf && !r.query.get('labelSelector') && !r.query.get('fieldSelector') && !r.query.get('limit') && !r.query.get('continue')) {
+    sendJson(res, 200, `{"kind":"${listKind(type)}","apiVersion":"${apiVersionOf(type)}","metadata":{"resourceVersion":"${rv}"},"items":[` +
+      `${ctx.store.listJson(type.resource, r.namespace)}]}`);
+    return;
+  }
   const match = selection(r);
   let entries = ctx.store.list(type.resource, r.namespace).filter((e) => match(e.obj));
   const token = r.query.get('continue');

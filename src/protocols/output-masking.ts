@@ -1,14 +1,14 @@
 /**
- * Masking of what a target sends back on a channel (exec stdout and stderr, PTY output): a Transform around h5's
- * StreamMasker, which holds back only what a later byte could still turn into a match, so a value split over two
- * packets is still masked. What it holds is flushed at the end, and on a terminal also after a short quiet spell (a
- * prompt and the echo of typed keys must not wait for the next byte; a program that pauses mid-value there can split a
- * value, which is why exec output, without a terminal, is never flushed on a timer). It never emits a byte the
- * masker did not release.
+ * Masking of what a target sends back on a byte stream (SSH exec stdout and stderr, PTY output; Kubernetes exec and
+ * attach stdout and stderr), shared by the engines: a Transform around h5's StreamMasker, which holds back only what
+ * a later byte could still turn into a match, so a value split over two packets is still masked. What it holds is
+ * flushed at the end, and on a terminal also after a short quiet spell (a prompt and the echo of typed keys must not
+ * wait for the next byte; a program that pauses mid-value there can split a value, which is why exec output, without
+ * a terminal, is never flushed on a timer). It never emits a byte the masker did not release.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { StreamMasker } from '../../masking/stream.js';
-import type { MaskRules } from '../../masking/rules.js';
+import { StreamMasker } from '../masking/stream.js';
+import type { MaskRules } from '../masking/rules.js';
 
 /** How long held bytes wait for more before they are flushed (a prompt, the end of a burst). */
 export const QUIET_FLUSH_MS = 30;
