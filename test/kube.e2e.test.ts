@@ -194,6 +194,25 @@ describe('Secrets', () => {
     assert.match(table.stdout, /^db\s+Opaque\s+1\s/m);
   });
 
+  test('a created Secret is masked in the answer and in the recorded body', async () => {
+    // kubectl apply sends JSON, which Warden reads (kubectl create secret sends protobuf: an unread body, judged as
+    // the worst it could be, class privilege, which this policy denies).
+    const value = 'created-secret-value-42';
+    const manifest = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'api', namespace: 'default' },
+      data: { key: Buffer.from(value).toString('base64') } });
+    const r = await kubectl(['apply', '-f', '-', '-o', 'json'], home, manifest);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).data.key, 'W1JFREFDVEVEXQ==');
+    assert.equal(Buffer.from(String((api.store.get('secrets', 'default', 'api')?.obj.data as Record<string, string>).key), 'base64')
+      .toString(), value, 'the cluster got the real value');
+    const list = await warden.cli(['sessions', 'list', '--subject', 'alice', '--json']);
+    const shown = await Promise.all((JSON.parse(list.stdout) as { id: string }[]).map((s) => warden.cli(['sessions', 'show', s.id, '--json'])));
+    const recorded = shown.map((s) => s.stdout).join('\n');
+    assert.match(recorded, /POST \/api\/v1\/namespaces\/default\/secrets/);
+    assert.match(recorded, /W1JFREFDVEVEXQ==/);
+    assert.ok(!recorded.includes(Buffer.from(value).toString('base64')) && !recorded.includes(value), 'the recording holds the value');
+  });
+
   test('a rule that names class secrets shows them', async () => {
     const sam = await throughWarden(tokens.sam);
     try {

@@ -130,13 +130,15 @@ export class KubeEngine {
     if (hasBody && !BODY_METHODS.has(method)) throw new WardenError('WARDEN_ERR_BAD_REQUEST', `a ${method} request carries no body`);
     const body = hasBody ? await readBodyHead(req) : NO_BODY;
     const command = this.command(method, target, caller, body);
+    const analysis = this.protocol.analyse(command, undefined);
+    // The body an approver reads and the recording keeps (never used to decide): Secret values always masked.
+    if (body.head.length > 0) command.params = [this.shownBody(kube, command, body, analysis)];
     const verdict = await this.decide(kube, command, res);
     if (verdict.effect === 'deny') {
       sendStatus(res, deniedStatus(verdict.message));
       return;
     }
     command.decision = verdict.note;
-    const analysis = this.protocol.analyse(command, undefined);
     const plan = this.plan(kube, analysis, target, verdict);
     await this.forward({ req, res, kube, target, caller, command, body, plan, analysis, started });
   }
@@ -215,22 +217,27 @@ export class KubeEngine {
       ...(outcome.status >= 400 || outcome.error !== undefined
         ? { error: { code: `HTTP ${outcome.status}`, message: outcome.error ?? 'the API server refused the request' } } : {}) });
     const attrs = a.analysis.units[0]?.attributes ?? {};
-    const body = (a.command.attributes as KubeCommandAttributes | undefined)?.body;
     pipeline.onEvent(a.kube.session, 'kube.request', {
       verb: attrs.verbs?.[0] ?? null, resource: attrs.resources?.[0] ?? null, namespace: attrs.namespaces?.[0] ?? null,
       name: attrs.names?.[0] ?? null, status: outcome.status, durationMs: Math.round(durationMs * 100) / 100, bytes: outcome.bytes,
       ...(outcome.hits ? { masked: outcome.hits } : {}),
-      ...(body !== undefined ? { body: this.recordedBody(a.kube, body, a.analysis) } : {}),
     });
   }
 
-  /** A write body as recorded: Secret values and content matches masked, cut to RECORDED_BODY characters. */
-  private recordedBody(kube: KubeSession, body: string, analysis: Analysis): string {
+  /**
+   * A write body as approvers read it and recordings keep it: Secret values and content matches masked, cut to
+   * RECORDED_BODY characters; a body Warden did not read as JSON is described, never shown.
+   */
+  private shownBody(kube: KubeSession, command: Command, body: ReadBody, analysis: Analysis): string {
+    const json = (command.attributes as KubeCommandAttributes | undefined)?.body;
+    const unread = `[body not read: ${body.complete ? `${body.head.length} bytes` : 'more than 1 MiB'} of `
+      + `${(command.attributes as KubeCommandAttributes | undefined)?.contentType ?? 'no content type'}]`;
+    if (json === undefined) return unread;
     let text: string;
     try {
-      text = maskSecretsInText(body, secretScope(analysis) ?? 'any');
+      text = maskSecretsInText(json, secretScope(analysis) ?? 'any');
     } catch {
-      return '[body not recorded: not JSON]';
+      return unread;
     }
     const { rules, hashKey } = this.deps.pipeline.masking(kube.session);
     if (rules.length > 0) text = maskFreeText(text, rules, hashKey);
