@@ -55,7 +55,8 @@ const CLUSTER_SCOPED = new Set(['/nodes', '/persistentvolumes', '/componentstatu
   'authentication.k8s.io/selfsubjectreviews', 'authorization.k8s.io/selfsubjectaccessreviews',
   'authorization.k8s.io/selfsubjectrulesreviews', 'authorization.k8s.io/subjectaccessreviews']);
 
-function unknown(text: string, error: string): Analysis {
+/** One `unknown` unit with `error` as the parse error: a request (or command) the analyser cannot judge. */
+export function unknownAnalysis(text: string, error: string): Analysis {
   return { units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'], parseError: error };
 }
 
@@ -101,9 +102,9 @@ function attributesOf(info: KubeRequestInfo, verb: string, body: BodyState): Rec
  */
 export function analyseKubeRequest(text: string, facts: KubeRequestFacts, shell: ShellJudge): Analysis {
   const space = text.indexOf(' ');
-  if (space <= 0) return unknown(text, 'a request must read "METHOD /path"');
+  if (space <= 0) return unknownAnalysis(text, 'a request must read "METHOD /path"');
   const parsed = parseRequestInfo(text.slice(0, space), text.slice(space + 1));
-  if (!parsed.ok) return unknown(text, parsed.error);
+  if (!parsed.ok) return unknownAnalysis(text, parsed.error);
   const info = parsed.info;
   const verb = wardenVerb(info);
   const body = bodyState(facts);

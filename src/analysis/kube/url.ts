@@ -33,7 +33,6 @@ export type DecodeResult = { ok: true; target: DecodedTarget } | { ok: false; er
 const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%]*$/;
 // Query characters: pchar, '/' and '?'. Anything else (space, '#', quotes, non-ASCII, controls) is refused.
 const QUERY_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

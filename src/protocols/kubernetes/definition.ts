@@ -8,10 +8,11 @@
  * `attributes` the engine knows from headers and body (see KubeCommandAttributes).
  */
 import { z } from 'zod';
-import { analyseKubeRequest } from '../../analysis/kube/analyse.js';
+import { analyseKubeRequest, unknownAnalysis } from '../../analysis/kube/analyse.js';
 import { WardenError } from '../../errors.js';
-import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
+import type { ProtocolDefinition } from '../../session/protocol.js';
 import type { Credentials, KubernetesCredentials } from '../../session/types.js';
+import type { ShellAnalyser } from '../ssh/definition.js';
 import { KUBE_MATCH_KEYS, kubeUnitMatches } from './match.js';
 
 /**
@@ -46,26 +47,17 @@ export const kubernetesTargetSpec = z.strictObject({
   impersonate: z.boolean(),
 });
 
-/** Judges an exec's command as shell text (src/analysis/shell's `analyzeShell`), with what it loads at start-up. */
-export interface KubeShellAnalyser {
-  analyse(text: string): Analysis;
-  init?(): Promise<void>;
-}
-
 /**
  * Without a shell analyser an exec's command is `unknown` (never guessed): builtin.ts passes src/analysis/shell's.
  * Every other request is judged all the same.
  */
-const UNANALYSED: KubeShellAnalyser = {
-  analyse: (text) => ({ units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
-    parseError: 'the shell analyser is not installed' }),
-};
+const UNANALYSED: ShellAnalyser = { analyse: (text) => unknownAnalysis(text, 'the shell analyser is not installed') };
 
 /**
  * The kubernetes protocol with `shell` judging the command of an `exec` (so `kubectl exec p -- rm -rf /` is `exec`
  * and `destructive`). A command of another kind than `request` is `unknown`.
  */
-export function createKubernetesProtocol(shell: KubeShellAnalyser = UNANALYSED): ProtocolDefinition {
+export function createKubernetesProtocol(shell: ShellAnalyser = UNANALYSED): ProtocolDefinition {
   return {
     name: 'kubernetes',
     commandKind: 'request',
@@ -77,8 +69,7 @@ export function createKubernetesProtocol(shell: KubeShellAnalyser = UNANALYSED):
     unitMatches: (match, unit, _cls, restrictive) => kubeUnitMatches(match, unit, restrictive),
     analyse(command) {
       if (command.kind !== 'request') {
-        return { units: [{ text: command.text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
-          parseError: `a kubernetes command of kind "${command.kind}" is not an API request` };
+        return unknownAnalysis(command.text, `a kubernetes command of kind "${command.kind}" is not an API request`);
       }
       return analyseKubeRequest(command.text, command.attributes ?? {}, (text) => shell.analyse(text));
     },
