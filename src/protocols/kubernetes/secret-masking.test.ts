@@ -87,12 +87,33 @@ describe('secret masking: shapes', () => {
     }
   });
 
-  it('fails a watch stream on a line that is not JSON, and stays failed', () => {
-    const masker = new SecretWatchMasker('secrets');
-    assert.equal(masker.push(`${JSON.stringify({ type: 'ADDED', object: secret() })}\n{"type":"ADDED","object":{"data":{"p":"` + PASSWORD + '\n').ok, false);
-    assert.equal(masker.push('{}\n').ok, false);
+  it('masks pretty-printed events spanning lines, braces inside strings included', () => {
+    const events = [{ type: 'ADDED', object: secret('a{') }, { type: 'MODIFIED', object: secret('"}b\\') }];
+    const text = events.map((event) => JSON.stringify(event, null, 2)).join('\n') + '\n';
+    const masker = new SecretWatchMasker('any');
+    let out = '';
+    for (let i = 0; i < text.length; i += 5) {
+      const part = masker.push(text.slice(i, i + 5));
+      assert.ok(part.ok);
+      out += part.text;
+    }
+    assert.ok(masker.end().ok);
+    assertClean(out);
+    assert.equal(out.split('\n').filter((line) => line.startsWith('{')).length, 2, 'each event one masked line');
+  });
+
+  it('fails a watch stream it cannot read, and stays failed', () => {
+    const broken = new SecretWatchMasker('secrets');
+    assert.ok(broken.push(`${JSON.stringify({ type: 'ADDED', object: secret() })}\n`).ok);
+    assert.equal(broken.push('{"type":"ADDED","object":{"data":{"p":1,}}}\n').ok, false, 'an event that is not JSON');
+    assert.equal(broken.push('{}\n').ok, false, 'stays failed');
+    assert.equal(new SecretWatchMasker('secrets').push('{} x {}').ok, false, 'text between events');
+    assert.equal(new SecretWatchMasker('secrets').push('}').ok, false);
     const short = new SecretWatchMasker('secrets', 10);
-    assert.equal(short.push('{"type":"ADDED"').ok, false, 'a line longer than the limit');
+    assert.equal(short.push('{"type":"ADDED"').ok, false, 'an event longer than the limit');
+    const open = new SecretWatchMasker('secrets');
+    assert.ok(open.push(`{"type":"ADDED","object":{"kind":"Secret","data":{"p":"${PASSWORD}`).ok);
+    assert.equal(open.end().ok, false, 'a stream ending inside an event');
     const cut = new SecretWatchMasker('secrets');
     assert.ok(cut.push(Buffer.from('{"a":"ü"}').subarray(0, 8)).ok);
     assert.equal(cut.end().ok, false, 'a stream ending inside a character');
