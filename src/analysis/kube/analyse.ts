@@ -14,6 +14,7 @@
  *   Warden does not know), since such a list may return objects of any namespace;
  * - `names`: [name] from the URL, a list's `metadata.name` field selector or a create's `metadata.name`; [] for a
  *   non-resource URL; absent otherwise (a list, a deletecollection, a create with `generateName`).
+ * A proxy to anything but a pod (nodes, services) has neither namespaces nor names: it may reach any pod.
  */
 import type { AnalysedUnit, Analysis } from '../../session/protocol.js';
 import { createdName } from './body.js';
@@ -87,6 +88,11 @@ function attributesOf(info: KubeRequestInfo, verb: string, body: BodyState): Rec
   if (!info.resourceRequest) return { verbs: [verb], apiVerbs: [info.verb], resources: [], namespaces: [], names: [] };
   const resource = `${groupName(info)}/${info.resource}${info.subresource === '' ? '' : `/${info.subresource}`}`;
   const attributes: Record<string, string[]> = { verbs: [verb], apiVerbs: [info.verb], resources: [resource] };
+  // A proxy to a node (the kubelet: exec in any pod on it) or a service (its endpoints may be any address) reaches
+  // something Warden cannot name: neither namespace nor name is established. A pod's proxy reaches that pod.
+  if ((info.verb === 'proxy' || info.subresource === 'proxy') && !(info.apiGroup === '' && info.resource === 'pods')) {
+    return attributes;
+  }
   let name = info.name;
   if (name === '' && info.verb === 'create' && info.subresource === '' && body.kind === 'json') name = createdName(body.value) ?? '';
   if (name !== '') attributes.names = [name];

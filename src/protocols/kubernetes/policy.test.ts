@@ -112,6 +112,10 @@ describe('kubernetes match keys', () => {
     assert.equal(decide(denyProd, alice, 'GET /api/v1/nodes').effect, 'allow', 'nodes are cluster-scoped');
     assert.equal(decide(denyProd, alice, 'GET /version').effect, 'allow');
     assert.equal(decide(denyProd, alice, 'GET /api/v1/namespaces/dev/pods').effect, 'allow');
+    // A proxy through a node (the kubelet's exec) or a service may reach pods of any namespace.
+    assert.equal(decide(denyProd, alice, 'POST /api/v1/nodes/node-1/proxy/exec/prod/db-0/c?command=ls').effect, 'deny');
+    assert.equal(decide(denyProd, alice, 'GET /api/v1/namespaces/dev/services/web/proxy/').effect, 'deny');
+    assert.equal(decide(denyProd, alice, 'GET /api/v1/namespaces/dev/pods/web/proxy/metrics').effect, 'allow');
   });
 
   it('resources: core group spelled core, subresources after a slash, globs across slashes', () => {
