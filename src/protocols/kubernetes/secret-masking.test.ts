@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LAST_APPLIED, MASKED_BASE64, MASKED_TEXT, maskSecretJson, SecretWatchMasker, type SecretScope } from './secret-masking.js';
+import { parseRequestInfo } from '../../analysis/kube/request-info.js';
+import { LAST_APPLIED, MASKED_BASE64, MASKED_TEXT, maskSecretJson, secretScopeFor, SecretWatchMasker, type SecretScope } from './secret-masking.js';
 
 const PASSWORD = Buffer.from('hunter2-very-secret').toString('base64');
 const secret = (name = 'db', extra: Record<string, unknown> = {}) => ({
@@ -117,6 +118,21 @@ describe('secret masking: shapes', () => {
     const cut = new SecretWatchMasker('secrets');
     assert.ok(cut.push(Buffer.from('{"a":"ü"}').subarray(0, 8)).ok);
     assert.equal(cut.end().ok, false, 'a stream ending inside a character');
+  });
+});
+
+describe('secret masking: scope', () => {
+  it('is secrets for every request on core secrets and for what did not parse, any otherwise', () => {
+    const scope = (method: string, url: string) => {
+      const parsed = parseRequestInfo(method, url);
+      return secretScopeFor(parsed.ok ? parsed.info : undefined);
+    };
+    for (const url of ['/api/v1/namespaces/a/secrets', '/api/v1/secrets?watch=1', '/api/v1/namespaces/a/secrets/x/status',
+      '/api/v1/watch/namespaces/a/secrets/x', '/api/v1/namespaces/a/../secrets']) assert.equal(scope('GET', url), 'secrets', url);
+    assert.equal(scope('DELETE', '/api/v1/namespaces/a/secrets/x'), 'secrets');
+    for (const url of ['/api/v1/namespaces/a/configmaps', '/apis/example.com/v1/secrets', '/version', '/api/v1/namespaces/secrets']) {
+      assert.equal(scope('GET', url), 'any', url);
+    }
   });
 });
 

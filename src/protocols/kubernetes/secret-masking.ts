@@ -26,6 +26,8 @@
  * not JSON (or not UTF-8, or a watch event longer than the limit) is a failure, never passed through.
  */
 
+import type { KubeRequestInfo } from '../../analysis/kube/request-info.js';
+
 /** The text a masked value shows. */
 export const MASKED_TEXT = '[REDACTED]';
 /** A masked `data` value: valid base64 of MASKED_TEXT. */
@@ -35,6 +37,16 @@ export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Which objects count as Secrets (see the module comment). */
 export type SecretScope = 'secrets' | 'any';
+
+/**
+ * The scope for a request's response and recorded body, from its analysis' detail (`KubeUnitDetail.info`): `secrets`
+ * when its resource is core `secrets` (any verb or subresource), and for a request Warden could not parse (no info:
+ * it may be anything); `any` otherwise.
+ */
+export function secretScopeFor(info: KubeRequestInfo | undefined): SecretScope {
+  if (info === undefined) return 'secrets';
+  return info.resourceRequest && info.apiGroup === '' && info.resource === 'secrets' ? 'secrets' : 'any';
+}
 
 /** The masked text, or why the input cannot be masked (the engine refuses the response or drops the body). */
 export type SecretMaskResult = { ok: true; text: string; masked: boolean } | { ok: false; error: string };
