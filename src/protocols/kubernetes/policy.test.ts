@@ -129,6 +129,13 @@ describe('kubernetes match keys', () => {
     assert.equal(decide(denyPods, alice, 'POST /api/v1/namespaces/a/pods/web/exec?command=ls').effect, 'deny', 'a deny covers subresources');
     assert.equal(decide(denyPods, alice, 'GET /apis/apps/v1/deployments').effect, 'allow');
     assert.equal(decide(denyPods, alice, 'GET /apis').effect, 'allow', 'discovery touches no resource');
+    const denyEvents = policy({ name: 'no-events', match: { resources: ['core/events', 'apps/deployments/scale'] }, effect: 'deny' },
+      { name: 'all', effect: 'allow' });
+    assert.equal(decide(denyEvents, alice, 'GET /apis/events.k8s.io/v1/events').effect, 'deny', 'the same events, another group');
+    assert.equal(decide(denyEvents, alice, 'PUT /apis/extensions/v1beta1/namespaces/a/deployments/web/scale',
+      { body: '{"spec":{"replicas":2}}' }).effect, 'deny', 'old clusters serve deployments under extensions');
+    assert.equal(decide(denyEvents, alice, 'PUT /apis/extensions/v1beta1/namespaces/a/deployments/web',
+      { body: '{"spec":{"replicas":2}}' }).effect, 'allow', 'the pattern names the scale subresource only');
   });
 
   it('verbs: allow rules see Warden\'s verb only, restrictive rules also the API server\'s', () => {
