@@ -148,6 +148,16 @@ describe('kubernetes match keys', () => {
     assert.equal(decide(denyCreate, alice, 'GET /api/v1/namespaces/a/pods/web/exec?command=ls').effect, 'allow');
   });
 
+  it('an exec\'s command adds the shell analyser\'s classes: an interactive shell is unknown unless a rule names the verb', () => {
+    const byClass = policy({ name: 'exec', match: { classes: ['exec', 'read'], namespaces: ['dev'] }, effect: 'allow' });
+    assert.equal(decide(byClass, alice, 'POST /api/v1/namespaces/dev/pods/p/exec?command=ls&stdout=true').effect, 'allow');
+    const shell = decide(byClass, alice, 'POST /api/v1/namespaces/dev/pods/p/exec?command=bash&stdin=true&tty=true');
+    assert.deepEqual([shell.effect, shell.classes], ['deny', ['exec', 'unknown']]);
+    const byVerb = policy({ name: 'exec', match: { verbs: ['exec'], namespaces: ['dev'] }, effect: 'allow' });
+    assert.equal(decide(byVerb, alice, 'POST /api/v1/namespaces/dev/pods/p/exec?command=bash&stdin=true&tty=true').effect, 'allow');
+    assert.equal(decide(byVerb, alice, 'POST /api/v1/namespaces/prod/pods/p/exec?command=bash&stdin=true&tty=true').effect, 'deny');
+  });
+
   it('names: from the URL, a field selector or a created object; a list without them is any name', () => {
     const allowWeb = policy({ name: 'web', match: { names: ['web-*'] }, effect: 'allow' });
     assert.equal(decide(allowWeb, alice, 'GET /api/v1/namespaces/a/pods/web-1').effect, 'allow');
