@@ -26,8 +26,10 @@ export const KUBE_CLASSES = ['read', 'write', 'destructive', 'exec', 'privilege'
  * - `impersonate`: the caller's `Impersonate-*` headers, one `Name: value` per line (the analyser adds `privilege`);
  * - `body`: the JSON text of a write's body when it is at most the engine's limit (e.g. a scale to zero is
  *   `destructive`); `bodyUnread`: `'true'` when a write's body was too large or not JSON, so the analyser must assume
- *   the worst of it;
- * - `contentType`: the request's Content-Type (which patch flavour a PATCH is).
+ *   the worst of it (a write with neither is judged as unread). The analyser reads a JSON array as a JSON patch and
+ *   an object as a whole object or a merge/strategic/apply patch, whatever the Content-Type says (the API server
+ *   refuses a body that does not fit its type);
+ * - `contentType`: the request's Content-Type (recorded; the analyser does not need it, see above).
  */
 export interface KubeCommandAttributes {
   impersonate?: string;
