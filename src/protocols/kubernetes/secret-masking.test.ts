@@ -148,6 +148,10 @@ describe('secret masking: write bodies for recordings', () => {
       { op: 'add', path: '/data/password', value: PASSWORD }, { op: 'replace', path: '/stringData', value: { a: 'hunter2' } },
       { op: 'add', path: '/DATA/x', value: PASSWORD }, { op: 'replace', path: '', value: secret() },
       { op: 'add', path: '/metadata/labels/app', value: 'web' }, { op: 'remove', path: '/data/old' },
+      { op: 'test', path: '/data/password', value: PASSWORD },
+      { op: 'add', path: `/metadata/annotations/${LAST_APPLIED.replace('/', '~1')}`, value: JSON.stringify(secret()) },
+      { op: 'replace', path: '/metadata', value: { annotations: { [LAST_APPLIED]: JSON.stringify(secret()) } } },
+      { op: 'add', path: 'data', value: PASSWORD },
     ];
     const out = masked(ops);
     assertClean(JSON.stringify(out));

@@ -12,7 +12,7 @@
  *   null values stay null;
  * - the `kubectl.kubernetes.io/last-applied-configuration` annotation (it holds the whole applied object, data
  *   included) is parsed and masked the same way, or replaced by `[REDACTED]` when it is not JSON;
- * - in a JSON patch of a Secret, the `value` of every operation on `/data`, `/stringData` or below.
+ * - in a JSON patch of a Secret, each operation's `value` as the part of a Secret its `path` puts it at.
  * Which objects are Secrets: with scope `secrets` (the request's resource is `core/secrets`, any verb or
  * subresource, so a Table of PartialObjectMetadata or a Status is covered too) every object in the document is
  * treated as one, so `data` and `stringData` are masked wherever they are; with scope `any` (every other request)
@@ -157,17 +157,29 @@ function maskAnnotations(metadata: JsonObject, pass: Pass): void {
   }
 }
 
-/** One JSON patch operation on a Secret: values written under `/data` or `/stringData` are masked. */
+/**
+ * One JSON patch operation on a Secret: its `value` is masked as the part of a Secret its `path` puts it at (so a
+ * value under `/data`, `/stringData` or the last-applied annotation is masked, and a whole Secret at `` too).
+ */
 function maskPatchOperation(op: Json, pass: Pass): Json {
-  if (!isObject(op) || typeof op.path !== 'string') return walk(op, true, pass, 1);
-  const parts = op.path.split('/').slice(1).map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~').toLowerCase());
-  const field = parts[0];
-  if ((field === 'data' || field === 'stringdata') && 'value' in op) {
-    const mask = field === 'data' ? MASKED_BASE64 : MASKED_TEXT;
-    op.value = parts.length === 1 ? maskValues(op.value, mask, pass) : (op.value === null ? null : (pass.masked = true, mask));
+  if (!isObject(op) || typeof op.path !== 'string' || !('value' in op)) return walk(op, true, pass, 1);
+  if (op.path !== '' && !op.path.startsWith('/')) {
+    // Not a JSON pointer: the API server refuses the patch; the value is not recorded.
+    op.value = MASKED_TEXT;
+    pass.masked = true;
     return op;
   }
-  return walk(op, true, pass, 1);
+  const parts = op.path === '' ? [] : op.path.split('/').slice(1).map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
+  let placed: Json = op.value;
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const parent = Object.create(null) as JsonObject; // no prototype: a `__proto__` part stays a key
+    parent[parts[i]] = placed;
+    placed = parent;
+  }
+  let value = walk(placed, true, pass, 1);
+  for (const part of parts) value = (value as JsonObject)[part];
+  op.value = value;
+  return op;
 }
 
 /**
