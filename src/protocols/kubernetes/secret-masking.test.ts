@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRequestInfo } from '../../analysis/kube/request-info.js';
+import { prng } from '../../masking/test-random.js';
 import { LAST_APPLIED, MASKED_BASE64, MASKED_TEXT, maskSecretJson, secretScopeFor, SecretWatchMasker, type SecretScope } from './secret-masking.js';
 
 const PASSWORD = Buffer.from('hunter2-very-secret').toString('base64');
@@ -209,5 +210,34 @@ describe('secret masking: evasions', () => {
     assert.deepEqual(maskSecretJson(text, 'any'), { ok: true, text, masked: false });
     const status = '{"kind":"Status","status":"Failure","code":404}';
     assert.deepEqual(maskSecretJson(status, 'secrets'), { ok: true, text: status, masked: false });
+  });
+});
+
+describe('secret masking: generated documents', () => {
+  it('no Secret value survives anywhere a Secret can stand, and the masker never throws', () => {
+    const random = prng(99);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+    const wrap = (inner: unknown): unknown => pick([
+      () => ({ kind: 'List', items: [{ kind: 'ConfigMap', data: { a: 'b' } }, inner] }),
+      () => ({ kind: 'Table', rows: [{ cells: ['x'], object: inner }] }),
+      () => ({ type: pick(['ADDED', 'MODIFIED', 'DELETED']), object: inner }),
+      () => ({ kind: 'SecretList', items: [{ metadata: { name: 'n' }, data: { k: PASSWORD } }, inner] }),
+      () => inner,
+    ])();
+    for (let i = 0; i < 2_000; i++) {
+      const extra: Record<string, unknown> = random() < 0.5 ? { stringData: { s: 'hunter2' } } : {};
+      if (random() < 0.3) extra.metadata = { name: 'x', annotations: { [LAST_APPLIED]: JSON.stringify(secret()) } };
+      let doc: unknown = secret('s', extra);
+      for (let depth = Math.floor(random() * 4); depth > 0; depth--) doc = wrap(doc);
+      let text = JSON.stringify(doc);
+      if (random() < 0.3) text = text.replaceAll('"data"', '"\\u0064ata"');
+      for (const scope of ['any', 'secrets'] as const) {
+        const result = maskSecretJson(text, scope);
+        assert.ok(result.ok, text);
+        assertClean(result.text);
+      }
+      const cut = text.slice(0, Math.floor(random() * text.length));
+      assert.equal(maskSecretJson(cut, 'secrets').ok, false, 'a cut document is refused');
+    }
   });
 });
