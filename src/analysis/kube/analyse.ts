@@ -7,8 +7,8 @@
  * Attributes (an absent key means "not established", which makes restrictive rules hold and permissive ones fail):
  * - `verbs`: [the Warden verb] (classify.ts `wardenVerb`); `apiVerbs`: [the API server's own verb] (deny and
  *   approval rules also match it, so `verbs: [create]` still holds for an exec sent as a POST);
- * - `resources`: [`group/resource` or `group/resource/subresource`], the core group written `core`; [] for a
- *   non-resource URL (it touches no resource);
+ * - `resources`: [`group/resource` or `group/resource/subresource`], the core group written `core`; for a
+ *   non-resource URL its decoded path (`/version`, `/apis/apps/v1`: it starts with `/`, a resource never does);
  * - `namespaces`: [namespace]; for a namespace object itself its name; [] for a non-resource URL and for resources
  *   Warden knows to be cluster-scoped; absent for a request across all namespaces (or a cluster-scoped resource
  *   Warden does not know), since such a list may return objects of any namespace;
@@ -85,7 +85,9 @@ function bodyState(facts: KubeRequestFacts): BodyState {
 
 /** The match attributes of a request (see the module comment). */
 function attributesOf(info: KubeRequestInfo, verb: string, body: BodyState): Record<string, string[]> {
-  if (!info.resourceRequest) return { verbs: [verb], apiVerbs: [info.verb], resources: [], namespaces: [], names: [] };
+  if (!info.resourceRequest) {
+    return { verbs: [verb], apiVerbs: [info.verb], resources: [`/${info.segments.join('/')}`], namespaces: [], names: [] };
+  }
   const resource = `${groupName(info)}/${info.resource}${info.subresource === '' ? '' : `/${info.subresource}`}`;
   const attributes: Record<string, string[]> = { verbs: [verb], apiVerbs: [info.verb], resources: [resource] };
   // A proxy to a node (the kubelet: exec in any pod on it) or a service (its endpoints may be any address) reaches

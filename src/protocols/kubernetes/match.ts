@@ -4,7 +4,7 @@
  * the request MAY concern a matching value; an allow rule (permissive) holds only when the request establishes
  * values and EVERY one matches. An attribute the analyser could not establish (absent, e.g. the namespace of a list
  * across all namespaces) may be anything: restrictive rules naming it hold, permissive ones fail. An attribute
- * established as empty (a non-resource URL touches no resource, namespace or name) satisfies neither.
+ * established as empty (a non-resource URL is in no namespace and names no object) satisfies neither.
  *
  * - `verbs`: the Warden verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`,
  *   `exec`, `attach`, `portforward`, `proxy`, `log`; a non-resource URL's lower-cased method). Restrictive rules also
@@ -15,7 +15,9 @@
  *   every core resource and subresource). A restrictive `core/pods` also holds for the pods' subresources (an exec
  *   acts on a pod) and for the same resource under another group (`core/events` and `events.k8s.io/events`,
  *   `apps/deployments` and the `extensions` group of old clusters); an allow rule matches the value as written
- *   (`core/pods` does not allow `core/pods/exec`).
+ *   (`core/pods` does not allow `core/pods/exec`). A non-resource URL is its path (`/version`, `/apis/apps/v1`,
+ *   `/openapi/v3`), so `resources: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/openapi/*']` names discovery.
+ *   A pattern starting with `/` never matches a resource, one starting with a letter never a non-resource URL.
  * - `namespaces`, `names`: globs on the namespace and the object's name.
  * Pure; globs compiled once (policy/glob.ts).
  */
@@ -81,6 +83,7 @@ const ALIASES: Record<string, string> = {
  * under its other group (ALIASES).
  */
 function resourceMayBe(pattern: string, value: string): boolean {
+  if (value.startsWith('/')) return globMatch(pattern, value);
   const parts = value.split('/');
   const resource = `${parts[0]}/${parts[1]}`;
   const sub = parts.length === 3 ? `/${parts[2]}` : '';

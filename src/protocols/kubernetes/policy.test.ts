@@ -129,6 +129,19 @@ describe('kubernetes match keys', () => {
     assert.equal(decide(denyPods, alice, 'POST /api/v1/namespaces/a/pods/web/exec?command=ls').effect, 'deny', 'a deny covers subresources');
     assert.equal(decide(denyPods, alice, 'GET /apis/apps/v1/deployments').effect, 'allow');
     assert.equal(decide(denyPods, alice, 'GET /apis').effect, 'allow', 'discovery touches no resource');
+    // Non-resource URLs are named by their path: a namespace-scoped allow plus a discovery allow makes kubectl work.
+    const devAndDiscovery = policy(
+      { name: 'discovery', match: { verbs: ['get'], resources: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/openapi/*'] }, effect: 'allow' },
+      { name: 'dev', match: { classes: ['read'], namespaces: ['dev'] }, effect: 'allow' });
+    for (const text of ['GET /api', 'GET /apis/apps/v1', 'GET /version', 'GET /openapi/v3/api/v1', 'GET /api/v1/namespaces/dev/pods']) {
+      assert.equal(decide(devAndDiscovery, alice, text).effect, 'allow', text);
+    }
+    for (const text of ['GET /logs/kube-apiserver.log', 'GET /metrics', 'POST /apis', 'GET /api/v1/namespaces/prod/pods', 'GET /api/v1/pods']) {
+      assert.equal(decide(devAndDiscovery, alice, text).effect, 'deny', text);
+    }
+    const denySlash = policy({ name: 'no-logs', match: { resources: ['/logs*'] }, effect: 'deny' }, { name: 'all', effect: 'allow' });
+    assert.equal(decide(denySlash, alice, 'GET /logs/x').effect, 'deny');
+    assert.equal(decide(denySlash, alice, 'GET /api/v1/namespaces/logs/pods').effect, 'allow');
     const denyEvents = policy({ name: 'no-events', match: { resources: ['core/events', 'apps/deployments/scale'] }, effect: 'deny' },
       { name: 'all', effect: 'allow' });
     assert.equal(decide(denyEvents, alice, 'GET /apis/events.k8s.io/v1/events').effect, 'deny', 'the same events, another group');
