@@ -15,6 +15,8 @@ import { pollUntil } from './poll.js';
 let server: KubeApiServer;
 let kubectl: KubectlHome;
 const LIMITED_TOKEN = 'limited-token-0123456789';
+/** Deadlines for effects that follow a kubectl start: generous, as the machine may be busy (not a timing assertion). */
+const PATIENT = { timeoutMs: 60_000 };
 
 before(async () => {
   server = await startKubeApiServer({
@@ -86,7 +88,7 @@ test('kubectl get -w prints a pod created after the watch started', async () => 
   const w = kubectl.spawn(['get', 'pods', '-w']);
   try {
     await w.waitFor(/^web\s/m);
-    await pollUntil('the watch to be open', () => server.watches.some((s) => !s.closed) || undefined);
+    await pollUntil('the watch to be open', () => server.watches.some((s) => !s.closed) || undefined, PATIENT);
     pod('watched-1');
     await w.waitFor(/^watched-1\s+1\/1\s+Running\s+0\s+\d+s$/m);
   } finally {
@@ -94,7 +96,7 @@ test('kubectl get -w prints a pod created after the watch started', async () => 
   }
   const watchReq = server.requests.find((q) => q.path === '/api/v1/namespaces/default/pods' && /watch=true/.test(q.query));
   assert.match(watchReq!.query, /resourceVersion=\d+/);
-  await pollUntil('the watch to end once kubectl left', () => server.watches.every((s) => s.closed) || undefined);
+  await pollUntil('the watch to end once kubectl left', () => server.watches.every((s) => s.closed) || undefined, PATIENT);
 });
 
 test('a raw watch from a resourceVersion sends JSON events in order, and a too old one gets 410 Expired', async () => {
@@ -205,7 +207,7 @@ test('kubectl logs: tail, container choice, and -f streams lines until kubectl g
     follow.child.kill();
   }
   const stream = server.logs.find((s) => s.follow && s.pod === 'web')!;
-  await pollUntil('the followed log to end once kubectl left', () => stream.closed || undefined);
+  await pollUntil('the followed log to end once kubectl left', () => stream.closed || undefined, PATIENT);
 });
 
 test('kubectl exec -i: stdin reaches cat, stdout and stderr are apart, exit codes come back', async () => {
@@ -236,9 +238,9 @@ test('kubectl exec -it in a terminal: typed lines run and the terminal size is s
   try {
     child.stdin.write('echo typed-here\r');
     const record = await pollUntil('an exec with a terminal and its size', () =>
-      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0));
+      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0), PATIENT);
     assert.deepEqual(record.resizes[0], { width: 100, height: 40 });
-    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined));
+    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined), PATIENT);
     child.stdin.end('exit 5\r');
     await exited;
     assert.equal(record.exitCode, 5);
@@ -276,7 +278,7 @@ test('exec over raw WebSockets: v4 and v5 framing, stdin half-close on v5, resiz
   const sleeper = await openExec({ ...base, path: '/api/v1/namespaces/default/pods/web/exec?command=sleep&command=600&stdout=true' });
   sleeper.close();
   await sleeper.done;
-  await pollUntil('the server to see the client leave', () => server.execs.find((e) => e.command[0] === 'sleep' && e.closed));
+  await pollUntil('the server to see the client leave', () => server.execs.find((e) => e.command[0] === 'sleep' && e.closed), PATIENT);
 });
 
 test('kubectl attach -i reaches the container\'s shell', async () => {

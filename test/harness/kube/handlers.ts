@@ -254,13 +254,22 @@ function review(type: ResourceType, obj: Obj, ctx: HandlerContext): Obj {
     status: { allowed: ok, ...(ok ? {} : { reason: '' }) } };
 }
 
-/** The patch function a PATCH's content type names. */
-function patcher(req: IncomingMessage): (current: Obj, patch: Obj) => Obj {
-  switch (mediaType(req)) {
-    case 'application/json-patch+json': return (c, p) => jsonPatch(c, p) as Obj;
-    case 'application/merge-patch+json': return (c, p) => mergePatch(c, p) as Obj;
-    case 'application/strategic-merge-patch+json': return (c, p) => strategicMergePatch(c, p) as Obj;
-    case 'application/apply-patch+yaml': return (c, p) => mergePatch(c, p) as Obj;
+/** Applies a PATCH body to `current` by the format its content type names (415 for any other, 400 for a bad body). */
+function applyPatch(req: IncomingMessage, current: Obj, body: Buffer): Obj {
+  const ct = mediaType(req);
+  if (ct === 'application/json-patch+json') {
+    let ops: unknown;
+    try {
+      ops = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw badRequest(`error decoding patch: ${(err as Error).message}`);
+    }
+    return jsonPatch(current, ops) as Obj;
+  }
+  switch (ct) {
+    case 'application/merge-patch+json': case 'application/apply-patch+yaml':
+      return mergePatch(current, decodeBody(body, ct)) as Obj;
+    case 'application/strategic-merge-patch+json': return strategicMergePatch(current, decodeBody(body, ct)) as Obj;
     default:
       throw new ApiError(failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media ` +
         'types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, ' +
@@ -287,9 +296,7 @@ export function updateOrPatch(req: IncomingMessage, res: ServerResponse, type: R
     next = decodeBody(body, mediaType(req));
     checkKind(type, next);
   } else {
-    const patch = patcher(req);
-    const decoded: unknown = mediaType(req) === 'application/json-patch+json' ? JSON.parse(body.toString()) : decodeBody(body, mediaType(req));
-    next = patch(structuredClone(current.obj), decoded as Obj);
+    next = applyPatch(req, structuredClone(current.obj), body);
   }
   if (r.subresource === 'status') next = { ...current.obj, status: next.status, metadata: { ...(current.obj.metadata as Obj),
     resourceVersion: (next.metadata as Obj | undefined)?.resourceVersion } };
@@ -316,8 +323,7 @@ export function scale(req: IncomingMessage, res: ServerResponse, type: ResourceT
     sendJson(res, 200, scaleOf(current));
     return;
   }
-  const wanted = r.verb === 'update' ? decodeBody(body, 'application/json') : patcher(req)(scaleOf(current),
-    (mediaType(req) === 'application/json-patch+json' ? JSON.parse(body.toString()) : decodeBody(body, mediaType(req))) as Obj);
+  const wanted = r.verb === 'update' ? decodeBody(body, 'application/json') : applyPatch(req, scaleOf(current), body);
   const rv = (wanted.metadata as Obj | undefined)?.resourceVersion;
   if (rv !== undefined && rv !== '' && rv !== (current.obj.metadata as Obj).resourceVersion) throw conflict('autoscaling', 'scale', r.name);
   const replicas = (wanted.spec as Obj | undefined)?.replicas;
