@@ -318,6 +318,15 @@ test('Secrets: kubectl create secret (protobuf body) and get -o yaml show the re
   assert.equal(proto.headers['content-type'], 'application/vnd.kubernetes.protobuf');
   assert.ok(proto.body.subarray(0, 4).equals(Buffer.from('k8s\0', 'latin1')));
   assert.ok(proto.body.includes(Buffer.from('hunter2')), 'the protobuf Secret carries the raw value');
+  const protoList = await request('/api/v1/namespaces/default/secrets', { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+  assert.equal(protoList.headers['content-type'], 'application/vnd.kubernetes.protobuf');
+  assert.ok(protoList.body.includes(Buffer.from('hunter2')));
+  const protoWatch = await request('/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=1',
+    { headers: { accept: 'application/vnd.kubernetes.protobuf;stream=watch, application/json' } });
+  assert.equal(protoWatch.headers['content-type'], 'application/vnd.kubernetes.protobuf;stream=watch');
+  const frameLength = protoWatch.body.readUInt32BE(0);
+  const frame = protoWatch.body.subarray(4, 4 + frameLength);
+  assert.ok(frame.includes(Buffer.from('ADDED')) && frame.includes(Buffer.from('hunter2')), 'a framed ADDED event holds the Secret');
 });
 
 test('a wrong token is refused with 401, and the request is recorded with what it carried', async () => {

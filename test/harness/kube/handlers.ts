@@ -7,7 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { allowed, rulesFor, type AccessRule, type Identity } from './access.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
-import { PROTOBUF, decodeProtobuf, encodeSecretListProtobuf, encodeSecretProtobuf, prefersProtobuf } from './protobuf.js';
+import {
+  PROTOBUF, PROTOBUF_WATCH, decodeProtobuf, encodeSecretListProtobuf, encodeSecretProtobuf, encodeSecretWatchEventProtobuf, prefersProtobuf,
+} from './protobuf.js';
 import { apiVersionOf, findType, type ResourceType } from './resources.js';
 import { fieldSelector, labelSelector } from './selectors.js';
 import { ApiError, badRequest, conflict, failure } from './status.js';
@@ -159,7 +161,12 @@ export function watch(req: IncomingMessage, res: ServerResponse, type: ResourceT
   } else {
     backlog = ctx.store.eventsSince(Number(rvParam));
   }
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  const protobuf = !table && type.resource === 'secrets' && prefersProtobuf(req.headers.accept);
+  if (protobuf && backlog === undefined) {
+    // The real server sends a protobuf Status as an ERROR event; this one answers 410 before the stream starts.
+    throw new ApiError(failure(410, 'Expired', `too old resource version: ${rvParam} (${ctx.store.resourceVersion})`));
+  }
+  res.writeHead(200, { 'Content-Type': protobuf ? PROTOBUF_WATCH : 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   if (backlog === undefined) {
     const status = failure(410, 'Expired', `too old resource version: ${rvParam} (${ctx.store.resourceVersion})`);
     res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
@@ -169,11 +176,15 @@ export function watch(req: IncomingMessage, res: ServerResponse, type: ResourceT
   let first = true;
   const send = (event: WatchEvent): void => {
     if (event.resource !== type.resource || (r.namespace && event.namespace !== r.namespace) || !match(event.entry.obj)) return;
+    stream.eventsSent++;
+    if (protobuf) {
+      res.write(encodeSecretWatchEventProtobuf(event.type, event.entry.obj));
+      return;
+    }
     const object = table
       ? JSON.stringify(toTable(type.resource, [event.entry.obj], table, String(event.rv), first))
       : event.entry.json;
     first = false;
-    stream.eventsSent++;
     res.write(`{"type":"${event.type}","object":${object}}\n`);
   };
   for (const event of backlog) send(event);

@@ -52,7 +52,8 @@ export interface RunningKubectl {
 const running = new Set<ChildProcess>();
 process.once('exit', () => { for (const c of running) c.kill('SIGKILL'); });
 
-function startKubectl(args: string[], env: NodeJS.ProcessEnv): RunningKubectl {
+/** Starts kubectl with `env` (its KUBECONFIG and HOME) and leaves it running. */
+export function startKubectl(args: string[], env: NodeJS.ProcessEnv): RunningKubectl {
   const child = spawn(KUBECTL, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   const out = { stdout: '', stderr: '' };

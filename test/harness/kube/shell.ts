@@ -1,9 +1,10 @@
 /**
  * The tiny fake shell that exec runs in the test API server's "containers". Not a real shell: it knows `echo`
- * (`>&2` sends to stderr), `cat` (copies stdin until it closes), `exit N`, `true`, `false`, `sleep N`, `hostname`,
- * `whoami`, `pwd`, `env`/`printenv`, and `sh`/`bash` (`-c SCRIPT`, or interactive: lines read from stdin, with a
- * `# ` prompt and echo of typed keys when there is a terminal). Commands in a script are separated by `;` or `&&`;
- * words are split with single and double quotes. Anything else prints `sh: 1: NAME: not found` and exits 127.
+ * (`-n`: no newline; `>&2` sends to stderr), `cat` (copies stdin until it closes), `exit N`, `true`, `false`,
+ * `sleep N`, `hostname`, `whoami`, `pwd`, `env`/`printenv`, and `sh`/`bash` (`-c SCRIPT`, or interactive: lines read
+ * from stdin, with a `# ` prompt and echo of typed keys when there is a terminal). Commands in a script are separated
+ * by `;` or `&&`; words are split with single and double quotes. Anything else prints `sh: 1: NAME: not found` and
+ * exits 127.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -109,7 +110,10 @@ async function runWords(words: string[], io: ShellIo, reader: LineReader): Promi
   switch (name) {
     case 'echo': {
       const toErr = args[args.length - 1] === '>&2';
-      const text = (toErr ? args.slice(0, -1) : args).join(' ') + NL(io);
+      // `echo -n`: no newline, so a test can split one value over two writes (two stdout frames).
+      const noNewline = args[0] === '-n';
+      const words = (toErr ? args.slice(0, -1) : args).slice(noNewline ? 1 : 0);
+      const text = words.join(' ') + (noNewline ? '' : NL(io));
       if (toErr) io.stderr(text);
       else io.stdout(text);
       return 0;
