@@ -40,7 +40,9 @@ function pod(name: string, labels: Record<string, string> = {}): void {
 /** A raw HTTPS request to the server (for what kubectl cannot send). */
 function request(path: string, options: https.RequestOptions = {}, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${server.url}${path}`, { ca: server.caCert, ...options, headers: { authorization: `Bearer ${server.token}`, ...options.headers } });
+    // host/port/path apart, not a URL string: a URL would resolve `..` before it is sent.
+    const req = https.request({ host: server.host, port: server.port, path, ca: server.caCert, ...options,
+      headers: { authorization: `Bearer ${server.token}`, ...options.headers } });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -327,6 +329,12 @@ test('Secrets: kubectl create secret (protobuf body) and get -o yaml show the re
   const frameLength = protoWatch.body.readUInt32BE(0);
   const frame = protoWatch.body.subarray(4, 4 + frameLength);
   assert.ok(frame.includes(Buffer.from('ADDED')) && frame.includes(Buffer.from('hunter2')), 'a framed ADDED event holds the Secret');
+  // An aliasing path is resolved (as a normalising hop would) and recorded raw: a gateway forwarding it is caught.
+  const alias = await request('/api/v1/namespaces/default/pods/../secrets/db');
+  assert.equal(alias.status, 200);
+  assert.match(alias.body.toString(), /"kind":"Secret"/);
+  assert.ok(server.requests.some((q) => q.path === '/api/v1/namespaces/default/pods/../secrets/db'));
+  assert.equal((await request('/api/v1/namespaces/default/pods/%zz')).status, 404);
 });
 
 test('a wrong token is refused with 401, and the request is recorded with what it carried', async () => {

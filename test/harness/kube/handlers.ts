@@ -35,9 +35,18 @@ export interface HandlerContext {
   who: Identity;
 }
 
-/** Parses `/api/v1/...` and `/apis/GROUP/VERSION/...` paths (undefined for anything else). */
+/**
+ * Parses `/api/v1/...` and `/apis/GROUP/VERSION/...` paths (undefined for anything else). The caller passes the
+ * path as a WHATWG URL reads it, so `.` and `..` segments are already resolved: a gateway that judges the raw path but
+ * forwards an alias gets the aliased object served (and the raw path recorded), which is what a test of it must see.
+ */
 export function parseResourcePath(pathname: string, method: string, query: URLSearchParams): ResourceRequest | undefined {
-  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  } catch {
+    return undefined; // a malformed percent-escape names no resource
+  }
   let group: string;
   let version: string;
   let rest: string[];
