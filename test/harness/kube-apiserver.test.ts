@@ -15,6 +15,8 @@ import { pollUntil } from './poll.js';
 let server: KubeApiServer;
 let kubectl: KubectlHome;
 const LIMITED_TOKEN = 'limited-token-0123456789';
+/** Deadlines for effects that follow a kubectl start: generous, as the machine may be busy (not a timing assertion). */
+const PATIENT = { timeoutMs: 60_000 };
 
 before(async () => {
   server = await startKubeApiServer({
@@ -38,7 +40,9 @@ function pod(name: string, labels: Record<string, string> = {}): void {
 /** A raw HTTPS request to the server (for what kubectl cannot send). */
 function request(path: string, options: https.RequestOptions = {}, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${server.url}${path}`, { ca: server.caCert, ...options, headers: { authorization: `Bearer ${server.token}`, ...options.headers } });
+    // host/port/path apart, not a URL string: a URL would resolve `..` before it is sent.
+    const req = https.request({ host: server.host, port: server.port, path, ca: server.caCert, ...options,
+      headers: { authorization: `Bearer ${server.token}`, ...options.headers } });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -86,7 +90,7 @@ test('kubectl get -w prints a pod created after the watch started', async () => 
   const w = kubectl.spawn(['get', 'pods', '-w']);
   try {
     await w.waitFor(/^web\s/m);
-    await pollUntil('the watch to be open', () => server.watches.some((s) => !s.closed) || undefined);
+    await pollUntil('the watch to be open', () => server.watches.some((s) => !s.closed) || undefined, PATIENT);
     pod('watched-1');
     await w.waitFor(/^watched-1\s+1\/1\s+Running\s+0\s+\d+s$/m);
   } finally {
@@ -94,7 +98,7 @@ test('kubectl get -w prints a pod created after the watch started', async () => 
   }
   const watchReq = server.requests.find((q) => q.path === '/api/v1/namespaces/default/pods' && /watch=true/.test(q.query));
   assert.match(watchReq!.query, /resourceVersion=\d+/);
-  await pollUntil('the watch to end once kubectl left', () => server.watches.every((s) => s.closed) || undefined);
+  await pollUntil('the watch to end once kubectl left', () => server.watches.every((s) => s.closed) || undefined, PATIENT);
 });
 
 test('a raw watch from a resourceVersion sends JSON events in order, and a too old one gets 410 Expired', async () => {
@@ -205,7 +209,7 @@ test('kubectl logs: tail, container choice, and -f streams lines until kubectl g
     follow.child.kill();
   }
   const stream = server.logs.find((s) => s.follow && s.pod === 'web')!;
-  await pollUntil('the followed log to end once kubectl left', () => stream.closed || undefined);
+  await pollUntil('the followed log to end once kubectl left', () => stream.closed || undefined, PATIENT);
 });
 
 test('kubectl exec -i: stdin reaches cat, stdout and stderr are apart, exit codes come back', async () => {
@@ -236,9 +240,9 @@ test('kubectl exec -it in a terminal: typed lines run and the terminal size is s
   try {
     child.stdin.write('echo typed-here\r');
     const record = await pollUntil('an exec with a terminal and its size', () =>
-      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0));
+      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0), PATIENT);
     assert.deepEqual(record.resizes[0], { width: 100, height: 40 });
-    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined));
+    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined), PATIENT);
     child.stdin.end('exit 5\r');
     await exited;
     assert.equal(record.exitCode, 5);
@@ -276,7 +280,7 @@ test('exec over raw WebSockets: v4 and v5 framing, stdin half-close on v5, resiz
   const sleeper = await openExec({ ...base, path: '/api/v1/namespaces/default/pods/web/exec?command=sleep&command=600&stdout=true' });
   sleeper.close();
   await sleeper.done;
-  await pollUntil('the server to see the client leave', () => server.execs.find((e) => e.command[0] === 'sleep' && e.closed));
+  await pollUntil('the server to see the client leave', () => server.execs.find((e) => e.command[0] === 'sleep' && e.closed), PATIENT);
 });
 
 test('kubectl attach -i reaches the container\'s shell', async () => {
@@ -316,6 +320,21 @@ test('Secrets: kubectl create secret (protobuf body) and get -o yaml show the re
   assert.equal(proto.headers['content-type'], 'application/vnd.kubernetes.protobuf');
   assert.ok(proto.body.subarray(0, 4).equals(Buffer.from('k8s\0', 'latin1')));
   assert.ok(proto.body.includes(Buffer.from('hunter2')), 'the protobuf Secret carries the raw value');
+  const protoList = await request('/api/v1/namespaces/default/secrets', { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+  assert.equal(protoList.headers['content-type'], 'application/vnd.kubernetes.protobuf');
+  assert.ok(protoList.body.includes(Buffer.from('hunter2')));
+  const protoWatch = await request('/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=1',
+    { headers: { accept: 'application/vnd.kubernetes.protobuf;stream=watch, application/json' } });
+  assert.equal(protoWatch.headers['content-type'], 'application/vnd.kubernetes.protobuf;stream=watch');
+  const frameLength = protoWatch.body.readUInt32BE(0);
+  const frame = protoWatch.body.subarray(4, 4 + frameLength);
+  assert.ok(frame.includes(Buffer.from('ADDED')) && frame.includes(Buffer.from('hunter2')), 'a framed ADDED event holds the Secret');
+  // An aliasing path is resolved (as a normalising hop would) and recorded raw: a gateway forwarding it is caught.
+  const alias = await request('/api/v1/namespaces/default/pods/../secrets/db');
+  assert.equal(alias.status, 200);
+  assert.match(alias.body.toString(), /"kind":"Secret"/);
+  assert.ok(server.requests.some((q) => q.path === '/api/v1/namespaces/default/pods/../secrets/db'));
+  assert.equal((await request('/api/v1/namespaces/default/pods/%zz')).status, 404);
 });
 
 test('a wrong token is refused with 401, and the request is recorded with what it carried', async () => {

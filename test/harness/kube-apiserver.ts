@@ -17,16 +17,17 @@
  *   (follow, tailLines, container), and `exec` and `attach` over WebSocket (`v5.channel.k8s.io`,
  *   `v4.channel.k8s.io`) into a fake shell (an attach reaches an interactive `sh`); `selfsubjectaccessreviews` and
  *   `selfsubjectrulesreviews` from the same rules. Protobuf: request bodies of Namespaces, Secrets and the access
- *   reviews (kubectl's typed clients send those), and Secrets and SecretLists answered as protobuf when asked first
- *   (so masking can be tested against it); everything else is JSON.
+ *   reviews (kubectl's typed clients send those), and Secrets, SecretLists and Secret watch streams answered as
+ *   protobuf when asked first (so masking can be tested against it; `kubectl describe secret` reads them); everything
+ *   else is JSON.
  *
  * It does not: run containers, controllers or a scheduler (pods are Running at once; deployments report ready
  * replicas and own no ReplicaSets or Pods), delete gracefully (objects go at once; a namespace takes its contents
  * with it), enforce `fieldValidation` (it is accepted), decode other protobuf bodies (415: `kubectl create
- * deployment` sends one; use `kubectl apply -f` or `create -f`), serve `/openapi/v2`, watch bookmarks, protobuf watch
- * streams, HTTP/2, `portforward` (400), or SPDY: an exec with `Upgrade: SPDY/3.1` gets the real server's
- * `101 Switching Protocols` (`X-Stream-Protocol-Version`) and then the connection is closed, so a test can see such
- * a request arrived and that no session ran.
+ * deployment` sends one; use `kubectl apply -f` or `create -f`), serve `/openapi/v2`, watch bookmarks, HTTP/2,
+ * `portforward` (400), or SPDY: an exec with `Upgrade: SPDY/3.1` gets the real server's `101 Switching Protocols`
+ * (`X-Stream-Protocol-Version`) and then the connection is closed, so a test can see such a request arrived and
+ * that no session ran.
  */
 import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
