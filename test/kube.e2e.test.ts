@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startKubeApiServer, type KubeApiServer } from './harness/kube-apiserver.js';
 import { kubectlHome, type KubectlHome } from './harness/kube/kubectl.js';
+import { freePort } from './harness/ports.js';
 import { startWarden, type WardenProcess } from './harness/warden.js';
 
 const POLICY = `kind: Policy
@@ -45,6 +46,11 @@ rules:
   - name: approvers
     subjects: { users: [olga] }
     effect: allow
+  - name: mia-sees-no-cards
+    subjects: { users: [mia] }
+    mask:
+      - detectors: [card]
+        strategy: redact
 `;
 
 let api: KubeApiServer;
@@ -65,9 +71,10 @@ async function throughWarden(userToken: string, target = 'prod-k8s'): Promise<Ku
 }
 
 /** One HTTPS request to Warden's Kubernetes listener (what kubectl cannot send: no credential, raw paths). */
-function request(pathAndQuery: string, ca: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; body: string }> {
+function request(pathAndQuery: string, ca: string, headers: Record<string, string> = {}, method = 'GET',
+  agent?: https.Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: warden.ports.kubernetes, path: pathAndQuery, method, ca, headers }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port: warden.ports.kubernetes, path: pathAndQuery, method, ca, headers, agent }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
@@ -87,7 +94,7 @@ before(async () => {
     '--ca-file', api.caFile, '--token-stdin'], { stdin: `${api.token}\n` });
   assert.equal(added.code, 0, added.stderr);
   await warden.applyPolicy(POLICY);
-  for (const user of ['alice', 'sam', 'olga', 'carol']) tokens[user] = await token(user);
+  for (const user of ['alice', 'sam', 'olga', 'mia']) tokens[user] = await token(user);
   home = await throughWarden(tokens.alice);
 });
 
@@ -276,5 +283,103 @@ describe('revocation and recording', () => {
     const nowhere = await request('/k8s/nowhere/api/v1/namespaces/default/pods', ca, { authorization: `Bearer ${tokens.alice}` });
     assert.equal(nowhere.status, 404);
     assert.match(JSON.parse(nowhere.body).message, /target "nowhere" does not exist/);
+  });
+});
+
+describe('hostile callers', () => {
+  let ca: string;
+  before(async () => { ca = await fs.readFile(path.join(warden.dataDir, 'tls.crt'), 'utf8'); });
+
+  test('aliasing paths, repeated query keys, method overrides and bodies on reads are refused before any decision', async () => {
+    const auth = { authorization: `Bearer ${tokens.alice}` };
+    const before = api.requests.length;
+    const cases: Array<[string, Record<string, string>, string?]> = [
+      ['/k8s/prod-k8s/api/v1/namespaces/default/pods/../secrets', auth],
+      ['/k8s/prod-k8s/api/v1/namespaces/default/secrets%2Fdb', auth],
+      ['/k8s/prod-k8s/api//v1/namespaces/default/secrets', auth],
+      ['/k8s/prod-k8s/api/v1/namespaces/default/pods?watch=false&watch=true', auth],
+      ['/k8s/prod-k8s/api/v1/namespaces/default/pods?watch=1;x=2', auth],
+      ['/k8s/prod-k8s/api/v1/namespaces/default/pods/web', { ...auth, 'x-http-method-override': 'DELETE' }],
+    ];
+    for (const [url, headers] of cases) {
+      const r = await request(url, ca, headers);
+      assert.equal(r.status, 400, `${url}: ${r.body}`);
+      assert.equal(JSON.parse(r.body).kind, 'Status');
+    }
+    const withBody = await new Promise<number>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: warden.ports.kubernetes, method: 'GET', ca,
+        path: '/k8s/prod-k8s/api/v1/namespaces/default/pods', headers: { ...auth, 'content-type': 'application/json' } },
+      (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end('{"spec":{}}');
+    });
+    assert.equal(withBody, 400);
+    assert.equal(api.requests.length, before, 'a refused request reached the cluster');
+  });
+
+  test('one connection carries one caller: another token on it is refused', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await request('/k8s/prod-k8s/api/v1/namespaces/default/pods', ca, { authorization: `Bearer ${tokens.alice}` }, 'GET', agent);
+      assert.equal(first.status, 200, first.body);
+      const second = await request('/k8s/prod-k8s/api/v1/namespaces/default/secrets/db', ca,
+        { authorization: `Bearer ${tokens.sam}` }, 'GET', agent);
+      assert.equal(second.status, 401);
+      assert.match(JSON.parse(second.body).message, /opened with another Warden token/);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('content masking rules apply to logs', async () => {
+    api.setLogs('default', 'web', 'app', ['paid with 4111 1111 1111 1111 today', 'nothing to see']);
+    const mia = await throughWarden(tokens.mia);
+    try {
+      const r = await kubectl(['logs', 'web'], mia);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /paid with \[REDACTED\] today/);
+      assert.match(r.stdout, /nothing to see/);
+      const plain = await kubectl(['logs', 'web']);
+      assert.match(plain.stdout, /4111 1111 1111 1111/, 'the rule is mia\'s only');
+    } finally {
+      await mia.remove();
+    }
+  });
+});
+
+describe('a dead, slow or untrusted API server', () => {
+  test('is a clear Status, and warden targets test says which step failed', async () => {
+    const closed = await freePort();
+    for (const [name, args] of [['dead-k8s', ['--server', `https://127.0.0.1:${closed}`, '--ca-file', api.caFile]],
+      ['untrusted-k8s', ['--server', api.url]]] as const) {
+      const added = await warden.cli(['targets', 'add', name, '--type', 'kubernetes', ...args, '--token-stdin'], { stdin: api.token });
+      assert.equal(added.code, 0, added.stderr);
+    }
+    await warden.applyPolicy(POLICY.replace('name: everything-else\n    targets: [prod-k8s]', 'name: everything-else\n    targets: ["*-k8s"]'));
+    const dead = await throughWarden(tokens.alice, 'dead-k8s');
+    try {
+      // kubectl shows its own words for a 503 during discovery; the Status itself names the cause.
+      const d = await kubectl(['get', 'pods'], dead);
+      assert.notEqual(d.code, 0);
+      assert.match(d.stderr, /the server is currently unable to handle the request/);
+      const ca = await fs.readFile(path.join(warden.dataDir, 'tls.crt'), 'utf8');
+      const auth = { authorization: `Bearer ${tokens.alice}` };
+      const raw = await request('/k8s/dead-k8s/api/v1/namespaces/default/pods', ca, auth);
+      assert.equal(raw.status, 503);
+      assert.match(JSON.parse(raw.body).message, /the API server of target "dead-k8s" refused the connection/);
+      const u = await request('/k8s/untrusted-k8s/api/v1/namespaces/default/pods', ca, auth);
+      assert.equal(u.status, 503);
+      assert.match(JSON.parse(u.body).message, /target "untrusted-k8s" presented a TLS certificate Warden does not trust/);
+      assert.ok(!raw.body.includes(api.token) && !u.body.includes(api.token) && !d.stderr.includes(api.token));
+      const ok = await warden.cli(['targets', 'test', 'prod-k8s']);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /login\s+ok\s+GET \/version answered with the stored credential/);
+      const bad = await warden.cli(['targets', 'test', 'untrusted-k8s']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /tls\s+failed\s+.*TLS certificate Warden does not trust/);
+      assert.ok(!bad.stdout.includes(api.token));
+    } finally {
+      await dead.remove();
+    }
   });
 });

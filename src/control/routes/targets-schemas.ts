@@ -3,10 +3,11 @@
  * Data only, like schemas.ts: unknown fields are rejected so a typo never silently changes nothing.
  */
 import type { TlsMode } from '../../session/types.js';
-import { createTargetBody } from '../schemas.js';
+import { createTargetBody, type CreateKubernetesTargetBody } from '../schemas.js';
 
 /** Body of `PATCH /api/targets/:name`: absent fields stay as they are; `null` removes a password or CA bundle. */
-export interface UpdateTargetBody {
+export interface UpdateTargetBody extends Partial<Pick<CreateKubernetesTargetBody,
+  'server' | 'caCert' | 'tlsServerName' | 'clientCert' | 'impersonate' | 'token' | 'clientKey'>> {
   host?: string;
   port?: number;
   database?: string;
@@ -20,20 +21,6 @@ export interface UpdateTargetBody {
   passphrase?: string | null;
   /** ssh: a new pinned host key (null: record the next one seen). */
   hostKeyFingerprint?: string | null;
-  /** kubernetes: the API server's URL. */
-  server?: string;
-  /** kubernetes: a new CA bundle (null: the system's CAs). */
-  caCert?: string | null;
-  /** kubernetes: the name checked against the server certificate (null: the URL's host). */
-  tlsServerName?: string | null;
-  /** kubernetes: a new client certificate (null removes it). */
-  clientCert?: string | null;
-  /** kubernetes: impersonate callers upstream. */
-  impersonate?: boolean;
-  /** kubernetes: a new bearer token (null removes it). */
-  token?: string | null;
-  /** kubernetes: a new client key (null removes it). */
-  clientKey?: string | null;
   labels?: Record<string, string>;
 }
 

@@ -6,6 +6,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import { within } from '../within.js';
 import tls from 'node:tls';
 import { Pool } from 'undici';
 import type { Credentials, KubernetesTarget } from '../../session/types.js';
@@ -13,15 +14,6 @@ import type { Diagnosis, DiagnosisStep } from '../postgres/diagnose.js';
 import { kubernetesCredentials } from './definition.js';
 import { credentialHeaders, serverBase, upstreamError, upstreamTls } from './upstream.js';
 
-function within<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), ms);
-    timer.unref();
-  });
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 function failure(err: unknown, where: string, ms: number): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';

@@ -104,8 +104,11 @@ export class KubeEngine {
       attributes: attributes as Record<string, string> };
   }
 
-  /** Asks the pipeline; a held request waits on its connection and is withdrawn when the caller goes away. */
-  async decide(kube: KubeSession, command: Command, res: ServerResponse): Promise<Verdict> {
+  /**
+   * Asks the pipeline; a held request waits on its connection and is withdrawn when the caller goes away (`caller`:
+   * the response or upgraded socket whose `close` says so).
+   */
+  async decide(kube: KubeSession, command: Command, res: NodeJS.EventEmitter): Promise<Verdict> {
     const notices: string[] = [];
     const pending = this.deps.pipeline.onCommand(kube.session, command, { notify: (m) => notices.push(m) });
     if (!(pending instanceof Promise)) return pending;
@@ -133,13 +136,27 @@ export class KubeEngine {
       return;
     }
     command.decision = verdict.note;
+    const analysis = this.protocol.analyse(command, undefined);
+    const plan = this.plan(kube, analysis, target, verdict);
+    await this.forward({ req, res, kube, target, caller, command, body, plan, analysis, started });
+  }
+
+  /**
+   * The headers Warden adds upstream for an allowed request: the vaulted credential (or Warden's impersonation of
+   * the caller) and the caller's own `Impersonate-*` headers, which reach the cluster only once a rule allowed them
+   * (the analyser made the request class `privilege`). A target that impersonates its callers refuses them.
+   */
+  upstreamHeaders(kube: KubeSession, caller: CallerHeaders): Record<string, string | string[]> {
     if (caller.impersonateHeaders.length > 0 && kube.target.impersonate) {
       throw new WardenError('WARDEN_ERR_BAD_REQUEST', `target "${kube.target.name}" impersonates its callers itself; `
         + 'send no Impersonate-* headers (kubectl --as) to it');
     }
-    const analysis = this.protocol.analyse(command, undefined);
-    const plan = this.plan(kube, analysis, target, verdict);
-    await this.forward({ req, res, kube, target, caller, command, body, plan, analysis, started });
+    const headers = credentialHeaders(kube.target, kube.credentials, kube.session.subject);
+    for (const [name, value] of caller.impersonateHeaders) {
+      const had = headers[name];
+      headers[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+    }
+    return headers;
   }
 
   /** How the answer must be relayed: masked (Secrets, content rules) or passed through. */
@@ -158,12 +175,8 @@ export class KubeEngine {
     caller: CallerHeaders; command: Command; body: ReadBody; plan: RelayPlan; analysis: Analysis; started: number }): Promise<void> {
     const { req, res, kube, target, caller, command, body, plan } = a;
     const headers: Record<string, string | string[]> = { ...caller.passed, 'accept-encoding': 'identity',
-      ...credentialHeaders(kube.target, kube.credentials, kube.session.subject) };
+      ...this.upstreamHeaders(kube, caller) };
     if (plan.maskSecrets !== null || plan.content !== null) headers.accept = jsonOnlyAccept(caller.passed.accept);
-    for (const [name, value] of caller.impersonateHeaders) {
-      const had = headers[name];
-      headers[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
-    }
     if (!body.complete && req.headers['content-length'] !== undefined) headers['content-length'] = req.headers['content-length'];
     const abort = new AbortController();
     const active: ActiveRequest = { end: (reason) => endRequest(res, plan, reason, abort) };

@@ -9,13 +9,12 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WardenError, toWardenError } from '../../errors.js';
-import type { Verdict } from '../../session/types.js';
 import type { ActiveRequest, KubeSession } from './connection-sessions.js';
 import type { KubeEngine } from './engine.js';
 import { deniedStatus, statusForError, type KubeStatus } from './errors.js';
 import type { KubeListenerDeps } from './listener.js';
 import { UpgradeRefusals, isSpdyUpgrade, writeUpgradeAnswer } from './upgrade-response.js';
-import { credentialHeaders, serverBase } from './upstream.js';
+import { serverBase } from './upstream.js';
 import { relayWebSocketUpgrade } from './websocket-relay.js';
 
 const refusals = new UpgradeRefusals();
@@ -42,19 +41,11 @@ export async function handleUpgrade(engine: KubeEngine, req: IncomingMessage, so
     if (req.method !== 'GET') throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'a WebSocket upgrade is a GET');
     const { target, caller, kube } = await engine.authenticate(req);
     const command = engine.command('GET', target, caller, null);
-    const verdict = await decide(deps, kube, command, socket);
+    const verdict = await engine.decide(kube, command, socket);
     if (verdict.effect === 'deny') return refuse(deniedStatus(verdict.message));
     if (socket.destroyed) return;
     command.decision = verdict.note;
-    if (caller.impersonateHeaders.length > 0 && kube.target.impersonate) {
-      throw new WardenError('WARDEN_ERR_BAD_REQUEST', `target "${kube.target.name}" impersonates its callers itself; `
-        + 'send no Impersonate-* headers (kubectl --as) to it');
-    }
-    const headers: Record<string, string | string[]> = credentialHeaders(kube.target, kube.credentials, kube.session.subject);
-    for (const [name, value] of caller.impersonateHeaders) {
-      const had = headers[name];
-      headers[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
-    }
+    const headers = engine.upstreamHeaders(kube, caller);
     const { origin, prefix } = serverBase(kube.target);
     const relay = await relayWebSocketUpgrade({ request: req, socket, head, upstreamUrl: `${origin.replace(/^https:/, 'wss:')}${prefix}${target.apiPath}`,
       upstreamHeaders: headers, tls: kube.tls, session: kube.session, pipeline: deps.pipeline, command, refusals, refusalKey: key });
@@ -66,18 +57,6 @@ export async function handleUpgrade(engine: KubeEngine, req: IncomingMessage, so
   }
 }
 
-/** Asks the pipeline; a held request waits on the socket and is withdrawn when the caller goes away. */
-async function decide(deps: KubeListenerDeps, kube: KubeSession, command: ReturnType<KubeEngine['command']>, socket: Duplex): Promise<Verdict> {
-  const pending = deps.pipeline.onCommand(kube.session, command, { notify: () => {} });
-  if (!(pending instanceof Promise)) return pending;
-  const gone = (): void => { deps.pipeline.withdraw(kube.session, 'the caller disconnected').catch(() => {}); };
-  socket.once('close', gone);
-  try {
-    return await pending;
-  } finally {
-    socket.off('close', gone);
-  }
-}
 
 /** Lets the session end the stream (revocation, kill, shutdown) while it runs. */
 function track(kube: KubeSession, relay: { closed: Promise<void>; terminate(reason: string): void }): void {
