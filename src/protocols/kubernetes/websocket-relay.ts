@@ -26,8 +26,8 @@ import { WsPair } from './ws-pair.js';
 
 export { isSpdyUpgrade, spdyRefusal, UpgradeRefusals } from './upgrade-response.js';
 
-/** The largest message relayed either way (kubectl sends at most 32 KiB of stdin per message). */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** The largest message relayed either way (kubectl sends at most 32 KiB per message; a partial one is held whole). */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Most bytes of an API server's refusal passed on to the caller. */
 const MAX_REFUSAL_BODY = 64 * 1024;
 
