@@ -61,5 +61,5 @@ export async function handleUpgrade(engine: KubeEngine, req: IncomingMessage, so
 function track(kube: KubeSession, relay: { closed: Promise<void>; terminate(reason: string): void }): void {
   const active: ActiveRequest = { end: (reason) => relay.terminate(reason) };
   kube.active.add(active);
-  void relay.closed.then(() => kube.active.delete(active));
+  relay.closed.then(() => kube.active.delete(active), () => kube.active.delete(active));
 }
