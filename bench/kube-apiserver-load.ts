@@ -5,6 +5,7 @@
  * (`node --import tsx bench/kube-apiserver-load.ts`) it prints the direct figures: the floor Warden is compared to.
  * Not a test: it prints numbers, and fails only if a request fails.
  */
+import http from 'node:http';
 import https from 'node:https';
 import { startKubeApiServer, type KubeApiServer } from '../test/harness/kube-apiserver.js';
 import type { KubectlHome } from '../test/harness/kube/kubectl.js';
@@ -21,9 +22,14 @@ export async function startLoadedApiServer(count = Number(process.env.BENCH_KUBE
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-/** Lists `path` `rounds` times over one keep-alive connection; returns items/s and the bytes of one list. */
+/**
+ * Lists `path` `rounds` times over one keep-alive connection; returns items/s and the bytes of one list. An http://
+ * URL (a `kubectl proxy` peer) is listed without TLS.
+ */
 export async function measureList(url: string, token: string, ca: string, path: string, rounds = 10): Promise<{ itemsPerSecond: number; bytes: number; ms: number[] }> {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca });
+  const plain = url.startsWith('http:');
+  const agent = plain ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : new https.Agent({ keepAlive: true, maxSockets: 1, ca });
+  const get = plain ? http.get : https.get;
   const ms: number[] = [];
   let bytes = 0;
   let items = 0;
@@ -31,7 +37,7 @@ export async function measureList(url: string, token: string, ca: string, path: 
     for (let i = 0; i < rounds; i++) {
       const start = performance.now();
       const body = await new Promise<Buffer>((resolve, reject) => {
-        https.get(`${url}${path}`, { agent, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }, (res) => {
+        get(`${url}${path}`, { agent, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), accept: 'application/json' } }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`list answered ${res.statusCode}`))));

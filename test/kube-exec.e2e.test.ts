@@ -124,6 +124,14 @@ describe('exec over WebSocket', () => {
     assert.equal(upgrade.headers.authorization, `Bearer ${api.token}`);
   });
 
+  test('attach -i reaches the container\'s process the same way', async () => {
+    const before = api.execs.length;
+    const r = await kubectl(['attach', '-i', 'web'], { stdin: 'echo attached\nexit 4\n' });
+    assert.match(r.stdout, /attached\n/);
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(api.execs[before].kind, 'attach');
+  });
+
   test('a card number split over two stdout frames is masked, and the cast replays exactly what the caller saw', async () => {
     const carol = await token('carol');
     const file = path.join(work, 'carol.kubeconfig');

@@ -110,7 +110,7 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
   pair.upstream.once('close', (code: number) => {
     if (ending !== undefined) return;
     ending = 'the stream ended';
-    void finish().then(() => pair.close('caller', code));
+    finish().then(() => pair.close('caller', code), () => pair.close('caller', code));
   });
   pair.caller.once('close', () => {
     ending ??= 'the caller closed the stream';

@@ -57,10 +57,9 @@ export async function handleUpgrade(engine: KubeEngine, req: IncomingMessage, so
   }
 }
 
-
 /** Lets the session end the stream (revocation, kill, shutdown) while it runs. */
 function track(kube: KubeSession, relay: { closed: Promise<void>; terminate(reason: string): void }): void {
   const active: ActiveRequest = { end: (reason) => relay.terminate(reason) };
   kube.active.add(active);
-  void relay.closed.then(() => kube.active.delete(active));
+  relay.closed.then(() => kube.active.delete(active), () => kube.active.delete(active));
 }

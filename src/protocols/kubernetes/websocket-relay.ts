@@ -15,7 +15,6 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { SessionRegistry } from '../../session/registry.js';
 import { PORT_FORWARD_PROTOCOLS, STREAM_PROTOCOLS, parseForwardPorts } from './channel-codec.js';
 import { relayRemoteCommand } from './exec-relay.js';
 import { relayPortForward } from './portforward-relay.js';
@@ -26,8 +25,8 @@ import { WsPair } from './ws-pair.js';
 
 export { isSpdyUpgrade, spdyRefusal, UpgradeRefusals } from './upgrade-response.js';
 
-/** The largest message relayed either way (kubectl sends at most 32 KiB of stdin per message). */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** The largest message relayed either way (kubectl sends at most 32 KiB per message; a partial one is held whole). */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Most bytes of an API server's refusal passed on to the caller. */
 const MAX_REFUSAL_BODY = 64 * 1024;
 
@@ -50,8 +49,6 @@ export interface RelayOptions extends RelayContext {
   /** Headers for the API server (its credential, impersonation); the caller's are never copied. */
   upstreamHeaders: Record<string, string | string[]>;
   tls: RelayTls;
-  /** When given, the stream is registered (by session id) so revocation ends it, and removed when it ends. */
-  registry?: SessionRegistry;
   /** Where refusals are remembered for the SPDY fallback, under `refusalKey` (see upgrade-response.ts). */
   refusals?: UpgradeRefusals;
   refusalKey?: string;
@@ -111,13 +108,6 @@ export async function relayWebSocketUpgrade(options: RelayOptions): Promise<Stre
     ...(ports ? { ports } : {}), tty: isTrue(url.searchParams.get('tty')) });
   const relay = kind === 'portforward' ? relayPortForward(options, pair, ports!)
     : relayRemoteCommand(options, pair, { v5: upstream.protocol === 'v5.channel.k8s.io', tty: isTrue(url.searchParams.get('tty')) });
-  if (options.registry) {
-    const registry = options.registry;
-    let ending = false;
-    registry.add({ session, get ending() { return ending; },
-      terminate: async (reason) => { ending = true; relay.terminate(reason); await relay.closed; } });
-    void relay.closed.then(() => registry.remove(session.id));
-  }
   return relay;
 }
 
