@@ -25,7 +25,8 @@ import { forwardedBody, judgedBodyText, readBodyHead, type ReadBody } from './re
 import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { relayResponse, type RelayPlan } from './response-relay.js';
 import { secretsGranted } from './secret-grant.js';
-import type { SecretScope } from './secret-masking.js';
+import { secretScopeFor, type SecretScope } from './secret-masking.js';
+import type { KubeUnitDetail } from '../../analysis/kube/index.js';
 import { maskSecretsInText } from './secret-response.js';
 import { credentialHeaders, serverBase, UpstreamPools } from './upstream.js';
 
@@ -258,20 +259,15 @@ function endRequest(res: ServerResponse, plan: RelayPlan, reason: string, abort:
 }
 
 /**
- * Where a request's answer may hold Secret values, as secret-masking.ts scopes them: `secrets` for the `secrets`
- * resource (any verb or subresource: a write answers with the object), `any` (objects of kind Secret) for a
- * request the analyser could not place (no `resources` attribute); null for every other resource and for
- * non-resource URLs, whose answers are streamed untouched. An object of another kind never holds a Secret's values
- * (a pod's env only names its Secret), so Warden does not read every answer whole to look for one.
+ * Where a request's answer may hold Secret values, as secret-masking.ts scopes them (`secretScopeFor`): `secrets`
+ * for the `secrets` resource (any verb or subresource: a write answers with the object) and for a request that did
+ * not parse; null for every other resource and for non-resource URLs, whose answers are streamed untouched. An object
+ * of another kind never holds a Secret's values (a pod's env only names its Secret), so Warden does not read every
+ * answer whole to look for one.
  */
 export function secretScope(analysis: Analysis): SecretScope | null {
-  let scope: SecretScope | null = null;
-  for (const unit of analysis.units) {
-    const resources = unit.attributes.resources;
-    if (resources === undefined) scope ??= 'any';
-    else if (resources.some((r) => /^core\/secrets(\/|$)/.test(r))) return 'secrets';
-  }
-  return scope;
+  const secrets = analysis.units.some((u) => secretScopeFor((u.detail as KubeUnitDetail | undefined)?.info) === 'secrets');
+  return secrets ? 'secrets' : null;
 }
 
 function queryFlag(target: RequestTarget, key: string): boolean {
