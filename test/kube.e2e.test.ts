@@ -369,9 +369,9 @@ describe('hostile callers', () => {
 describe('a dead, slow or untrusted API server', () => {
   test('is a clear Status, and warden targets test says which step failed', async () => {
     const closed = await freePort();
-    for (const [name, args] of [['dead-k8s', ['--server', `https://127.0.0.1:${closed}`, '--ca-file', api.caFile]],
-      ['untrusted-k8s', ['--server', api.url]]] as const) {
-      const added = await warden.cli(['targets', 'add', name, '--type', 'kubernetes', ...args, '--token-stdin'], { stdin: api.token });
+    for (const [name, args, secret] of [['dead-k8s', ['--server', `https://127.0.0.1:${closed}`, '--ca-file', api.caFile], api.token],
+      ['untrusted-k8s', ['--server', api.url], api.token], ['stale-k8s', ['--server', api.url, '--ca-file', api.caFile], 'a-stale-token']] as const) {
+      const added = await warden.cli(['targets', 'add', name, '--type', 'kubernetes', ...args, '--token-stdin'], { stdin: secret });
       assert.equal(added.code, 0, added.stderr);
     }
     await warden.applyPolicy(POLICY.replace('name: everything-else\n    targets: [prod-k8s]', 'name: everything-else\n    targets: ["*-k8s"]'));
@@ -390,6 +390,11 @@ describe('a dead, slow or untrusted API server', () => {
       assert.equal(u.status, 503);
       assert.match(JSON.parse(u.body).message, /target "untrusted-k8s" presented a TLS certificate Warden does not trust/);
       assert.ok(!raw.body.includes(api.token) && !u.body.includes(api.token) && !d.stderr.includes(api.token));
+      // The cluster's 401 is about Warden's credential: the caller reads that, not a 401 of its own.
+      const stale = await request('/k8s/stale-k8s/api/v1/namespaces/default/pods', ca, auth);
+      assert.equal(stale.status, 502);
+      assert.match(JSON.parse(stale.body).message, /refused the credential Warden holds for it \(401\)/);
+      assert.ok(!stale.body.includes('a-stale-token'));
       const ok = await warden.cli(['targets', 'test', 'prod-k8s']);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, /login\s+ok\s+GET \/version answered with the stored credential/);

@@ -193,6 +193,11 @@ export class KubeEngine {
         signal: abort.signal, longRunning: isLongRunning(target),
       });
       try {
+        // A 401 from the cluster is about Warden's credential, not the caller's: kubectl would take it for its own.
+        if (upstream.statusCode === 401) {
+          throw new WardenError('WARDEN_ERR_UPSTREAM_AUTH', `the API server of target "${kube.target.name}" refused the `
+            + 'credential Warden holds for it (401): an administrator must renew it (warden targets test)');
+        }
         outcome = await relayResponse(upstream, res, plan);
       } catch (err) {
         upstream.body.destroy();
