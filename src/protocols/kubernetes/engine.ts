@@ -140,6 +140,8 @@ export class KubeEngine {
       return;
     }
     command.decision = verdict.note;
+    // Approved while the caller left or Warden ended the session: nobody would read the answer, so it does not run.
+    if (res.destroyed || kube.ending !== undefined) return;
     const plan = this.plan(kube, analysis, target, verdict);
     await this.forward({ req, res, kube, target, caller, command, body, plan, analysis, started });
   }
