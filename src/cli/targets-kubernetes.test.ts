@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import type { Io } from './common.js';
-import { fromKubeconfig, kubeAddBody } from './targets-kubernetes.js';
+import { fromKubeconfig, kubeAddBody, kubeUpdateBody } from './targets-kubernetes.js';
 
 /** An Io whose stdin holds `stdin`. */
 function testIo(o: { stdin?: string } = {}): { io: Io } {
@@ -71,5 +71,16 @@ describe('kubeAddBody', () => {
     await assert.rejects(kubeAddBody('x', { 'token-stdin': true }, testIo({ stdin: 't' }).io), /missing --server/);
     await assert.rejects(kubeAddBody('x', { server: 'https://k', 'token-stdin': true, kubeconfig: 'k' }, testIo().io), /exclude each other/);
     await assert.rejects(kubeAddBody('x', { server: 'https://k', 'client-cert': 'c' }, testIo().io), /--client-cert needs --client-key/);
+  });
+});
+
+describe('kubeUpdateBody', () => {
+  it('changes only what is given, by the API\'s field names', async () => {
+    assert.deepEqual(await kubeUpdateBody({ server: 'https://new:6443', 'no-ca': true, 'no-impersonate': true }, testIo().io),
+      { server: 'https://new:6443', caCert: null, impersonate: false });
+    assert.deepEqual(await kubeUpdateBody({ 'token-stdin': true }, testIo({ stdin: 'new-token\n' }).io), { token: 'new-token' });
+    await assert.rejects(kubeUpdateBody({}, testIo().io), /nothing to change/);
+    await assert.rejects(kubeUpdateBody({ 'token-stdin': true, 'no-token': true }, testIo().io), /exclude each other/);
+    await assert.rejects(kubeUpdateBody({ kubeconfig: 'k' }, testIo().io), /--kubeconfig is for targets add/);
   });
 });

@@ -15,6 +15,7 @@ import { parseLabels } from './targets.js';
 export interface KubeFlags {
   server?: string;
   'ca-file'?: string;
+  json?: boolean;
   'tls-server-name'?: string;
   'token-stdin'?: boolean;
   'client-cert'?: string;
@@ -22,12 +23,16 @@ export interface KubeFlags {
   kubeconfig?: string;
   context?: string;
   impersonate?: boolean;
+  'no-impersonate'?: boolean;
+  'no-token'?: boolean;
+  'no-client-cert'?: boolean;
+  'no-ca'?: boolean;
   label?: string[];
 }
 
-/** Flags of `targets add` that only kubernetes targets have. */
+/** Flags of `targets add|update` that only kubernetes targets have. */
 export const KUBE_ONLY = ['server', 'tls-server-name', 'token-stdin', 'client-cert', 'client-key', 'kubeconfig', 'context',
-  'impersonate'] as const;
+  'impersonate', 'no-impersonate', 'no-token', 'no-client-cert'] as const;
 
 /** The option table of these flags, for parseArgs. */
 export const KUBE_OPTIONS = {
@@ -35,6 +40,10 @@ export const KUBE_OPTIONS = {
   'client-cert': { type: 'string' }, 'client-key': { type: 'string' }, kubeconfig: { type: 'string' },
   context: { type: 'string' }, impersonate: { type: 'boolean' },
 } as const;
+
+/** The option table of `targets update` for kubernetes targets (`--ca-file`/`--no-ca` are shared with postgres). */
+export const KUBE_UPDATE_OPTIONS = { ...KUBE_OPTIONS, 'no-impersonate': { type: 'boolean' }, 'no-token': { type: 'boolean' },
+  'no-client-cert': { type: 'boolean' } } as const;
 
 function readText(file: string, flag: string): string {
   try {
@@ -123,15 +132,50 @@ export async function kubeAddBody(name: string, values: KubeFlags, io: Io): Prom
     body.clientCert = readText(values['client-cert'], '--client-cert');
     body.clientKey = readText(values['client-key']!, '--client-key');
   }
-  if (values['token-stdin']) {
-    if (io.stdinIsTTY) io.stderr('Token (end with Ctrl-D): ');
-    const token = (await io.readStdin()).trim();
-    if (token === '') throw new UsageError('--token-stdin given but standard input was empty');
-    body.token = token;
-  }
+  if (values['token-stdin']) body.token = await readToken(io);
   if (body.token === undefined && body.clientKey === undefined) {
     throw new UsageError('give the credential Warden uses: --token-stdin, --client-cert with --client-key, or --kubeconfig');
   }
+  return body;
+}
+
+/** Reads `--token-stdin`'s token. */
+async function readToken(io: Io): Promise<string> {
+  if (io.stdinIsTTY) io.stderr('Token (end with Ctrl-D): ');
+  const token = (await io.readStdin()).trim();
+  if (token === '') throw new UsageError('--token-stdin given but standard input was empty');
+  return token;
+}
+
+/** The body of `PATCH /api/targets/NAME` for a kubernetes target: only the flags given change. */
+export async function kubeUpdateBody(values: KubeFlags, io: Io): Promise<Entry> {
+  if (values.kubeconfig !== undefined || values.context !== undefined) {
+    throw new UsageError('--kubeconfig is for targets add: remove the target and add it again, or give the fields');
+  }
+  for (const [a, b] of [['impersonate', 'no-impersonate'], ['token-stdin', 'no-token'], ['client-cert', 'no-client-cert'],
+    ['ca-file', 'no-ca']] as const) {
+    if (values[a] !== undefined && values[b] !== undefined) throw new UsageError(`--${a} and --${b} exclude each other`);
+  }
+  if ((values['client-cert'] === undefined) !== (values['client-key'] === undefined)) {
+    throw new UsageError('--client-cert and --client-key go together');
+  }
+  const body: Entry = {
+    ...(values.server !== undefined ? { server: values.server } : {}),
+    ...(values['ca-file'] !== undefined ? { caCert: readText(values['ca-file'], '--ca-file') } : {}),
+    ...(values['no-ca'] ? { caCert: null } : {}),
+    ...(values['tls-server-name'] !== undefined ? { tlsServerName: values['tls-server-name'] } : {}),
+    ...(values.impersonate ? { impersonate: true } : {}),
+    ...(values['no-impersonate'] ? { impersonate: false } : {}),
+    ...(values['no-token'] ? { token: null } : {}),
+    ...(values['no-client-cert'] ? { clientCert: null, clientKey: null } : {}),
+    ...(values.label ? { labels: parseLabels(values.label) } : {}),
+  };
+  if (values['client-cert'] !== undefined) {
+    body.clientCert = readText(values['client-cert'], '--client-cert');
+    body.clientKey = readText(values['client-key']!, '--client-key');
+  }
+  if (values['token-stdin']) body.token = await readToken(io);
+  if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give at least one flag (see warden targets --help)');
   return body;
 }
 

@@ -27,7 +27,7 @@ export interface SshFlags {
 }
 
 /** Flags of hosts reached by host and user (postgres, ssh), which a kubernetes target (a server URL) has not. */
-const HOST_FLAGS = ['host', 'port', 'user', 'password-stdin', 'no-password', 'database', 'tls', 'no-ca'] as const;
+const HOST_FLAGS = ['host', 'port', 'user', 'password-stdin', 'no-password', 'database', 'tls'] as const;
 
 /** Refuses flags that belong to another protocol, naming them. */
 export function refuseForeignFlags(type: string, values: Record<string, unknown>): void {

@@ -47,6 +47,9 @@ export const TARGETS_USAGE = `Usage:
                      [--password-stdin | --no-password] [--tls MODE] [--ca-file PATH | --no-ca]
                      [--private-key-file PATH | --no-private-key] [--host-key-fingerprint SHA256:...]
                      [--label KEY=VALUE ...] [--json]
+  warden targets update NAME --type kubernetes [--server URL] [--ca-file PATH | --no-ca] [--tls-server-name NAME]
+                     [--token-stdin | --no-token] [--client-cert PATH --client-key PATH | --no-client-cert]
+                     [--impersonate | --no-impersonate] [--label KEY=VALUE ...] [--json]
   warden targets test NAME [--json]
   warden targets rm NAME
 
