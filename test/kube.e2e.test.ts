@@ -395,6 +395,14 @@ describe('a dead, slow or untrusted API server', () => {
       assert.equal(stale.status, 502);
       assert.match(JSON.parse(stale.body).message, /refused the credential Warden holds for it \(401\)/);
       assert.ok(!stale.body.includes('a-stale-token'));
+      // Moving a target elsewhere needs its credential again; a new token fixes it for new connections.
+      const moved = await warden.cli(['targets', 'update', 'stale-k8s', '--type', 'kubernetes', '--server', 'https://elsewhere.example:6443']);
+      assert.equal(moved.code, 1);
+      assert.match(moved.stderr, /changing server of target stale-k8s would send its stored credential to another server/);
+      const renewed = await warden.cli(['targets', 'update', 'stale-k8s', '--type', 'kubernetes', '--token-stdin'], { stdin: api.token });
+      assert.equal(renewed.code, 0, renewed.stderr);
+      const fresh = await request('/k8s/stale-k8s/api/v1/namespaces/default/pods', ca, auth, 'GET', new https.Agent({ keepAlive: false }));
+      assert.equal(fresh.status, 200, fresh.body);
       const ok = await warden.cli(['targets', 'test', 'prod-k8s']);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, /login\s+ok\s+GET \/version answered with the stored credential/);
