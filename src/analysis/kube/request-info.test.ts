@@ -107,6 +107,9 @@ const TABLE: Row[] = [
   ['GET', '/apis/group/version/resource?fieldSelector=metadata.name=foo&fieldSelector=metadata.name=bar', 'list', 'group', 'resource', '', '', 'foo', 'read'],
   ['GET', '/apis/group/version/resource?fieldSelector=metadata.name!=foo', 'list', 'group', 'resource', '', '', '', 'read'],
   ['GET', '/apis/group/version/watch/resource?fieldSelector=metadata.name=foo', 'watch', 'group', 'resource', '', '', '', 'read'],
+  ['GET', '/apis/metrics.k8s.io/v1beta1/namespaces/a/pods?fieldSelector=metadata.name=web', 'list', 'metrics.k8s.io', 'pods', '', 'a', '', 'read'],
+  ['GET', '/apis/example.com/v1/widgets?fieldSelector=metadata.name=w', 'list', 'example.com', 'widgets', '', '', '', 'read'],
+  ['GET', '/apis/apps/v1/namespaces/a/deployments?fieldSelector=metadata.name%3D%3Dweb', 'list', 'apps', 'deployments', '', 'a', 'web', 'read'],
   ['DELETE', '/apis/group/version/resource?fieldSelector=metadata.name=foo', 'deletecollection', 'group', 'resource', '', '', '', 'destructive'],
 ];
 

@@ -13,7 +13,8 @@
  *   (`status`, `finalize`): then the resource is `namespaces` itself, named NS;
  * - the remaining parts are resource, name, subresource (never a subresource under the legacy `proxy` verb);
  * - a get without a name is a list, or a watch when the first `watch` parameter is anything but `false`/`0`
- *   (lower-cased; an empty value is true); a list or watch whose `fieldSelector` requires `metadata.name=N` is named N;
+ *   (lower-cased; an empty value is true); a list or watch whose `fieldSelector` requires `metadata.name=N` is named N
+ *   (Warden takes it only for groups the API server serves itself: an aggregated server may ignore the selector);
  * - a delete without a name is a deletecollection.
  * Where Warden reads less than the API server (a field selector it cannot parse simply), it leaves the name unset,
  * which policies treat as "may be any name". URL spellings the API server and other HTTP stacks could read
@@ -103,7 +104,7 @@ export function parseRequestInfo(method: string, target: string): RequestInfoRes
   info.resource = current[0];
   if (info.name === '' && info.verb === 'get') {
     info.verb = watchRequested(query) ? 'watch' : 'list';
-    if (!verbViaPath) info.name = selectedName(query) ?? '';
+    if (!verbViaPath && selectorEnforced(group)) info.name = selectedName(query) ?? '';
   }
   if (info.name === '' && info.verb === 'delete') info.verb = 'deletecollection';
   return { ok: true, info };
@@ -115,6 +116,16 @@ function watchRequested(query: ReadonlyMap<string, readonly string[]>): boolean 
   if (first === undefined) return false;
   const lower = first.toLowerCase();
   return lower !== 'false' && lower !== '0';
+}
+
+/**
+ * Whether the server answering for `group` is the API server itself, which applies a list's field selector: the
+ * core group, groups without a dot (apps, batch, policy, ...) and `*.k8s.io` groups but the metrics APIs. Other
+ * groups may be served by an aggregated API server that ignores the selector, so its name is not taken from it.
+ */
+function selectorEnforced(group: string): boolean {
+  if (group === '' || !group.includes('.')) return true;
+  return group.endsWith('.k8s.io') && !group.endsWith('metrics.k8s.io');
 }
 
 /** A name as Warden accepts it from a field selector: plain characters only (no escapes, operators or separators). */
