@@ -369,6 +369,11 @@ test('a wrong token is refused with 401, and the request is recorded with what i
   const seen = server.requests.filter((q) => q.headers.authorization === 'Bearer not-the-token');
   assert.ok(seen.length > 0);
   assert.ok(seen.every((q) => q.status === 401 && q.user === undefined));
+  // A second Authorization line is recorded (Node's req.headers would keep only the first); the first one counts.
+  await request('/api/v1/namespaces/default/pods', { headers: { authorization: [`Bearer ${server.token}`, 'Bearer second'] as never } });
+  const twice = server.requests.find((q) => q.rawHeaders.filter(([n]) => n === 'authorization').length === 2)!;
+  assert.equal(twice.headers.authorization, `Bearer ${server.token}, Bearer second`);
+  assert.equal(twice.status, 200);
   const none = await request('/api/v1/namespaces/default/pods', { headers: { authorization: '' } });
   assert.equal(none.status, 401);
   assert.equal((JSON.parse(none.body.toString()) as { reason: string }).reason, 'Unauthorized');

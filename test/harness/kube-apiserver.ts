@@ -72,8 +72,10 @@ export interface RecordedRequest {
   path: string;
   /** The raw query string (without `?`). */
   query: string;
-  /** Headers, lower-cased names (repeated ones joined by `, ` as Node joins them). */
+  /** Headers by lower-cased name, every repeated one joined by `, ` (Authorization too). */
   headers: Record<string, string>;
+  /** Every header line in arrival order, names lower-cased. */
+  rawHeaders: [string, string][];
   /** Every `Impersonate-*` header value, by lower-cased name. */
   impersonation: Record<string, string[]>;
   bodySize: number;
@@ -143,16 +145,21 @@ export interface KubeApiServer {
 function recordRequest(req: IncomingMessage, log: RecordedRequest[]): RecordedRequest {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
+  // From the raw headers, not req.headers: Node keeps only the first of some repeated headers (Authorization among
+  // them), and a test must see a second credential if a gateway let one through.
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   const impersonation: Record<string, string[]> = {};
+  const rawHeaders: [string, string][] = [];
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i].toLowerCase();
-    if (name.startsWith('impersonate-')) (impersonation[name] ??= []).push(req.rawHeaders[i + 1]);
+    const value = req.rawHeaders[i + 1];
+    rawHeaders.push([name, value]);
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    if (name.startsWith('impersonate-')) (impersonation[name] ??= []).push(value);
   }
   const upgrade = req.headers.upgrade;
   const rec: RecordedRequest = {
-    method: req.method ?? '', path: q >= 0 ? url.slice(0, q) : url, query: q >= 0 ? url.slice(q + 1) : '', headers,
+    method: req.method ?? '', path: q >= 0 ? url.slice(0, q) : url, query: q >= 0 ? url.slice(q + 1) : '', headers, rawHeaders,
     impersonation, bodySize: 0, body: '', ...(upgrade ? { upgrade } : {}),
   };
   log.push(rec);
