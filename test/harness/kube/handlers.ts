@@ -107,8 +107,9 @@ export function getOrList(req: IncomingMessage, res: ServerResponse, type: Resou
     return;
   }
   if (!table && !protobuf && !r.query.get('labelSelector') && !r.query.get('fieldSelector') && !r.query.get('limit') && !r.query.get('continue')) {
-    sendJson(res, 200, `{"kind":"${listKind(type)}","apiVersion":"${apiVersionOf(type)}","metadata":{"resourceVersion":"${rv}"},"items":[` +
-      `${ctx.store.listJson(type.resource, r.namespace)}]}`);
+    sendJson(res, 200, Buffer.concat([
+      Buffer.from(`{"kind":"${listKind(type)}","apiVersion":"${apiVersionOf(type)}","metadata":{"resourceVersion":"${rv}"},"items":[`),
+      ctx.store.listJson(type.resource, r.namespace), Buffer.from(']}')]));
     return;
   }
   const match = selection(r);

@@ -46,7 +46,7 @@ export class Store {
   private readonly maps = new Map<string, Map<string, Entry>>();
   private readonly sortedKeys = new Map<string, string[]>();
   /** The joined JSON of whole lists (`resource|namespace`), valid while the resource's `changes` count is unchanged. */
-  private readonly joined = new Map<string, { changes: number; text: string }>();
+  private readonly joined = new Map<string, { changes: number; bytes: Buffer }>();
   private readonly changes = new Map<string, number>();
   private readonly history: WatchEvent[] = [];
   private readonly watchers = new Set<(event: WatchEvent) => void>();
@@ -94,15 +94,18 @@ export class Store {
     return entries;
   }
 
-  /** The stored objects' JSON joined by commas, as `list` orders them (cached until the resource changes: a bench lists 10,000 pods again and again). */
-  listJson(resource: string, namespace: string): string {
+  /**
+   * The stored objects' JSON joined by commas, as `list` orders them, as UTF-8 bytes (cached until the resource
+   * changes: a bench lists 10,000 pods again and again, and should measure the gateway, not this server).
+   */
+  listJson(resource: string, namespace: string): Buffer {
     const key = `${resource}|${namespace}`;
     const changes = this.changes.get(resource) ?? 0;
     const cached = this.joined.get(key);
-    if (cached && cached.changes === changes) return cached.text;
-    const text = this.list(resource, namespace).map((e) => e.json).join(',');
-    this.joined.set(key, { changes, text });
-    return text;
+    if (cached && cached.changes === changes) return cached.bytes;
+    const bytes = Buffer.from(this.list(resource, namespace).map((e) => e.json).join(','));
+    this.joined.set(key, { changes, bytes });
+    return bytes;
   }
 
   /** Calls `listener` with every change from now on; returns the unsubscribe function. */
