@@ -215,6 +215,14 @@ describe('SPDY', () => {
     assert.match(status.message, /kubectl 1\.30 or later/);
   });
 
+  test('kubectl port-forward (SPDY tunnelled over WebSocket) is refused with the reason, and nothing reaches the cluster', async () => {
+    const before = api.requests.length;
+    const r = await kubectl(['port-forward', 'pod/web', '0:80']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /SPDY/);
+    assert.ok(!api.requests.slice(before).some((q) => q.upgrade !== undefined));
+  });
+
   test('a denied exec says why, although kubectl falls back to SPDY after the refused WebSocket', async () => {
     const before = api.execs.length;
     const r = await kubectl(['exec', '-n', 'locked', 'web', '--', 'true']);

@@ -75,7 +75,7 @@ export async function relayWebSocketUpgrade(options: RelayOptions): Promise<Stre
     try {
       message = (JSON.parse(body) as KubeStatus).message ?? message;
     } catch { /* not a Status: its text as is */ }
-    pipeline.onOutcome(session, command, { durationMs: Date.now() - started, tag: `refused ${code}`, error: { code: String(code), message } });
+    pipeline.onOutcome(session, command, { durationMs: Date.now() - started, tag: `HTTP ${code}`, error: { code: `HTTP ${code}`, message } });
     return { closed: Promise.resolve(), terminate: () => {} };
   };
   const refuseStatus = (status: KubeStatus): StreamRelay => refuse(status.code, JSON.stringify(status));
