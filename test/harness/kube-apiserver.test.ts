@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
 import { openExec } from './kube/exec-client.js';
 import { KUBECTL, type KubectlHome } from './kube/kubectl.js';
@@ -15,6 +16,8 @@ import { pollUntil } from './poll.js';
 let server: KubeApiServer;
 let kubectl: KubectlHome;
 const LIMITED_TOKEN = 'limited-token-0123456789';
+/** Deadlines for effects that follow a kubectl start: generous, as the machine may be busy (not a timing assertion). */
+const PATIENT = { timeoutMs: 60_000 };
 
 before(async () => {
   server = await startKubeApiServer({
@@ -38,7 +41,9 @@ function pod(name: string, labels: Record<string, string> = {}): void {
 /** A raw HTTPS request to the server (for what kubectl cannot send). */
 function request(path: string, options: https.RequestOptions = {}, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${server.url}${path}`, { ca: server.caCert, ...options, headers: { authorization: `Bearer ${server.token}`, ...options.headers } });
+    // host/port/path apart, not a URL string: a URL would resolve `..` before it is sent.
+    const req = https.request({ host: server.host, port: server.port, path, ca: server.caCert, ...options,
+      headers: { authorization: `Bearer ${server.token}`, ...options.headers } });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -86,7 +91,7 @@ test('kubectl get -w prints a pod created after the watch started', async () => 
   const w = kubectl.spawn(['get', 'pods', '-w']);
   try {
     await w.waitFor(/^web\s/m);
-    await pollUntil('the watch to be open', () => server.watches.some((s) => !s.closed) || undefined);
+    await pollUntil('the watch to be open', () => server.watches.some((s) => !s.closed) || undefined, PATIENT);
     pod('watched-1');
     await w.waitFor(/^watched-1\s+1\/1\s+Running\s+0\s+\d+s$/m);
   } finally {
@@ -94,7 +99,7 @@ test('kubectl get -w prints a pod created after the watch started', async () => 
   }
   const watchReq = server.requests.find((q) => q.path === '/api/v1/namespaces/default/pods' && /watch=true/.test(q.query));
   assert.match(watchReq!.query, /resourceVersion=\d+/);
-  await pollUntil('the watch to end once kubectl left', () => server.watches.every((s) => s.closed) || undefined);
+  await pollUntil('the watch to end once kubectl left', () => server.watches.every((s) => s.closed) || undefined, PATIENT);
 });
 
 test('a raw watch from a resourceVersion sends JSON events in order, and a too old one gets 410 Expired', async () => {
@@ -205,7 +210,7 @@ test('kubectl logs: tail, container choice, and -f streams lines until kubectl g
     follow.child.kill();
   }
   const stream = server.logs.find((s) => s.follow && s.pod === 'web')!;
-  await pollUntil('the followed log to end once kubectl left', () => stream.closed || undefined);
+  await pollUntil('the followed log to end once kubectl left', () => stream.closed || undefined, PATIENT);
 });
 
 test('kubectl exec -i: stdin reaches cat, stdout and stderr are apart, exit codes come back', async () => {
@@ -236,9 +241,9 @@ test('kubectl exec -it in a terminal: typed lines run and the terminal size is s
   try {
     child.stdin.write('echo typed-here\r');
     const record = await pollUntil('an exec with a terminal and its size', () =>
-      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0));
+      server.execs.find((e) => e.tty && e.stdin.includes('typed-here') && e.resizes.length > 0), PATIENT);
     assert.deepEqual(record.resizes[0], { width: 100, height: 40 });
-    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined));
+    await pollUntil('the typed line to run', () => (/typed-here[^]*typed-here/.test(output) ? true : undefined), PATIENT);
     child.stdin.end('exit 5\r');
     await exited;
     assert.equal(record.exitCode, 5);
@@ -276,7 +281,29 @@ test('exec over raw WebSockets: v4 and v5 framing, stdin half-close on v5, resiz
   const sleeper = await openExec({ ...base, path: '/api/v1/namespaces/default/pods/web/exec?command=sleep&command=600&stdout=true' });
   sleeper.close();
   await sleeper.done;
-  await pollUntil('the server to see the client leave', () => server.execs.find((e) => e.command[0] === 'sleep' && e.closed));
+  await pollUntil('the server to see the client leave', () => server.execs.find((e) => e.command[0] === 'sleep' && e.closed), PATIENT);
+});
+
+test('port-forward over WebSocket: each port announced on its data and error channels, bytes echoed back', async () => {
+  const ws = new WebSocket(`wss://127.0.0.1:${server.port}/api/v1/namespaces/default/pods/web/portforward?ports=8080,9090`,
+    ['v4.channel.k8s.io'], { ca: server.caCert, headers: { authorization: `Bearer ${server.token}` } });
+  const frames: Buffer[] = [];
+  ws.on('message', (d: Buffer) => frames.push(d));
+  await new Promise((resolve, reject) => ws.on('open', resolve).on('error', reject));
+  await pollUntil('the four port announcements', () => (frames.length >= 4 ? true : undefined), PATIENT);
+  assert.deepEqual(frames.slice(0, 4).map((f) => [f[0], f.readUInt16LE(1)]), [[0, 8080], [1, 8080], [2, 9090], [3, 9090]]);
+  ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('GET / HTTP/1.0\r\n\r\n')]));
+  await pollUntil('the echo', () => frames.find((f, i) => i >= 4 && f[0] === 2), PATIENT);
+  assert.equal(frames.find((f, i) => i >= 4 && f[0] === 2)!.subarray(1).toString(), 'GET / HTTP/1.0\r\n\r\n');
+  ws.close();
+  const record = await pollUntil('the forward to close', () => server.forwards.find((f) => f.closed), PATIENT);
+  assert.deepEqual(record.ports, [8080, 9090]);
+  assert.deepEqual(record.received, { 9090: 'GET / HTTP/1.0\r\n\r\n' });
+  // kubectl's SPDY-over-WebSocket tunnel is refused (kubectl then falls back to SPDY); `ws` will not offer that name.
+  const tunnel = await request('/api/v1/namespaces/default/pods/web/portforward?ports=8080', { headers: {
+    connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    'sec-websocket-protocol': 'SPDY/3.1+portforward.k8s.io' } });
+  assert.equal(tunnel.status, 400);
 });
 
 test('kubectl attach -i reaches the container\'s shell', async () => {
@@ -316,6 +343,21 @@ test('Secrets: kubectl create secret (protobuf body) and get -o yaml show the re
   assert.equal(proto.headers['content-type'], 'application/vnd.kubernetes.protobuf');
   assert.ok(proto.body.subarray(0, 4).equals(Buffer.from('k8s\0', 'latin1')));
   assert.ok(proto.body.includes(Buffer.from('hunter2')), 'the protobuf Secret carries the raw value');
+  const protoList = await request('/api/v1/namespaces/default/secrets', { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+  assert.equal(protoList.headers['content-type'], 'application/vnd.kubernetes.protobuf');
+  assert.ok(protoList.body.includes(Buffer.from('hunter2')));
+  const protoWatch = await request('/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=1',
+    { headers: { accept: 'application/vnd.kubernetes.protobuf;stream=watch, application/json' } });
+  assert.equal(protoWatch.headers['content-type'], 'application/vnd.kubernetes.protobuf;stream=watch');
+  const frameLength = protoWatch.body.readUInt32BE(0);
+  const frame = protoWatch.body.subarray(4, 4 + frameLength);
+  assert.ok(frame.includes(Buffer.from('ADDED')) && frame.includes(Buffer.from('hunter2')), 'a framed ADDED event holds the Secret');
+  // An aliasing path is resolved (as a normalising hop would) and recorded raw: a gateway forwarding it is caught.
+  const alias = await request('/api/v1/namespaces/default/pods/../secrets/db');
+  assert.equal(alias.status, 200);
+  assert.match(alias.body.toString(), /"kind":"Secret"/);
+  assert.ok(server.requests.some((q) => q.path === '/api/v1/namespaces/default/pods/../secrets/db'));
+  assert.equal((await request('/api/v1/namespaces/default/pods/%zz')).status, 404);
 });
 
 test('a wrong token is refused with 401, and the request is recorded with what it carried', async () => {
@@ -327,6 +369,11 @@ test('a wrong token is refused with 401, and the request is recorded with what i
   const seen = server.requests.filter((q) => q.headers.authorization === 'Bearer not-the-token');
   assert.ok(seen.length > 0);
   assert.ok(seen.every((q) => q.status === 401 && q.user === undefined));
+  // A second Authorization line is recorded (Node's req.headers would keep only the first); the first one counts.
+  await request('/api/v1/namespaces/default/pods', { headers: { authorization: [`Bearer ${server.token}`, 'Bearer second'] as never } });
+  const twice = server.requests.find((q) => q.rawHeaders.filter(([n]) => n === 'authorization').length === 2)!;
+  assert.equal(twice.headers.authorization, `Bearer ${server.token}, Bearer second`);
+  assert.equal(twice.status, 200);
   const none = await request('/api/v1/namespaces/default/pods', { headers: { authorization: '' } });
   assert.equal(none.status, 401);
   assert.equal((JSON.parse(none.body.toString()) as { reason: string }).reason, 'Unauthorized');

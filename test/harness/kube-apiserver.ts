@@ -15,18 +15,20 @@
  *   approximated as a merge patch with no field managers), delete, deletecollection, `dryRun=All`, label and field
  *   selectors, `as=Table` with the real server's columns; deployments' `scale` and `status`; pods' `status`, `log`
  *   (follow, tailLines, container), and `exec` and `attach` over WebSocket (`v5.channel.k8s.io`,
- *   `v4.channel.k8s.io`) into a fake shell (an attach reaches an interactive `sh`); `selfsubjectaccessreviews` and
- *   `selfsubjectrulesreviews` from the same rules. Protobuf: request bodies of Namespaces, Secrets and the access
- *   reviews (kubectl's typed clients send those), and Secrets and SecretLists answered as protobuf when asked first
- *   (so masking can be tested against it); everything else is JSON.
+ *   `v4.channel.k8s.io`) into a fake shell (an attach reaches an interactive `sh`), `portforward` over WebSocket in
+ *   the kubelet's channel protocol to an echo service (not kubectl's SPDY tunnel: `kube/portforward.ts`);
+ *   `selfsubjectaccessreviews` and `selfsubjectrulesreviews` from the same rules. Protobuf: request bodies of Namespaces, Secrets and the access
+ *   reviews (kubectl's typed clients send those), and Secrets, SecretLists and Secret watch streams answered as
+ *   protobuf when asked first (so masking can be tested against it; `kubectl describe secret` reads them); everything
+ *   else is JSON.
  *
  * It does not: run containers, controllers or a scheduler (pods are Running at once; deployments report ready
  * replicas and own no ReplicaSets or Pods), delete gracefully (objects go at once; a namespace takes its contents
  * with it), enforce `fieldValidation` (it is accepted), decode other protobuf bodies (415: `kubectl create
- * deployment` sends one; use `kubectl apply -f` or `create -f`), serve `/openapi/v2`, watch bookmarks, protobuf watch
- * streams, HTTP/2, `portforward` (400), or SPDY: an exec with `Upgrade: SPDY/3.1` gets the real server's
- * `101 Switching Protocols` (`X-Stream-Protocol-Version`) and then the connection is closed, so a test can see such
- * a request arrived and that no session ran.
+ * deployment` sends one; use `kubectl apply -f` or `create -f`), serve `/openapi/v2`, watch bookmarks, HTTP/2,
+ * or SPDY: an exec, attach or port-forward with `Upgrade: SPDY/3.1` gets the real server's `101 Switching
+ * Protocols` (`X-Stream-Protocol-Version`) and then the connection is closed, so a test can see such a request
+ * arrived and that no session ran.
  */
 import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
@@ -48,6 +50,7 @@ import {
 } from './kube/handlers.js';
 import { kubectlHome, type KubeCredential, type KubectlHome } from './kube/kubectl.js';
 import { chooseContainer, serveLog, type LogStream } from './kube/logs.js';
+import { forwardedPorts, offersPortForwardProtocol, servePortForward, type PortForwardRecord } from './kube/portforward.js';
 import { findType } from './kube/resources.js';
 import { ApiError, badRequest, failure, forbidden, type StatusObject } from './kube/status.js';
 import { Store, type Obj } from './kube/store.js';
@@ -57,6 +60,7 @@ import { freePort } from './ports.js';
 export type { AccessRule, Identity } from './kube/access.js';
 export type { ExecRecord } from './kube/exec.js';
 export type { LogStream } from './kube/logs.js';
+export type { PortForwardRecord } from './kube/portforward.js';
 export type { WatchStream } from './kube/handlers.js';
 
 const MAX_BODY = 3 * 1024 * 1024;
@@ -68,8 +72,10 @@ export interface RecordedRequest {
   path: string;
   /** The raw query string (without `?`). */
   query: string;
-  /** Headers, lower-cased names (repeated ones joined by `, ` as Node joins them). */
+  /** Headers by lower-cased name, every repeated one joined by `, ` (Authorization too). */
   headers: Record<string, string>;
+  /** Every header line in arrival order, names lower-cased. */
+  rawHeaders: [string, string][];
   /** Every `Impersonate-*` header value, by lower-cased name. */
   impersonation: Record<string, string[]>;
   bodySize: number;
@@ -116,6 +122,8 @@ export interface KubeApiServer {
   user: string;
   requests: RecordedRequest[];
   execs: ExecRecord[];
+  /** Port-forward sessions (WebSocket channel protocol; an echo service behind every port). */
+  forwards: PortForwardRecord[];
   logs: LogStream[];
   watches: WatchStream[];
   /** Allow rules in force (replace the array's contents to change them). */
@@ -137,16 +145,21 @@ export interface KubeApiServer {
 function recordRequest(req: IncomingMessage, log: RecordedRequest[]): RecordedRequest {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
+  // From the raw headers, not req.headers: Node keeps only the first of some repeated headers (Authorization among
+  // them), and a test must see a second credential if a gateway let one through.
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   const impersonation: Record<string, string[]> = {};
+  const rawHeaders: [string, string][] = [];
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i].toLowerCase();
-    if (name.startsWith('impersonate-')) (impersonation[name] ??= []).push(req.rawHeaders[i + 1]);
+    const value = req.rawHeaders[i + 1];
+    rawHeaders.push([name, value]);
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    if (name.startsWith('impersonate-')) (impersonation[name] ??= []).push(value);
   }
   const upgrade = req.headers.upgrade;
   const rec: RecordedRequest = {
-    method: req.method ?? '', path: q >= 0 ? url.slice(0, q) : url, query: q >= 0 ? url.slice(q + 1) : '', headers,
+    method: req.method ?? '', path: q >= 0 ? url.slice(0, q) : url, query: q >= 0 ? url.slice(q + 1) : '', headers, rawHeaders,
     impersonation, bodySize: 0, body: '', ...(upgrade ? { upgrade } : {}),
   };
   log.push(rec);
@@ -198,6 +211,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
   const store = new Store();
   const requests: RecordedRequest[] = [];
   const execs: ExecRecord[] = [];
+  const forwards: PortForwardRecord[] = [];
   const logs: LogStream[] = [];
   const watches: WatchStream[] = [];
   const logLines = new Map<string, string[]>();
@@ -266,7 +280,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
     const type = typeOf(r);
     const subresource = r.subresource && type.subresources.find((s) => s.name === r.subresource);
     if (r.subresource && !subresource) throw new ApiError(failure(404, 'NotFound', 'the server could not find the requested resource'));
-    if (r.subresource === 'exec' || r.subresource === 'attach') throw badRequest('Upgrade request required');
+    if (['exec', 'attach', 'portforward'].includes(r.subresource)) throw badRequest('Upgrade request required');
     if ((type.namespaced && !r.namespace && !['list', 'watch'].includes(r.verb)) || (!type.namespaced && r.namespace)) {
       throw new ApiError(failure(404, 'NotFound', 'the server could not find the requested resource'));
     }
@@ -311,21 +325,32 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
       if (!r || r.resource !== 'pods' || r.group !== '' || !r.namespace || !r.name) {
         throw new ApiError(failure(404, 'NotFound', 'the server could not find the requested resource'));
       }
-      if (r.subresource !== 'exec' && r.subresource !== 'attach') {
+      if (r.subresource !== 'exec' && r.subresource !== 'attach' && r.subresource !== 'portforward') {
         throw badRequest(`${r.subresource || 'upgrade'} is not served by the test API server`);
       }
       authorize(who, r, 'create');
       const pod = store.mustGet(podType, r.namespace, r.name).obj;
-      const container = chooseContainer(pod, r.query.get('container'));
-      // An attach reaches the container's main process, which here is always the fake shell.
-      const command = r.subresource === 'attach' ? ['sh'] : r.query.getAll('command');
-      if (command.length === 0) throw badRequest('you must specify at least 1 command');
       if (/^SPDY\//i.test(String(req.headers.upgrade))) {
         rec.status = 101;
         socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n' +
           `X-Stream-Protocol-Version: ${String(req.headers['x-stream-protocol-version'] ?? '').split(',')[0].trim()}\r\n\r\n`);
         return;
       }
+      if (r.subresource === 'portforward') {
+        const ports = forwardedPorts(r.query);
+        if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || !offersPortForwardProtocol(req)) {
+          throw badRequest('unable to upgrade: port-forward is served over WebSocket with v4.channel.k8s.io only');
+        }
+        const record: PortForwardRecord = { namespace: r.namespace, pod: r.name, ports, protocol: '', received: {}, closed: false };
+        forwards.push(record);
+        rec.status = 101;
+        servePortForward(req, socket, head, record);
+        return;
+      }
+      const container = chooseContainer(pod, r.query.get('container'));
+      // An attach reaches the container's main process, which here is always the fake shell.
+      const command = r.subresource === 'attach' ? ['sh'] : r.query.getAll('command');
+      if (command.length === 0) throw badRequest('you must specify at least 1 command');
       if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || !offersExecProtocol(req)) {
         throw badRequest('unable to upgrade: no supported subprotocol offered (want v5.channel.k8s.io or v4.channel.k8s.io)');
       }
@@ -378,7 +403,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
 
   let stopped = false;
   return {
-    url, host: '127.0.0.1', port, caCert: certs.caCert, caFile, token, user, requests, execs, logs, watches, rules, store,
+    url, host: '127.0.0.1', port, caCert: certs.caCert, caFile, token, user, requests, execs, forwards, logs, watches, rules, store,
     put: (resource, obj) => {
       const [group, plural] = resource.includes('/') ? resource.split('/') : ['', resource];
       const type = findType(group, 'v1', plural);

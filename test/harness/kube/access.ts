@@ -72,15 +72,11 @@ export function rulesFor(rules: AccessRule[], who: Identity, namespace: string):
   }));
 }
 
-/** Authenticates by bearer token or verified client certificate (CN user, O groups); 401 otherwise. */
+/**
+ * Authenticates as the real server's union of authenticators does, in its order: a verified client certificate
+ * (CN user, O groups) first, then the bearer token; 401 when neither succeeds.
+ */
 export function authenticate(req: IncomingMessage, tokens: Map<string, Identity>): Identity {
-  const auth = req.headers.authorization;
-  if (auth !== undefined) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    const who = m ? tokens.get(m[1]) : undefined;
-    if (!who) throw unauthorized();
-    return { user: who.user, groups: [...who.groups, 'system:authenticated'] };
-  }
   const socket = req.socket as TLSSocket;
   if (socket.authorized) {
     const subject = socket.getPeerCertificate().subject as unknown as Record<string, string | string[]> | undefined;
@@ -90,7 +86,10 @@ export function authenticate(req: IncomingMessage, tokens: Map<string, Identity>
       return { user: cn, groups: [...(Array.isArray(o) ? o : o ? [o] : []), 'system:authenticated'] };
     }
   }
-  throw unauthorized();
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  const who = m ? tokens.get(m[1]) : undefined;
+  if (!who) throw unauthorized();
+  return { user: who.user, groups: [...who.groups, 'system:authenticated'] };
 }
 
 function headerValues(req: IncomingMessage, name: string): string[] {

@@ -7,7 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { allowed, rulesFor, type AccessRule, type Identity } from './access.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
-import { PROTOBUF, decodeProtobuf, encodeSecretListProtobuf, encodeSecretProtobuf, prefersProtobuf } from './protobuf.js';
+import {
+  PROTOBUF, PROTOBUF_WATCH, decodeProtobuf, encodeSecretListProtobuf, encodeSecretProtobuf, encodeSecretWatchEventProtobuf, prefersProtobuf,
+} from './protobuf.js';
 import { apiVersionOf, findType, type ResourceType } from './resources.js';
 import { fieldSelector, labelSelector } from './selectors.js';
 import { ApiError, badRequest, conflict, failure } from './status.js';
@@ -33,9 +35,18 @@ export interface HandlerContext {
   who: Identity;
 }
 
-/** Parses `/api/v1/...` and `/apis/GROUP/VERSION/...` paths (undefined for anything else). */
+/**
+ * Parses `/api/v1/...` and `/apis/GROUP/VERSION/...` paths (undefined for anything else). The caller passes the
+ * path as a WHATWG URL reads it, so `.` and `..` segments are already resolved: a gateway that judges the raw path but
+ * forwards an alias gets the aliased object served (and the raw path recorded), which is what a test of it must see.
+ */
 export function parseResourcePath(pathname: string, method: string, query: URLSearchParams): ResourceRequest | undefined {
-  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  } catch {
+    return undefined; // a malformed percent-escape names no resource
+  }
   let group: string;
   let version: string;
   let rest: string[];
@@ -159,7 +170,12 @@ export function watch(req: IncomingMessage, res: ServerResponse, type: ResourceT
   } else {
     backlog = ctx.store.eventsSince(Number(rvParam));
   }
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  const protobuf = !table && type.resource === 'secrets' && prefersProtobuf(req.headers.accept);
+  if (protobuf && backlog === undefined) {
+    // The real server sends a protobuf Status as an ERROR event; this one answers 410 before the stream starts.
+    throw new ApiError(failure(410, 'Expired', `too old resource version: ${rvParam} (${ctx.store.resourceVersion})`));
+  }
+  res.writeHead(200, { 'Content-Type': protobuf ? PROTOBUF_WATCH : 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   if (backlog === undefined) {
     const status = failure(410, 'Expired', `too old resource version: ${rvParam} (${ctx.store.resourceVersion})`);
     res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
@@ -169,11 +185,15 @@ export function watch(req: IncomingMessage, res: ServerResponse, type: ResourceT
   let first = true;
   const send = (event: WatchEvent): void => {
     if (event.resource !== type.resource || (r.namespace && event.namespace !== r.namespace) || !match(event.entry.obj)) return;
+    stream.eventsSent++;
+    if (protobuf) {
+      res.write(encodeSecretWatchEventProtobuf(event.type, event.entry.obj));
+      return;
+    }
     const object = table
       ? JSON.stringify(toTable(type.resource, [event.entry.obj], table, String(event.rv), first))
       : event.entry.json;
     first = false;
-    stream.eventsSent++;
     res.write(`{"type":"${event.type}","object":${object}}\n`);
   };
   for (const event of backlog) send(event);
@@ -254,13 +274,22 @@ function review(type: ResourceType, obj: Obj, ctx: HandlerContext): Obj {
     status: { allowed: ok, ...(ok ? {} : { reason: '' }) } };
 }
 
-/** The patch function a PATCH's content type names. */
-function patcher(req: IncomingMessage): (current: Obj, patch: Obj) => Obj {
-  switch (mediaType(req)) {
-    case 'application/json-patch+json': return (c, p) => jsonPatch(c, p) as Obj;
-    case 'application/merge-patch+json': return (c, p) => mergePatch(c, p) as Obj;
-    case 'application/strategic-merge-patch+json': return (c, p) => strategicMergePatch(c, p) as Obj;
-    case 'application/apply-patch+yaml': return (c, p) => mergePatch(c, p) as Obj;
+/** Applies a PATCH body to `current` by the format its content type names (415 for any other, 400 for a bad body). */
+function applyPatch(req: IncomingMessage, current: Obj, body: Buffer): Obj {
+  const ct = mediaType(req);
+  if (ct === 'application/json-patch+json') {
+    let ops: unknown;
+    try {
+      ops = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw badRequest(`error decoding patch: ${(err as Error).message}`);
+    }
+    return jsonPatch(current, ops) as Obj;
+  }
+  switch (ct) {
+    case 'application/merge-patch+json': case 'application/apply-patch+yaml':
+      return mergePatch(current, decodeBody(body, ct)) as Obj;
+    case 'application/strategic-merge-patch+json': return strategicMergePatch(current, decodeBody(body, ct)) as Obj;
     default:
       throw new ApiError(failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media ` +
         'types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, ' +
@@ -287,9 +316,7 @@ export function updateOrPatch(req: IncomingMessage, res: ServerResponse, type: R
     next = decodeBody(body, mediaType(req));
     checkKind(type, next);
   } else {
-    const patch = patcher(req);
-    const decoded: unknown = mediaType(req) === 'application/json-patch+json' ? JSON.parse(body.toString()) : decodeBody(body, mediaType(req));
-    next = patch(structuredClone(current.obj), decoded as Obj);
+    next = applyPatch(req, structuredClone(current.obj), body);
   }
   if (r.subresource === 'status') next = { ...current.obj, status: next.status, metadata: { ...(current.obj.metadata as Obj),
     resourceVersion: (next.metadata as Obj | undefined)?.resourceVersion } };
@@ -316,8 +343,7 @@ export function scale(req: IncomingMessage, res: ServerResponse, type: ResourceT
     sendJson(res, 200, scaleOf(current));
     return;
   }
-  const wanted = r.verb === 'update' ? decodeBody(body, 'application/json') : patcher(req)(scaleOf(current),
-    (mediaType(req) === 'application/json-patch+json' ? JSON.parse(body.toString()) : decodeBody(body, mediaType(req))) as Obj);
+  const wanted = r.verb === 'update' ? decodeBody(body, 'application/json') : applyPatch(req, scaleOf(current), body);
   const rv = (wanted.metadata as Obj | undefined)?.resourceVersion;
   if (rv !== undefined && rv !== '' && rv !== (current.obj.metadata as Obj).resourceVersion) throw conflict('autoscaling', 'scale', r.name);
   const replicas = (wanted.spec as Obj | undefined)?.replicas;

@@ -2,7 +2,7 @@
  * Kubernetes protobuf (`application/vnd.kubernetes.protobuf`): the `k8s\0` envelope (runtime.Unknown) around a
  * message, for the few types kubectl's typed clients send or read here: the access reviews (`kubectl auth can-i`
  * sends them as protobuf since 1.32), Namespaces and Secrets (`kubectl create namespace` / `create secret`), and
- * the encoding of Secrets and SecretLists, so the server answers a protobuf Accept the way the real one does for the
+ * the encoding of Secrets, SecretLists and Secret watch events, so the server answers a protobuf Accept the way the real one does for the
  * objects masking cares about. Written by hand: the wire format is a few lines, and no protobuf package is
  * installed. Fields the tables below do not name are skipped (decoding) or never written (encoding).
  */
@@ -203,6 +203,20 @@ export function encodeSecretProtobuf(secret: Obj): Buffer {
 export function encodeSecretListProtobuf(items: Obj[], resourceVersion: string): Buffer {
   return envelope('v1', 'SecretList', Buffer.concat([field(1, field(2, resourceVersion)),
     ...items.map((s) => field(2, encodeSecret(s)))]));
+}
+
+/** The media type of a protobuf watch stream. */
+export const PROTOBUF_WATCH = 'application/vnd.kubernetes.protobuf;stream=watch';
+
+/**
+ * One event of a protobuf watch of Secrets, framed as the real server frames them: a 4-byte big-endian length, then
+ * a `meta/v1 WatchEvent` with no envelope (type; object as a RawExtension holding the enveloped Secret).
+ */
+export function encodeSecretWatchEventProtobuf(type: string, secret: Obj): Buffer {
+  const event = Buffer.concat([field(1, type), field(2, field(1, encodeSecretProtobuf(secret)))]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(event.length);
+  return Buffer.concat([length, event]);
 }
 
 /** Whether an Accept header prefers protobuf (lists it before JSON). */

@@ -35,6 +35,7 @@ export const RESOURCE_TYPES: ResourceType[] = [
       { name: 'exec', kind: 'PodExecOptions', group: '', version: 'v1', verbs: ['create', 'get'] },
       { name: 'attach', kind: 'PodAttachOptions', group: '', version: 'v1', verbs: ['create', 'get'] },
       { name: 'log', kind: 'Pod', group: '', version: 'v1', verbs: ['get'] },
+      { name: 'portforward', kind: 'PodPortForwardOptions', group: '', version: 'v1', verbs: ['create', 'get'] },
       { name: 'status', kind: 'Pod', group: '', version: 'v1', verbs: ['get', 'patch', 'update'] },
     ],
   },

@@ -195,6 +195,7 @@ export class Store {
     }
     Object.assign(m, { name, uid: old.uid, creationTimestamp: old.creationTimestamp, generation: old.generation });
     if (type.namespaced) m.namespace = namespace;
+    else delete m.namespace;
     obj.apiVersion = apiVersionOf(type);
     obj.kind = type.kind;
     this.applyDefaults(type, obj, current.obj);
