@@ -194,6 +194,25 @@ describe('Secrets', () => {
     assert.match(table.stdout, /^db\s+Opaque\s+1\s/m);
   });
 
+  test('a created Secret is masked in the answer and in the recorded body', async () => {
+    // kubectl apply sends JSON, which Warden reads (kubectl create secret sends protobuf: an unread body, judged as
+    // the worst it could be, class privilege, which this policy denies).
+    const value = 'created-secret-value-42';
+    const manifest = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'api', namespace: 'default' },
+      data: { key: Buffer.from(value).toString('base64') } });
+    const r = await kubectl(['apply', '-f', '-', '-o', 'json'], home, manifest);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).data.key, 'W1JFREFDVEVEXQ==');
+    assert.equal(Buffer.from(String((api.store.get('secrets', 'default', 'api')?.obj.data as Record<string, string>).key), 'base64')
+      .toString(), value, 'the cluster got the real value');
+    const list = await warden.cli(['sessions', 'list', '--subject', 'alice', '--json']);
+    const shown = await Promise.all((JSON.parse(list.stdout) as { id: string }[]).map((s) => warden.cli(['sessions', 'show', s.id, '--json'])));
+    const recorded = shown.map((s) => s.stdout).join('\n');
+    assert.match(recorded, /POST \/api\/v1\/namespaces\/default\/secrets/);
+    assert.match(recorded, /W1JFREFDVEVEXQ==/);
+    assert.ok(!recorded.includes(Buffer.from(value).toString('base64')) && !recorded.includes(value), 'the recording holds the value');
+  });
+
   test('a rule that names class secrets shows them', async () => {
     const sam = await throughWarden(tokens.sam);
     try {
@@ -350,9 +369,9 @@ describe('hostile callers', () => {
 describe('a dead, slow or untrusted API server', () => {
   test('is a clear Status, and warden targets test says which step failed', async () => {
     const closed = await freePort();
-    for (const [name, args] of [['dead-k8s', ['--server', `https://127.0.0.1:${closed}`, '--ca-file', api.caFile]],
-      ['untrusted-k8s', ['--server', api.url]]] as const) {
-      const added = await warden.cli(['targets', 'add', name, '--type', 'kubernetes', ...args, '--token-stdin'], { stdin: api.token });
+    for (const [name, args, secret] of [['dead-k8s', ['--server', `https://127.0.0.1:${closed}`, '--ca-file', api.caFile], api.token],
+      ['untrusted-k8s', ['--server', api.url], api.token], ['stale-k8s', ['--server', api.url, '--ca-file', api.caFile], 'a-stale-token']] as const) {
+      const added = await warden.cli(['targets', 'add', name, '--type', 'kubernetes', ...args, '--token-stdin'], { stdin: secret });
       assert.equal(added.code, 0, added.stderr);
     }
     await warden.applyPolicy(POLICY.replace('name: everything-else\n    targets: [prod-k8s]', 'name: everything-else\n    targets: ["*-k8s"]'));
@@ -371,6 +390,11 @@ describe('a dead, slow or untrusted API server', () => {
       assert.equal(u.status, 503);
       assert.match(JSON.parse(u.body).message, /target "untrusted-k8s" presented a TLS certificate Warden does not trust/);
       assert.ok(!raw.body.includes(api.token) && !u.body.includes(api.token) && !d.stderr.includes(api.token));
+      // The cluster's 401 is about Warden's credential: the caller reads that, not a 401 of its own.
+      const stale = await request('/k8s/stale-k8s/api/v1/namespaces/default/pods', ca, auth);
+      assert.equal(stale.status, 502);
+      assert.match(JSON.parse(stale.body).message, /refused the credential Warden holds for it \(401\)/);
+      assert.ok(!stale.body.includes('a-stale-token'));
       const ok = await warden.cli(['targets', 'test', 'prod-k8s']);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, /login\s+ok\s+GET \/version answered with the stored credential/);

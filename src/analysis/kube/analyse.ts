@@ -7,13 +7,14 @@
  * Attributes (an absent key means "not established", which makes restrictive rules hold and permissive ones fail):
  * - `verbs`: [the Warden verb] (classify.ts `wardenVerb`); `apiVerbs`: [the API server's own verb] (deny and
  *   approval rules also match it, so `verbs: [create]` still holds for an exec sent as a POST);
- * - `resources`: [`group/resource` or `group/resource/subresource`], the core group written `core`; [] for a
- *   non-resource URL (it touches no resource);
+ * - `resources`: [`group/resource` or `group/resource/subresource`], the core group written `core`; for a
+ *   non-resource URL its decoded path (`/version`, `/apis/apps/v1`: it starts with `/`, a resource never does);
  * - `namespaces`: [namespace]; for a namespace object itself its name; [] for a non-resource URL and for resources
  *   Warden knows to be cluster-scoped; absent for a request across all namespaces (or a cluster-scoped resource
  *   Warden does not know), since such a list may return objects of any namespace;
  * - `names`: [name] from the URL, a list's `metadata.name` field selector or a create's `metadata.name`; [] for a
  *   non-resource URL; absent otherwise (a list, a deletecollection, a create with `generateName`).
+ * A proxy to anything but a pod (nodes, services) has neither namespaces nor names: it may reach any pod.
  */
 import type { AnalysedUnit, Analysis } from '../../session/protocol.js';
 import { createdName } from './body.js';
@@ -55,7 +56,8 @@ const CLUSTER_SCOPED = new Set(['/nodes', '/persistentvolumes', '/componentstatu
   'authentication.k8s.io/selfsubjectreviews', 'authorization.k8s.io/selfsubjectaccessreviews',
   'authorization.k8s.io/selfsubjectrulesreviews', 'authorization.k8s.io/subjectaccessreviews']);
 
-function unknown(text: string, error: string): Analysis {
+/** One `unknown` unit with `error` as the parse error: a request (or command) the analyser cannot judge. */
+export function unknownAnalysis(text: string, error: string): Analysis {
   return { units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'], parseError: error };
 }
 
@@ -83,9 +85,16 @@ function bodyState(facts: KubeRequestFacts): BodyState {
 
 /** The match attributes of a request (see the module comment). */
 function attributesOf(info: KubeRequestInfo, verb: string, body: BodyState): Record<string, string[]> {
-  if (!info.resourceRequest) return { verbs: [verb], apiVerbs: [info.verb], resources: [], namespaces: [], names: [] };
+  if (!info.resourceRequest) {
+    return { verbs: [verb], apiVerbs: [info.verb], resources: [`/${info.segments.join('/')}`], namespaces: [], names: [] };
+  }
   const resource = `${groupName(info)}/${info.resource}${info.subresource === '' ? '' : `/${info.subresource}`}`;
   const attributes: Record<string, string[]> = { verbs: [verb], apiVerbs: [info.verb], resources: [resource] };
+  // A proxy to a node (the kubelet: exec in any pod on it) or a service (its endpoints may be any address) reaches
+  // something Warden cannot name: neither namespace nor name is established. A pod's proxy reaches that pod.
+  if ((info.verb === 'proxy' || info.subresource === 'proxy') && !(info.apiGroup === '' && info.resource === 'pods')) {
+    return attributes;
+  }
   let name = info.name;
   if (name === '' && info.verb === 'create' && info.subresource === '' && body.kind === 'json') name = createdName(body.value) ?? '';
   if (name !== '') attributes.names = [name];
@@ -101,9 +110,9 @@ function attributesOf(info: KubeRequestInfo, verb: string, body: BodyState): Rec
  */
 export function analyseKubeRequest(text: string, facts: KubeRequestFacts, shell: ShellJudge): Analysis {
   const space = text.indexOf(' ');
-  if (space <= 0) return unknown(text, 'a request must read "METHOD /path"');
+  if (space <= 0) return unknownAnalysis(text, 'a request must read "METHOD /path"');
   const parsed = parseRequestInfo(text.slice(0, space), text.slice(space + 1));
-  if (!parsed.ok) return unknown(text, parsed.error);
+  if (!parsed.ok) return unknownAnalysis(text, parsed.error);
   const info = parsed.info;
   const verb = wardenVerb(info);
   const body = bodyState(facts);

@@ -25,7 +25,10 @@ before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'warden-go-url-'));
   binary = path.join(dir, 'go-url');
   const source = fileURLToPath(new URL('./testdata/go-url.go', import.meta.url));
-  const built = spawnSync('go', ['build', '-o', binary, source], { encoding: 'utf8', env: { ...process.env, GOFLAGS: '' } });
+  // Go needs a build cache: its default lives under HOME; without one, a fixed directory keeps later runs fast.
+  const cache = process.env.GOCACHE ?? (process.env.HOME || process.env.XDG_CACHE_HOME ? undefined : path.join(tmpdir(), 'warden-go-cache'));
+  const env = { ...process.env, GOFLAGS: '', GO111MODULE: 'off', ...(cache !== undefined ? { GOCACHE: cache } : {}) };
+  const built = spawnSync('go', ['build', '-o', binary, source], { encoding: 'utf8', env });
   assert.equal(built.status, 0, `go build failed (is golang-go installed?): ${built.error ?? ''}${built.stderr}`);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));

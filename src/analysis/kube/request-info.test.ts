@@ -41,6 +41,8 @@ const TABLE: Row[] = [
   // subresources
   ['GET', '/api/v1/namespaces/other/pods/foo/status', 'get', '', 'pods', 'status', 'other', 'foo', 'read'],
   ['GET', '/api/v1/namespaces/other/pods/foo/proxy/subpath', 'get', '', 'pods', 'proxy', 'other', 'foo', 'exec'],
+  ['GET', '/api/v1/namespaces/other/services/web:80/proxy/', 'get', '', 'services', 'proxy', 'other', 'web:80', 'exec'],
+  ['GET', '/api/v1/namespaces/other/secrets/', 'list', '', 'secrets', '', 'other', '', 'read,secrets'],
   ['PUT', '/api/v1/namespaces/other/finalize', 'update', '', 'namespaces', 'finalize', 'other', 'other', 'write'],
   ['PUT', '/api/v1/namespaces/other/status', 'update', '', 'namespaces', 'status', 'other', 'other', 'write'],
   ['GET', '/api/v1/namespaces/other/pods/foo/log?follow=true', 'get', '', 'pods', 'log', 'other', 'foo', 'read'],
@@ -121,7 +123,7 @@ const NON_RESOURCE: Array<[string, string, string, string]> = [
 /** Spellings the API server and other HTTP stacks could read differently: refused (class unknown). */
 const REFUSED = [
   '/api/v1/namespaces/prod/pods/../secrets', '/api/v1/namespaces/prod/secrets/./db', '/api/v1/namespaces/prod/%2e%2e/x',
-  '/api/v1//namespaces/prod/secrets', '/api/v1/namespaces/prod/secrets/', '/api/v1/namespaces/a%2Fb/pods',
+  '/api/v1//namespaces/prod/secrets', '/api/v1/namespaces/prod/secrets//', '/api/v1/namespaces/a%2Fb/pods',
   '/api/v1/namespaces/a%2fb/pods', '/api/v1/namespaces/a%5Cb/pods', '/api/v1/namespaces/a\\b/pods',
   '/api/v1/namespaces/a%00/pods', '/api/v1/namespaces/%zz/pods', '/api/v1/namespaces/%ff/pods',
   '/api/v1/namespaces/a b/pods', '/api/v1/namespaces/é/pods', '/api/v1/pods#x', 'api/v1/pods', '',

@@ -5,9 +5,9 @@
  * Go decodes `req.URL.Path` (so `%2F` becomes `/` and `%2E%2E` becomes `..` inside a segment) and splits it on `/`
  * after trimming slashes; it never cleans `.`/`..` segments in the API server's handler chain, while other HTTP
  * stacks on the way (proxies, WHATWG `new URL()`) do, and kubectl never sends them. So every spelling that is not
- * one plain segment per `/` is refused here: empty segments (`//`, a trailing `/`), `.` and `..` (also encoded),
- * encoded slashes and backslashes, control characters, `#`, characters outside RFC 3986 path characters, invalid
- * percent escapes and bytes that are not UTF-8 once decoded. What is left has one reading in Go, in Node and in
+ * one plain segment per `/` is refused here: empty segments (`//`; one trailing `/` is trimmed, as Go trims it),
+ * `.` and `..` (also encoded), encoded slashes and backslashes, control characters, `#`, characters outside RFC 3986
+ * path characters, invalid percent escapes and bytes that are not UTF-8 once decoded. What is left has one reading in Go, in Node and in
  * every proxy, so the path Warden judges is the path the API server serves.
  *
  * The query is read like Go's `url.ParseQuery` (`&` separates pairs, `+` is a space, `%XX` escapes) except that
@@ -33,7 +33,6 @@ export type DecodeResult = { ok: true; target: DecodedTarget } | { ok: false; er
 const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%]*$/;
 // Query characters: pchar, '/' and '?'. Anything else (space, '#', quotes, non-ASCII, controls) is refused.
 const QUERY_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -65,10 +64,12 @@ function decodePath(path: string): string[] | string {
   if (!path.startsWith('/')) return 'the path does not start with "/"';
   if (!PATH_CHARS.test(path.slice(1).replaceAll('/', ''))) return 'the path holds characters outside RFC 3986 path characters';
   if (path === '/') return [];
-  const raw = path.slice(1).split('/');
+  // One trailing slash is what the API server trims too (`.../proxy/`, the root of a proxied service); two are an
+  // empty segment.
+  const raw = path.slice(1, path.endsWith('/') ? -1 : undefined).split('/');
   const segments: string[] = [];
   for (const part of raw) {
-    if (part === '') return 'the path has an empty segment ("//" or a trailing "/")';
+    if (part === '') return 'the path has an empty segment ("//")';
     const segment = unescape(part, false);
     if (segment === undefined) return 'the path has an invalid percent escape or is not UTF-8';
     if (segment === '.' || segment === '..') return 'the path has a "." or ".." segment';

@@ -8,10 +8,11 @@
  * `attributes` the engine knows from headers and body (see KubeCommandAttributes).
  */
 import { z } from 'zod';
-import { analyseKubeRequest } from '../../analysis/kube/analyse.js';
+import { analyseKubeRequest, unknownAnalysis } from '../../analysis/kube/analyse.js';
 import { WardenError } from '../../errors.js';
-import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
+import type { ProtocolDefinition } from '../../session/protocol.js';
 import type { Credentials, KubernetesCredentials } from '../../session/types.js';
+import type { ShellAnalyser } from '../ssh/definition.js';
 import { KUBE_SECRETS_AGAIN, kubeRedirects, kubeTargetView } from './target-fields.js';
 import { KUBE_MATCH_KEYS, kubeUnitMatches } from './match.js';
 
@@ -26,8 +27,10 @@ export const KUBE_CLASSES = ['read', 'write', 'destructive', 'exec', 'privilege'
  * - `impersonate`: the caller's `Impersonate-*` headers, one `Name: value` per line (the analyser adds `privilege`);
  * - `body`: the JSON text of a write's body when it is at most the engine's limit (e.g. a scale to zero is
  *   `destructive`); `bodyUnread`: `'true'` when a write's body was too large or not JSON, so the analyser must assume
- *   the worst of it;
- * - `contentType`: the request's Content-Type (which patch flavour a PATCH is).
+ *   the worst of it (a write with neither is judged as unread). The analyser reads a JSON array as a JSON patch and
+ *   an object as a whole object or a merge/strategic/apply patch, whatever the Content-Type says (the API server
+ *   refuses a body that does not fit its type);
+ * - `contentType`: the request's Content-Type (recorded; the analyser does not need it, see above).
  */
 export interface KubeCommandAttributes {
   impersonate?: string;
@@ -47,26 +50,17 @@ export const kubernetesTargetSpec = z.strictObject({
   impersonate: z.boolean(),
 });
 
-/** Judges an exec's command as shell text (src/analysis/shell's `analyzeShell`), with what it loads at start-up. */
-export interface KubeShellAnalyser {
-  analyse(text: string): Analysis;
-  init?(): Promise<void>;
-}
-
 /**
  * Without a shell analyser an exec's command is `unknown` (never guessed): builtin.ts passes src/analysis/shell's.
  * Every other request is judged all the same.
  */
-const UNANALYSED: KubeShellAnalyser = {
-  analyse: (text) => ({ units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
-    parseError: 'the shell analyser is not installed' }),
-};
+const UNANALYSED: ShellAnalyser = { analyse: (text) => unknownAnalysis(text, 'the shell analyser is not installed') };
 
 /**
  * The kubernetes protocol with `shell` judging the command of an `exec` (so `kubectl exec p -- rm -rf /` is `exec`
  * and `destructive`). A command of another kind than `request` is `unknown`.
  */
-export function createKubernetesProtocol(shell: KubeShellAnalyser = UNANALYSED): ProtocolDefinition {
+export function createKubernetesProtocol(shell: ShellAnalyser = UNANALYSED): ProtocolDefinition {
   return {
     name: 'kubernetes',
     commandKind: 'request',
@@ -81,8 +75,7 @@ export function createKubernetesProtocol(shell: KubeShellAnalyser = UNANALYSED):
     secretsAgain: KUBE_SECRETS_AGAIN,
     analyse(command) {
       if (command.kind !== 'request') {
-        return { units: [{ text: command.text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
-          parseError: `a kubernetes command of kind "${command.kind}" is not an API request` };
+        return unknownAnalysis(command.text, `a kubernetes command of kind "${command.kind}" is not an API request`);
       }
       return analyseKubeRequest(command.text, command.attributes ?? {}, (text) => shell.analyse(text));
     },

@@ -25,7 +25,8 @@ import { forwardedBody, judgedBodyText, readBodyHead, type ReadBody } from './re
 import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { relayResponse, type RelayPlan } from './response-relay.js';
 import { secretsGranted } from './secret-grant.js';
-import type { SecretScope } from './secret-masking.js';
+import { secretScopeFor, type SecretScope } from './secret-masking.js';
+import type { KubeUnitDetail } from '../../analysis/kube/index.js';
 import { maskSecretsInText } from './secret-response.js';
 import { credentialHeaders, serverBase, UpstreamPools } from './upstream.js';
 
@@ -130,13 +131,15 @@ export class KubeEngine {
     if (hasBody && !BODY_METHODS.has(method)) throw new WardenError('WARDEN_ERR_BAD_REQUEST', `a ${method} request carries no body`);
     const body = hasBody ? await readBodyHead(req) : NO_BODY;
     const command = this.command(method, target, caller, body);
+    const analysis = this.protocol.analyse(command, undefined);
+    // The body an approver reads and the recording keeps (never used to decide): Secret values always masked.
+    if (body.head.length > 0) command.params = [this.shownBody(kube, command, body, analysis)];
     const verdict = await this.decide(kube, command, res);
     if (verdict.effect === 'deny') {
       sendStatus(res, deniedStatus(verdict.message));
       return;
     }
     command.decision = verdict.note;
-    const analysis = this.protocol.analyse(command, undefined);
     const plan = this.plan(kube, analysis, target, verdict);
     await this.forward({ req, res, kube, target, caller, command, body, plan, analysis, started });
   }
@@ -190,6 +193,11 @@ export class KubeEngine {
         signal: abort.signal, longRunning: isLongRunning(target),
       });
       try {
+        // A 401 from the cluster is about Warden's credential, not the caller's: kubectl would take it for its own.
+        if (upstream.statusCode === 401) {
+          throw new WardenError('WARDEN_ERR_UPSTREAM_AUTH', `the API server of target "${kube.target.name}" refused the `
+            + 'credential Warden holds for it (401): an administrator must renew it (warden targets test)');
+        }
         outcome = await relayResponse(upstream, res, plan);
       } catch (err) {
         upstream.body.destroy();
@@ -215,22 +223,27 @@ export class KubeEngine {
       ...(outcome.status >= 400 || outcome.error !== undefined
         ? { error: { code: `HTTP ${outcome.status}`, message: outcome.error ?? 'the API server refused the request' } } : {}) });
     const attrs = a.analysis.units[0]?.attributes ?? {};
-    const body = (a.command.attributes as KubeCommandAttributes | undefined)?.body;
     pipeline.onEvent(a.kube.session, 'kube.request', {
       verb: attrs.verbs?.[0] ?? null, resource: attrs.resources?.[0] ?? null, namespace: attrs.namespaces?.[0] ?? null,
       name: attrs.names?.[0] ?? null, status: outcome.status, durationMs: Math.round(durationMs * 100) / 100, bytes: outcome.bytes,
       ...(outcome.hits ? { masked: outcome.hits } : {}),
-      ...(body !== undefined ? { body: this.recordedBody(a.kube, body, a.analysis) } : {}),
     });
   }
 
-  /** A write body as recorded: Secret values and content matches masked, cut to RECORDED_BODY characters. */
-  private recordedBody(kube: KubeSession, body: string, analysis: Analysis): string {
+  /**
+   * A write body as approvers read it and recordings keep it: Secret values and content matches masked, cut to
+   * RECORDED_BODY characters; a body Warden did not read as JSON is described, never shown.
+   */
+  private shownBody(kube: KubeSession, command: Command, body: ReadBody, analysis: Analysis): string {
+    const json = (command.attributes as KubeCommandAttributes | undefined)?.body;
+    const unread = `[body not read: ${body.complete ? `${body.head.length} bytes` : 'more than 1 MiB'} of `
+      + `${(command.attributes as KubeCommandAttributes | undefined)?.contentType ?? 'no content type'}]`;
+    if (json === undefined) return unread;
     let text: string;
     try {
-      text = maskSecretsInText(body, secretScope(analysis) ?? 'any');
+      text = maskSecretsInText(json, secretScope(analysis) ?? 'any');
     } catch {
-      return '[body not recorded: not JSON]';
+      return unread;
     }
     const { rules, hashKey } = this.deps.pipeline.masking(kube.session);
     if (rules.length > 0) text = maskFreeText(text, rules, hashKey);
@@ -251,20 +264,15 @@ function endRequest(res: ServerResponse, plan: RelayPlan, reason: string, abort:
 }
 
 /**
- * Where a request's answer may hold Secret values, as secret-masking.ts scopes them: `secrets` for the `secrets`
- * resource (any verb or subresource: a write answers with the object), `any` (objects of kind Secret) for a
- * request the analyser could not place (no `resources` attribute); null for every other resource and for
- * non-resource URLs, whose answers are streamed untouched. An object of another kind never holds a Secret's values
- * (a pod's env only names its Secret), so Warden does not read every answer whole to look for one.
+ * Where a request's answer may hold Secret values, as secret-masking.ts scopes them (`secretScopeFor`): `secrets`
+ * for the `secrets` resource (any verb or subresource: a write answers with the object) and for a request that did
+ * not parse; null for every other resource and for non-resource URLs, whose answers are streamed untouched. An object
+ * of another kind never holds a Secret's values (a pod's env only names its Secret), so Warden does not read every
+ * answer whole to look for one.
  */
 export function secretScope(analysis: Analysis): SecretScope | null {
-  let scope: SecretScope | null = null;
-  for (const unit of analysis.units) {
-    const resources = unit.attributes.resources;
-    if (resources === undefined) scope ??= 'any';
-    else if (resources.some((r) => /^core\/secrets(\/|$)/.test(r))) return 'secrets';
-  }
-  return scope;
+  const secrets = analysis.units.some((u) => secretScopeFor((u.detail as KubeUnitDetail | undefined)?.info) === 'secrets');
+  return secrets ? 'secrets' : null;
 }
 
 function queryFlag(target: RequestTarget, key: string): boolean {

@@ -56,11 +56,11 @@ export function bearer(authorization: string | undefined): string | undefined {
 }
 
 /**
- * The Accept header to send when a response must be inspected: protobuf (which Warden cannot mask) removed, so the
- * API server answers in JSON; `application/json` when nothing is left.
+ * The Accept header to send when a response must be inspected: protobuf, CBOR and YAML (which Warden does not
+ * mask) removed, so the API server answers in JSON; `application/json` when nothing is left.
  */
 export function jsonOnlyAccept(accept: string | undefined): string {
   const kept = (accept ?? '').split(',').map((s) => s.trim())
-    .filter((s) => s !== '' && !/protobuf/i.test(s) && !/yaml/i.test(s));
+    .filter((s) => s !== '' && !/protobuf|cbor|yaml/i.test(s));
   return kept.length > 0 ? kept.join(', ') : 'application/json';
 }

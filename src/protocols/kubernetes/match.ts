@@ -4,7 +4,7 @@
  * the request MAY concern a matching value; an allow rule (permissive) holds only when the request establishes
  * values and EVERY one matches. An attribute the analyser could not establish (absent, e.g. the namespace of a list
  * across all namespaces) may be anything: restrictive rules naming it hold, permissive ones fail. An attribute
- * established as empty (a non-resource URL touches no resource, namespace or name) satisfies neither.
+ * established as empty (a non-resource URL is in no namespace and names no object) satisfies neither.
  *
  * - `verbs`: the Warden verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`,
  *   `exec`, `attach`, `portforward`, `proxy`, `log`; a non-resource URL's lower-cased method). Restrictive rules also
@@ -13,7 +13,11 @@
  * - `resources`: `group/resource` or `group/resource/subresource`, the core group written `core` (`core/pods`,
  *   `apps/deployments`, `core/pods/exec`, `apps/deployments/scale`); globs where `*` also crosses `/` (`core/*` is
  *   every core resource and subresource). A restrictive `core/pods` also holds for the pods' subresources (an exec
- *   acts on a pod); an allow rule matches the value as written (`core/pods` does not allow `core/pods/exec`).
+ *   acts on a pod) and for the same resource under another group (`core/events` and `events.k8s.io/events`,
+ *   `apps/deployments` and the `extensions` group of old clusters); an allow rule matches the value as written
+ *   (`core/pods` does not allow `core/pods/exec`). A non-resource URL is its path (`/version`, `/apis/apps/v1`,
+ *   `/openapi/v3`), so `resources: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/openapi/*']` names discovery.
+ *   A pattern starting with `/` never matches a resource, one starting with a letter never a non-resource URL.
  * - `namespaces`, `names`: globs on the namespace and the object's name.
  * Pure; globs compiled once (policy/glob.ts).
  */
@@ -59,9 +63,32 @@ function holds(patterns: readonly string[], values: readonly string[] | undefine
   return values.length > 0 && values.every((value) => patterns.some((pattern) => matches(pattern, value)));
 }
 
-/** A restrictive resource pattern also covers the subresources of the resources it names. */
+/**
+ * The same objects served under two groups (`kubectl get events` reads core events, newer clients events.k8s.io;
+ * clusters before 1.16/1.22 serve workloads and ingresses under `extensions` too): a restrictive rule on one name
+ * also holds for the other.
+ */
+const ALIASES: Record<string, string> = {
+  'core/events': 'events.k8s.io/events', 'events.k8s.io/events': 'core/events',
+  'extensions/deployments': 'apps/deployments', 'extensions/daemonsets': 'apps/daemonsets',
+  'extensions/replicasets': 'apps/replicasets', 'extensions/ingresses': 'networking.k8s.io/ingresses',
+  'extensions/networkpolicies': 'networking.k8s.io/networkpolicies',
+  'apps/deployments': 'extensions/deployments', 'apps/daemonsets': 'extensions/daemonsets',
+  'apps/replicasets': 'extensions/replicasets', 'networking.k8s.io/ingresses': 'extensions/ingresses',
+  'networking.k8s.io/networkpolicies': 'extensions/networkpolicies',
+};
+
+/**
+ * A restrictive resource pattern also covers the subresources of the resources it names, and the same resource
+ * under its other group (ALIASES).
+ */
 function resourceMayBe(pattern: string, value: string): boolean {
-  if (globMatch(pattern, value)) return true;
+  if (value.startsWith('/')) return globMatch(pattern, value);
   const parts = value.split('/');
-  return parts.length === 3 && globMatch(pattern, `${parts[0]}/${parts[1]}`);
+  const resource = `${parts[0]}/${parts[1]}`;
+  const sub = parts.length === 3 ? `/${parts[2]}` : '';
+  for (const name of ALIASES[resource] === undefined ? [resource] : [resource, ALIASES[resource]]) {
+    if (globMatch(pattern, `${name}${sub}`) || (sub !== '' && globMatch(pattern, name))) return true;
+  }
+  return false;
 }

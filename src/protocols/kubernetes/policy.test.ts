@@ -112,6 +112,10 @@ describe('kubernetes match keys', () => {
     assert.equal(decide(denyProd, alice, 'GET /api/v1/nodes').effect, 'allow', 'nodes are cluster-scoped');
     assert.equal(decide(denyProd, alice, 'GET /version').effect, 'allow');
     assert.equal(decide(denyProd, alice, 'GET /api/v1/namespaces/dev/pods').effect, 'allow');
+    // A proxy through a node (the kubelet's exec) or a service may reach pods of any namespace.
+    assert.equal(decide(denyProd, alice, 'POST /api/v1/nodes/node-1/proxy/exec/prod/db-0/c?command=ls').effect, 'deny');
+    assert.equal(decide(denyProd, alice, 'GET /api/v1/namespaces/dev/services/web/proxy/').effect, 'deny');
+    assert.equal(decide(denyProd, alice, 'GET /api/v1/namespaces/dev/pods/web/proxy/metrics').effect, 'allow');
   });
 
   it('resources: core group spelled core, subresources after a slash, globs across slashes', () => {
@@ -125,6 +129,26 @@ describe('kubernetes match keys', () => {
     assert.equal(decide(denyPods, alice, 'POST /api/v1/namespaces/a/pods/web/exec?command=ls').effect, 'deny', 'a deny covers subresources');
     assert.equal(decide(denyPods, alice, 'GET /apis/apps/v1/deployments').effect, 'allow');
     assert.equal(decide(denyPods, alice, 'GET /apis').effect, 'allow', 'discovery touches no resource');
+    // Non-resource URLs are named by their path: a namespace-scoped allow plus a discovery allow makes kubectl work.
+    const devAndDiscovery = policy(
+      { name: 'discovery', match: { verbs: ['get'], resources: ['/api', '/api/*', '/apis', '/apis/*', '/version', '/openapi/*'] }, effect: 'allow' },
+      { name: 'dev', match: { classes: ['read'], namespaces: ['dev'] }, effect: 'allow' });
+    for (const text of ['GET /api', 'GET /apis/apps/v1', 'GET /version', 'GET /openapi/v3/api/v1', 'GET /api/v1/namespaces/dev/pods']) {
+      assert.equal(decide(devAndDiscovery, alice, text).effect, 'allow', text);
+    }
+    for (const text of ['GET /logs/kube-apiserver.log', 'GET /metrics', 'POST /apis', 'GET /api/v1/namespaces/prod/pods', 'GET /api/v1/pods']) {
+      assert.equal(decide(devAndDiscovery, alice, text).effect, 'deny', text);
+    }
+    const denySlash = policy({ name: 'no-logs', match: { resources: ['/logs*'] }, effect: 'deny' }, { name: 'all', effect: 'allow' });
+    assert.equal(decide(denySlash, alice, 'GET /logs/x').effect, 'deny');
+    assert.equal(decide(denySlash, alice, 'GET /api/v1/namespaces/logs/pods').effect, 'allow');
+    const denyEvents = policy({ name: 'no-events', match: { resources: ['core/events', 'apps/deployments/scale'] }, effect: 'deny' },
+      { name: 'all', effect: 'allow' });
+    assert.equal(decide(denyEvents, alice, 'GET /apis/events.k8s.io/v1/events').effect, 'deny', 'the same events, another group');
+    assert.equal(decide(denyEvents, alice, 'PUT /apis/extensions/v1beta1/namespaces/a/deployments/web/scale',
+      { body: '{"spec":{"replicas":2}}' }).effect, 'deny', 'old clusters serve deployments under extensions');
+    assert.equal(decide(denyEvents, alice, 'PUT /apis/extensions/v1beta1/namespaces/a/deployments/web',
+      { body: '{"spec":{"replicas":2}}' }).effect, 'allow', 'the pattern names the scale subresource only');
   });
 
   it('verbs: allow rules see Warden\'s verb only, restrictive rules also the API server\'s', () => {
@@ -135,6 +159,16 @@ describe('kubernetes match keys', () => {
     const denyCreate = policy({ name: 'no-create', match: { verbs: ['create'] }, effect: 'deny' }, { name: 'all', effect: 'allow' });
     assert.equal(decide(denyCreate, alice, 'POST /api/v1/namespaces/a/pods/web/exec?command=ls').effect, 'deny');
     assert.equal(decide(denyCreate, alice, 'GET /api/v1/namespaces/a/pods/web/exec?command=ls').effect, 'allow');
+  });
+
+  it('an exec\'s command adds the shell analyser\'s classes: an interactive shell is unknown unless a rule names the verb', () => {
+    const byClass = policy({ name: 'exec', match: { classes: ['exec', 'read'], namespaces: ['dev'] }, effect: 'allow' });
+    assert.equal(decide(byClass, alice, 'POST /api/v1/namespaces/dev/pods/p/exec?command=ls&stdout=true').effect, 'allow');
+    const shell = decide(byClass, alice, 'POST /api/v1/namespaces/dev/pods/p/exec?command=bash&stdin=true&tty=true');
+    assert.deepEqual([shell.effect, shell.classes], ['deny', ['exec', 'unknown']]);
+    const byVerb = policy({ name: 'exec', match: { verbs: ['exec'], namespaces: ['dev'] }, effect: 'allow' });
+    assert.equal(decide(byVerb, alice, 'POST /api/v1/namespaces/dev/pods/p/exec?command=bash&stdin=true&tty=true').effect, 'allow');
+    assert.equal(decide(byVerb, alice, 'POST /api/v1/namespaces/prod/pods/p/exec?command=bash&stdin=true&tty=true').effect, 'deny');
   });
 
   it('names: from the URL, a field selector or a created object; a list without them is any name', () => {

@@ -73,6 +73,7 @@ describe('caller headers', () => {
     assert.equal(bearer('Bearer a b'), undefined);
     assert.equal(jsonOnlyAccept('application/vnd.kubernetes.protobuf, application/json'), 'application/json');
     assert.equal(jsonOnlyAccept('application/vnd.kubernetes.protobuf'), 'application/json');
+    assert.equal(jsonOnlyAccept('application/cbor, application/yaml, */*'), '*/*');
     assert.equal(jsonOnlyAccept('application/json;as=Table;v=v1;g=meta.k8s.io,application/json'),
       'application/json;as=Table;v=v1;g=meta.k8s.io, application/json');
     assert.equal(jsonOnlyAccept(undefined), 'application/json');

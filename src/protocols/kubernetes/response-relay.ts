@@ -77,6 +77,8 @@ export async function relayResponse(upstream: Dispatcher.ResponseData, res: Serv
   const encoding = String(upstream.headers['content-encoding'] ?? 'identity').toLowerCase();
   const inspect = plan.maskSecrets !== null || plan.content !== null;
   if (inspect && encoding !== 'identity') throw cannotInspect(`the API server compressed it (${encoding})`);
+  // Content rules read text: a binary answer (protobuf, CBOR) despite the JSON-only Accept is refused, not guessed at.
+  if (inspect && /protobuf|cbor|octet-stream/i.test(contentType)) throw cannotInspect(`it is binary (${contentType})`);
   const masker = plan.content === null ? null : StreamMasker.forRules(plan.content.rules, plan.content.hashKey);
   const result: RelayResult = { status: upstream.statusCode, bytes: 0 };
   if (plan.maskSecrets !== null) {

@@ -29,8 +29,8 @@ describe('secretScope', () => {
     }
   });
 
-  it('is any for what the analyser cannot place, and none for other resources and non-resource URLs', () => {
-    assert.equal(secretScope(analyse('GET /api/v1/namespaces/d/secrets/../pods')), 'any');
+  it('is secrets for what did not parse, and none for other resources and non-resource URLs', () => {
+    assert.equal(secretScope(analyse('GET /api/v1/namespaces/d/secrets/../pods')), 'secrets');
     for (const text of ['GET /api/v1/namespaces/d/pods', 'GET /apis/apps/v1/deployments', 'GET /version', 'GET /api',
       'GET /api/v1/namespaces/d/configmaps']) {
       assert.equal(secretScope(analyse(text)), null, text);

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LAST_APPLIED, MASKED_BASE64, MASKED_TEXT, maskSecretJson, SecretWatchMasker, type SecretScope } from './secret-masking.js';
+import { parseRequestInfo } from '../../analysis/kube/request-info.js';
+import { prng } from '../../masking/test-random.js';
+import { LAST_APPLIED, MASKED_BASE64, MASKED_TEXT, maskSecretJson, secretScopeFor, SecretWatchMasker, type SecretScope } from './secret-masking.js';
 
 const PASSWORD = Buffer.from('hunter2-very-secret').toString('base64');
 const secret = (name = 'db', extra: Record<string, unknown> = {}) => ({
@@ -87,15 +89,51 @@ describe('secret masking: shapes', () => {
     }
   });
 
-  it('fails a watch stream on a line that is not JSON, and stays failed', () => {
-    const masker = new SecretWatchMasker('secrets');
-    assert.equal(masker.push(`${JSON.stringify({ type: 'ADDED', object: secret() })}\n{"type":"ADDED","object":{"data":{"p":"` + PASSWORD + '\n').ok, false);
-    assert.equal(masker.push('{}\n').ok, false);
+  it('masks pretty-printed events spanning lines, braces inside strings included', () => {
+    const events = [{ type: 'ADDED', object: secret('a{') }, { type: 'MODIFIED', object: secret('"}b\\') }];
+    const text = events.map((event) => JSON.stringify(event, null, 2)).join('\n') + '\n';
+    const masker = new SecretWatchMasker('any');
+    let out = '';
+    for (let i = 0; i < text.length; i += 5) {
+      const part = masker.push(text.slice(i, i + 5));
+      assert.ok(part.ok);
+      out += part.text;
+    }
+    assert.ok(masker.end().ok);
+    assertClean(out);
+    assert.equal(out.split('\n').filter((line) => line.startsWith('{')).length, 2, 'each event one masked line');
+  });
+
+  it('fails a watch stream it cannot read, and stays failed', () => {
+    const broken = new SecretWatchMasker('secrets');
+    assert.ok(broken.push(`${JSON.stringify({ type: 'ADDED', object: secret() })}\n`).ok);
+    assert.equal(broken.push('{"type":"ADDED","object":{"data":{"p":1,}}}\n').ok, false, 'an event that is not JSON');
+    assert.equal(broken.push('{}\n').ok, false, 'stays failed');
+    assert.equal(new SecretWatchMasker('secrets').push('{} x {}').ok, false, 'text between events');
+    assert.equal(new SecretWatchMasker('secrets').push('}').ok, false);
     const short = new SecretWatchMasker('secrets', 10);
-    assert.equal(short.push('{"type":"ADDED"').ok, false, 'a line longer than the limit');
+    assert.equal(short.push('{"type":"ADDED"').ok, false, 'an event longer than the limit');
+    const open = new SecretWatchMasker('secrets');
+    assert.ok(open.push(`{"type":"ADDED","object":{"kind":"Secret","data":{"p":"${PASSWORD}`).ok);
+    assert.equal(open.end().ok, false, 'a stream ending inside an event');
     const cut = new SecretWatchMasker('secrets');
     assert.ok(cut.push(Buffer.from('{"a":"ü"}').subarray(0, 8)).ok);
     assert.equal(cut.end().ok, false, 'a stream ending inside a character');
+  });
+});
+
+describe('secret masking: scope', () => {
+  it('is secrets for every request on core secrets and for what did not parse, any otherwise', () => {
+    const scope = (method: string, url: string) => {
+      const parsed = parseRequestInfo(method, url);
+      return secretScopeFor(parsed.ok ? parsed.info : undefined);
+    };
+    for (const url of ['/api/v1/namespaces/a/secrets', '/api/v1/secrets?watch=1', '/api/v1/namespaces/a/secrets/x/status',
+      '/api/v1/watch/namespaces/a/secrets/x', '/api/v1/namespaces/a/../secrets']) assert.equal(scope('GET', url), 'secrets', url);
+    assert.equal(scope('DELETE', '/api/v1/namespaces/a/secrets/x'), 'secrets');
+    for (const url of ['/api/v1/namespaces/a/configmaps', '/apis/example.com/v1/secrets', '/version', '/api/v1/namespaces/secrets']) {
+      assert.equal(scope('GET', url), 'any', url);
+    }
   });
 });
 
@@ -111,6 +149,10 @@ describe('secret masking: write bodies for recordings', () => {
       { op: 'add', path: '/data/password', value: PASSWORD }, { op: 'replace', path: '/stringData', value: { a: 'hunter2' } },
       { op: 'add', path: '/DATA/x', value: PASSWORD }, { op: 'replace', path: '', value: secret() },
       { op: 'add', path: '/metadata/labels/app', value: 'web' }, { op: 'remove', path: '/data/old' },
+      { op: 'test', path: '/data/password', value: PASSWORD },
+      { op: 'add', path: `/metadata/annotations/${LAST_APPLIED.replace('/', '~1')}`, value: JSON.stringify(secret()) },
+      { op: 'replace', path: '/metadata', value: { annotations: { [LAST_APPLIED]: JSON.stringify(secret()) } } },
+      { op: 'add', path: 'data', value: PASSWORD },
     ];
     const out = masked(ops);
     assertClean(JSON.stringify(out));
@@ -168,5 +210,34 @@ describe('secret masking: evasions', () => {
     assert.deepEqual(maskSecretJson(text, 'any'), { ok: true, text, masked: false });
     const status = '{"kind":"Status","status":"Failure","code":404}';
     assert.deepEqual(maskSecretJson(status, 'secrets'), { ok: true, text: status, masked: false });
+  });
+});
+
+describe('secret masking: generated documents', () => {
+  it('no Secret value survives anywhere a Secret can stand, and the masker never throws', () => {
+    const random = prng(99);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+    const wrap = (inner: unknown): unknown => pick([
+      () => ({ kind: 'List', items: [{ kind: 'ConfigMap', data: { a: 'b' } }, inner] }),
+      () => ({ kind: 'Table', rows: [{ cells: ['x'], object: inner }] }),
+      () => ({ type: pick(['ADDED', 'MODIFIED', 'DELETED']), object: inner }),
+      () => ({ kind: 'SecretList', items: [{ metadata: { name: 'n' }, data: { k: PASSWORD } }, inner] }),
+      () => inner,
+    ])();
+    for (let i = 0; i < 2_000; i++) {
+      const extra: Record<string, unknown> = random() < 0.5 ? { stringData: { s: 'hunter2' } } : {};
+      if (random() < 0.3) extra.metadata = { name: 'x', annotations: { [LAST_APPLIED]: JSON.stringify(secret()) } };
+      let doc: unknown = secret('s', extra);
+      for (let depth = Math.floor(random() * 4); depth > 0; depth--) doc = wrap(doc);
+      let text = JSON.stringify(doc);
+      if (random() < 0.3) text = text.replaceAll('"data"', '"\\u0064ata"');
+      for (const scope of ['any', 'secrets'] as const) {
+        const result = maskSecretJson(text, scope);
+        assert.ok(result.ok, text);
+        assertClean(result.text);
+      }
+      const cut = text.slice(0, Math.floor(random() * text.length));
+      assert.equal(maskSecretJson(cut, 'secrets').ok, false, 'a cut document is refused');
+    }
   });
 });

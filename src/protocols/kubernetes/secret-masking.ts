@@ -1,6 +1,6 @@
 /**
  * Masks Secret values in Kubernetes JSON: responses (a Secret, a SecretList, a `List` of mixed items, a Table with
- * `rows[].object`, watch events one per line) and write bodies before they are recorded (`kubectl create secret`,
+ * `rows[].object`, watch events as they stream) and write bodies before they are recorded (`kubectl create secret`,
  * merge and JSON patches). Pure functions, no I/O; the engine decides when they apply (every response and recorded
  * body unless a rule grants class `secrets`) and turns a failure into a refusal.
  *
@@ -12,7 +12,7 @@
  *   null values stay null;
  * - the `kubectl.kubernetes.io/last-applied-configuration` annotation (it holds the whole applied object, data
  *   included) is parsed and masked the same way, or replaced by `[REDACTED]` when it is not JSON;
- * - in a JSON patch of a Secret, the `value` of every operation on `/data`, `/stringData` or below.
+ * - in a JSON patch of a Secret, each operation's `value` as the part of a Secret its `path` puts it at.
  * Which objects are Secrets: with scope `secrets` (the request's resource is `core/secrets`, any verb or
  * subresource, so a Table of PartialObjectMetadata or a Status is covered too) every object in the document is
  * treated as one, so `data` and `stringData` are masked wherever they are; with scope `any` (every other request)
@@ -23,8 +23,10 @@
  * reach the caller. JSON.parse decodes `\u0064ata` to `data` and keeps the last of duplicate keys, as Go's decoder
  * does, and the re-serialised text holds that key once: a duplicated `data` cannot carry a second, unmasked value
  * past the masker. When nothing needed masking the input text is returned unchanged (byte for byte). Input that is
- * not JSON (or not UTF-8, or a watch line longer than the limit) is a failure, never passed through.
+ * not JSON (or not UTF-8, or a watch event longer than the limit) is a failure, never passed through.
  */
+
+import type { KubeRequestInfo } from '../../analysis/kube/request-info.js';
 
 /** The text a masked value shows. */
 export const MASKED_TEXT = '[REDACTED]';
@@ -35,6 +37,16 @@ export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Which objects count as Secrets (see the module comment). */
 export type SecretScope = 'secrets' | 'any';
+
+/**
+ * The scope for a request's response and recorded body, from its analysis' detail (`KubeUnitDetail.info`): `secrets`
+ * when its resource is core `secrets` (any verb or subresource), and for a request Warden could not parse (no info:
+ * it may be anything); `any` otherwise.
+ */
+export function secretScopeFor(info: KubeRequestInfo | undefined): SecretScope {
+  if (info === undefined) return 'secrets';
+  return info.resourceRequest && info.apiGroup === '' && info.resource === 'secrets' ? 'secrets' : 'any';
+}
 
 /** The masked text, or why the input cannot be masked (the engine refuses the response or drops the body). */
 export type SecretMaskResult = { ok: true; text: string; masked: boolean } | { ok: false; error: string };
@@ -145,33 +157,52 @@ function maskAnnotations(metadata: JsonObject, pass: Pass): void {
   }
 }
 
-/** One JSON patch operation on a Secret: values written under `/data` or `/stringData` are masked. */
+/**
+ * One JSON patch operation on a Secret: its `value` is masked as the part of a Secret its `path` puts it at (so a
+ * value under `/data`, `/stringData` or the last-applied annotation is masked, and a whole Secret at `` too).
+ */
 function maskPatchOperation(op: Json, pass: Pass): Json {
-  if (!isObject(op) || typeof op.path !== 'string') return walk(op, true, pass, 1);
-  const parts = op.path.split('/').slice(1).map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~').toLowerCase());
-  const field = parts[0];
-  if ((field === 'data' || field === 'stringdata') && 'value' in op) {
-    const mask = field === 'data' ? MASKED_BASE64 : MASKED_TEXT;
-    op.value = parts.length === 1 ? maskValues(op.value, mask, pass) : (op.value === null ? null : (pass.masked = true, mask));
+  if (!isObject(op) || typeof op.path !== 'string' || !('value' in op)) return walk(op, true, pass, 1);
+  if (op.path !== '' && !op.path.startsWith('/')) {
+    // Not a JSON pointer: the API server refuses the patch; the value is not recorded.
+    op.value = MASKED_TEXT;
+    pass.masked = true;
     return op;
   }
-  return walk(op, true, pass, 1);
+  const parts = op.path === '' ? [] : op.path.split('/').slice(1).map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
+  let placed: Json = op.value;
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const parent = Object.create(null) as JsonObject; // no prototype: a `__proto__` part stays a key
+    parent[parts[i]] = placed;
+    placed = parent;
+  }
+  let value = walk(placed, true, pass, 1);
+  for (const part of parts) value = (value as JsonObject)[part];
+  op.value = value;
+  return op;
 }
 
 /**
- * Masks a watch stream (one JSON event per line, `{"type":...,"object":...}`) as it arrives: `push` returns the
- * masked text of every complete line so far (each line masked as a document in `scope`), keeping an incomplete
- * last line; `end` masks what is left. A line longer than `maxLine` characters is a failure; after a failure the
- * masker stays failed (the engine ends the response).
+ * Masks a watch stream (JSON events `{"type":...,"object":...}`, one after another; the API server ends each with a
+ * newline, but events are found by their braces, so pretty-printed events spanning lines work too) as it arrives:
+ * `push` returns the masked text of every complete event so far (each masked as a document in `scope`) with the
+ * whitespace between events, keeping an incomplete last event; `end` requires that nothing is left. An event longer
+ * than `maxEvent` characters, or anything but whitespace between events, is a failure; after a failure the masker
+ * stays failed (the engine ends the response).
  */
 export class SecretWatchMasker {
   private pending = '';
+  /** Scanner state over `pending`: how far it has read, brace depth, inside a string, after a backslash. */
+  private scanned = 0;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
   private failed: string | undefined;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
-  constructor(private readonly scope: SecretScope, private readonly maxLine = 64 * 1024 * 1024) {}
+  constructor(private readonly scope: SecretScope, private readonly maxEvent = 64 * 1024 * 1024) {}
 
-  /** Masks the complete lines of `chunk` (with what was held before). */
+  /** Masks the complete events of `chunk` (with what was held before). */
   push(chunk: string | Uint8Array): SecretMaskResult {
     if (this.failed !== undefined) return { ok: false, error: this.failed };
     try {
@@ -179,41 +210,55 @@ export class SecretWatchMasker {
     } catch {
       return this.fail('the watch stream is not UTF-8');
     }
-    const cut = this.pending.lastIndexOf('\n');
-    if (cut < 0) return this.pending.length > this.maxLine ? this.fail('a watch event is too long') : { ok: true, text: '', masked: false };
-    const lines = this.pending.slice(0, cut);
-    this.pending = this.pending.slice(cut + 1);
-    return this.maskLines(lines, '\n');
+    const out: string[] = [];
+    let masked = false;
+    let start = 0; // start of the text not yet emitted
+    for (let i = this.scanned; i < this.pending.length; i++) {
+      const ch = this.pending[i];
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (ch === '\\') this.escaped = true;
+        else if (ch === '"') this.inString = false;
+      } else if (ch === '"') {
+        if (this.depth === 0) return this.fail('a watch stream holds something other than JSON objects');
+        this.inString = true;
+      } else if (ch === '{' || ch === '[') {
+        if (this.depth === 0) out.push(this.pending.slice(start, i)), start = i; // whitespace before an event
+        this.depth++;
+      } else if (ch === '}' || ch === ']') {
+        if (this.depth === 0) return this.fail('a watch stream holds something other than JSON objects');
+        if (--this.depth === 0) {
+          const event = maskSecretJson(this.pending.slice(start, i + 1), this.scope);
+          if (!event.ok) return this.fail(`a watch event: ${event.error}`);
+          masked ||= event.masked;
+          out.push(event.text);
+          start = i + 1;
+        }
+      } else if (this.depth === 0 && ch !== ' ' && ch !== '\n' && ch !== '\r' && ch !== '\t') {
+        return this.fail('a watch stream holds something other than JSON objects');
+      }
+    }
+    // Keep only the unfinished event (whitespace after the last one is emitted now).
+    if (this.depth === 0) {
+      out.push(this.pending.slice(start));
+      start = this.pending.length;
+    }
+    this.pending = this.pending.slice(start);
+    this.scanned = this.pending.length;
+    if (this.pending.length > this.maxEvent) return this.fail('a watch event is too long');
+    return { ok: true, text: out.join(''), masked };
   }
 
-  /** Masks the rest (a last line without a newline); fails when a multi-byte character was cut off. */
+  /** The end of the stream: fails when an event (or a multi-byte character) was cut off. */
   end(): SecretMaskResult {
     if (this.failed !== undefined) return { ok: false, error: this.failed };
     try {
-      this.pending += this.decoder.decode();
+      if (this.decoder.decode() !== '') return this.fail('the watch stream ends inside a character');
     } catch {
       return this.fail('the watch stream is not UTF-8');
     }
-    const rest = this.pending;
-    this.pending = '';
-    return rest.trim() === '' ? { ok: true, text: rest, masked: false } : this.maskLines(rest, '');
-  }
-
-  private maskLines(lines: string, tail: string): SecretMaskResult {
-    const out: string[] = [];
-    let masked = false;
-    for (const line of lines.split('\n')) {
-      if (line.length > this.maxLine) return this.fail('a watch event is too long');
-      if (line.trim() === '') {
-        out.push(line);
-        continue;
-      }
-      const result = maskSecretJson(line, this.scope);
-      if (!result.ok) return this.fail(`a watch event: ${result.error}`);
-      masked ||= result.masked;
-      out.push(result.text);
-    }
-    return { ok: true, text: out.join('\n') + tail, masked };
+    if (this.pending !== '') return this.fail('the watch stream ends inside an event');
+    return { ok: true, text: '', masked: false };
   }
 
   private fail(error: string): SecretMaskResult {
