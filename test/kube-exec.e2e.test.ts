@@ -11,6 +11,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { startKubeApiServer, type KubeApiServer } from './harness/kube-apiserver.js';
 import { startKubectl, KUBECTL } from './harness/kube/kubectl.js';
 import { runProcess, type ProcessResult } from './harness/process.js';
@@ -271,6 +272,37 @@ describe('approval and revocation', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /session ended: .*revoked/);
     await until(() => api.execs[before].closed, 'the cluster side closed');
+  });
+});
+
+describe('port-forward over the channel protocol', () => {
+  test('a client library\'s v4.channel.k8s.io port forward is relayed and recorded with its port and bytes', async () => {
+    const gina = await token('gina');
+    const ca = await fs.readFile(path.join(warden.dataDir, 'tls.crt'), 'utf8');
+    const ws = new WebSocket(`wss://127.0.0.1:${warden.ports.kubernetes}/k8s/kt/api/v1/namespaces/default/pods/web/portforward?ports=8080`,
+      ['v4.channel.k8s.io'], { ca, headers: { authorization: `Bearer ${gina}` } });
+    const got: Buffer[] = [];
+    ws.on('message', (d: Buffer) => got.push(d));
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    assert.equal(ws.protocol, 'v4.channel.k8s.io');
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('hello')]));
+    const data = () => Buffer.concat(got.filter((m) => m[0] === 0).map((m) => m.subarray(1)));
+    await until(() => data().subarray(2).toString() === 'hello', 'the echo came back');
+    assert.equal(data().readUInt16LE(0), 8080);
+    ws.close(1000);
+    await new Promise((resolve) => ws.once('close', resolve));
+    const list = await warden.cli(['sessions', 'list', '--target', 'kt', '--subject', 'gina', '-o', 'json']);
+    type End = { ports: Array<{ port: number; bytesIn: number; bytesOut: number }> };
+    let end: End | undefined;
+    for (let i = 0; i < 100 && end === undefined; i++) {
+      for (const s of JSON.parse(list.stdout) as Array<{ id: string }>) {
+        const shown = await warden.cli(['sessions', 'show', s.id, '-o', 'json']);
+        const events = (JSON.parse(shown.stdout) as { events: Array<{ type: string; data: End }> }).events;
+        end ??= events.find((e) => e.type === 'kubernetes.portforward.end')?.data;
+      }
+      if (end === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(end?.ports.map((p) => [p.port, p.bytesIn, p.bytesOut]), [[8080, 5, 5]]);
   });
 });
 
