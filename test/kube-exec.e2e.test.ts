@@ -11,6 +11,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { startKubeApiServer, type KubeApiServer } from './harness/kube-apiserver.js';
 import { startKubectl, KUBECTL } from './harness/kube/kubectl.js';
 import { runProcess, type ProcessResult } from './harness/process.js';
@@ -215,6 +216,14 @@ describe('SPDY', () => {
     assert.match(status.message, /kubectl 1\.30 or later/);
   });
 
+  test('kubectl port-forward (SPDY tunnelled over WebSocket) is refused with the reason, and nothing reaches the cluster', async () => {
+    const before = api.requests.length;
+    const r = await kubectl(['port-forward', 'pod/web', '0:80']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /SPDY/);
+    assert.ok(!api.requests.slice(before).some((q) => q.upgrade !== undefined));
+  });
+
   test('a denied exec says why, although kubectl falls back to SPDY after the refused WebSocket', async () => {
     const before = api.execs.length;
     const r = await kubectl(['exec', '-n', 'locked', 'web', '--', 'true']);
@@ -248,7 +257,7 @@ describe('approval and revocation', () => {
     assert.equal(api.execs.length, before + 1);
   });
 
-  test('revoking the token ends a live exec, telling the caller why', async () => {
+  test('revoking the token ends a live exec, telling the caller why', async (t) => {
     const erin = await token('erin');
     const file = path.join(work, 'erin.kubeconfig');
     const printed = await warden.cli(['kubeconfig', 'kt', '--token', erin], { env: { WARDEN_DATA_DIR: warden.dataDir } });
@@ -259,10 +268,43 @@ describe('approval and revocation', () => {
     await live.waitFor(/ping/);
     const revoked = await warden.cli(['tokens', 'revoke', erin]);
     assert.equal(revoked.code, 0, revoked.stderr);
+    const revokedAt = performance.now();
     const r = await live.result;
+    t.diagnostic(`kubectl ended ${Math.round(performance.now() - revokedAt)} ms after the revocation answered (not asserted)`);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /session ended: .*revoked/);
     await until(() => api.execs[before].closed, 'the cluster side closed');
+  });
+});
+
+describe('port-forward over the channel protocol', () => {
+  test('a client library\'s v4.channel.k8s.io port forward is relayed and recorded with its port and bytes', async () => {
+    const gina = await token('gina');
+    const ca = await fs.readFile(path.join(warden.dataDir, 'tls.crt'), 'utf8');
+    const ws = new WebSocket(`wss://127.0.0.1:${warden.ports.kubernetes}/k8s/kt/api/v1/namespaces/default/pods/web/portforward?ports=8080`,
+      ['v4.channel.k8s.io'], { ca, headers: { authorization: `Bearer ${gina}` } });
+    const got: Buffer[] = [];
+    ws.on('message', (d: Buffer) => got.push(d));
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    assert.equal(ws.protocol, 'v4.channel.k8s.io');
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('hello')]));
+    const data = () => Buffer.concat(got.filter((m) => m[0] === 0).map((m) => m.subarray(1)));
+    await until(() => data().subarray(2).toString() === 'hello', 'the echo came back');
+    assert.equal(data().readUInt16LE(0), 8080);
+    ws.close(1000);
+    await new Promise((resolve) => ws.once('close', resolve));
+    const list = await warden.cli(['sessions', 'list', '--target', 'kt', '--subject', 'gina', '-o', 'json']);
+    type End = { ports: Array<{ port: number; bytesIn: number; bytesOut: number }> };
+    let end: End | undefined;
+    for (let i = 0; i < 100 && end === undefined; i++) {
+      for (const s of JSON.parse(list.stdout) as Array<{ id: string }>) {
+        const shown = await warden.cli(['sessions', 'show', s.id, '-o', 'json']);
+        const events = (JSON.parse(shown.stdout) as { events: Array<{ type: string; data: End }> }).events;
+        end ??= events.find((e) => e.type === 'kubernetes.portforward.end')?.data;
+      }
+      if (end === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(end?.ports.map((p) => [p.port, p.bytesIn, p.bytesOut]), [[8080, 5, 5]]);
   });
 });
 

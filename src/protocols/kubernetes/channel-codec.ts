@@ -126,6 +126,16 @@ export class JsonObjectSplitter {
   }
 }
 
+/** The JSON object a text holds, or null when it holds anything else. */
+function jsonObject(text: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A terminal size from the resize channel. */
 export interface TerminalSize {
   width: number;
@@ -138,13 +148,8 @@ export interface TerminalSize {
  * refuse (a value that is not an integer from 0 to 65535, text that is not JSON) is null.
  */
 export function parseResize(json: string): TerminalSize | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const value = jsonObject(json);
+  if (value === null) return null;
   const size = { width: 0, height: 0 };
   for (const [key, v] of Object.entries(value)) {
     const field = key.toLowerCase();
@@ -174,13 +179,8 @@ export interface CommandExit {
  * is not a Status at all.
  */
 export function parseExitStatus(json: string): CommandExit | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
+  const value = jsonObject(json);
+  if (value === null) return null;
   const status = value as { status?: unknown; message?: unknown; details?: { causes?: unknown } };
   if (status.status === 'Success') return { code: 0 };
   if (status.status !== 'Failure') return null;

@@ -120,6 +120,8 @@ export function relayRemoteCommand(ctx: RelayContext, pair: WsPair, options: { v
   const terminate = (reason: string): void => {
     if (ending !== undefined && pair.caller.readyState !== pair.caller.OPEN) return;
     ending = `terminated: ${reason}`;
+    // What the maskers still hold is dropped, not flushed: nothing more of the program's output after the reason.
+    for (const o of outputs) o.mask?.destroy();
     const text = `warden: session ended: ${reason}`;
     pair.send('caller', encodeFrame(CHANNEL.stderr, `\r\n${text}\r\n`));
     pair.send('caller', encodeFrame(CHANNEL.error, JSON.stringify(kubeStatus(403, 'Forbidden', text))));

@@ -43,6 +43,8 @@ let upstreamServer: WebSocketServer;
 let upstreamPort: number;
 const accepted: Array<{ ws: WebSocket; offered: string[] }> = [];
 let answerWith: ((req: http.IncomingMessage, socket: import('node:stream').Duplex) => boolean) | null = null;
+/** When set, runs on each accepted upstream socket inside the handshake's callback (before anything else). */
+let onAccept: ((ws: WebSocket) => void) | null = null;
 let upstreamHttp: http.Server;
 
 /** Warden's side: each upgrade goes to the relay with the options of the next test. */
@@ -57,7 +59,10 @@ before(async () => {
   upstreamHttp.on('upgrade', (req, socket, head) => {
     if (answerWith?.(req, socket)) return;
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
-    upstreamServer.handleUpgrade(req, socket, head, (ws) => accepted.push({ ws, offered }));
+    upstreamServer.handleUpgrade(req, socket, head, (ws) => {
+      onAccept?.(ws);
+      accepted.push({ ws, offered });
+    });
   });
   await new Promise<void>((r) => upstreamHttp.listen(0, '127.0.0.1', r));
   upstreamPort = (upstreamHttp.address() as AddressInfo).port;
@@ -192,6 +197,23 @@ test('stdout is masked across frames, recorded as asciicast with the resize, and
   assert.deepEqual([start.data.width, start.data.height], [100, 30]);
   assert.ok(p.events.some((e) => e.type === 'kubernetes.stream.dropped' && e.data.from === 'caller'));
   assert.ok(!JSON.stringify(p.events).includes('4111'));
+});
+
+test('frames the API server sends with its handshake answer are not lost (a command that ends at once)', async () => {
+  const p = pipeline(false);
+  next = { pipeline: p, path: EXEC_PATH };
+  onAccept = (ws) => {
+    ws.send(encodeFrame(1, 'instant\n'));
+    ws.send(encodeFrame(3, '{"metadata":{},"status":"Success"}'));
+    ws.close(1000);
+  };
+  const caller = await connect(['v5.channel.k8s.io']);
+  onAccept = null;
+  assert.ok('ws' in caller);
+  await (await lastRelay!).closed;
+  await until(() => caller.ws.readyState === caller.ws.CLOSED, 'the caller is closed');
+  assert.equal(channelText(caller.messages, 1), 'instant\n');
+  assert.deepEqual(p.outcomes.map((o) => o.tag), ['exit 0']);
 });
 
 test('a caller that stops reading stalls only its own stream: the API server\'s sends back up, nothing is lost', async () => {

@@ -75,7 +75,7 @@ export async function relayWebSocketUpgrade(options: RelayOptions): Promise<Stre
     try {
       message = (JSON.parse(body) as KubeStatus).message ?? message;
     } catch { /* not a Status: its text as is */ }
-    pipeline.onOutcome(session, command, { durationMs: Date.now() - started, tag: `refused ${code}`, error: { code: String(code), message } });
+    pipeline.onOutcome(session, command, { durationMs: Date.now() - started, tag: `HTTP ${code}`, error: { code: `HTTP ${code}`, message } });
     return { closed: Promise.resolve(), terminate: () => {} };
   };
   const refuseStatus = (status: KubeStatus): StreamRelay => refuse(status.code, JSON.stringify(status));
@@ -108,6 +108,8 @@ export async function relayWebSocketUpgrade(options: RelayOptions): Promise<Stre
     ...(ports ? { ports } : {}), tty: isTrue(url.searchParams.get('tty')) });
   const relay = kind === 'portforward' ? relayPortForward(options, pair, ports!)
     : relayRemoteCommand(options, pair, { v5: upstream.protocol === 'v5.channel.k8s.io', tty: isTrue(url.searchParams.get('tty')) });
+  upstream.resume();
+  caller.resume();
   return relay;
 }
 
@@ -164,7 +166,12 @@ function openUpstream(options: RelayOptions, protocols: string[]): Promise<Opene
       settle({ refusal: { code: 400, body: '', contentType: 'text/plain' } });
     };
     options.socket.once('close', callerLeft);
-    ws.once('open', () => settle({ ws }));
+    ws.once('open', () => {
+      // Frames that came with the handshake answer are delivered on the next tick, before the relay listens: read
+      // nothing until it does (resumed in relayWebSocketUpgrade).
+      ws.pause();
+      settle({ ws });
+    });
     ws.once('unexpected-response', (_req, res) => {
       // The API server answered without upgrading (its Status: not found, forbidden): the caller gets it as sent.
       const chunks: Buffer[] = [];
@@ -207,6 +214,9 @@ function acceptCaller(request: IncomingMessage, socket: Duplex, head: Buffer, pr
       s.destroy();
       resolve(null);
     });
-    server.handleUpgrade(request, socket, head, (ws) => resolve(ws));
+    server.handleUpgrade(request, socket, head, (ws) => {
+      ws.pause(); // as for the upstream: nothing is read before the relay listens
+      resolve(ws);
+    });
   });
 }
