@@ -48,28 +48,38 @@ export function targetsTable(targets: TargetView[], wide = false): string {
   if (targets.length === 0) return 'no targets\n';
   return table(
     ['name', 'type', 'address', 'database', 'user', 'tls', 'password', ...(wide ? ['ca', 'created', 'updated'] : []), 'labels'],
-    targets.map((t) => [t.name, t.type, `${t.host}:${t.port}`, t.database ?? '-', t.user, t.tls ?? '-', secretsShown(t),
+    targets.map((t) => [t.name, t.type, address(t), t.database ?? '-', t.user ?? '-', t.tls ?? '-', secretsShown(t),
       ...(wide ? [t.type === 'postgres' ? (t.hasCa ? 'custom' : 'system') : '-', shortTime(t.createdAt), shortTime(t.updatedAt)] : []),
       labels(t.labels)]),
   );
 }
 
+/** Where a target is: `host:port`, or a Kubernetes API server's URL. */
+function address(t: TargetView): string {
+  return t.server ?? `${t.host ?? '-'}:${t.port ?? '-'}`;
+}
+
 /** The `password` column: whether a password (and, for ssh, a private key) is stored; never the secret itself. */
 function secretsShown(t: TargetView): string {
+  if (t.type === 'kubernetes') return t.hasToken ? 'token' : t.hasClientKey ? 'client cert' : 'no';
   const stored = [...(t.hasPassword ? ['yes'] : []), ...(t.hasPrivateKey ? ['key'] : [])];
   return t.hasPrivateKey && t.hasPassword ? 'yes+key' : stored[0] ?? 'no';
 }
 
 /** One target, one field per line. */
 export function targetDetails(t: TargetView): string {
+  const set = (stored: boolean | undefined) => (stored ? 'set (encrypted)' : 'none');
   const own: [string, string][] = t.type === 'postgres'
-    ? [['database', t.database ?? '-'], ['user', t.user], ['tls', t.tls ?? '-'],
-      ['password', t.hasPassword ? 'set (encrypted)' : 'none'], ['ca', t.hasCa ? 'custom' : 'system']]
-    : [['user', t.user], ['password', t.hasPassword ? 'set (encrypted)' : 'none'],
-      ['key', t.hasPrivateKey ? 'set (encrypted)' : 'none'],
-      ['host key', t.hostKeyFingerprint ?? 'not pinned yet (the first key seen is recorded)']];
+    ? [['database', t.database ?? '-'], ['user', t.user ?? '-'], ['tls', t.tls ?? '-'],
+      ['password', set(t.hasPassword)], ['ca', t.hasCa ? 'custom' : 'system']]
+    : t.type === 'kubernetes'
+      ? [['ca', t.hasCa ? 'custom' : 'system'], ['tls name', t.tlsServerName ?? '-'], ['token', set(t.hasToken)],
+        ['client', t.hasClientCert ? `certificate, key ${set(t.hasClientKey)}` : 'none'],
+        ['identity', t.impersonate ? 'impersonates the caller' : 'the target\'s credential']]
+      : [['user', t.user ?? '-'], ['password', set(t.hasPassword)], ['key', set(t.hasPrivateKey)],
+        ['host key', t.hostKeyFingerprint ?? 'not pinned yet (the first key seen is recorded)']];
   const rows: [string, string][] = [
-    ['name', t.name], ['type', t.type], ['address', `${t.host}:${t.port}`], ...own, ['labels', labels(t.labels)],
+    ['name', t.name], ['type', t.type], ['address', address(t)], ...own, ['labels', labels(t.labels)],
     ['created', shortTime(t.createdAt)], ['updated', shortTime(t.updatedAt)],
   ];
   return rows.map(([k, v]) => `${k.padEnd(9)} ${oneLine(v)}`).join('\n') + '\n';

@@ -6,14 +6,14 @@
  */
 import { ApiClient, DEFAULT_URL, checkUrl, urlFromPortsFile } from './client.js';
 import { CliError, guard, parseCommand, UsageError, expectPositionals, type Io } from './common.js';
-import { credentialsPath, deleteCredentials, needsRefresh, readCredentials, writeCredentials } from './credentials.js';
+import { REFRESH_MARGIN_MS, credentialsPath, deleteCredentials, needsRefresh, readCredentials, writeCredentials } from './credentials.js';
 import { codeFlow, deviceFlow, exchangeIdToken, refreshStoredLogin, revokeRefreshToken, type ExchangedToken,
   type ProviderInfo, type ProviderTokens } from './oidc-login.js';
 
 /** Usage of `warden login`. */
 export const LOGIN_USAGE = `Usage:
   warden login [--provider NAME] [--device] [--no-browser] [--url URL]
-  warden login token
+  warden login token [--kube]
   warden logout
 
 Signs you in to Warden with an OpenID Connect identity provider and keeps the Warden token in
@@ -30,6 +30,9 @@ than 5 minutes of it remain.
                         ports.json, else ${DEFAULT_URL})
   warden login token    print the current Warden token alone, refreshed first if needed:
                         PGPASSWORD=$(warden login token) psql "host=... user=YOU dbname=TARGET sslmode=require"
+  --kube                print it as a kubectl exec credential (client.authentication.k8s.io/v1 ExecCredential
+                        with its expiry, so kubectl runs it again for a fresh one); \`warden kubeconfig TARGET\`
+                        writes a kubeconfig whose user runs \`warden login token --kube\`
   warden logout         forget the stored sign-in (and revoke the provider's refresh token)
 `;
 
@@ -101,7 +104,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 /** `warden login token`: the current token alone on stdout, refreshed first when it ends within 5 minutes. */
 async function printToken(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { help: { type: 'boolean', short: 'h' } });
+  const { values, positionals } = parseCommand(argv, { help: { type: 'boolean', short: 'h' }, kube: { type: 'boolean' } });
   if (values.help) {
     io.stdout(LOGIN_USAGE);
     return 0;
@@ -110,8 +113,19 @@ async function printToken(argv: string[], io: Io): Promise<number> {
   let credentials = readCredentials(io);
   if (credentials === undefined) throw new CliError('not signed in: run `warden login`');
   if (needsRefresh(credentials)) credentials = await refreshStoredLogin(io);
-  io.stdout(`${credentials.token}\n`);
+  io.stdout(values.kube ? `${JSON.stringify(execCredential(credentials.token, credentials.expiresAt))}\n` : `${credentials.token}\n`);
   return 0;
+}
+
+/**
+ * The ExecCredential kubectl reads from an exec credential plugin. Its expiry is when `warden login token` would
+ * refresh the token (REFRESH_MARGIN_MS before the end), so kubectl asks again in time; never in the past.
+ */
+export function execCredential(token: string, expiresAt: string, now = Date.now()): Record<string, unknown> {
+  const end = Date.parse(expiresAt);
+  const refreshAt = Number.isNaN(end) ? now + 60_000 : Math.max(Math.min(end, now + 60_000), end - REFRESH_MARGIN_MS);
+  return { apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential',
+    status: { token, expirationTimestamp: new Date(refreshAt).toISOString().replace(/\.\d{3}Z$/, 'Z') } };
 }
 
 /** Runs `warden logout`: forgets the stored sign-in and revokes the provider's refresh token (best effort). */

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   'service-accounts': { summary: 'service accounts for agents, their API keys and tokens', load: () => import('./service-accounts.js') },
   'ssh-keys': { summary: 'register, list and remove SSH public keys of users and service accounts', load: () => import('./ssh-keys.js') },
   'ssh-cert': { summary: 'get an SSH certificate for your token, written beside your key (like tsh)', load: () => import('./ssh-cert.js') },
+  kubeconfig: { summary: 'print or merge a kubeconfig that reaches a Kubernetes target through Warden', load: () => import('./kubeconfig.js') },
   login: { summary: 'sign in with an OIDC provider; `login token` prints the current token', load: () => import('./login.js') },
   logout: { summary: 'forget the stored sign-in', load: async () => ({ run: (await import('./login.js')).runLogout }) },
   approvals: { summary: 'list, show, approve and deny approval requests', load: () => import('./approvals.js') },

@@ -10,6 +10,16 @@ import { CONNECTION_OPTIONS, UsageError, expectPositionals, parseCommand, type I
 import { json } from './format.js';
 import { TARGET_TYPES, TLS_MODES, parseLabels, parsePort, readCa, readPassword } from './targets.js';
 import { refuseForeignFlags, sshSecrets, sshSummary } from './targets-ssh.js';
+import { KUBE_ONLY, KUBE_UPDATE_OPTIONS, kubeSummary, kubeUpdateBody, type KubeFlags } from './targets-kubernetes.js';
+
+/** `warden targets update NAME --type kubernetes ...` (or any kubernetes flag): its fields by their API names. */
+async function updateKube(name: string, values: KubeFlags & { url?: string; token?: string }, io: Io): Promise<number> {
+  refuseForeignFlags('kubernetes', values as Record<string, unknown>);
+  const body = await kubeUpdateBody(values, io);
+  const target = await clientFor(values, io).patch<TargetView>(`/api/targets/${seg(name)}`, body);
+  io.stdout(values.json ? json(target) : `updated target ${target.name} (${kubeSummary(target)})\n`);
+  return 0;
+}
 
 /** `warden targets update NAME ...`: only the flags given change. */
 export async function update(argv: string[], io: Io): Promise<number> {
@@ -19,8 +29,10 @@ export async function update(argv: string[], io: Io): Promise<number> {
     user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, 'no-password': { type: 'boolean' }, tls: { type: 'string' },
     'ca-file': { type: 'string' }, 'no-ca': { type: 'boolean' }, label: { type: 'string', multiple: true }, json: { type: 'boolean' },
     'private-key-file': { type: 'string' }, 'no-private-key': { type: 'boolean' }, 'host-key-fingerprint': { type: 'string' },
+    ...KUBE_UPDATE_OPTIONS,
   });
   const [name] = expectPositionals(positionals, ['NAME']);
+  if (values.type === 'kubernetes' || KUBE_ONLY.some((flag) => values[flag] !== undefined)) return updateKube(name, values, io);
   // --type only states what the target is (it never changes): flags of the other protocol are then refused here.
   if (values.type !== undefined && !TARGET_TYPES.includes(values.type)) {
     throw new UsageError(`a target's --type cannot change (remove it and add it again), got "${values.type}"`);
@@ -56,7 +68,7 @@ export async function update(argv: string[], io: Io): Promise<number> {
     : values['password-stdin'] ? ', new password stored encrypted' : values['no-password'] ? ', password removed'
       : values['no-private-key'] ? ', private key removed' : '';
   const summary = target.type === 'postgres' ? `${target.user}@${target.host}:${target.port}/${target.database}, tls ${target.tls}${password}`
-    : sshSummary(target, password);
+    : sshSummary(target as Parameters<typeof sshSummary>[0], password);
   io.stdout(values.json ? json(target) : `updated target ${target.name} (${summary})\n`);
   return 0;
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { needsPassphrase } from '../protocols/ssh/private-key.js';
 import { CliError, UsageError, required, type Io } from './common.js';
 import { parseLabels, parsePort, readPassword } from './targets.js';
+import { KUBE_ONLY } from './targets-kubernetes.js';
 
 /** Flags of `targets add|update` that only PostgreSQL targets have. */
 export const POSTGRES_ONLY = ['database', 'tls', 'ca-file', 'no-ca'] as const;
@@ -25,9 +26,13 @@ export interface SshFlags {
   label?: string[];
 }
 
-/** Refuses flags that belong to the other protocol, naming them. */
+/** Flags of hosts reached by host and user (postgres, ssh), which a kubernetes target (a server URL) has not. */
+const HOST_FLAGS = ['host', 'port', 'user', 'password-stdin', 'no-password', 'database', 'tls'] as const;
+
+/** Refuses flags that belong to another protocol, naming them. */
 export function refuseForeignFlags(type: string, values: Record<string, unknown>): void {
-  const foreign = type === 'ssh' ? POSTGRES_ONLY : SSH_ONLY;
+  const foreign: readonly string[] = type === 'ssh' ? [...POSTGRES_ONLY, ...KUBE_ONLY]
+    : type === 'kubernetes' ? [...HOST_FLAGS, ...SSH_ONLY] : [...SSH_ONLY, ...KUBE_ONLY];
   const given = foreign.filter((flag) => values[flag] !== undefined);
   if (given.length > 0) {
     throw new UsageError(`${given.map((f) => `--${f}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} not for ${type} targets`);

@@ -21,13 +21,14 @@ import {
 import { json, oneLine, targetDetails, targetsTable } from './format.js';
 import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 import { test, update } from './targets-change.js';
+import { KUBE_OPTIONS, kubeAddBody, kubeSummary } from './targets-kubernetes.js';
 import { refuseForeignFlags, sshAddBody, sshSecrets, sshSummary, type SshFlags } from './targets-ssh.js';
 
 /** The backend TLS modes, as `--tls` takes them. */
 export const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
 
 /** The target types `--type` takes. */
-export const TARGET_TYPES = ['postgres', 'ssh'];
+export const TARGET_TYPES = ['postgres', 'ssh', 'kubernetes'];
 
 /** Usage of `warden targets`. */
 export const TARGETS_USAGE = `Usage:
@@ -37,12 +38,18 @@ export const TARGETS_USAGE = `Usage:
   warden targets add NAME --type ssh --host HOST [--port 22] --user USER
                      [--password-stdin | --private-key-file PATH] [--host-key-fingerprint SHA256:...]
                      [--label KEY=VALUE ...] [--json]
+  warden targets add NAME --type kubernetes --server https://HOST:6443 [--ca-file PATH] [--tls-server-name NAME]
+                     (--token-stdin | --client-cert PATH --client-key PATH | --kubeconfig PATH [--context NAME])
+                     [--impersonate] [--label KEY=VALUE ...] [--json]
   warden targets list [-o table|wide|json|yaml]
   warden targets show NAME [-o table|json|yaml]
   warden targets update NAME [--host HOST] [--port PORT] [--database DB] [--user USER]
                      [--password-stdin | --no-password] [--tls MODE] [--ca-file PATH | --no-ca]
                      [--private-key-file PATH | --no-private-key] [--host-key-fingerprint SHA256:...]
                      [--label KEY=VALUE ...] [--json]
+  warden targets update NAME --type kubernetes [--server URL] [--ca-file PATH | --no-ca] [--tls-server-name NAME]
+                     [--token-stdin | --no-token] [--client-cert PATH --client-key PATH | --no-client-cert]
+                     [--impersonate | --no-impersonate] [--label KEY=VALUE ...] [--json]
   warden targets test NAME [--json]
   warden targets rm NAME
 
@@ -55,6 +62,16 @@ export const TARGETS_USAGE = `Usage:
   --host-key-fingerprint
                      ssh: pin the server's host key (SHA256:..., as ssh-keygen -lf prints it); without it the first
                      key seen is recorded and enforced afterwards
+  --server           kubernetes: the API server's URL; callers reach it at https://WARDEN:8443/k8s/NAME
+  --ca-file          kubernetes: PEM CA bundle trusted for the API server (default: the system's CAs)
+  --token-stdin      kubernetes: read a bearer token (e.g. a service account's) from standard input
+  --client-cert, --client-key
+                     kubernetes: a client certificate and its key (the key is stored encrypted)
+  --kubeconfig, --context
+                     kubernetes: import the server, CA and credential of a kubeconfig context (default: its
+                     current context); credential plugins (exec) and auth-providers are refused
+  --impersonate      kubernetes: Warden's credential impersonates the caller's user and groups upstream, so the
+                     cluster's own RBAC applies too
 ${OUTPUT_HELP}
   update             changes only the flags given (--label replaces all labels); changing host, port, user or
                      CA, or lowering --tls, needs the password again (--password-stdin) or --no-password, so a
@@ -109,13 +126,18 @@ async function add(argv: string[], io: Io): Promise<number> {
     type: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, database: { type: 'string' },
     user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, tls: { type: 'string' },
     'ca-file': { type: 'string' }, label: { type: 'string', multiple: true }, json: { type: 'boolean' },
-    'private-key-file': { type: 'string' }, 'host-key-fingerprint': { type: 'string' },
+    'private-key-file': { type: 'string' }, 'host-key-fingerprint': { type: 'string' }, ...KUBE_OPTIONS,
   });
   const [name] = expectPositionals(positionals, ['NAME']);
   const type = required(values.type, 'type');
   if (!TARGET_TYPES.includes(type)) throw new UsageError(`--type must be one of ${TARGET_TYPES.join(', ')}, got "${type}"`);
   refuseForeignFlags(type, values);
   if (type === 'ssh') return addSsh(name, values, io);
+  if (type === 'kubernetes') {
+    const target = await clientFor(values, io).post<TargetView>('/api/targets', await kubeAddBody(name, values, io));
+    io.stdout(values.json ? json(target) : `target ${target.name} added (${kubeSummary(target)})\n`);
+    return 0;
+  }
   if (values.tls !== undefined && !TLS_MODES.includes(values.tls)) {
     throw new UsageError(`--tls must be one of ${TLS_MODES.join(', ')}, got "${values.tls}"`);
   }
@@ -143,7 +165,7 @@ async function addSsh(name: string, values: SshFlags & { json?: boolean; url?: s
   const secrets = await sshSecrets(values, io);
   const target = await client.post<TargetView>('/api/targets', { ...body, ...secrets });
   const stored = secrets.privateKey !== undefined ? ', private key stored encrypted' : target.hasPassword ? ', password stored encrypted' : '';
-  io.stdout(values.json ? json(target) : `target ${target.name} added (${sshSummary(target, stored)})\n`);
+  io.stdout(values.json ? json(target) : `target ${target.name} added (${sshSummary(target as Parameters<typeof sshSummary>[0], stored)})\n`);
   return 0;
 }
 

@@ -14,6 +14,7 @@ import type { SshKeys } from '../identity/ssh-keys.js';
 import type { SignInService } from '../identity/signin.js';
 import type { KillSwitch } from '../session/kill-switch.js';
 import type { TokenService } from '../identity/tokens.js';
+import type { TargetDiagnoser } from '../protocols/diagnosers.js';
 import type { ProtocolRegistry } from '../session/protocol-registry.js';
 import type { PolicyCatalog } from '../session/policy-catalog.js';
 import type { Store } from '../store/types.js';
@@ -76,6 +77,8 @@ export interface ControlDeps {
    * fingerprint to pin), by protocol. Shown by `GET /api/whoami`; absent or empty before they listen.
    */
   listeners?: () => Array<{ protocol: string; port: number; note?: string }>;
+  /** `warden targets test` by protocol name (src/protocols/diagnosers.ts); a protocol without one cannot be tested. */
+  diagnosers?: Readonly<Record<string, TargetDiagnoser>>;
 }
 
 /** How the control API's HTTP server is set up. */

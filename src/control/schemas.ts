@@ -75,8 +75,32 @@ export interface CreateSshTargetBody {
   labels?: Record<string, string>;
 }
 
+/** Body of `POST /api/targets` for a Kubernetes target. */
+export interface CreateKubernetesTargetBody {
+  name: string;
+  type: 'kubernetes';
+  /** The API server's URL, `https://host:6443`. */
+  server: string;
+  /** PEM CA bundle trusted for the API server; absent: the system's CAs. */
+  caCert?: string | null;
+  /** The name checked against the API server's certificate, when not the URL's host. */
+  tlsServerName?: string | null;
+  /** PEM client certificate Warden presents (with clientKey). */
+  clientCert?: string | null;
+  /** Warden's credential impersonates the caller's user and groups upstream. */
+  impersonate?: boolean;
+  /** A bearer token (e.g. a service account's), stored encrypted, never returned. */
+  token?: string | null;
+  /** The client certificate's private key (PEM), stored encrypted, never returned. */
+  clientKey?: string | null;
+  password?: undefined;
+  privateKey?: undefined;
+  passphrase?: undefined;
+  labels?: Record<string, string>;
+}
+
 /** Body of `POST /api/targets`: one shape per protocol, told apart by `type`. */
-export type CreateTargetBody = CreatePostgresTargetBody | CreateSshTargetBody;
+export type CreateTargetBody = CreatePostgresTargetBody | CreateSshTargetBody | CreateKubernetesTargetBody;
 
 const labelsSchema = {
   type: 'object',
@@ -93,14 +117,18 @@ const secretText = (description: string) => ({ type: ['string', 'null'], maxLeng
  * are checked by that protocol's zod spec (routes/target-records.ts). Built by `createTargetBodyFor` with the
  * registry's names; this constant lists the built-in ones for the OpenAPI document and the update schema.
  */
-export const createTargetBody = createTargetBodyFor(['postgres', 'ssh']);
+export const createTargetBody = createTargetBodyFor(['postgres', 'ssh', 'kubernetes']);
 
 /** createTargetBody with `type` limited to `protocols` (the ProtocolRegistry's names). */
 export function createTargetBodyFor(protocols: readonly string[]) {
   return {
     type: 'object',
     additionalProperties: false,
-    required: ['name', 'type', 'host', 'user'],
+    required: ['name', 'type'],
+    // A Kubernetes target is reached by its server URL; every other one by host and user.
+    if: { properties: { type: { const: 'kubernetes' } } },
+    then: { required: ['server'] },
+    else: { required: ['host', 'user'] },
     properties: {
       name: { type: 'string', pattern: TARGET_NAME_PATTERN, description: 'letters, digits, ".", "_", "-"; no "/"' },
       type: { type: 'string', enum: [...protocols] },
@@ -114,6 +142,13 @@ export function createTargetBodyFor(protocols: readonly string[]) {
       privateKey: secretText('ssh: private key (OpenSSH/PEM), stored encrypted, never returned'),
       passphrase: secretText('ssh: the private key\'s passphrase, stored encrypted, never returned'),
       hostKeyFingerprint: { type: ['string', 'null'], maxLength: 100, description: 'ssh: pinned host key, SHA256:...' },
+      server: { type: 'string', minLength: 1, maxLength: 2048, description: 'kubernetes: the API server URL, https://host:6443' },
+      caCert: { type: ['string', 'null'], maxLength: 262144, description: 'kubernetes: PEM CA bundle trusted for the API server' },
+      tlsServerName: { type: ['string', 'null'], maxLength: 255, description: 'kubernetes: name checked against the server certificate' },
+      clientCert: { type: ['string', 'null'], maxLength: 262144, description: 'kubernetes: PEM client certificate (with clientKey)' },
+      impersonate: { type: 'boolean', description: 'kubernetes: impersonate the caller\'s user and groups upstream' },
+      token: secretText('kubernetes: bearer token, stored encrypted, never returned'),
+      clientKey: secretText('kubernetes: the client certificate\'s key (PEM), stored encrypted, never returned'),
       labels: labelsSchema,
     },
   } as const;
@@ -123,7 +158,7 @@ export function createTargetBodyFor(protocols: readonly string[]) {
 const targetShape = {
   $id: 'Target',
   type: 'object',
-  required: ['name', 'type', 'host', 'port', 'user', 'hasPassword', 'labels'],
+  required: ['name', 'type', 'hasPassword', 'labels'],
   properties: {
     name: { type: 'string' },
     type: { type: 'string' },
@@ -136,6 +171,12 @@ const targetShape = {
     hasCa: { type: 'boolean' },
     hasPrivateKey: { type: 'boolean' },
     hostKeyFingerprint: { type: ['string', 'null'] },
+    server: { type: 'string' },
+    tlsServerName: { type: ['string', 'null'] },
+    impersonate: { type: 'boolean' },
+    hasClientCert: { type: 'boolean' },
+    hasToken: { type: 'boolean' },
+    hasClientKey: { type: 'boolean' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     createdAt: timestamp,
     updatedAt: timestamp,

@@ -48,7 +48,7 @@ describe('POST /api/targets with type ssh', () => {
       [{ tls: 'require' }, /tls not a field of ssh targets/],
       [{ hostKeyFingerprint: 'SHA256:x' }, /hostKeyFingerprint: must look like SHA256:/],
       [{ privateKey: 'not a key' }, /privateKey: not a private key ssh can read/],
-      [{ type: 'kubernetes' }, /body\/type must be one of: postgres, ssh/],
+      [{ type: 'mysql' }, /body\/type must be one of: postgres, ssh, kubernetes/],
       [{ passphrase: 'p' }, /passphrase given without privateKey/],
     ];
     for (const [extra, expected] of cases) {

@@ -5,6 +5,7 @@
  */
 import { installPolicyProtocols } from '../policy/vocabulary.js';
 import { builtinProtocols } from '../protocols/builtin.js';
+import { builtinDiagnosers } from '../protocols/diagnosers.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +90,7 @@ export async function createControlFixture(options: ControlFixtureOptions = {}):
     version: '0.0.0-test',
     listeners: () => [{ protocol: 'postgres', port: 15432 }, { protocol: 'ssh', port: 2222, note: 'SSH host key SHA256:fixture' }],
     policies: await PolicyCatalog.load(store),
-    protocols,
+    protocols, diagnosers: builtinDiagnosers(),
     defaultEffect: options.defaultEffect ?? 'deny',
     approvals: await ApprovalService.create({ store, logger, notifier }),
     signIn,

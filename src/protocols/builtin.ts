@@ -7,10 +7,13 @@ import { ProtocolRegistry } from '../session/protocol-registry.js';
 import { postgresProtocol } from './postgres/definition.js';
 import { analyzeShell, loadShellParser } from '../analysis/shell/index.js';
 import { createSshProtocol } from './ssh/definition.js';
-import { kubernetesProtocol } from './kubernetes/definition.js';
+import { createKubernetesProtocol } from './kubernetes/definition.js';
 
-/** A registry holding every built-in protocol (postgres, ssh with the shell analyser of src/analysis/shell, kubernetes). */
+/**
+ * A registry holding every built-in protocol: postgres, ssh and kubernetes, the last two with the shell analyser of
+ * src/analysis/shell (kubernetes judges an exec's command with it). Its parser loads once (loadShellParser caches).
+ */
 export function builtinProtocols(): ProtocolRegistry {
-  return new ProtocolRegistry([postgresProtocol, createSshProtocol({ analyse: analyzeShell, init: loadShellParser }),
-    kubernetesProtocol]);
+  const shell = { analyse: analyzeShell, init: loadShellParser };
+  return new ProtocolRegistry([postgresProtocol, createSshProtocol(shell), createKubernetesProtocol(shell)]);
 }

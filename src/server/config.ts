@@ -24,6 +24,8 @@ export const ServerConfigSchema = z.object({
   postgresPort: port.default(15432),
   /** The SSH listener's port (callers log in as USER:TARGET). */
   sshPort: port.default(2222),
+  /** The Kubernetes listener's port (HTTPS; each target under /k8s/<target>). */
+  kubePort: port.default(8443),
   /** Seconds an SSH session may go without traffic either way before Warden ends it (0: never). */
   sshIdleTimeout: z.coerce.number().int().min(0).default(0),
   /** Lets callers send their token without TLS, honoured only when the listener is on loopback. */
@@ -87,6 +89,7 @@ const OPTIONS = [
   { flag: 'api-port', env: 'WARDEN_API_PORT', key: 'apiPort', type: 'string' },
   { flag: 'postgres-port', env: 'WARDEN_POSTGRES_PORT', key: 'postgresPort', type: 'string' },
   { flag: 'ssh-port', env: 'WARDEN_SSH_PORT', key: 'sshPort', type: 'string' },
+  { flag: 'kube-port', env: 'WARDEN_KUBE_PORT', key: 'kubePort', type: 'string' },
   { flag: 'ssh-idle-timeout', env: 'WARDEN_SSH_IDLE_TIMEOUT', key: 'sshIdleTimeout', type: 'string' },
   { flag: 'allow-plaintext-loopback', env: 'WARDEN_ALLOW_PLAINTEXT_LOOPBACK', key: 'allowPlaintextLoopback', type: 'boolean' },
   { flag: 'log-level', env: 'WARDEN_LOG_LEVEL', key: 'logLevel', type: 'string' },

@@ -9,8 +9,11 @@ import type { Logger } from 'pino';
 import { PostgresListener } from '../protocols/postgres/listener.js';
 import { loadOrCreateHostKey } from '../protocols/ssh/host-key.js';
 import { SshListener } from '../protocols/ssh/listener.js';
+import { KubeListener } from '../protocols/kubernetes/listener.js';
 import { verifyPublicKeyAttempt } from '../identity/ssh-signature.js';
 import type { SessionPipeline } from '../session/pipeline.js';
+import type { Policy } from '../policy/schema.js';
+import type { ProtocolRegistry } from '../session/protocol-registry.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Store } from '../store/types.js';
 import type { ServerConfig } from './config.js';
@@ -37,6 +40,10 @@ export interface ListenerContext {
   logger: Logger;
   dataDir: string;
   store: Store;
+  /** The policies in force (the Kubernetes engine reads whether a rule grants class `secrets`). */
+  policies: { current(): readonly Policy[] };
+  /** The protocols this Warden speaks (an engine analyses with its own definition from here). */
+  protocols: ProtocolRegistry;
 }
 
 /** How the server opens one protocol's listener. */
@@ -96,5 +103,16 @@ const ssh: ListenerRegistration = {
   },
 };
 
+const kubernetes: ListenerRegistration = {
+  protocol: 'kubernetes',
+  label: 'Kubernetes listener',
+  flag: '--kube-port',
+  env: 'WARDEN_KUBE_PORT',
+  port: (config) => config.kubePort,
+  create: ({ config, pipeline, registry, tls, logger, policies, protocols }) => new KubeListener({
+    pipeline, registry, tls, logger, policies, protocol: protocols.require('kubernetes'), loginTimeoutMs: config.loginTimeout * 1000,
+  }),
+};
+
 /** Every protocol listener `warden start` opens, in start order. */
-export const LISTENERS: readonly ListenerRegistration[] = [postgres, ssh];
+export const LISTENERS: readonly ListenerRegistration[] = [postgres, ssh, kubernetes];

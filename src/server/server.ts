@@ -28,6 +28,7 @@ import type { ServerConfig } from './config.js';
 import { exists, prepareDataDir, writePorts, writePrivateFile } from './datadir.js';
 import { installProcessGuard } from './guard.js';
 import { API_LISTENER, listenFailure } from './listen-errors.js';
+import { builtinDiagnosers } from '../protocols/diagnosers.js';
 import { LISTENERS, type ListenerRegistration, type ProtocolListener } from './listeners.js';
 import { lockDataDir } from './lock.js';
 import { loadOrCreateTls, type TlsMaterial } from './tls.js';
@@ -101,7 +102,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
   const killSwitch = new KillSwitch({ registry, tokens, store, logger, expiry: pipeline.expiry, sshKeys,
     record: (live, type, data) => pipeline.onEvent(live.session, type, data) });
   const api = await buildControlApi({ store, tokens, vault, logger, recorder, version, policies, approvals, defaultEffect, protocols,
-    signIn, serviceAccounts, killSwitch, sshKeys, sshCa, publicUrl: config.publicUrl,
+    signIn, serviceAccounts, killSwitch, sshKeys, sshCa, publicUrl: config.publicUrl, diagnosers: builtinDiagnosers(),
     http: { tls: apiTls, trustProxy: config.trustProxy, requestTimeoutMs: config.apiRequestTimeout * 1000 },
     idTokenExchange: (idToken) => signInWithIdToken(signIn, idToken),
     listeners: () => (boundPorts === undefined ? [] : listeners.map((l) => ({ protocol: l.registration.protocol,
@@ -109,7 +110,7 @@ async function startLocked(config: ServerConfig, logger: Logger, version: string
       .filter((l) => l.port !== undefined)) });
   const listeners: Array<{ registration: ListenerRegistration; listener: ProtocolListener }> = [];
   for (const registration of LISTENERS) {
-    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir, store });
+    const listener = await registration.create({ config, pipeline, registry, tls, logger, dataDir: config.dataDir, store, policies, protocols });
     listeners.push({ registration, listener });
   }
 

@@ -51,6 +51,8 @@ describe('ProtocolRegistry', () => {
     assert.deepEqual(names({ tables: ['t'], unbounded: true }), ['postgres']);
     assert.deepEqual(names({ programs: ['rm'], paths: ['/etc/*'], classes: ['destructive'] }), ['ssh']);
     assert.deepEqual(names({ tables: ['t'], programs: ['rm'] }), []);
+    assert.deepEqual(names({ verbs: ['get'], resources: ['core/pods'], namespaces: ['dev'], names: ['web-*'] }), ['kubernetes']);
+    assert.deepEqual(names({ verbs: ['get'], programs: ['rm'] }), []);
     assert.deepEqual(names({ methods: ['GET'] }), []);
   });
 
@@ -72,10 +74,11 @@ describe('ProtocolRegistry', () => {
     assert.equal(mixed.success, false);
     assert.match(mixed.error!.issues[0].message, /mixes match keys of different protocols: tables \(postgres\), programs \(ssh\)/);
     assert.equal(schema.safeParse(policy({ programs: [] })).success, false, 'empty lists are refused');
-    assert.equal(schema.safeParse(policy({ verbs: ['get'] })).success, false, 'keys no registered protocol has');
+    assert.equal(schema.safeParse(policy({ verbs: ['get'], resources: ['core/pods'] })).success, true, 'kubernetes keys');
+    assert.equal(schema.safeParse(policy({ methods: ['GET'] })).success, false, 'keys no registered protocol has');
     const withHttp = builtinProtocols();
-    withHttp.register(fake('http'));
-    assert.equal(policySchemaFor(withHttp).safeParse(policy({ verbs: ['get'] })).success, true, 'a new protocol brings its keys');
+    withHttp.register(fake('http', { matchKeys: { methods: z.array(z.string()).min(1) } }));
+    assert.equal(policySchemaFor(withHttp).safeParse(policy({ methods: ['GET'] })).success, true, 'a new protocol brings its keys');
   });
 
   it('the ssh protocol classifies requests that are not shell text', () => {

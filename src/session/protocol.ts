@@ -91,6 +91,19 @@ export interface ProtocolDefinition {
    * `unknown`. `state` is this protocol's own state for the session (from `newState`), when it has one.
    */
   analyse(command: Command, state: AnalysisState | undefined): Analysis;
+  /**
+   * The protocol's own fields of a stored target as the API shows it (besides name, type, labels and times), built
+   * field by field from the stored `fields`; `stored` says whether a password is stored and which other secrets are.
+   * Never a secret nor its ciphertext. Absent: no fields of its own.
+   */
+  targetView?(fields: Readonly<Record<string, unknown>>, stored: { password: boolean; secrets: readonly string[] }): Record<string, unknown>;
+  /**
+   * Which fields of a target update would send its stored secrets to a server they were not given for (a host, a
+   * CA, weaker TLS), in words for the refusal; such an update must give the secrets again. Absent: none.
+   */
+  redirects?(current: Readonly<Record<string, unknown>>, change: Readonly<Record<string, unknown>>): string[];
+  /** How to give the stored secrets again or remove them, for that refusal (`give the password again (...)`). */
+  readonly secretsAgain?: string;
   /** Creates the per-session analysis state, when the protocol keeps one. */
   newState?(): AnalysisState;
   /** Loads what the analyser needs (a parser's WASM), once at start-up, before any command is analysed. */

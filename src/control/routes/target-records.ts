@@ -15,24 +15,42 @@ import type { Vault } from '../../vault/vault.js';
 import type { CreateTargetBody } from '../schemas.js';
 import type { UpdateTargetBody } from './targets-schemas.js';
 
-/** A target as the API returns it: the protocol's non-secret fields, and only whether each secret is stored. */
+/**
+ * A target as the API returns it: the protocol's non-secret fields (its definition's `targetView`), and only
+ * whether each secret is stored.
+ */
 export interface TargetView {
   name: string;
   type: string;
-  host: string;
-  port: number;
-  user: string;
+  /** postgres, ssh. */
+  host?: string;
+  /** postgres, ssh. */
+  port?: number;
+  /** postgres, ssh. */
+  user?: string;
   /** postgres only. */
   database?: string;
   /** postgres only. */
   tls?: TlsMode;
   hasPassword: boolean;
-  /** postgres only. */
+  /** postgres: a CA bundle is stored; kubernetes: a CA bundle is trusted for the API server. */
   hasCa?: boolean;
   /** ssh only: a private key is stored (never shown). */
   hasPrivateKey?: boolean;
   /** ssh only: the pinned host key fingerprint, null until the first connection records one. */
   hostKeyFingerprint?: string | null;
+  /** kubernetes only: the API server's URL. */
+  server?: string;
+  /** kubernetes only: the name checked against the API server's certificate, when not the URL's host. */
+  tlsServerName?: string | null;
+  /** kubernetes only: Warden impersonates its callers upstream. */
+  impersonate?: boolean;
+  /** kubernetes only: a client certificate is presented (its key is vaulted). */
+  hasClientCert?: boolean;
+  /** kubernetes only: a bearer token is stored (never shown). */
+  hasToken?: boolean;
+  /** kubernetes only: a client key is stored (never shown). */
+  hasClientKey?: boolean;
   labels: Record<string, string>;
   createdAt: string;
   updatedAt: string;
@@ -48,17 +66,12 @@ export function targetFieldContext(name: string, field: string): string {
   return `${targetSecretContext(name)}:${field}`;
 }
 
-/** The public view of a stored target: built field by field so a new secret can never slip through. */
-export function toTargetView(t: TargetRecord): TargetView {
-  // Until the kubernetes engine lands its own view, a kubernetes target shows its server URL as its host.
-  if (t.type === 'kubernetes') {
-    return { name: t.name, type: t.type, host: t.server, port: 0, user: '', hasPassword: t.passwordEnc !== null,
-      labels: t.labels, createdAt: t.createdAt, updatedAt: t.updatedAt };
-  }
-  const common = { name: t.name, type: t.type, host: t.host, port: t.port, user: t.user,
-    hasPassword: t.passwordEnc !== null, labels: t.labels, createdAt: t.createdAt, updatedAt: t.updatedAt };
-  if (t.type === 'postgres') return { ...common, database: t.database, tls: t.tls, hasCa: t.ca !== null };
-  return { ...common, hasPrivateKey: t.secretsEnc?.privateKey !== undefined, hostKeyFingerprint: t.hostKeyFingerprint };
+/** The public view of a stored target: its protocol's own view, built field by field so a secret can never slip through. */
+export function toTargetView(t: TargetRecord, protocols: ProtocolRegistry): TargetView {
+  const { name, type, labels, createdAt, updatedAt, passwordEnc, secretsEnc, ...fields } = t;
+  const stored = { password: passwordEnc !== null, secrets: Object.keys(secretsEnc ?? {}) };
+  const own = protocols.get(type)?.targetView?.(fields, stored) ?? { hasPassword: stored.password };
+  return { ...own, name, type, labels, createdAt, updatedAt } as TargetView;
 }
 
 /** Checks that a CA bundle holds at least one parseable PEM certificate, so a bad file fails now, not at connect. */
@@ -73,10 +86,15 @@ function checkCa(ca: string): void {
   }
 }
 
+/** The secret request fields besides the password: every registered protocol's secret names. */
+function secretNames(registry: ProtocolRegistry): string[] {
+  return [...new Set(registry.list().flatMap((p) => p.secretFields))];
+}
+
 /** Request fields that are secrets or bookkeeping, never part of a protocol's target spec. */
-const NOT_SPEC = new Set(['name', 'type', 'labels', 'password', 'privateKey', 'passphrase']);
-/** Secret request fields besides the password, by protocol secret name. */
-const SECRET_FIELDS = ['privateKey', 'passphrase'] as const;
+function notSpec(registry: ProtocolRegistry): Set<string> {
+  return new Set(['name', 'type', 'labels', 'password', ...secretNames(registry)]);
+}
 
 /**
  * The protocol's fields of a request, validated by its zod spec: a field the protocol does not have (`database` on
@@ -99,7 +117,8 @@ function specFields(registry: ProtocolRegistry, type: string, fields: Record<str
 export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; protocols: ProtocolRegistry },
   now: string): TargetRecord {
   const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(body)) if (!NOT_SPEC.has(key) && value !== undefined) fields[key] = value;
+  const skip = notSpec(deps.protocols);
+  for (const [key, value] of Object.entries(body)) if (!skip.has(key) && value !== undefined) fields[key] = value;
   // Defaults that keep their pre-union meaning: PostgreSQL TLS `prefer`, no CA; SSH port 22, no pinned key yet.
   if (body.type === 'postgres') {
     fields.tls ??= 'prefer';
@@ -109,9 +128,16 @@ export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; pro
     fields.port ??= 22;
     fields.hostKeyFingerprint ??= null;
     if (typeof body.privateKey === 'string') assertUsablePrivateKey(body.privateKey, body.passphrase ?? undefined);
+  } else if (body.type === 'kubernetes') {
+    fields.caCert ??= null;
+    fields.tlsServerName ??= null;
+    fields.clientCert ??= null;
+    fields.impersonate ??= false;
+    if (typeof fields.caCert === 'string') checkCa(fields.caCert);
+    checkKubeCredential(body as unknown as Record<string, unknown>);
   }
   const spec = specFields(deps.protocols, body.type, fields);
-  const secrets = secretFields(body, deps, body.name, body.type);
+  const secrets = secretFields(body as unknown as Record<string, unknown>, deps, body.name, body.type);
   if (body.passphrase !== undefined && body.privateKey === undefined) {
     throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'passphrase given without privateKey');
   }
@@ -119,40 +145,36 @@ export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; pro
     updatedAt: now } as unknown as TargetRecord;
 }
 
+/** A kubernetes target's credential: a client certificate and its key go together. */
+function checkKubeCredential(body: Record<string, unknown>): void {
+  if ((typeof body.clientCert === 'string') !== (typeof body.clientKey === 'string')) {
+    throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'a client certificate needs its key (clientCert and clientKey together)');
+  }
+  if (typeof body.clientCert === 'string') {
+    try {
+      new X509Certificate(body.clientCert);
+    } catch {
+      throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'clientCert holds no valid PEM certificate');
+    }
+  }
+}
+
 /** The vaulted secrets of a request: the password, and the protocol's other secrets when given. */
-function secretFields(body: { password?: string | null; privateKey?: string | null; passphrase?: string | null },
+function secretFields(body: Record<string, unknown> & { password?: string | null },
   deps: { vault: Vault; protocols: ProtocolRegistry }, name: string, type?: string): Pick<TargetRecord, 'passwordEnc' | 'secretsEnc'> {
   const password = body.password ?? null;
   const secretsEnc: Record<string, string> = {};
-  for (const field of SECRET_FIELDS) {
+  for (const field of secretNames(deps.protocols)) {
     const value = body[field];
     if (value === undefined || value === null) continue;
     if (type !== undefined && !deps.protocols.require(type).secretFields.includes(field)) {
       throw new WardenError('WARDEN_ERR_BAD_REQUEST', `${field} is not a secret ${type} targets have`);
     }
+    if (typeof value !== 'string') throw new WardenError('WARDEN_ERR_BAD_REQUEST', `${field} must be text`);
     secretsEnc[field] = deps.vault.encrypt(value, targetFieldContext(name, field));
   }
   return { passwordEnc: password === null ? null : deps.vault.encrypt(password, targetSecretContext(name)),
     ...(Object.keys(secretsEnc).length > 0 ? { secretsEnc } : {}) };
-}
-
-/** TLS modes from weakest to strongest; lowering one could expose the stored password to a man in the middle. */
-const TLS_STRENGTH: Record<TlsMode, number> = { disable: 0, prefer: 1, require: 2, 'verify-full': 3 };
-
-/** Which changes would send the stored secrets to a server they were not given for. */
-function redirects(current: TargetRecord, body: UpdateTargetBody): string[] {
-  const changed: string[] = [];
-  if (current.type === 'kubernetes') return changed; // TODO(kubernetes engine): server, caCert, tlsServerName
-  if (body.host !== undefined && body.host !== current.host) changed.push('host');
-  if (body.port !== undefined && body.port !== current.port) changed.push('port');
-  if (body.user !== undefined && body.user !== current.user) changed.push('user');
-  if (current.type === 'postgres') {
-    if (body.ca !== undefined && body.ca !== current.ca) changed.push('ca');
-    if (body.tls !== undefined && TLS_STRENGTH[body.tls] < TLS_STRENGTH[current.tls]) changed.push('tls (weaker)');
-  } else if (body.hostKeyFingerprint !== undefined && body.hostKeyFingerprint !== current.hostKeyFingerprint) {
-    changed.push('host key');
-  }
-  return changed;
 }
 
 /** The stored record with `body` applied; kept secrets stay the same ciphertexts (never decrypted here). */
@@ -160,32 +182,36 @@ export function updatedTargetRecord(current: TargetRecord, body: UpdateTargetBod
   deps: { vault: Vault; protocols: ProtocolRegistry }, now: string): TargetRecord {
   if (typeof body.ca === 'string') checkCa(body.ca);
   if (typeof body.privateKey === 'string') assertUsablePrivateKey(body.privateKey, body.passphrase ?? undefined);
-  const moved = redirects(current, body);
-  const hasSecret = current.passwordEnc !== null || Object.keys(current.secretsEnc ?? {}).length > 0;
-  const newSecret = body.password !== undefined || body.privateKey !== undefined;
+  const definition = deps.protocols.require(current.type);
+  const { name, type, labels, passwordEnc, secretsEnc, createdAt, updatedAt: _updated, ...own } = current;
+  const change = body as Record<string, unknown>;
+  const moved = definition.redirects?.(own, change) ?? [];
+  const hasSecret = passwordEnc !== null || Object.keys(secretsEnc ?? {}).length > 0;
+  const secrets = secretNames(deps.protocols);
+  const newSecret = body.password !== undefined || secrets.some((f) => change[f] !== undefined);
   if (hasSecret && !newSecret && moved.length > 0) {
-    // PostgreSQL targets hold a password only; ssh targets a password or a private key.
-    const again = current.type === 'postgres'
-      ? 'stored password to another server: give the password again (--password-stdin) or remove it (--no-password)'
-      : 'stored secrets to another server: give them again (--password-stdin or --private-key-file) or remove them '
-        + '(--no-password, --no-private-key)';
+    const again = definition.secretsAgain ?? 'stored secrets to another server: give them again or remove them';
     throw new WardenError('WARDEN_ERR_BAD_REQUEST', `changing ${moved.join(', ')} of target ${current.name} would send its ${again}`);
   }
-  const { name, type, labels, passwordEnc, secretsEnc, createdAt, updatedAt: _updated, ...own } = current;
+  if (type === 'kubernetes') {
+    if (typeof change.caCert === 'string') checkCa(change.caCert);
+    if (change.clientCert !== undefined || change.clientKey !== undefined) checkKubeCredential(change);
+  }
   const fields: Record<string, unknown> = { ...own };
+  const skip = notSpec(deps.protocols);
   for (const [key, value] of Object.entries(body)) {
-    if (!NOT_SPEC.has(key) && value !== undefined) fields[key] = value;
+    if (!skip.has(key) && value !== undefined) fields[key] = value;
   }
   const spec = specFields(deps.protocols, type, fields);
-  const next = secretFields(body, deps, name, type);
-  const secrets: Record<string, string> = { ...secretsEnc };
-  for (const field of SECRET_FIELDS) {
-    if (body[field] === null) delete secrets[field];
-    else if (next.secretsEnc?.[field] !== undefined) secrets[field] = next.secretsEnc[field];
+  const next = secretFields(change, deps, name, type);
+  const kept: Record<string, string> = { ...secretsEnc };
+  for (const field of secrets) {
+    if (change[field] === null) delete kept[field];
+    else if (next.secretsEnc?.[field] !== undefined) kept[field] = next.secretsEnc[field];
   }
   // A new private key replaces the old key's passphrase unless one comes with it.
-  if (body.privateKey !== undefined && body.passphrase === undefined) delete secrets.passphrase;
+  if (body.privateKey !== undefined && body.passphrase === undefined) delete kept.passphrase;
   return { ...spec, name, type, labels: body.labels ?? labels, createdAt, updatedAt: now,
     passwordEnc: body.password === undefined ? passwordEnc : next.passwordEnc,
-    ...(Object.keys(secrets).length > 0 ? { secretsEnc: secrets } : {}) } as unknown as TargetRecord;
+    ...(Object.keys(kept).length > 0 ? { secretsEnc: kept } : {}) } as unknown as TargetRecord;
 }

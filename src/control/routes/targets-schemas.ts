@@ -3,10 +3,11 @@
  * Data only, like schemas.ts: unknown fields are rejected so a typo never silently changes nothing.
  */
 import type { TlsMode } from '../../session/types.js';
-import { createTargetBody } from '../schemas.js';
+import { createTargetBody, type CreateKubernetesTargetBody } from '../schemas.js';
 
 /** Body of `PATCH /api/targets/:name`: absent fields stay as they are; `null` removes a password or CA bundle. */
-export interface UpdateTargetBody {
+export interface UpdateTargetBody extends Partial<Pick<CreateKubernetesTargetBody,
+  'server' | 'caCert' | 'tlsServerName' | 'clientCert' | 'impersonate' | 'token' | 'clientKey'>> {
   host?: string;
   port?: number;
   database?: string;
@@ -41,6 +42,13 @@ export const updateTargetBody = {
     privateKey: { ...fields.privateKey, description: 'ssh: stored encrypted, never returned; null removes it' },
     passphrase: { ...fields.passphrase, description: 'ssh: stored encrypted, never returned; null removes it' },
     hostKeyFingerprint: fields.hostKeyFingerprint,
+    server: fields.server,
+    caCert: fields.caCert,
+    tlsServerName: fields.tlsServerName,
+    clientCert: fields.clientCert,
+    impersonate: fields.impersonate,
+    token: { ...fields.token, description: 'kubernetes: stored encrypted, never returned; null removes it' },
+    clientKey: { ...fields.clientKey, description: 'kubernetes: stored encrypted, never returned; null removes it' },
     labels: { ...fields.labels, description: 'replaces all labels' },
   },
 } as const;

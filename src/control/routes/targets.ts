@@ -5,11 +5,10 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { WardenError } from '../../errors.js';
-import { diagnoseTarget } from '../../protocols/postgres/diagnose.js';
-import { diagnoseSshTarget } from '../../protocols/ssh/diagnose.js';
+import type { Credentials } from '../../session/types.js';
 import type { ControlDeps } from '../app.js';
 import { authErrors, createTargetBodyFor, errorSchema, nameParams, targetView, type CreateTargetBody } from '../schemas.js';
-import { targetSecretContext, toTargetRecord, toTargetView, updatedTargetRecord } from './target-records.js';
+import { targetFieldContext, targetSecretContext, toTargetRecord, toTargetView, updatedTargetRecord } from './target-records.js';
 import { diagnosisSchema, updateTargetBody, type UpdateTargetBody } from './targets-schemas.js';
 
 export { targetSecretContext, toTargetRecord, toTargetView, updatedTargetRecord, type TargetView } from './target-records.js';
@@ -34,14 +33,14 @@ export function targetRoutes(deps: ControlDeps): FastifyPluginAsync {
             `\`warden targets update ${record.name} ...\` (PATCH /api/targets/${record.name})`);
         });
         request.log.info({ target: record.name }, 'target added');
-        return reply.code(201).send(toTargetView(record));
+        return reply.code(201).send(toTargetView(record, deps.protocols));
       },
     );
 
     app.get(
       '/targets',
       { schema: { tags, summary: 'List targets', response: { 200: { type: 'array', items: targetView }, ...authErrors } } },
-      async () => (await deps.store.targets.list()).map(toTargetView),
+      async () => (await deps.store.targets.list()).map((t) => toTargetView(t, deps.protocols)),
     );
 
     app.get<{ Params: { name: string } }>(
@@ -50,7 +49,7 @@ export function targetRoutes(deps: ControlDeps): FastifyPluginAsync {
       async (request) => {
         const target = await deps.store.targets.get(request.params.name);
         if (!target) throw targetNotFound(request.params.name);
-        return toTargetView(target);
+        return toTargetView(target, deps.protocols);
       },
     );
 
@@ -64,24 +63,31 @@ export function targetRoutes(deps: ControlDeps): FastifyPluginAsync {
         const record = updatedTargetRecord(current, request.body, deps, new Date().toISOString());
         if (!(await deps.store.targets.update(record))) throw targetNotFound(request.params.name);
         request.log.info({ target: record.name, fields: Object.keys(request.body) }, 'target updated');
-        return toTargetView(record);
+        return toTargetView(record, deps.protocols);
       },
     );
 
     app.post<{ Params: { name: string } }>(
       '/targets/:name/test',
-      { schema: { tags, summary: 'Test a target step by step: DNS, TCP, TLS, login (ssh: DNS and TCP)', params: nameParams,
+      { schema: { tags, summary: 'Test a target step by step: DNS, TCP, TLS, login (ssh: DNS and TCP; kubernetes: GET /version)', params: nameParams,
         response: { 200: diagnosisSchema, 404: errorSchema, ...authErrors } } },
       async (request) => {
         const record = await deps.store.targets.get(request.params.name);
         if (!record) throw targetNotFound(request.params.name);
         const target = deps.protocols.target(record);
-        if (target.type === 'kubernetes') {
-          throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'testing kubernetes targets is not built yet');
-        }
-        const credentials = async () => ({ user: target.user,
-          password: record.passwordEnc === null ? null : deps.vault.decrypt(record.passwordEnc, targetSecretContext(record.name)) });
-        const diagnosis = target.type === 'postgres' ? await diagnoseTarget(target, credentials) : await diagnoseSshTarget(target);
+        const diagnose = deps.diagnosers?.[target.type];
+        if (diagnose === undefined) throw new WardenError('WARDEN_ERR_BAD_REQUEST', `testing ${target.type} targets is not supported`);
+        // Decrypted only when a step logs in, like the pipeline's: the password and each of the protocol's secrets.
+        const credentials = async () => {
+          const decrypted: Record<string, string | null> = { user: 'user' in target ? target.user : '',
+            password: record.passwordEnc === null ? null : deps.vault.decrypt(record.passwordEnc, targetSecretContext(record.name)) };
+          for (const field of deps.protocols.require(target.type).secretFields) {
+            const enc = record.secretsEnc?.[field];
+            decrypted[field] = enc === undefined ? null : deps.vault.decrypt(enc, targetFieldContext(record.name, field));
+          }
+          return decrypted as unknown as Credentials;
+        };
+        const diagnosis = await diagnose(target, credentials);
         request.log.info({ target: record.name, ok: diagnosis.ok }, 'target tested');
         return diagnosis;
       },

@@ -8,20 +8,29 @@
  * `attributes` the engine knows from headers and body (see KubeCommandAttributes).
  */
 import { z } from 'zod';
+import { analyseKubeRequest, unknownAnalysis } from '../../analysis/kube/analyse.js';
 import { WardenError } from '../../errors.js';
-import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
+import type { ProtocolDefinition } from '../../session/protocol.js';
 import type { Credentials, KubernetesCredentials } from '../../session/types.js';
+import type { ShellAnalyser } from '../ssh/definition.js';
+import { KUBE_SECRETS_AGAIN, kubeRedirects, kubeTargetView } from './target-fields.js';
+import { KUBE_MATCH_KEYS, kubeUnitMatches } from './match.js';
 
-/** Classes a Kubernetes request can have (issue 13), plus `unknown` for what the analyser cannot judge. */
-export const KUBE_CLASSES = ['read', 'write', 'destructive', 'exec', 'privilege', 'secrets', 'unknown'] as const;
+/**
+ * Classes a Kubernetes request can have (issue 13), plus `unknown` for what the analyser cannot judge, and
+ * `network`, which the shell analyser may find in an exec's command.
+ */
+export const KUBE_CLASSES = ['read', 'write', 'destructive', 'exec', 'privilege', 'secrets', 'network', 'unknown'] as const;
 
 /**
  * What the engine puts in `Command.attributes` for a request besides its method and path (all optional):
  * - `impersonate`: the caller's `Impersonate-*` headers, one `Name: value` per line (the analyser adds `privilege`);
  * - `body`: the JSON text of a write's body when it is at most the engine's limit (e.g. a scale to zero is
  *   `destructive`); `bodyUnread`: `'true'` when a write's body was too large or not JSON, so the analyser must assume
- *   the worst of it;
- * - `contentType`: the request's Content-Type (which patch flavour a PATCH is).
+ *   the worst of it (a write with neither is judged as unread). The analyser reads a JSON array as a JSON patch and
+ *   an object as a whole object or a merge/strategic/apply patch, whatever the Content-Type says (the API server
+ *   refuses a body that does not fit its type);
+ * - `contentType`: the request's Content-Type (recorded; the analyser does not need it, see above).
  */
 export interface KubeCommandAttributes {
   impersonate?: string;
@@ -42,26 +51,40 @@ export const kubernetesTargetSpec = z.strictObject({
 });
 
 /**
- * Until the request analyser is wired in, every request is `unknown`: under any sane policy that means refused or
- * held, never judged by a guess. Deliberately not an analyser.
+ * Without a shell analyser an exec's command is `unknown` (never guessed): builtin.ts passes src/analysis/shell's.
+ * Every other request is judged all the same.
  */
-function unanalysed(text: string): Analysis {
-  return { units: [{ text, classes: ['unknown'], attributes: {} }], classes: ['unknown'],
-    parseError: 'the kubernetes request analyser is not installed' };
+const UNANALYSED: ShellAnalyser = { analyse: (text) => unknownAnalysis(text, 'the shell analyser is not installed') };
+
+/**
+ * The kubernetes protocol with `shell` judging the command of an `exec` (so `kubectl exec p -- rm -rf /` is `exec`
+ * and `destructive`). A command of another kind than `request` is `unknown`.
+ */
+export function createKubernetesProtocol(shell: ShellAnalyser = UNANALYSED): ProtocolDefinition {
+  return {
+    name: 'kubernetes',
+    commandKind: 'request',
+    unitsNoun: 'requests',
+    classes: KUBE_CLASSES,
+    targetSpec: kubernetesTargetSpec,
+    secretFields: ['token', 'clientKey'],
+    matchKeys: KUBE_MATCH_KEYS,
+    unitMatches: (match, unit, _cls, restrictive) => kubeUnitMatches(match, unit, restrictive),
+    targetView: kubeTargetView,
+    redirects: kubeRedirects,
+    secretsAgain: KUBE_SECRETS_AGAIN,
+    analyse(command) {
+      if (command.kind !== 'request') {
+        return unknownAnalysis(command.text, `a kubernetes command of kind "${command.kind}" is not an API request`);
+      }
+      return analyseKubeRequest(command.text, command.attributes ?? {}, (text) => shell.analyse(text));
+    },
+    init: shell.init === undefined ? undefined : () => shell.init!(),
+  };
 }
 
-/** The kubernetes protocol. */
-export const kubernetesProtocol: ProtocolDefinition = {
-  name: 'kubernetes',
-  commandKind: 'request',
-  unitsNoun: 'requests',
-  classes: KUBE_CLASSES,
-  targetSpec: kubernetesTargetSpec,
-  secretFields: ['token', 'clientKey'],
-  matchKeys: {},
-  unitMatches: () => true,
-  analyse: (command) => unanalysed(command.text),
-};
+/** The kubernetes protocol without a shell analyser (exec commands are `unknown`); builtin.ts wires the real one. */
+export const kubernetesProtocol: ProtocolDefinition = createKubernetesProtocol();
 
 /** The Kubernetes credentials of a kubernetes target's session; anything else is an internal error (fail closed). */
 export function kubernetesCredentials(credentials: Credentials): KubernetesCredentials {

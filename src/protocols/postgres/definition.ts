@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { analyzeSql, initSqlAnalysis } from '../../analysis/sql/analyze.js';
 import { STATEMENT_CLASSES, type SqlAnalysis, type StatementAnalysis } from '../../analysis/sql/types.js';
 import type { AnalysedUnit, Analysis, AnalysisState, ProtocolDefinition } from '../../session/protocol.js';
-import type { Command, CommandOutcome, PostgresTarget, Target } from '../../session/types.js';
+import type { Command, CommandOutcome, PostgresTarget, Target, TlsMode } from '../../session/types.js';
+import { changedFields } from '../target-changes.js';
 import { WardenError } from '../../errors.js';
 import { SQL_MATCH_KEYS, sqlUnitMatches } from './match.js';
 import { StatementState } from './statement-state.js';
@@ -89,6 +90,9 @@ function notSql(command: Command): Analysis {
     parseError: `a postgres session sent a "${command.kind}" command` };
 }
 
+/** TLS modes from weakest to strongest; lowering one could expose the stored password to a man in the middle. */
+const TLS_STRENGTH: Record<TlsMode, number> = { disable: 0, prefer: 1, require: 2, 'verify-full': 3 };
+
 /** The postgres protocol. */
 export const postgresProtocol: ProtocolDefinition = {
   name: 'postgres',
@@ -99,6 +103,15 @@ export const postgresProtocol: ProtocolDefinition = {
   secretFields: [],
   matchKeys: SQL_MATCH_KEYS,
   unitMatches: (match, unit, _cls, restrictive) => sqlUnitMatches(match, unit, restrictive),
+  targetView: (t, stored) => ({ host: t.host, port: t.port, user: t.user, database: t.database, tls: t.tls, hasCa: t.ca !== null,
+    hasPassword: stored.password }),
+  redirects(current, change) {
+    const moved = changedFields(current, change, { host: 'host', port: 'port', user: 'user', ca: 'ca' });
+    const tls = change.tls as TlsMode | undefined;
+    if (tls !== undefined && TLS_STRENGTH[tls] < TLS_STRENGTH[current.tls as TlsMode]) moved.push('tls (weaker)');
+    return moved;
+  },
+  secretsAgain: 'stored password to another server: give the password again (--password-stdin) or remove it (--no-password)',
   analyse(command, state) {
     if (command.kind !== 'sql') return notSql(command);
     const sql = analyzeSql(command.text);

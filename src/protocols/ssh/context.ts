@@ -8,7 +8,7 @@ import type { AgentRelay } from './agent-forwarding.js';
 import type { Logger } from 'pino';
 import type { SessionPipeline } from '../../session/pipeline.js';
 import type { Session } from '../../session/session.js';
-import type { MaskingStream } from './output-masking.js';
+import type { MaskingStream } from '../output-masking.js';
 import type { SameLengthMasker } from '../../masking/same-length.js';
 
 /** An open caller channel, as the connection sees it when it must end. */

@@ -12,6 +12,7 @@ import type { Analysis, ProtocolDefinition } from '../../session/protocol.js';
 import type { Command, Credentials, SshCredentials } from '../../session/types.js';
 import { SSH_MATCH_KEYS, sshUnitMatches } from './match.js';
 import { LINE_KINDS, analyseShellLine } from './line-analysis.js';
+import { changedFields } from '../target-changes.js';
 
 /** Classes an SSH command can have. */
 export const SSH_CLASSES = ['read', 'write', 'destructive', 'privilege', 'network', 'unknown', 'shell', 'forward'] as const;
@@ -78,6 +79,12 @@ export function createSshProtocol(shell: ShellAnalyser = UNANALYSED): ProtocolDe
     secretFields: ['privateKey', 'passphrase'],
     matchKeys: SSH_MATCH_KEYS,
     unitMatches: (match, unit, _cls, restrictive) => sshUnitMatches(match, unit, restrictive),
+    targetView: (t, stored) => ({ host: t.host, port: t.port, user: t.user, hasPassword: stored.password,
+      hasPrivateKey: stored.secrets.includes('privateKey'), hostKeyFingerprint: t.hostKeyFingerprint }),
+    redirects: (current, change) => changedFields(current, change,
+      { host: 'host', port: 'port', user: 'user', hostKeyFingerprint: 'host key' }),
+    secretsAgain: 'stored secrets to another server: give them again (--password-stdin or --private-key-file) or remove them '
+      + '(--no-password, --no-private-key)',
     analyse(command) {
       const request = analyseRequest(command);
       if (request !== undefined) return request;

@@ -5,6 +5,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import { within } from '../within.js';
 import type { SshTarget } from '../../session/types.js';
 
 /** One step's outcome (the same shape as the PostgreSQL diagnosis). */
@@ -19,16 +20,6 @@ function address(target: SshTarget): string {
   return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 
-/** Rejects after `ms` with code ETIMEDOUT; never keeps the process alive. */
-function within<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), ms);
-    timer.unref();
-  });
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 function reason(err: unknown, target: SshTarget, ms: number): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';

@@ -20,7 +20,7 @@ import { serveSessionChannel } from './channels.js';
 import type { ConnectionContext, TrackedChannel } from './context.js';
 import { serveForwarding } from './forwarding.js';
 import { AgentRelay } from './agent-forwarding.js';
-import { MaskingStream } from './output-masking.js';
+import { MaskingStream } from '../output-masking.js';
 import { SameLengthMasker } from '../../masking/same-length.js';
 import { sshCredentials } from './definition.js';
 import { connectUpstream, upstreamSocket } from './upstream.js';

@@ -1,15 +1,16 @@
 /**
- * Masking of what a target sends back on a channel (exec stdout and stderr, PTY output): a Transform around the
- * StreamMasker, which holds back only what a later byte could still turn into a match, so a value split over two
- * packets is still masked. What it holds is flushed at the end; on a terminal it is also released after a short
- * quiet spell (a prompt and the echo of typed keys must not wait for the next byte). That release fails closed: the
- * held end that could be the beginning of a value is written as `*`s and so is what continues it (StreamMasker's
- * `release()`), so a program that pauses inside a card number shows `*`s, never its digits. Exec output, without a
- * terminal, is never released on a timer. It never emits a byte the masker did not release.
+ * Masking of what a target sends back on a byte stream (SSH exec stdout and stderr, PTY output; Kubernetes exec and
+ * attach stdout and stderr), shared by the engines: a Transform around the StreamMasker, which holds back only what a
+ * later byte could still turn into a match, so a value split over two packets is still masked. What it holds is
+ * flushed at the end; on a terminal it is also released after a short quiet spell (a prompt and the echo of typed
+ * keys must not wait for the next byte). That release fails closed: the held end that could be the beginning of a
+ * value is written as `*`s and so is what continues it (StreamMasker's `release()`), so a program that pauses inside a
+ * card number shows `*`s, never its digits. Exec output, without a terminal, is never released on a timer. It never
+ * emits a byte the masker did not release.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { StreamMasker } from '../../masking/stream.js';
-import type { MaskRules } from '../../masking/rules.js';
+import { StreamMasker } from '../masking/stream.js';
+import type { MaskRules } from '../masking/rules.js';
 
 /** How long held bytes wait for more before they are flushed (a prompt, the end of a burst). */
 export const QUIET_FLUSH_MS = 30;

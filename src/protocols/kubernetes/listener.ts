@@ -1,0 +1,94 @@
+/**
+ * The Kubernetes listener: an HTTPS server with Warden's TLS certificate, serving each target under
+ * `/k8s/<target>/...` (kubectl accepts a path in a cluster's `server` URL). It owns the server socket and the open
+ * connections, so shutdown can stop accepting and close them; live sessions are ended through the session
+ * registry. Malformed requests and oversized headers get a Status from Node's parser hook; nothing here decides.
+ */
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TlsMaterial } from '../../server/tls.js';
+import { KubeEngine, type KubeEngineDeps } from './engine.js';
+import { kubeStatus, type KubeStatus } from './errors.js';
+import { handleUpgrade } from './upgrade.js';
+
+/** Largest request head (request line and headers) a caller may send. */
+export const MAX_HEADER_BYTES = 32 * 1024;
+
+/** What the listener needs beyond the engine's deps. */
+export interface KubeListenerDeps extends KubeEngineDeps {
+  tls: TlsMaterial;
+  /** Time a caller has to complete its TLS handshake and send a request head (default 30 s). */
+  loginTimeoutMs?: number;
+}
+
+/** Writes a Status as a whole HTTP/1.1 answer on a raw socket (for parser errors and refused upgrades). */
+export function writeRawStatus(socket: Duplex, status: KubeStatus): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(status);
+  socket.end(`HTTP/1.1 ${status.code} ${status.reason}\r\nContent-Type: application/json\r\nContent-Length: `
+    + `${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/** A listening Kubernetes front end. */
+export class KubeListener {
+  readonly engine: KubeEngine;
+  private readonly server: https.Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly deps: KubeListenerDeps) {
+    this.engine = new KubeEngine(deps);
+    const timeout = deps.loginTimeoutMs ?? 30_000;
+    this.server = https.createServer({
+      cert: deps.tls.cert, key: deps.tls.key, maxHeaderSize: MAX_HEADER_BYTES, handshakeTimeout: timeout,
+      headersTimeout: timeout, requestTimeout: 0, keepAliveTimeout: 30_000, noDelay: true,
+      // HTTP/1.1 only: every request is judged alone, and Go's client keeps one connection per concurrent request.
+      ALPNProtocols: ['http/1.1'],
+    }, (req, res) => { this.engine.handle(req, res).catch(() => res.destroy()); });
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      handleUpgrade(this.engine, req, socket, head, deps).catch(() => socket.destroy());
+    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      writeRawStatus(socket, tooLarge ? kubeStatus(431, 'RequestHeaderFieldsTooLarge', `warden: the request headers are larger than ${MAX_HEADER_BYTES / 1024} KiB`)
+        : kubeStatus(400, 'BadRequest', 'warden: malformed HTTP request'));
+    });
+    this.server.on('tlsClientError', () => {});
+  }
+
+  /** Starts listening; resolves with the bound port (useful when `port` is 0). */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting new connections. */
+  stopAccepting(): Promise<void> {
+    // Not waiting for open keep-alive connections: live sessions are ended through the registry, the rest after.
+    this.server.close();
+    this.server.closeIdleConnections();
+    return Promise.resolve();
+  }
+
+  /** Destroys connections still open (after live sessions were terminated) and the upstream pools. */
+  destroyRemaining(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.engine.pools.close().catch(() => {});
+  }
+}
