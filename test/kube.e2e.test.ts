@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -308,6 +309,31 @@ describe('revocation and recording', () => {
 describe('hostile callers', () => {
   let ca: string;
   before(async () => { ca = await fs.readFile(path.join(warden.dataDir, 'tls.crt'), 'utf8'); });
+
+  test('connections that never authenticate are capped per source and closed before any TLS handshake', async () => {
+    // The listener admits at most 100 connections per source in their login phase (as the other listeners do);
+    // without the cap, every one of these would sit until the 30 s handshake timeout.
+    const sockets: net.Socket[] = [];
+    const closedEarly: number[] = [];
+    try {
+      for (let i = 0; i < 110; i++) {
+        const socket = net.connect({ host: '127.0.0.1', port: warden.ports.kubernetes });
+        socket.on('error', () => {});
+        socket.once('close', () => closedEarly.push(i));
+        await new Promise<void>((resolve) => { socket.once('connect', () => resolve()); socket.once('close', () => resolve()); });
+        sockets.push(socket);
+      }
+      for (let i = 0; i < 100 && closedEarly.length < 10; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(closedEarly.length >= 10, `only ${closedEarly.length} of 110 idle connections were refused`);
+      assert.ok(closedEarly.every((i) => i >= 90), `a connection within the cap was closed: ${closedEarly.join(',')}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+    // Once they are gone, callers are served again.
+    await new Promise((r) => setTimeout(r, 200));
+    const served = await request('/k8s/prod-k8s/api/v1/namespaces/default/pods', ca);
+    assert.equal(served.status, 401);
+  });
 
   test('aliasing paths, repeated query keys, method overrides and bodies on reads are refused before any decision', async () => {
     const auth = { authorization: `Bearer ${tokens.alice}` };

@@ -35,7 +35,7 @@ export async function requestApproval(deps: ApprovalWaitDeps, session: Session, 
   try {
     // What else the command runs (SQL: the PREPARE behind each EXECUTE) is part of what the approver sees and approves.
     const runs = state.analysis?.runsAlso?.(command) ?? [];
-    const key = statementKey(command.text, runs);
+    const key = statementKey(command.text, [...runs, ...(state.analysis?.keyAlso?.(command) ?? [])]);
     const grant = await deps.approvals.findGrant(session.subject, session.target.name, decision.classes, key);
     if (state.withdrawn !== undefined) return { effect: 'deny', note, message: `cancelled: ${state.withdrawn}` };
     if (grant) {

@@ -43,8 +43,11 @@ before(async () => {
   const vault = Vault.fromKey(Buffer.alloc(32, 7));
   await store.targets.insert({ name: 'pg-main', type: 'postgres', host: '127.0.0.1', port: 5432, database: 'app', user: 'app',
     passwordEnc: null, tls: 'disable', ca: null, labels: {}, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+  await store.targets.insert({ name: 'k8s-main', type: 'kubernetes', server: 'https://127.0.0.1:6443', caCert: null,
+    tlsServerName: null, clientCert: null, impersonate: false, passwordEnc: null, labels: {},
+    createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
   policies = await PolicyCatalog.load(store);
-  await policies.apply(parsePolicyDocuments(GUARDRAILS_YAML));
+  await policies.apply(parsePolicyDocuments(`${GUARDRAILS_YAML}---\n${KUBE_WRITES_HELD_YAML}`));
   approvals = await ApprovalService.create({ store, logger, notifier: new Notifier({ webhookUrls: [], slackWebhookUrls: [], publicUrl: 'http://x', logger }) });
   recorder = new Recorder({ sessions: store.sessions, logger });
   pipeline = new SessionPipeline({ store, tokens, vault, recorder, policies,
@@ -60,6 +63,23 @@ async function open(user: string, groups: string[]): Promise<Session> {
   const { token } = await tokens.issue({ subject: user, groups, ttlSeconds: 600, kind: groups.includes('agents') ? 'agent' : 'user' });
   return pipeline.open({ protocol: 'postgres', credential: { kind: 'token', token }, user, targetName: 'pg-main', clientAddress: '127.0.0.1:1' });
 }
+
+/** Agents' Kubernetes writes are held for a dba, like their SQL writes. */
+const KUBE_WRITES_HELD_YAML = `kind: Policy
+name: kube-writes-held
+rules:
+  - name: kube-reads
+    targets: ["k8s-*"]
+    match: { classes: [read] }
+    effect: allow
+  - name: kube-writes-need-approval
+    targets: ["k8s-*"]
+    subjects: { groups: [agents] }
+    match: { classes: [write] }
+    effect: require_approval
+    approvers: { groups: [dba], count: 1 }
+    timeout: 2m
+`;
 
 const sql = (text: string, params?: (string | null)[]): Command => ({ protocol: 'postgres', kind: 'sql', text, ...(params ? { params } : {}) });
 const context: CommandContext = { notify: () => {} };
@@ -158,6 +178,27 @@ async function unattended(session: Session, command: Command): Promise<Verdict |
   }
   return settled;
 }
+
+describe('SessionPipeline: a window on a Kubernetes write covers that body only (issue 13)', () => {
+  const patch = (body: string | undefined, extra: Record<string, string> = {}): Command => ({ protocol: 'kubernetes',
+    kind: 'request', text: 'PATCH /api/v1/namespaces/dev/configmaps/web',
+    attributes: { ...(body === undefined ? { bodyUnread: 'true' } : { body }), ...extra } });
+
+  test('the same body runs in the window; another body or an unread body waits', async () => {
+    const { token } = await tokens.issue({ subject: 'kbot', groups: ['agents'], ttlSeconds: 600, kind: 'agent' });
+    const session = await pipeline.open({ protocol: 'kubernetes', credential: { kind: 'token', token }, user: 'kbot',
+      targetName: 'k8s-main', clientAddress: '127.0.0.1:1' });
+    const image = '{"data":{"image":"web:2"}}';
+    assert.equal((await approved(session, patch(image), 600)).effect, 'allow');
+    const again = await unattended(session, patch(image));
+    assert.ok(again !== 'held' && again.effect === 'allow' && /^grt_/.test(again.note.approval ?? ''), JSON.stringify(again));
+    // Same method, path and classes (write): only the approved body is covered.
+    assert.equal(await unattended(session, patch(image.replace('web:2', 'evil:1'))), 'held');
+    // A body Warden did not read is never covered by a window, even one granted for an unread body.
+    assert.equal((await approved(session, patch(undefined), 600)).effect, 'allow');
+    assert.equal(await unattended(session, patch(undefined)), 'held');
+  });
+});
 
 describe('SessionPipeline: a window covers the statement the approver saw (issue 9)', () => {
   test('the same statement runs in the window; another of the same classes, or other literals, needs its own approval', async () => {

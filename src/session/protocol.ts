@@ -49,6 +49,12 @@ export interface AnalysisState {
    */
   runsAlso?(command: Command): ReadonlyArray<string | null>;
   /**
+   * What else decides what a command does that the approver already sees in the command itself (a Kubernetes write's
+   * body, shown as its recorded value): part of the approval window's key only, never shown. A value no other
+   * command can have (e.g. for a body Warden could not read) makes the window cover nothing else.
+   */
+  keyAlso?(command: Command): ReadonlyArray<string>;
+  /**
    * The upstream finished a command this state remembered (`outcome` as the engine reported it): changes that take
    * effect only when the server says they ran (SQL: PREPARE, DEALLOCATE) are applied or undone here.
    */

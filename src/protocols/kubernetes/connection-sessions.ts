@@ -67,6 +67,8 @@ export interface ConnectionSessionDeps {
   pipeline: SessionPipeline;
   registry: SessionRegistry;
   logger: Logger;
+  /** Called once a session opened on `socket`: the connection has left its login phase (the listener's admission). */
+  authenticated?(socket: Socket): void;
 }
 
 /** The sessions of every caller connection. */
@@ -103,6 +105,7 @@ export class ConnectionSessions {
     const { pipeline, registry, logger } = this.deps;
     const session = await pipeline.open({ protocol: 'kubernetes', credential: { kind: 'token', token }, user: tokenUser(token),
       targetName, clientAddress });
+    this.deps.authenticated?.(socket);
     let credentials: KubernetesCredentials;
     try {
       credentials = kubernetesCredentials(await pipeline.credentials(session));

@@ -7,11 +7,12 @@
  * A command is one API request: `kind` `request`, `text` `METHOD /path?query` exactly as the caller sent it, and
  * `attributes` the engine knows from headers and body (see KubeCommandAttributes).
  */
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { analyseKubeRequest, unknownAnalysis } from '../../analysis/kube/analyse.js';
 import { WardenError } from '../../errors.js';
-import type { ProtocolDefinition } from '../../session/protocol.js';
-import type { Credentials, KubernetesCredentials } from '../../session/types.js';
+import type { AnalysisState, ProtocolDefinition } from '../../session/protocol.js';
+import type { Command, Credentials, KubernetesCredentials } from '../../session/types.js';
 import type { ShellAnalyser } from '../ssh/definition.js';
 import { KUBE_SECRETS_AGAIN, kubeRedirects, kubeTargetView } from './target-fields.js';
 import { KUBE_MATCH_KEYS, kubeUnitMatches } from './match.js';
@@ -79,8 +80,26 @@ export function createKubernetesProtocol(shell: ShellAnalyser = UNANALYSED): Pro
       }
       return analyseKubeRequest(command.text, command.attributes ?? {}, (text) => shell.analyse(text));
     },
+    newState: () => new KubernetesAnalysisState(),
     init: shell.init === undefined ? undefined : () => shell.init!(),
   };
+}
+
+/**
+ * A kubernetes session's analysis state: none is kept between requests, but an approval window must cover only the
+ * very request approved, and a write's `METHOD /path` alone does not say what it writes. The body (as read before the
+ * decision) and the caller's impersonation headers join the window's key; a body Warden did not read gets a key no
+ * other request has, so a window never covers a write Warden could not see.
+ */
+export class KubernetesAnalysisState implements AnalysisState {
+  remember(): void {}
+
+  keyAlso(command: Command): string[] {
+    const attributes = (command.attributes ?? {}) as KubeCommandAttributes;
+    const body = attributes.bodyUnread === 'true' ? `unread:${randomUUID()}`
+      : attributes.body === undefined ? '' : `sha256:${createHash('sha256').update(attributes.body).digest('hex')}`;
+    return [body, attributes.impersonate ?? ''];
+  }
 }
 
 /** The kubernetes protocol without a shell analyser (exec commands are `unknown`); builtin.ts wires the real one. */

@@ -8,6 +8,7 @@
  * runs once, when approved. Every request is recorded with its outcome. It never decides anything itself and never
  * sends the caller a backend secret or detail.
  */
+import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { WardenError, toWardenError } from '../../errors.js';
@@ -41,6 +42,8 @@ export interface KubeEngineDeps {
   pools?: UpstreamPools;
   /** The protocol definition whose analyser judges requests (default: the built-in kubernetes protocol). */
   protocol?: ProtocolDefinition;
+  /** Called once a session opened on a caller connection (the listener stops counting it as in its login phase). */
+  authenticated?(socket: Socket): void;
 }
 
 /** Methods the API defines; anything else is refused before any decision. */

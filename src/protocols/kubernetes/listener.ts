@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LoginAdmission, type AdmissionLimits, type AdmissionTicket } from '../../server/admission.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import { KubeEngine, type KubeEngineDeps } from './engine.js';
 import { kubeStatus, type KubeStatus } from './errors.js';
@@ -17,9 +18,14 @@ import { handleUpgrade } from './upgrade.js';
 /** Largest request head (request line and headers) a caller may send. */
 export const MAX_HEADER_BYTES = 32 * 1024;
 
+/** Default caps on connections in their login phase (see AdmissionLimits), as for the other listeners. */
+export const DEFAULT_KUBE_ADMISSION: AdmissionLimits = { maxUnauthenticated: 1000, maxUnauthenticatedPerSource: 100 };
+
 /** What the listener needs beyond the engine's deps. */
 export interface KubeListenerDeps extends KubeEngineDeps {
   tls: TlsMaterial;
+  /** Caps on connections that have not yet opened a session (default DEFAULT_KUBE_ADMISSION). */
+  admission?: AdmissionLimits;
   /** Time a caller has to complete its TLS handshake and send a request head (default 30 s). */
   loginTimeoutMs?: number;
 }
@@ -41,9 +47,13 @@ export class KubeListener {
   readonly engine: KubeEngine;
   private readonly server: https.Server;
   private readonly sockets = new Set<Socket>();
+  private readonly admission: LoginAdmission;
+  /** Login-phase tickets by `address|port` (the TLS socket a request arrives on is not the TCP socket counted). */
+  private readonly tickets = new Map<string, AdmissionTicket>();
 
   constructor(private readonly deps: KubeListenerDeps) {
-    this.engine = new KubeEngine(deps);
+    this.admission = new LoginAdmission(deps.admission ?? DEFAULT_KUBE_ADMISSION);
+    this.engine = new KubeEngine({ ...deps, authenticated: (socket) => this.leftLogin(socket) });
     const timeout = deps.loginTimeoutMs ?? 30_000;
     this.server = https.createServer({
       cert: deps.tls.cert, key: deps.tls.key, maxHeaderSize: MAX_HEADER_BYTES, handshakeTimeout: timeout,
@@ -51,10 +61,7 @@ export class KubeListener {
       // HTTP/1.1 only: every request is judged alone, and Go's client keeps one connection per concurrent request.
       ALPNProtocols: ['http/1.1'],
     }, (req, res) => { this.engine.handle(req, res).catch(() => res.destroy()); });
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
+    this.server.on('connection', (socket: Socket) => this.admit(socket));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {});
       handleUpgrade(this.engine, req, socket, head, deps).catch(() => socket.destroy());
@@ -65,6 +72,35 @@ export class KubeListener {
         : kubeStatus(400, 'BadRequest', 'warden: malformed HTTP request'));
     });
     this.server.on('tlsClientError', () => {});
+  }
+
+  /**
+   * Counts a new TCP connection in its login phase (until a session opens on it, or it closes); past the caps it is
+   * closed before the TLS handshake, so a flood of idle connections costs no handshake and cannot exhaust Warden.
+   */
+  private admit(socket: Socket): void {
+    socket.on('error', () => {});
+    const ticket = this.admission.admit(socket.remoteAddress);
+    if (!('release' in ticket)) {
+      this.deps.logger.warn({ client: socket.remoteAddress, reason: ticket.message }, 'kubernetes connection refused');
+      socket.destroy();
+      return;
+    }
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    this.tickets.set(key, ticket);
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.tickets.get(key) === ticket) this.tickets.delete(key);
+      ticket.release();
+    });
+  }
+
+  /** A session opened on the connection of `socket`: it no longer counts as in its login phase. */
+  private leftLogin(socket: Socket): void {
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    this.tickets.get(key)?.release();
+    this.tickets.delete(key);
   }
 
   /** Starts listening; resolves with the bound port (useful when `port` is 0). */
