@@ -16,6 +16,7 @@ import type { Policy } from '../policy/schema.js';
 import type { ProtocolRegistry } from '../session/protocol-registry.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { Store } from '../store/types.js';
+import type { AdmissionLimits } from './admission.js';
 import type { ServerConfig } from './config.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -66,6 +67,11 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** The caps on connections in their login phase every listener applies (`--max-unauthenticated` and per source). */
+function admissionOf(config: ServerConfig): AdmissionLimits {
+  return { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource };
+}
+
 const postgres: ListenerRegistration = {
   protocol: 'postgres',
   label: 'PostgreSQL listener',
@@ -78,8 +84,7 @@ const postgres: ListenerRegistration = {
     }
     return new PostgresListener({
       pipeline, registry, tls, logger, maxMessageBytes: config.maxMessageBytes,
-      admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
-      firstByteTimeoutMs: config.firstByteTimeout * 1000, startupTimeoutMs: config.loginTimeout * 1000,
+      admission: admissionOf(config), firstByteTimeoutMs: config.firstByteTimeout * 1000, startupTimeoutMs: config.loginTimeout * 1000,
       allowPlaintext: config.allowPlaintextLoopback && isLoopback(config.listenHost),
     });
   },
@@ -97,8 +102,7 @@ const ssh: ListenerRegistration = {
       pipeline, registry, knownHosts: store.sshHostKeys, logger, hostKey,
       // The pipeline maps a key (registered, or a certificate of Warden's CA) to its owner once its signature holds.
       publicKeys: pipeline.acceptsPublicKeys, verifySignature: verifyPublicKeyAttempt,
-      admission: { maxUnauthenticated: config.maxUnauthenticated, maxUnauthenticatedPerSource: config.maxUnauthenticatedPerSource },
-      authTimeoutMs: config.loginTimeout * 1000, idleTimeoutMs: config.sshIdleTimeout * 1000,
+      admission: admissionOf(config), authTimeoutMs: config.loginTimeout * 1000, idleTimeoutMs: config.sshIdleTimeout * 1000,
     });
   },
 };
@@ -110,7 +114,8 @@ const kubernetes: ListenerRegistration = {
   env: 'WARDEN_KUBE_PORT',
   port: (config) => config.kubePort,
   create: ({ config, pipeline, registry, tls, logger, policies, protocols }) => new KubeListener({
-    pipeline, registry, tls, logger, policies, protocol: protocols.require('kubernetes'), loginTimeoutMs: config.loginTimeout * 1000,
+    pipeline, registry, tls, logger, policies, protocol: protocols.require('kubernetes'), admission: admissionOf(config),
+    loginTimeoutMs: config.loginTimeout * 1000,
   }),
 };
 
