@@ -7,9 +7,9 @@
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoginAdmission, type AdmissionLimits, type AdmissionTicket } from '../../server/admission.js';
+import { SocketListener } from '../../server/socket-listener.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import { KubeEngine, type KubeEngineDeps } from './engine.js';
 import { kubeStatus, type KubeStatus } from './errors.js';
@@ -42,26 +42,26 @@ export function writeRawStatus(socket: Duplex, status: KubeStatus): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-/** A listening Kubernetes front end. */
-export class KubeListener {
+/** A listening Kubernetes front end (the shared SocketListener owns the server socket and tracks connections). */
+export class KubeListener extends SocketListener {
   readonly engine: KubeEngine;
-  private readonly server: https.Server;
-  private readonly sockets = new Set<Socket>();
   private readonly admission: LoginAdmission;
   /** Login-phase tickets by `address|port` (the TLS socket a request arrives on is not the TCP socket counted). */
   private readonly tickets = new Map<string, AdmissionTicket>();
 
   constructor(private readonly deps: KubeListenerDeps) {
-    this.admission = new LoginAdmission(deps.admission ?? DEFAULT_KUBE_ADMISSION);
-    this.engine = new KubeEngine({ ...deps, authenticated: (socket) => this.leftLogin(socket) });
     const timeout = deps.loginTimeoutMs ?? 30_000;
-    this.server = https.createServer({
+    const server = https.createServer({
       cert: deps.tls.cert, key: deps.tls.key, maxHeaderSize: MAX_HEADER_BYTES, handshakeTimeout: timeout,
       headersTimeout: timeout, requestTimeout: 0, keepAliveTimeout: 30_000, noDelay: true,
       // HTTP/1.1 only: every request is judged alone, and Go's client keeps one connection per concurrent request.
       ALPNProtocols: ['http/1.1'],
-    }, (req, res) => { this.engine.handle(req, res).catch(() => res.destroy()); });
-    this.server.on('connection', (socket: Socket) => this.admit(socket));
+    });
+    super(server);
+    this.admission = new LoginAdmission(deps.admission ?? DEFAULT_KUBE_ADMISSION);
+    this.engine = new KubeEngine({ ...deps, authenticated: (socket) => this.leftLogin(socket) });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => { this.engine.handle(req, res).catch(() => res.destroy()); });
+    server.on('connection', (socket: Socket) => this.admit(socket));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {});
       handleUpgrade(this.engine, req, socket, head, deps).catch(() => socket.destroy());
@@ -88,9 +88,7 @@ export class KubeListener {
     }
     const key = `${socket.remoteAddress}|${socket.remotePort}`;
     this.tickets.set(key, ticket);
-    this.sockets.add(socket);
     socket.once('close', () => {
-      this.sockets.delete(socket);
       if (this.tickets.get(key) === ticket) this.tickets.delete(key);
       ticket.release();
     });
@@ -103,28 +101,17 @@ export class KubeListener {
     this.tickets.delete(key);
   }
 
-  /** Starts listening; resolves with the bound port (useful when `port` is 0). */
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
-  }
-
   /** Stops accepting new connections. */
-  stopAccepting(): Promise<void> {
+  override stopAccepting(): Promise<void> {
     // Not waiting for open keep-alive connections: live sessions are ended through the registry, the rest after.
     this.server.close();
-    this.server.closeIdleConnections();
+    (this.server as https.Server).closeIdleConnections();
     return Promise.resolve();
   }
 
   /** Destroys connections still open (after live sessions were terminated) and the upstream pools. */
-  destroyRemaining(): void {
-    for (const socket of this.sockets) socket.destroy();
+  override destroyRemaining(): void {
+    super.destroyRemaining();
     this.engine.pools.close().catch(() => {});
   }
 }
