@@ -217,7 +217,13 @@ test('a full disk under the store: sessions go on, the cause is logged as SQLITE
       });
     }
     const [filled] = await sessionsOf(warden, 'filler');
-    assert.equal((await eventsOf(warden, filled.id)).filter((e) => e.type === 'statement').length, 200);
+    // The session's end is stored by the pipeline at once, its events by the recorder when its outage backoff (up to
+    // 5 s) next retries: wait for them, then check that none was lost.
+    const statements = await until('the filler\'s statements to be recorded', async () => {
+      const n = (await eventsOf(warden!, filled.id)).filter((e) => e.type === 'statement').length;
+      return n >= 200 ? n : undefined;
+    });
+    assert.equal(statements, 200);
   } finally {
     await warden?.stop();
     spawnSync('umount', ['-l', mnt]);
