@@ -51,7 +51,7 @@ describe('warden start --api-tls', () => {
   });
 
   it('refuses to start with only one of --api-tls-cert and --api-tls-key', async () => {
-    const r = await runWarden(['start', '--data-dir', join(warden.dataDir, 'other'), '--api-port', '0', '--postgres-port', '0', '--ssh-port', '0', '--kube-port', '0',
+    const r = await runWarden(['start', '--data-dir', join(warden.dataDir, 'other'), '--api-port', '0', '--postgres-port', '0', '--ssh-port', '0', '--kube-port', '0', '--http-port', '0',
       '--api-tls-cert', join(warden.dataDir, 'tls.crt')]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /give both --api-tls-cert and --api-tls-key/);

@@ -25,7 +25,7 @@ const tempDir = () => fs.mkdtemp(path.join(os.tmpdir(), 'warden-start-'));
 const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
 
 describe('warden start on a busy port', () => {
-  const PORT_FLAGS = ['--api-port', '--postgres-port', '--ssh-port', '--kube-port'] as const;
+  const PORT_FLAGS = ['--api-port', '--postgres-port', '--ssh-port', '--kube-port', '--http-port'] as const;
   for (const flag of PORT_FLAGS) {
     test(`names the port taken and ${flag}`, async () => {
       const busy = await occupyPort();
@@ -54,7 +54,7 @@ describe('one Warden per data dir', () => {
 
   test('a second start on the same data dir refuses and leaves ports.json alone', async () => {
     const portsBefore = await fs.readFile(path.join(first.dataDir, 'ports.json'), 'utf8');
-    const second = await runWarden(['start', '--data-dir', first.dataDir, '--api-port', '0', '--postgres-port', '0', '--ssh-port', '0', '--kube-port', '0']);
+    const second = await runWarden(['start', '--data-dir', first.dataDir, '--api-port', '0', '--postgres-port', '0', '--ssh-port', '0', '--kube-port', '0', '--http-port', '0']);
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`^warden: data dir ${first.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use ` +
       `by another Warden \\(pid ${first.child.pid}, started .+\\): stop it first, or give this one its own --data-dir$`, 'm'));

@@ -99,8 +99,35 @@ export interface CreateKubernetesTargetBody {
   labels?: Record<string, string>;
 }
 
+/** Body of `POST /api/targets` for an HTTP target. */
+export interface CreateHttpTargetBody {
+  name: string;
+  type: 'http';
+  /** The upstream's base URL, `https://host:8443[/base]`. */
+  url: string;
+  /** PEM CA bundle trusted for the upstream; absent: the system's CAs. */
+  caCert?: string | null;
+  /** How the secret is injected: none, bearer, basic (`user:password`), header:NAME, query:NAME. Default none. */
+  auth?: string;
+  /** The Host header sent upstream, when not the URL's host. */
+  hostHeader?: string | null;
+  /** Static headers added to every upstream request. */
+  headers?: Record<string, string>;
+  /** PEM client certificate Warden presents upstream (with clientKey). */
+  clientCert?: string | null;
+  /** The credential `auth` injects, stored encrypted, never returned. */
+  secret?: string | null;
+  /** The client certificate's private key (PEM), stored encrypted, never returned. */
+  clientKey?: string | null;
+  password?: undefined;
+  privateKey?: undefined;
+  passphrase?: undefined;
+  token?: undefined;
+  labels?: Record<string, string>;
+}
+
 /** Body of `POST /api/targets`: one shape per protocol, told apart by `type`. */
-export type CreateTargetBody = CreatePostgresTargetBody | CreateSshTargetBody | CreateKubernetesTargetBody;
+export type CreateTargetBody = CreatePostgresTargetBody | CreateSshTargetBody | CreateKubernetesTargetBody | CreateHttpTargetBody;
 
 const labelsSchema = {
   type: 'object',
@@ -117,7 +144,7 @@ const secretText = (description: string) => ({ type: ['string', 'null'], maxLeng
  * are checked by that protocol's zod spec (routes/target-records.ts). Built by `createTargetBodyFor` with the
  * registry's names; this constant lists the built-in ones for the OpenAPI document and the update schema.
  */
-export const createTargetBody = createTargetBodyFor(['postgres', 'ssh', 'kubernetes']);
+export const createTargetBody = createTargetBodyFor(['postgres', 'ssh', 'kubernetes', 'http']);
 
 /** createTargetBody with `type` limited to `protocols` (the ProtocolRegistry's names). */
 export function createTargetBodyFor(protocols: readonly string[]) {
@@ -125,10 +152,14 @@ export function createTargetBodyFor(protocols: readonly string[]) {
     type: 'object',
     additionalProperties: false,
     required: ['name', 'type'],
-    // A Kubernetes target is reached by its server URL; every other one by host and user.
+    // A Kubernetes target is reached by its server URL, an HTTP one by its URL; every other one by host and user.
     if: { properties: { type: { const: 'kubernetes' } } },
     then: { required: ['server'] },
-    else: { required: ['host', 'user'] },
+    else: {
+      if: { properties: { type: { const: 'http' } } },
+      then: { required: ['url'] },
+      else: { required: ['host', 'user'] },
+    },
     properties: {
       name: { type: 'string', pattern: TARGET_NAME_PATTERN, description: 'letters, digits, ".", "_", "-"; no "/"' },
       type: { type: 'string', enum: [...protocols] },
@@ -148,7 +179,13 @@ export function createTargetBodyFor(protocols: readonly string[]) {
       clientCert: { type: ['string', 'null'], maxLength: 262144, description: 'kubernetes: PEM client certificate (with clientKey)' },
       impersonate: { type: 'boolean', description: 'kubernetes: impersonate the caller\'s user and groups upstream' },
       token: secretText('kubernetes: bearer token, stored encrypted, never returned'),
-      clientKey: secretText('kubernetes: the client certificate\'s key (PEM), stored encrypted, never returned'),
+      clientKey: secretText('kubernetes, http: the client certificate\'s key (PEM), stored encrypted, never returned'),
+      url: { type: 'string', minLength: 1, maxLength: 2048, description: 'http: the upstream base URL, https://host:8443[/base]' },
+      auth: { type: 'string', minLength: 1, maxLength: 140, description: 'http: none (default), bearer, basic, header:NAME or query:NAME' },
+      hostHeader: { type: ['string', 'null'], maxLength: 255, description: 'http: the Host header sent upstream' },
+      headers: { type: 'object', maxProperties: 64, additionalProperties: { type: 'string', maxLength: 8192 },
+        description: 'http: static headers added to every upstream request' },
+      secret: secretText('http: the credential auth injects (basic: user:password), stored encrypted, never returned'),
       labels: labelsSchema,
     },
   } as const;
@@ -177,6 +214,11 @@ const targetShape = {
     hasClientCert: { type: 'boolean' },
     hasToken: { type: 'boolean' },
     hasClientKey: { type: 'boolean' },
+    url: { type: 'string' },
+    auth: { type: 'string' },
+    hostHeader: { type: ['string', 'null'] },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    hasSecret: { type: 'boolean' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     createdAt: timestamp,
     updatedAt: timestamp,

@@ -84,13 +84,18 @@ const maskItemSchema = z
   .strictObject({
     columns: globs.optional(),
     types: globs.optional(),
+    /**
+     * JSON field selectors (HTTP response and request bodies): `$.customers[*].email`, `**.ssn`; the value at each
+     * selected field is masked whole (or scanned, with detectors or patterns). Syntax in src/masking/json-selectors.ts.
+     */
+    fields: globs.optional(),
     detectors: z.array(z.enum(MASK_DETECTORS)).min(1).optional(),
     patterns: z.array(text).min(1).optional(),
     strategy: z.enum(MASK_STRATEGIES),
   })
   .superRefine((item, ctx) => {
-    if (!item.columns && !item.types && !item.detectors && !item.patterns) {
-      ctx.addIssue({ code: 'custom', message: 'needs columns, types, detectors or patterns' });
+    if (!item.columns && !item.types && !item.fields && !item.detectors && !item.patterns) {
+      ctx.addIssue({ code: 'custom', message: 'needs columns, types, fields, detectors or patterns' });
     }
     item.patterns?.forEach((pattern, i) => {
       try {

@@ -26,6 +26,16 @@ export const ServerConfigSchema = z.object({
   sshPort: port.default(2222),
   /** The Kubernetes listener's port (HTTPS; each target under /k8s/<target>). */
   kubePort: port.default(8443),
+  /** The HTTP listener's port (each target under /t/<target>, or at <target>.<httpDomain>). */
+  httpPort: port.default(8081),
+  /** The domain under which `<target>.<domain>` names an http target (host-name routes); unset: path prefixes only. */
+  httpDomain: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'must be a DNS name').optional(),
+  /** Serve the HTTP listener over TLS with Warden's certificate. */
+  httpTls: bool.default(false),
+  /** Seconds without a request after which a caller's HTTP session with a target ends. */
+  httpSessionIdle: z.coerce.number().int().min(1).max(86_400).default(300),
+  /** Most bytes of each request and response body an HTTP recording keeps (masked); 0 keeps none. */
+  httpRecordBodyBytes: z.coerce.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
   /** Seconds an SSH session may go without traffic either way before Warden ends it (0: never). */
   sshIdleTimeout: z.coerce.number().int().min(0).default(0),
   /** Lets callers send their token without TLS, honoured only when the listener is on loopback. */
@@ -90,6 +100,11 @@ const OPTIONS = [
   { flag: 'postgres-port', env: 'WARDEN_POSTGRES_PORT', key: 'postgresPort', type: 'string' },
   { flag: 'ssh-port', env: 'WARDEN_SSH_PORT', key: 'sshPort', type: 'string' },
   { flag: 'kube-port', env: 'WARDEN_KUBE_PORT', key: 'kubePort', type: 'string' },
+  { flag: 'http-port', env: 'WARDEN_HTTP_PORT', key: 'httpPort', type: 'string' },
+  { flag: 'http-domain', env: 'WARDEN_HTTP_DOMAIN', key: 'httpDomain', type: 'string' },
+  { flag: 'http-tls', env: 'WARDEN_HTTP_TLS', key: 'httpTls', type: 'boolean' },
+  { flag: 'http-session-idle', env: 'WARDEN_HTTP_SESSION_IDLE', key: 'httpSessionIdle', type: 'string' },
+  { flag: 'http-record-body-bytes', env: 'WARDEN_HTTP_RECORD_BODY_BYTES', key: 'httpRecordBodyBytes', type: 'string' },
   { flag: 'ssh-idle-timeout', env: 'WARDEN_SSH_IDLE_TIMEOUT', key: 'sshIdleTimeout', type: 'string' },
   { flag: 'allow-plaintext-loopback', env: 'WARDEN_ALLOW_PLAINTEXT_LOOPBACK', key: 'allowPlaintextLoopback', type: 'boolean' },
   { flag: 'log-level', env: 'WARDEN_LOG_LEVEL', key: 'logLevel', type: 'string' },

@@ -10,6 +10,7 @@ import { PostgresListener } from '../protocols/postgres/listener.js';
 import { loadOrCreateHostKey } from '../protocols/ssh/host-key.js';
 import { SshListener } from '../protocols/ssh/listener.js';
 import { KubeListener } from '../protocols/kubernetes/listener.js';
+import { HttpListener } from '../protocols/http/listener.js';
 import { verifyPublicKeyAttempt } from '../identity/ssh-signature.js';
 import type { SessionPipeline } from '../session/pipeline.js';
 import type { Policy } from '../policy/schema.js';
@@ -119,5 +120,18 @@ const kubernetes: ListenerRegistration = {
   }),
 };
 
+const httpListener: ListenerRegistration = {
+  protocol: 'http',
+  label: 'HTTP listener',
+  flag: '--http-port',
+  env: 'WARDEN_HTTP_PORT',
+  port: (config) => config.httpPort,
+  create: ({ config, pipeline, registry, tls, logger, policies, protocols }) => new HttpListener({
+    pipeline, registry, logger, policies, protocol: protocols.require('http'), tlsMaterial: tls, tls: config.httpTls,
+    domain: config.httpDomain ?? null, admission: admissionOf(config), loginTimeoutMs: config.loginTimeout * 1000,
+    sessionIdleMs: config.httpSessionIdle * 1000, recordBodyBytes: config.httpRecordBodyBytes,
+  }),
+};
+
 /** Every protocol listener `warden start` opens, in start order. */
-export const LISTENERS: readonly ListenerRegistration[] = [postgres, ssh, kubernetes];
+export const LISTENERS: readonly ListenerRegistration[] = [postgres, ssh, kubernetes, httpListener];

@@ -35,25 +35,28 @@ describe('ProtocolRegistry', () => {
 
   it('classes are the union of every protocol\'s, in registration order', () => {
     const registry = builtinProtocols();
-    assert.deepEqual(registry.names(), ['postgres', 'ssh', 'kubernetes']);
+    assert.deepEqual(registry.names(), ['postgres', 'ssh', 'kubernetes', 'http']);
     assert.deepEqual(registry.classes(),
       ['read', 'write', 'ddl', 'destructive', 'privilege', 'admin', 'unknown', 'network', 'shell', 'forward', 'exec',
         'secrets']);
-    registry.register(fake('http', { classes: ['read', 'mutate'] }));
+    registry.register(fake('mcp', { classes: ['read', 'mutate'] }));
     assert.ok(registry.classes().includes('mutate'), 'recomputed after a registration');
   });
 
   it('protocolsFor: no keys fit all, one protocol\'s keys fit it, mixed or unknown keys fit none', () => {
     const registry = builtinProtocols();
     const names = (match?: Record<string, unknown>) => registry.protocolsFor(match).map((d) => d.name);
-    assert.deepEqual(names(undefined), ['postgres', 'ssh', 'kubernetes']);
-    assert.deepEqual(names({ classes: ['read'] }), ['postgres', 'ssh', 'kubernetes']);
+    assert.deepEqual(names(undefined), ['postgres', 'ssh', 'kubernetes', 'http']);
+    assert.deepEqual(names({ classes: ['read'] }), ['postgres', 'ssh', 'kubernetes', 'http']);
     assert.deepEqual(names({ tables: ['t'], unbounded: true }), ['postgres']);
     assert.deepEqual(names({ programs: ['rm'], paths: ['/etc/*'], classes: ['destructive'] }), ['ssh']);
     assert.deepEqual(names({ tables: ['t'], programs: ['rm'] }), []);
     assert.deepEqual(names({ verbs: ['get'], resources: ['core/pods'], namespaces: ['dev'], names: ['web-*'] }), ['kubernetes']);
     assert.deepEqual(names({ verbs: ['get'], programs: ['rm'] }), []);
-    assert.deepEqual(names({ methods: ['GET'] }), []);
+    assert.deepEqual(names({ methods: ['GET'], paths: ['/v1/**'] }), ['http']);
+    assert.deepEqual(names({ paths: ['/etc/**'] }), ['ssh', 'http'], 'a key two protocols own fits both');
+    assert.deepEqual(names({ methods: ['GET'], programs: ['rm'] }), []);
+    assert.deepEqual(names({ tools: ['x'] }), []);
   });
 
   it('init runs every protocol\'s init once, in order', async () => {
@@ -75,10 +78,11 @@ describe('ProtocolRegistry', () => {
     assert.match(mixed.error!.issues[0].message, /mixes match keys of different protocols: tables \(postgres\), programs \(ssh\)/);
     assert.equal(schema.safeParse(policy({ programs: [] })).success, false, 'empty lists are refused');
     assert.equal(schema.safeParse(policy({ verbs: ['get'], resources: ['core/pods'] })).success, true, 'kubernetes keys');
-    assert.equal(schema.safeParse(policy({ methods: ['GET'] })).success, false, 'keys no registered protocol has');
-    const withHttp = builtinProtocols();
-    withHttp.register(fake('http', { matchKeys: { methods: z.array(z.string()).min(1) } }));
-    assert.equal(policySchemaFor(withHttp).safeParse(policy({ methods: ['GET'] })).success, true, 'a new protocol brings its keys');
+    assert.equal(schema.safeParse(policy({ methods: ['GET'], paths: ['/v1/**'] })).success, true, 'http keys');
+    assert.equal(schema.safeParse(policy({ tools: ['x'] })).success, false, 'keys no registered protocol has');
+    const withMcp = builtinProtocols();
+    withMcp.register(fake('mcp', { matchKeys: { tools: z.array(z.string()).min(1) } }));
+    assert.equal(policySchemaFor(withMcp).safeParse(policy({ tools: ['x'] })).success, true, 'a new protocol brings its keys');
   });
 
   it('the ssh protocol classifies requests that are not shell text', () => {

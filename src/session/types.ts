@@ -100,8 +100,32 @@ export interface KubernetesTarget extends TargetCommon {
   impersonate: boolean;
 }
 
+/**
+ * An HTTP API or web application (fields validated by the http protocol's target spec). Callers reach it at
+ * `http://WARDEN:8081/t/<name>/...` or `http://<name>.<--http-domain>:8081/...`; Warden injects its vaulted
+ * credential (`secret`) on every upstream request as `auth` says.
+ */
+export interface HttpTarget extends TargetCommon {
+  type: 'http';
+  /** The upstream's base URL (`https://billing.internal:8443`, possibly with a base path the request paths go under). */
+  url: string;
+  /** PEM CA bundle trusted for the upstream's certificate; null for the system's CAs alone. */
+  caCert: string | null;
+  /**
+   * How the vaulted secret is sent: `none`, `bearer` (Authorization: Bearer SECRET), `basic` (the secret is
+   * `user:password`), `header:NAME` (NAME: SECRET) or `query:NAME` (?NAME=SECRET).
+   */
+  auth: string;
+  /** The Host header sent upstream when it must differ from the URL's host; null otherwise. */
+  hostHeader: string | null;
+  /** Static headers added to every upstream request (never a secret: use `auth` for that). */
+  headers: Record<string, string>;
+  /** PEM client certificate Warden presents upstream (mTLS; its key is the vaulted secret `clientKey`); null for none. */
+  clientCert: string | null;
+}
+
 /** A backend Warden connects to, without its secret: one variant per protocol, told apart by `type`. */
-export type Target = PostgresTarget | SshTarget | KubernetesTarget;
+export type Target = PostgresTarget | SshTarget | KubernetesTarget | HttpTarget;
 
 /** PostgreSQL backend credentials from the vault; they never leave the upstream connection. */
 export interface PostgresCredentials {
@@ -128,8 +152,19 @@ export interface KubernetesCredentials {
   clientKey: string | null;
 }
 
+/**
+ * HTTP backend credentials from the vault: the secret `auth` injects and the mTLS client key. `user` and `password`
+ * exist for the shared shape only (always '' and null).
+ */
+export interface HttpCredentials {
+  user: string;
+  password: string | null;
+  secret: string | null;
+  clientKey: string | null;
+}
+
 /** Backend credentials from the vault; they never leave the upstream connection. */
-export type Credentials = PostgresCredentials | SshCredentials | KubernetesCredentials;
+export type Credentials = PostgresCredentials | SshCredentials | KubernetesCredentials | HttpCredentials;
 
 /**
  * Verifies an SSH caller's public key (the engine has already checked the signature, so the caller holds the

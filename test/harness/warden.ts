@@ -24,7 +24,7 @@ export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.mjs', import.m
 /** A running Warden process. */
 export interface WardenProcess {
   dataDir: string;
-  ports: { api: number; postgres: number; ssh: number; kubernetes: number };
+  ports: { api: number; postgres: number; ssh: number; kubernetes: number; http: number };
   url: string;
   adminToken: string;
   child: ChildProcess;
@@ -54,7 +54,7 @@ export async function startWarden(options: { dataDir?: string; args?: string[]; 
   const dataDir = options.dataDir ?? await fs.mkdtemp(path.join(os.tmpdir(), 'warden-e2e-'));
   await fs.rm(path.join(dataDir, 'ports.json'), { force: true });
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), WARDEN_BIN, 'start', '--data-dir', dataDir, '--api-port', '0',
-    '--postgres-port', '0', '--ssh-port', '0', '--kube-port', '0', '--log-level', 'info', ...(options.args ?? [])], {
+    '--postgres-port', '0', '--ssh-port', '0', '--kube-port', '0', '--http-port', '0', '--log-level', 'info', ...(options.args ?? [])], {
     env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

@@ -49,8 +49,18 @@ export interface TargetView {
   hasClientCert?: boolean;
   /** kubernetes only: a bearer token is stored (never shown). */
   hasToken?: boolean;
-  /** kubernetes only: a client key is stored (never shown). */
+  /** kubernetes, http: a client key is stored (never shown). */
   hasClientKey?: boolean;
+  /** http only: the upstream's base URL. */
+  url?: string;
+  /** http only: how the secret is injected (none, bearer, basic, header:NAME, query:NAME). */
+  auth?: string;
+  /** http only: the Host header sent upstream, when not the URL's host. */
+  hostHeader?: string | null;
+  /** http only: static headers added to every upstream request. */
+  headers?: Record<string, string>;
+  /** http only: a secret is stored for `auth` (never shown). */
+  hasSecret?: boolean;
   labels: Record<string, string>;
   createdAt: string;
   updatedAt: string;
@@ -135,6 +145,14 @@ export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; pro
     fields.impersonate ??= false;
     if (typeof fields.caCert === 'string') checkCa(fields.caCert);
     checkKubeCredential(body as unknown as Record<string, unknown>);
+  } else if (body.type === 'http') {
+    fields.caCert ??= null;
+    fields.auth ??= 'none';
+    fields.hostHeader ??= null;
+    fields.headers ??= {};
+    fields.clientCert ??= null;
+    if (typeof fields.caCert === 'string') checkCa(fields.caCert);
+    checkKubeCredential(body as unknown as Record<string, unknown>);
   }
   const spec = specFields(deps.protocols, body.type, fields);
   const secrets = secretFields(body as unknown as Record<string, unknown>, deps, body.name, body.type);
@@ -145,7 +163,7 @@ export function toTargetRecord(body: CreateTargetBody, deps: { vault: Vault; pro
     updatedAt: now } as unknown as TargetRecord;
 }
 
-/** A kubernetes target's credential: a client certificate and its key go together. */
+/** A kubernetes or http target's client certificate: it and its key go together. */
 function checkKubeCredential(body: Record<string, unknown>): void {
   if ((typeof body.clientCert === 'string') !== (typeof body.clientKey === 'string')) {
     throw new WardenError('WARDEN_ERR_BAD_REQUEST', 'a client certificate needs its key (clientCert and clientKey together)');
@@ -193,7 +211,7 @@ export function updatedTargetRecord(current: TargetRecord, body: UpdateTargetBod
     const again = definition.secretsAgain ?? 'stored secrets to another server: give them again or remove them';
     throw new WardenError('WARDEN_ERR_BAD_REQUEST', `changing ${moved.join(', ')} of target ${current.name} would send its ${again}`);
   }
-  if (type === 'kubernetes') {
+  if (type === 'kubernetes' || type === 'http') {
     if (typeof change.caCert === 'string') checkCa(change.caCert);
     if (change.clientCert !== undefined || change.clientKey !== undefined) checkKubeCredential(change);
   }
