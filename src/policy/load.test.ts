@@ -167,7 +167,7 @@ describe('validatePolicy: every validation error', () => {
     ['bad strategy', policy({ name: 'r', mask: [{ columns: ['*.email'], strategy: 'shuffle' }] }),
       'rules[0].mask[0].strategy: must be one of redact, partial, hash, null'],
     ['mask item selecting nothing', policy({ name: 'r', mask: [{ strategy: 'null' }] }),
-      'rules[0].mask[0]: needs columns, types, detectors or patterns'],
+      'rules[0].mask[0]: needs columns, types, fields, detectors or patterns'],
     ['empty targets', policy({ name: 'r', effect: 'allow', targets: [] }), 'rules[0].targets: must not be empty'],
     ['empty subjects', policy({ name: 'r', effect: 'allow', subjects: {} }),
       'rules[0].subjects: needs users, groups, services, agents or chain'],
