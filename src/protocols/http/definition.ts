@@ -4,7 +4,7 @@
  * normalised path, query keys, JSON body fields and classes; src/analysis/http). Registered by the server; the
  * pipeline reaches it only through the ProtocolRegistry. Pure: no I/O.
  *
- * A command is one request: `kind` `request` (or `message` for a WebSocket text message), `text`
+ * A command is one request: `kind` `request`, `text`
  * `METHOD /path?query` with the path normalised exactly as it is forwarded (relative to the target's URL: what the
  * caller sent after `/t/<target>`, or the whole path on a host-name route), and `attributes` what the engine knows
  * from headers and body (see HttpCommandAttributes).
@@ -26,14 +26,15 @@ export const HTTP_CLASSES = ['read', 'write', 'destructive', 'unknown'] as const
  * - `body`: the JSON text of the request's body when it is JSON and at most the engine's limit;
  * - `bodyUnread`: `'true'` when a body was sent but not read as JSON (too large, another content type, bad JSON), so
  *   the analyser must assume the worst of it (`jsonBody` deny and approval rules hold, allow rules fail);
- * - `contentType`: the request's Content-Type (recorded).
- * A WebSocket upgrade is the `GET` request it is; each text message a caller sends later is a command of kind
- * `message` whose text is the message (judged as the upgrade's path with the message as its body).
+ * - `contentType`: the request's Content-Type (recorded);
+ * - `upgrade`: `'websocket'` for a WebSocket upgrade: the caller may then send anything on it, so it is judged as
+ *   `read` and `write` (its messages are recorded and masked, not judged one by one).
  */
 export interface HttpCommandAttributes {
   body?: string;
   bodyUnread?: 'true';
   contentType?: string;
+  upgrade?: 'websocket';
 }
 
 const pem = z.string().min(1).max(1_000_000);
@@ -56,7 +57,7 @@ export const httpTargetSpec = z.strictObject({
   clientCert: pem.nullable(),
 });
 
-/** The http protocol. A command of another kind than `request` or `message` is `unknown`. */
+/** The http protocol. A command of another kind than `request` is `unknown`. */
 export function createHttpProtocol(): ProtocolDefinition {
   return {
     name: 'http',
@@ -71,7 +72,7 @@ export function createHttpProtocol(): ProtocolDefinition {
     redirects: httpRedirects,
     secretsAgain: HTTP_SECRETS_AGAIN,
     analyse(command) {
-      if (command.kind !== 'request' && command.kind !== 'message') {
+      if (command.kind !== 'request') {
         return unknownHttpAnalysis(command.text, `an http command of kind "${command.kind}" is not a request`);
       }
       return analyseHttpRequest(command.text, (command.attributes ?? {}) as HttpCommandAttributes);
