@@ -124,7 +124,7 @@ describe('routing and authentication', () => {
   test('HTTP Basic with the token as password, Proxy-Authorization and the portal cookie each authenticate', async () => {
     const basic = `Basic ${Buffer.from(`anyone:${tokens.alice}`).toString('base64')}`;
     for (const headers of [{ authorization: basic }, { 'proxy-authorization': `Bearer ${tokens.alice}` },
-      { cookie: `a=1; warden_token=${tokens.alice}; b=2` }]) {
+      { cookie: `a=1; warden_token=${tokens.alice}; b=2` }] as Array<Record<string, string>>) {
       const res = await fetch(`${base}/t/echo-api/echo/who`, { headers });
       assert.equal(res.status, 200, JSON.stringify(headers));
       await res.arrayBuffer();
