@@ -89,7 +89,8 @@ export class JsonMasker {
   /** The value being read: its whole-mask and scanning fields. */
   private whole = -1;
   private scan = -1;
-  private started = false;
+  /** Some value began (an empty body is valid and masks nothing). */
+  started = false;
 
   constructor(private readonly spec: HttpMaskSpec, private readonly hashKey: Buffer, private readonly options: JsonMaskerOptions = {}) {
     this.matcher = spec.matcher ?? EMPTY_MATCHER;
@@ -399,4 +400,23 @@ export class JsonMasker {
     this.valueDone();
     return this.held ? this.maskWhole(this.literal.toString('latin1')) : null;
   }
+}
+
+/**
+ * A whole JSON text masked (a WebSocket message, an SSE event's data, a recorded body), adding its hits to `hits`;
+ * null when the text is not valid JSON (its hits are then not counted; the caller masks it as text).
+ */
+export function maskJsonText(text: string, spec: HttpMaskSpec, hashKey: Buffer, hits: Record<string, number>,
+  options: JsonMaskerOptions = {}): string | null {
+  const masker = new JsonMasker(spec, hashKey, options);
+  let out: string;
+  try {
+    out = Buffer.concat([masker.push(Buffer.from(text, 'utf8')), masker.end()]).toString('utf8');
+  } catch (err) {
+    if (err instanceof JsonMaskError) return null;
+    throw err;
+  }
+  if (!masker.started) return null;
+  for (const [rule, n] of Object.entries(masker.hits)) hits[rule] = (hits[rule] ?? 0) + n;
+  return out;
 }
