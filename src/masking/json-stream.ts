@@ -51,6 +51,10 @@ const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
 const NUMBER_BYTE = new Uint8Array(256);
 for (const c of '0123456789+-.eE') NUMBER_BYTE[c.charCodeAt(0)] = 1;
+const ESCAPES = new Uint8Array(256);
+for (const c of '"\\/bfnrt') ESCAPES[c.charCodeAt(0)] = 1;
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const LITERALS = ['true', 'false', 'null'].map((w) => Buffer.from(w));
 
@@ -80,7 +84,7 @@ export class JsonMasker {
   private isKey = false;
   private held = false;
   private escapedInToken = false;
-  private pendingEscape = false;
+  private escape = 0;
   private parts: Buffer[] = [];
   private partBytes = 0;
   private number = '';
@@ -108,18 +112,25 @@ export class JsonMasker {
       const mode = this.mode;
       if (mode === T_STRING) {
         // The hot loop: walk to the closing quote.
-        let escaped = this.pendingEscape;
+        // esc: 0 outside an escape, 1 after a backslash, 5..2 while 4..1 hex digits of \uXXXX are due.
+        let esc = this.escape;
         let c = 0;
         for (; i < n; i++) {
           c = chunk[i];
-          if (escaped) escaped = false;
-          else if (c === 0x5c) {
-            escaped = true;
+          if (esc !== 0) {
+            if (esc === 1) {
+              if (c === 0x75) esc = 5;
+              else if (ESCAPES[c] === 1) esc = 0;
+              else throw new JsonMaskError('a bad escape in a JSON string');
+            } else if (HEX[c] === 1) esc = esc === 2 ? 0 : esc - 1;
+            else throw new JsonMaskError('a bad \\u escape in a JSON string');
+          } else if (c === 0x5c) {
+            esc = 1;
             this.escapedInToken = true;
           } else if (c === 0x22) break;
           else if (c < 0x20) throw new JsonMaskError('a control character inside a JSON string');
         }
-        this.pendingEscape = escaped;
+        this.escape = esc;
         if (i === n) break;
         i++;
         if (this.held) {
@@ -310,7 +321,7 @@ export class JsonMasker {
     this.mode = T_STRING;
     this.isKey = isKey;
     this.escapedInToken = false;
-    this.pendingEscape = false;
+    this.escape = 0;
     this.parts = [];
     this.partBytes = 0;
     if (isKey) {
