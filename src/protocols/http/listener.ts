@@ -14,7 +14,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { LoginAdmission, type AdmissionLimits, type AdmissionTicket } from '../../server/admission.js';
+import type { AdmissionLimits } from '../../server/admission.js';
+import { ConnectionAdmission } from '../../server/connection-admission.js';
 import { SocketListener } from '../../server/socket-listener.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import type { Policy } from '../../policy/schema.js';
@@ -74,8 +75,7 @@ function clientErrorProblem(err: NodeJS.ErrnoException): WardenError {
 /** A listening HTTP front end. */
 export class HttpListener extends SocketListener {
   readonly engine: HttpEngine;
-  private readonly admission: LoginAdmission;
-  private readonly tickets = new Map<string, AdmissionTicket>();
+  private readonly admission: ConnectionAdmission;
 
   constructor(readonly deps: HttpListenerDeps) {
     const headersTimeout = deps.loginTimeoutMs ?? 30_000;
@@ -87,12 +87,12 @@ export class HttpListener extends SocketListener {
         ALPNProtocols: ['http/1.1'] })
       : http.createServer(options);
     super(server);
-    this.admission = new LoginAdmission(deps.admission ?? DEFAULT_HTTP_ADMISSION);
+    this.admission = new ConnectionAdmission(deps.admission ?? DEFAULT_HTTP_ADMISSION, deps.logger, 'http');
     this.engine = new HttpEngine({ pipeline: deps.pipeline, registry: deps.registry, logger: deps.logger, protocol: deps.protocol,
       domain: deps.domain, tls: deps.tls, sessionIdleMs: deps.sessionIdleMs ?? 300_000, recordBodyBytes: deps.recordBodyBytes ?? 64 * 1024,
-      authenticated: (socket) => this.leftLogin(socket) });
+      authenticated: (socket) => this.admission.leftLogin(socket) });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => { this.engine.handle(req, res).catch(() => res.destroy()); });
-    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('connection', (socket: Socket) => this.admission.admit(socket));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {});
       handleUpgrade(this.engine, req, socket, head).catch(() => socket.destroy());
@@ -112,30 +112,6 @@ export class HttpListener extends SocketListener {
       writeRawProblem(socket, problemOf(clientErrorProblem(err), randomUUID()));
     });
     server.on('tlsClientError', () => {});
-  }
-
-  /** Counts a new connection in its login phase (until a session opens on it, or it closes); past the caps it is closed. */
-  private admit(socket: Socket): void {
-    socket.on('error', () => {});
-    const ticket = this.admission.admit(socket.remoteAddress);
-    if (!('release' in ticket)) {
-      this.deps.logger.warn({ client: socket.remoteAddress, reason: ticket.message }, 'http connection refused');
-      socket.destroy();
-      return;
-    }
-    const key = `${socket.remoteAddress}|${socket.remotePort}`;
-    this.tickets.set(key, ticket);
-    socket.once('close', () => {
-      if (this.tickets.get(key) === ticket) this.tickets.delete(key);
-      ticket.release();
-    });
-  }
-
-  /** A session opened for a request on `socket`: the connection no longer counts as in its login phase. */
-  private leftLogin(socket: Socket): void {
-    const key = `${socket.remoteAddress}|${socket.remotePort}`;
-    this.tickets.get(key)?.release();
-    this.tickets.delete(key);
   }
 
   /** Stops accepting new connections (live sessions are ended through the registry, the rest after). */

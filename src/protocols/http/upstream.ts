@@ -1,15 +1,16 @@
 /**
  * The connections to HTTP targets: one undici Pool per target (keep-alive between requests and sessions, a maintained
- * HTTP/1.1 parser, per-request header timeouts). TLS is the target's: its CA bundle (or the system's), its server
- * name, its client certificate with the vaulted key. A pool is rebuilt when the target's URL, TLS fields or client
- * key change, so an edited target never reuses a connection made for the old one. Failures become caller-safe
+ * HTTP/1.1 parser, per-request header timeouts; the pools themselves are kubernetes/upstream.ts's). TLS is the
+ * target's: its CA bundle (or the system's), its server name, its client certificate with the vaulted key. A pool is
+ * rebuilt when the target's URL, TLS fields or client key change, so an edited target never reuses a connection made
+ * for the old one. Failures become caller-safe
  * WardenErrors: refused or reset -> 502, no answer headers in time -> 504; a body may stream as long as it likes (SSE).
  * A dead upstream fails only its own requests: each pool is its own. It never logs a credential.
  */
-import { createHash } from 'node:crypto';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { WardenError } from '../../errors.js';
 import type { HttpCredentials, HttpTarget } from '../../session/types.js';
+import { UpstreamPools } from '../kubernetes/upstream.js';
 import { HttpStatusError } from './errors.js';
 
 /** Timeouts of upstream requests. */
@@ -45,40 +46,27 @@ export function targetBase(target: HttpTarget): { origin: string; prefix: string
   return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') };
 }
 
-/** The pools of every target this listener talks to. */
+/** The pools of every target this listener talks to (kubernetes/upstream.ts keeps them, keyed by target name). */
 export class HttpUpstreamPools {
-  private readonly pools = new Map<string, { key: string; pool: Pool }>();
+  private readonly pools: UpstreamPools;
 
-  constructor(private readonly timeouts: HttpUpstreamTimeouts = {}) {}
-
-  /** The pool of a target, rebuilt when its connection fields or client key changed. */
-  pool(target: HttpTarget, tls: HttpUpstreamTls): Pool {
-    const { origin } = targetBase(target);
-    const key = createHash('sha256').update(JSON.stringify([origin, tls.ca, tls.servername, tls.cert, tls.key])).digest('hex');
-    const found = this.pools.get(target.name);
-    if (found?.key === key) return found.pool;
-    if (found) found.pool.close().catch(() => {});
-    const pool = new Pool(origin, {
-      connect: { ...tls, rejectUnauthorized: true, timeout: this.timeouts.connectMs ?? 10_000 },
-      keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, connections: 128,
-    });
-    this.pools.set(target.name, { key, pool });
-    return pool;
+  constructor(private readonly timeouts: HttpUpstreamTimeouts = {}) {
+    this.pools = new UpstreamPools({ connectMs: timeouts.connectMs ?? 10_000 });
   }
 
   /** Sends one request; failures become WardenErrors with caller-safe messages. */
   async request(target: HttpTarget, tls: HttpUpstreamTls, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
     try {
-      return await this.pool(target, tls).request({ ...options, headersTimeout: this.timeouts.headersMs ?? 60_000, bodyTimeout: 0 });
+      const pool = this.pools.pool({ name: target.name, server: targetBase(target).origin }, tls);
+      return await pool.request({ ...options, headersTimeout: this.timeouts.headersMs ?? 60_000, bodyTimeout: 0 });
     } catch (err) {
       throw httpUpstreamError(target, err);
     }
   }
 
   /** Closes every pool (at shutdown). */
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.pools.values()].map((e) => e.pool.destroy()));
-    this.pools.clear();
+  close(): Promise<void> {
+    return this.pools.close();
   }
 }
 

@@ -8,7 +8,8 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoginAdmission, type AdmissionLimits, type AdmissionTicket } from '../../server/admission.js';
+import type { AdmissionLimits } from '../../server/admission.js';
+import { ConnectionAdmission } from '../../server/connection-admission.js';
 import { SocketListener } from '../../server/socket-listener.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import { KubeEngine, type KubeEngineDeps } from './engine.js';
@@ -45,9 +46,7 @@ export function writeRawStatus(socket: Duplex, status: KubeStatus): void {
 /** A listening Kubernetes front end (the shared SocketListener owns the server socket and tracks connections). */
 export class KubeListener extends SocketListener {
   readonly engine: KubeEngine;
-  private readonly admission: LoginAdmission;
-  /** Login-phase tickets by `address|port` (the TLS socket a request arrives on is not the TCP socket counted). */
-  private readonly tickets = new Map<string, AdmissionTicket>();
+  private readonly admission: ConnectionAdmission;
 
   constructor(private readonly deps: KubeListenerDeps) {
     const timeout = deps.loginTimeoutMs ?? 30_000;
@@ -58,10 +57,10 @@ export class KubeListener extends SocketListener {
       ALPNProtocols: ['http/1.1'],
     });
     super(server);
-    this.admission = new LoginAdmission(deps.admission ?? DEFAULT_KUBE_ADMISSION);
-    this.engine = new KubeEngine({ ...deps, authenticated: (socket) => this.leftLogin(socket) });
+    this.admission = new ConnectionAdmission(deps.admission ?? DEFAULT_KUBE_ADMISSION, deps.logger, 'kubernetes');
+    this.engine = new KubeEngine({ ...deps, authenticated: (socket) => this.admission.leftLogin(socket) });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => { this.engine.handle(req, res).catch(() => res.destroy()); });
-    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('connection', (socket: Socket) => this.admission.admit(socket));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {});
       handleUpgrade(this.engine, req, socket, head, deps).catch(() => socket.destroy());
@@ -72,33 +71,6 @@ export class KubeListener extends SocketListener {
         : kubeStatus(400, 'BadRequest', 'warden: malformed HTTP request'));
     });
     this.server.on('tlsClientError', () => {});
-  }
-
-  /**
-   * Counts a new TCP connection in its login phase (until a session opens on it, or it closes); past the caps it is
-   * closed before the TLS handshake, so a flood of idle connections costs no handshake and cannot exhaust Warden.
-   */
-  private admit(socket: Socket): void {
-    socket.on('error', () => {});
-    const ticket = this.admission.admit(socket.remoteAddress);
-    if (!('release' in ticket)) {
-      this.deps.logger.warn({ client: socket.remoteAddress, reason: ticket.message }, 'kubernetes connection refused');
-      socket.destroy();
-      return;
-    }
-    const key = `${socket.remoteAddress}|${socket.remotePort}`;
-    this.tickets.set(key, ticket);
-    socket.once('close', () => {
-      if (this.tickets.get(key) === ticket) this.tickets.delete(key);
-      ticket.release();
-    });
-  }
-
-  /** A session opened on the connection of `socket`: it no longer counts as in its login phase. */
-  private leftLogin(socket: Socket): void {
-    const key = `${socket.remoteAddress}|${socket.remotePort}`;
-    this.tickets.get(key)?.release();
-    this.tickets.delete(key);
   }
 
   /** Stops accepting new connections. */

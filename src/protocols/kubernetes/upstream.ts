@@ -41,7 +41,7 @@ export function upstreamTls(target: KubernetesTarget, credentials: KubernetesCre
 }
 
 /** The origin (`https://host:port`) and path prefix (no trailing `/`) of a target's server URL. */
-export function serverBase(target: KubernetesTarget): { origin: string; prefix: string } {
+export function serverBase(target: Pick<KubernetesTarget, 'server'>): { origin: string; prefix: string } {
   const url = new URL(target.server);
   return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') };
 }
@@ -69,8 +69,8 @@ export class UpstreamPools {
 
   constructor(private readonly timeouts: UpstreamTimeouts = {}) {}
 
-  /** The pool of a target, rebuilt when its connection fields or client key changed. */
-  pool(target: KubernetesTarget, tls: UpstreamTls): Pool {
+  /** The pool of a target, rebuilt when its connection fields or client key changed (the HTTP engine's too: `server` its origin). */
+  pool(target: Pick<KubernetesTarget, 'name' | 'server'>, tls: UpstreamTls): Pool {
     const { origin } = serverBase(target);
     const key = createHash('sha256').update(JSON.stringify([origin, tls.ca, tls.servername, tls.cert, tls.key])).digest('hex');
     const found = this.pools.get(target.name);
