@@ -84,7 +84,7 @@ function bearer(user = 'alice'): Record<string, string> {
 before(async () => {
   upstream = await startTestUpstream(SECRET, (req) => req.headers.authorization === `Bearer ${SECRET}`);
   queryUpstream = await startTestUpstream(QUERY_SECRET, (_req, url) => url.searchParams.get('api_key') === QUERY_SECRET);
-  warden = await startWarden({ args: ['--http-domain', 'gw.test', '--login-timeout', '2'] });
+  warden = await startWarden({ args: ['--http-domain', 'gw.test', '--login-timeout', '2', '--http-session-idle', '1'] });
   base = `http://127.0.0.1:${warden.ports.http}`;
   await addTarget({ name: 'echo-api', type: 'http', url: upstream.url, auth: 'bearer', secret: SECRET,
     headers: { 'x-static': 'from-warden' } });
@@ -258,10 +258,28 @@ describe('the upstream\'s answers', () => {
     }
     assert.ok(ended);
     const again = await fetch(`${base}/t/echo-api/echo/after`, { headers: { authorization: `Bearer ${dave}` } });
-    assert.equal(again.status, 503);
-    assert.match((await again.json() as { detail: string }).detail, /session ended: .*revoked/i);
+    // Within the idle gap the ended session answers (503 naming why), after it the revoked token is refused (401).
+    assert.ok(again.status === 503 || again.status === 401, String(again.status));
+    assert.match((await again.json() as { detail: string }).detail, /session ended: .*revoked|revoked/i);
+    assert.ok(!upstream.received.some((q) => q.url === '/echo/after'));
     const other = await fetch(`${base}/t/q-api/echo/after`, { headers: { authorization: `Bearer ${dave}` } });
     assert.equal(other.status, 401);
+  });
+
+  test('a session ends after the idle gap without a request; the next request opens a new one', async () => {
+    const erin = await token('erin');
+    const list = async () => JSON.parse((await warden.cli(['sessions', 'list', '--subject', 'erin', '--json'])).stdout) as
+      { id: string; endReason: string | null }[];
+    assert.equal((await fetch(`${base}/t/echo-api/echo/1`, { headers: { authorization: `Bearer ${erin}` } })).status, 200);
+    let sessions = await list();
+    for (let i = 0; i < 100 && !sessions.some((s) => s.endReason !== null); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      sessions = await list();
+    }
+    assert.equal(sessions.length, 1);
+    assert.match(sessions[0].endReason ?? '', /idle/);
+    assert.equal((await fetch(`${base}/t/echo-api/echo/2`, { headers: { authorization: `Bearer ${erin}` } })).status, 200);
+    assert.equal((await list()).length, 2);
   });
 
   test('each exchange is recorded without credentials', async () => {
