@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { generateCertificates, type TestCertificates } from '../../../test/harness/postgres.js';
@@ -465,4 +465,63 @@ test('a caller that stops reading stalls the upstream: Warden stops reading it a
   assert.equal(relay.backlog().upstreamPaused, false);
   caller.ws.close();
   await relay.closed;
+});
+
+test('a caller that leaves while the upstream opens is refused with a WardenError and the upstream attempt abandoned', async () => {
+  const held: Duplex[] = [];
+  plain.intercept = (_req, socket) => {
+    held.push(socket);
+    return true;
+  };
+  try {
+    const runsBefore = runs.length;
+    const ws = new WebSocket(`${frontUrl}/t/app/ws`);
+    ws.on('error', () => {});
+    await until(() => held.length === 1, 'the upstream got the upgrade');
+    ws.terminate();
+    const error = await runs[runsBefore].relay.catch((err: unknown) => err);
+    assert.ok(error instanceof WardenError);
+    assert.match(error.message, /caller left/);
+    await until(() => held[0].destroyed || held[0].readableEnded, 'Warden dropped the upstream attempt');
+  } finally {
+    plain.intercept = null;
+    for (const s of held) s.destroy();
+  }
+});
+
+test('a masker that fails ends the WebSocket with 1011 instead of passing the message on', async () => {
+  const caller = await opened({ maskServerText: () => { throw new Error('masking broke'); } });
+  lastUpstream().ws.send('alice@example.com');
+  assert.deepEqual(await caller.closed, { code: 1011, reason: 'warden: the message could not be masked or recorded' });
+  assert.equal(caller.messages.length, 0);
+  await (await caller.run.relay).closed;
+});
+
+test('invalid UTF-8 in a text message closes with 1007, told to the other side', async () => {
+  const caller = await opened();
+  const upstreamClosed = closeOf(lastUpstream().ws);
+  caller.ws.send(Buffer.from([0x68, 0xff, 0x69]), { binary: false });
+  assert.equal((await caller.closed).code, 1007);
+  assert.deepEqual(await upstreamClosed, { code: 1007, reason: 'warden: text message is not valid UTF-8' });
+  await (await caller.run.relay).closed;
+});
+
+test('a frame the caller sent before its upgrade was answered is relayed once the WebSocket opens', async () => {
+  const runsBefore = runs.length;
+  const socket = net.connect((front.address() as AddressInfo).port, '127.0.0.1');
+  socket.on('error', () => {});
+  const key = Buffer.alloc(16, 7).toString('base64');
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const payload = Buffer.from('early');
+  const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ mask[i % 4])]);
+  socket.write(`GET /t/app/ws HTTP/1.1\r\nHost: warden\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+    + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
+  socket.write(frame);
+  let answer = '';
+  socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+  await until(() => answer.startsWith('HTTP/1.1 101'), 'the 101');
+  await until(() => runs[runsBefore].records.length === 1, 'the early message relayed');
+  assert.deepEqual(runs[runsBefore].records[0], { requestId: 'r1', direction: 'client', bytes: 5, binary: false, text: 'early' });
+  socket.destroy();
+  await (await runs[runsBefore].relay).closed;
 });
