@@ -140,6 +140,22 @@ async function until(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), `never: ${what}`);
 }
 
+/** Makes the plain upstream keep every upgrade request unanswered; returns the held sockets. */
+function holdUpgrades(): Duplex[] {
+  const held: Duplex[] = [];
+  plain.intercept = (_req, socket) => {
+    held.push(socket);
+    return true;
+  };
+  return held;
+}
+
+/** Answers upgrades normally again and drops the held ones. */
+function releaseUpgrades(held: Duplex[]): void {
+  plain.intercept = null;
+  for (const socket of held) socket.destroy();
+}
+
 /** The upstream end of the most recent relayed WebSocket. */
 function lastUpstream(up = plain): Upstream['accepted'][number] {
   return up.accepted[up.accepted.length - 1];
@@ -253,19 +269,14 @@ test('an upstream that answers without upgrading is refused with a WardenError n
 });
 
 test('an upstream that never answers the upgrade is refused once the connect timeout passes', async () => {
-  const held: Duplex[] = [];
-  plain.intercept = (_req, socket) => {
-    held.push(socket);
-    return true;
-  };
+  const held = holdUpgrades();
   try {
     const hung = await refused({ connectTimeoutMs: 200, upstreamUrl: `${plain.url}/ws?api_key=upstream-secret` });
     assert.equal(hung.error.code, 'WARDEN_ERR_UPSTREAM_UNAVAILABLE');
     assert.match(hung.error.message, /did not answer in time/);
     assert.doesNotMatch(`${hung.body} ${hung.error.detail ?? ''}`, /upstream-secret/);
   } finally {
-    plain.intercept = null;
-    for (const s of held) s.destroy();
+    releaseUpgrades(held);
   }
 });
 
@@ -468,11 +479,7 @@ test('a caller that stops reading stalls the upstream: Warden stops reading it a
 });
 
 test('a caller that leaves while the upstream opens is refused with a WardenError and the upstream attempt abandoned', async () => {
-  const held: Duplex[] = [];
-  plain.intercept = (_req, socket) => {
-    held.push(socket);
-    return true;
-  };
+  const held = holdUpgrades();
   try {
     const runsBefore = runs.length;
     const ws = new WebSocket(`${frontUrl}/t/app/ws`);
@@ -484,8 +491,7 @@ test('a caller that leaves while the upstream opens is refused with a WardenErro
     assert.match(error.message, /caller left/);
     await until(() => held[0].destroyed || held[0].readableEnded, 'Warden dropped the upstream attempt');
   } finally {
-    plain.intercept = null;
-    for (const s of held) s.destroy();
+    releaseUpgrades(held);
   }
 });
 
