@@ -37,8 +37,8 @@ export interface UpstreamHandshake {
   headers: Record<string, string | string[]>;
   tls: { ca?: string; cert?: string; key?: string; servername?: string };
   protocols: string[];
-  /** The caller's socket: when it closes first, the upstream attempt is abandoned. */
-  callerSocket: Duplex;
+  /** The caller's socket, watched: when the caller leaves first, the upstream attempt is abandoned. */
+  caller: CallerWatch;
   timeoutMs: number;
 }
 
@@ -60,6 +60,57 @@ export function checkCallerHandshake(req: IncomingMessage): string[] {
   return offered;
 }
 
+/** Most bytes a caller may send before its upgrade is answered (it should send none) that are kept for ws. */
+const MAX_EARLY_BYTES = 64 * 1024;
+
+/**
+ * Reads the caller's socket while the upstream opens: a socket nobody reads never sees the caller's FIN, so a caller
+ * that left would go unnoticed until the upstream answered. What the caller sent early (a client should wait for the
+ * 101, but may not) is kept, up to MAX_EARLY_BYTES, and handed to ws after `head`; past that the socket is not read.
+ */
+export class CallerWatch {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private left = false;
+  private leave: (() => void) | null = null;
+
+  constructor(private readonly socket: Duplex, head: Buffer) {
+    if (head.length > 0) this.chunks.push(head);
+    socket.on('data', this.onData);
+    for (const event of ['end', 'close'] as const) socket.once(event, this.onGone);
+  }
+
+  /** Calls `callback` (once) when the caller has left (at once if it already has); null: no longer. */
+  onLeave(callback: (() => void) | null): void {
+    this.leave = callback;
+    if (callback && (this.left || this.socket.destroyed)) callback();
+  }
+
+  /** Stops reading (the socket stays paused for ws) and returns `head` with what the caller sent early. */
+  stop(): Buffer {
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onGone);
+    this.socket.off('close', this.onGone);
+    this.socket.pause();
+    this.leave = null;
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.size += chunk.length;
+    this.chunks.push(chunk);
+    if (this.size > MAX_EARLY_BYTES) {
+      this.socket.off('data', this.onData);
+      this.socket.pause();
+    }
+  };
+
+  private readonly onGone = (): void => {
+    this.left = true;
+    this.leave?.();
+  };
+}
+
 /** Opens the upstream WebSocket, paused (nothing is read before the relay listens); rejects with a WardenError. */
 export function openUpstream(h: UpstreamHandshake): Promise<WebSocket> {
   const headers: Record<string, string | string[]> = {};
@@ -79,12 +130,12 @@ export function openUpstream(h: UpstreamHandshake): Promise<WebSocket> {
     const fail = (error: WardenError): void => {
       if (settled) return;
       settled = true;
-      h.callerSocket.off('close', callerLeft);
+      h.caller.onLeave(null);
       ws.terminate();
       reject(error);
     };
     const callerLeft = (): void => fail(new WardenError('WARDEN_ERR_BAD_REQUEST', 'the caller left before the WebSocket opened'));
-    h.callerSocket.once('close', callerLeft);
+    h.caller.onLeave(callerLeft);
     // Errors after the open belong to the relay, which listens from then on; this one keeps ws from throwing.
     ws.on('error', (err: Error & { code?: string }) => fail(upstreamError(err)));
     ws.once('unexpected-response', (_req, res) => {
@@ -98,7 +149,7 @@ export function openUpstream(h: UpstreamHandshake): Promise<WebSocket> {
     ws.once('open', () => {
       if (settled) return;
       settled = true;
-      h.callerSocket.off('close', callerLeft);
+      h.caller.onLeave(null);
       ws.pause();
       resolve(ws);
     });

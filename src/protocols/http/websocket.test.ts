@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { generateCertificates, type TestCertificates } from '../../../test/harness/postgres.js';
@@ -140,6 +140,22 @@ async function until(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), `never: ${what}`);
 }
 
+/** Makes the plain upstream keep every upgrade request unanswered; returns the held sockets. */
+function holdUpgrades(): Duplex[] {
+  const held: Duplex[] = [];
+  plain.intercept = (_req, socket) => {
+    held.push(socket);
+    return true;
+  };
+  return held;
+}
+
+/** Answers upgrades normally again and drops the held ones. */
+function releaseUpgrades(held: Duplex[]): void {
+  plain.intercept = null;
+  for (const socket of held) socket.destroy();
+}
+
 /** The upstream end of the most recent relayed WebSocket. */
 function lastUpstream(up = plain): Upstream['accepted'][number] {
   return up.accepted[up.accepted.length - 1];
@@ -253,19 +269,14 @@ test('an upstream that answers without upgrading is refused with a WardenError n
 });
 
 test('an upstream that never answers the upgrade is refused once the connect timeout passes', async () => {
-  const held: Duplex[] = [];
-  plain.intercept = (_req, socket) => {
-    held.push(socket);
-    return true;
-  };
+  const held = holdUpgrades();
   try {
     const hung = await refused({ connectTimeoutMs: 200, upstreamUrl: `${plain.url}/ws?api_key=upstream-secret` });
     assert.equal(hung.error.code, 'WARDEN_ERR_UPSTREAM_UNAVAILABLE');
     assert.match(hung.error.message, /did not answer in time/);
     assert.doesNotMatch(`${hung.body} ${hung.error.detail ?? ''}`, /upstream-secret/);
   } finally {
-    plain.intercept = null;
-    for (const s of held) s.destroy();
+    releaseUpgrades(held);
   }
 });
 
@@ -465,4 +476,58 @@ test('a caller that stops reading stalls the upstream: Warden stops reading it a
   assert.equal(relay.backlog().upstreamPaused, false);
   caller.ws.close();
   await relay.closed;
+});
+
+test('a caller that leaves while the upstream opens is refused with a WardenError and the upstream attempt abandoned', async () => {
+  const held = holdUpgrades();
+  try {
+    const runsBefore = runs.length;
+    const ws = new WebSocket(`${frontUrl}/t/app/ws`);
+    ws.on('error', () => {});
+    await until(() => held.length === 1, 'the upstream got the upgrade');
+    ws.terminate();
+    const error = await runs[runsBefore].relay.catch((err: unknown) => err);
+    assert.ok(error instanceof WardenError);
+    assert.match(error.message, /caller left/);
+    await until(() => held[0].destroyed || held[0].readableEnded, 'Warden dropped the upstream attempt');
+  } finally {
+    releaseUpgrades(held);
+  }
+});
+
+test('a masker that fails ends the WebSocket with 1011 instead of passing the message on', async () => {
+  const caller = await opened({ maskServerText: () => { throw new Error('masking broke'); } });
+  lastUpstream().ws.send('alice@example.com');
+  assert.deepEqual(await caller.closed, { code: 1011, reason: 'warden: the message could not be masked or recorded' });
+  assert.equal(caller.messages.length, 0);
+  await (await caller.run.relay).closed;
+});
+
+test('invalid UTF-8 in a text message closes with 1007, told to the other side', async () => {
+  const caller = await opened();
+  const upstreamClosed = closeOf(lastUpstream().ws);
+  caller.ws.send(Buffer.from([0x68, 0xff, 0x69]), { binary: false });
+  assert.equal((await caller.closed).code, 1007);
+  assert.deepEqual(await upstreamClosed, { code: 1007, reason: 'warden: text message is not valid UTF-8' });
+  await (await caller.run.relay).closed;
+});
+
+test('a frame the caller sent before its upgrade was answered is relayed once the WebSocket opens', async () => {
+  const runsBefore = runs.length;
+  const socket = net.connect((front.address() as AddressInfo).port, '127.0.0.1');
+  socket.on('error', () => {});
+  const key = Buffer.alloc(16, 7).toString('base64');
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const payload = Buffer.from('early');
+  const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ mask[i % 4])]);
+  socket.write(`GET /t/app/ws HTTP/1.1\r\nHost: warden\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+    + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
+  socket.write(frame);
+  let answer = '';
+  socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+  await until(() => answer.startsWith('HTTP/1.1 101'), 'the 101');
+  await until(() => runs[runsBefore].records.length === 1, 'the early message relayed');
+  assert.deepEqual(runs[runsBefore].records[0], { requestId: 'r1', direction: 'client', bytes: 5, binary: false, text: 'early' });
+  socket.destroy();
+  await (await runs[runsBefore].relay).closed;
 });

@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HttpWsCloseRecord, HttpWsMessageRecord } from './exchange-record.js';
 import { WebSocketBridge } from './websocket-bridge.js';
-import { CONNECT_TIMEOUT_MS, acceptCaller, checkCallerHandshake, openUpstream } from './websocket-handshake.js';
+import { CONNECT_TIMEOUT_MS, CallerWatch, acceptCaller, checkCallerHandshake, openUpstream } from './websocket-handshake.js';
 
 export { MAX_MESSAGE_BYTES } from './websocket-handshake.js';
 export { CLOSE_DEADLINE_MS } from './websocket-bridge.js';
@@ -53,12 +53,20 @@ export interface WebSocketRelay {
 
 /** Opens the upstream WebSocket first; rejects with a WardenError (the engine answers a problem document) when it cannot. */
 export async function relayWebSocket(options: WebSocketRelayOptions): Promise<WebSocketRelay> {
-  const { req, socket, head } = options;
+  const { req, socket } = options;
+  let head = options.head;
   const offered = checkCallerHandshake(req);
   // A socket error while the upstream opens must not crash the listener; ws listens for its own once it owns it.
   socket.on('error', () => {});
-  const upstream = await openUpstream({ url: options.upstreamUrl, headers: options.upstreamHeaders, tls: options.tls,
-    protocols: offered, callerSocket: socket, timeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS });
+  const watch = new CallerWatch(socket, head);
+  let upstream;
+  try {
+    upstream = await openUpstream({ url: options.upstreamUrl, headers: options.upstreamHeaders, tls: options.tls,
+      protocols: offered, caller: watch, timeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS });
+  } finally {
+    // Early bytes go to ws with head; on a refusal the socket is left paused for the engine's answer.
+    head = watch.stop();
+  }
   let caller;
   try {
     caller = acceptCaller(req, socket, head, upstream.protocol);
