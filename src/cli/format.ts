@@ -6,6 +6,7 @@
 import type { TargetView } from '../control/routes/targets.js';
 import type { SessionEventRecord, SessionRecord, TokenRecord } from '../store/types.js';
 import { isLongValue, type LongValue } from '../recording/values.js';
+import { httpEventDetails } from './sessions-http.js';
 
 /** Replaces control characters (ANSI escapes, carriage returns, ...) with visible `\xNN` escapes. */
 export function clean(text: string): string {
@@ -179,7 +180,7 @@ function deniedDetails(d: Record<string, unknown>): string[] {
 /** One timeline line: offset, event type, details. */
 export function eventLine(start: string, e: SessionEventRecord): string {
   const details = e.type === 'statement' ? statementDetails(e.data)
-    : e.type === 'statement.denied' ? deniedDetails(e.data) : genericDetails(e.data);
+    : e.type === 'statement.denied' ? deniedDetails(e.data) : httpEventDetails(e.type, e.data) ?? genericDetails(e.data);
   return `${offset(start, e.at).padStart(10)}  ${oneLine(e.type).padEnd(14)} ${oneLine(details.join('  '))}`.trimEnd();
 }
 
