@@ -1,0 +1,84 @@
+/**
+ * Records one exchange (HTTP.md section 6): the command's outcome (`pipeline.onOutcome`, tag `HTTP <status>`) and the
+ * `http.exchange` event (exchange-record.ts) with the path and query as forwarded (never the injected credential),
+ * headers without credentials or cookies, sizes, and bodies masked (maskTextBody) and cut to the recording limit.
+ * While no masker is available, body text is not kept at all, only sizes. A denied request is recorded by the
+ * pipeline as a denial; only its exchange is added here.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { SessionPipeline } from '../../session/pipeline.js';
+import type { Command } from '../../session/types.js';
+import type { ReadBody } from '../kubernetes/request-body.js';
+import type { HttpExchangeRecord, RecordedBody } from './exchange-record.js';
+import { maskTextBody } from './masking-interim.js';
+import { rawPairs, recordedHeaders } from './response-headers.js';
+import type { HttpSession } from './sessions.js';
+
+/** What the engine learnt of one exchange. */
+export interface ExchangeFacts {
+  requestId: string;
+  /** performance.now() when it arrived. */
+  started: number;
+  startedAt: string;
+  method: string;
+  req: IncomingMessage;
+  path: string;
+  query: string;
+  status: number;
+  requestBytes: number;
+  responseBytes: number;
+  responseHeaders?: Array<[string, string]>;
+  responseContentType?: string;
+  responseHead?: Buffer;
+  masked?: Record<string, number>;
+  error?: string;
+  command?: Command;
+  body?: ReadBody;
+  denied?: boolean;
+  websocket?: boolean;
+}
+
+/** A body as the recording keeps it: masked text cut to `limit`, or only why it is not kept. */
+export function recordedBody(bytes: Buffer, total: number, contentType: string | undefined, http: HttpSession,
+  pipeline: SessionPipeline, limit: number): RecordedBody | undefined {
+  if (total === 0) return undefined;
+  const base: RecordedBody = contentType === undefined ? {} : { contentType };
+  if (maskTextBody === null) return { ...base, omitted: 'body text is not recorded (no masker in this build)' };
+  if (limit === 0) return { ...base, omitted: 'the recording limit is 0' };
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, limit));
+  } catch {
+    return { ...base, omitted: 'binary' };
+  }
+  const masked = maskTextBody(text, contentType, pipeline.masking(http.session)).text;
+  return { ...base, text: masked.slice(0, limit), ...(total > limit || masked.length > limit ? { truncated: true } : {}) };
+}
+
+/** Records one exchange of a session. */
+export function recordExchange(pipeline: SessionPipeline, http: HttpSession, facts: ExchangeFacts, limit: number): void {
+  const durationMs = Math.round((performance.now() - facts.started) * 100) / 100;
+  const { command } = facts;
+  if (command === undefined) return;
+  if (!facts.denied) {
+    const failed = facts.status >= 400 || facts.error !== undefined;
+    pipeline.onOutcome(http.session, command, { durationMs, tag: `HTTP ${facts.status}`,
+      ...(failed ? { error: { code: `HTTP ${facts.status}`, message: facts.error ?? 'the upstream answered with an error status' } } : {}) });
+  }
+  const requestType = facts.req.headers['content-type'];
+  const record: HttpExchangeRecord = {
+    requestId: facts.requestId, startedAt: facts.startedAt, method: facts.method, path: facts.path, query: facts.query,
+    requestHeaders: recordedHeaders(rawPairs(facts.req.rawHeaders)), status: facts.status,
+    responseHeaders: facts.responseHeaders ?? [], durationMs, requestBytes: facts.requestBytes, responseBytes: facts.responseBytes,
+    ...(facts.masked !== undefined ? { masked: facts.masked } : {}),
+    ...(facts.error !== undefined ? { error: facts.error } : {}),
+    ...(facts.websocket ? { websocket: true } : {}),
+  };
+  const body = facts.body;
+  const requestBody = body === undefined ? undefined : recordedBody(body.head, body.head.length, requestType, http, pipeline, limit);
+  if (requestBody !== undefined) record.requestBody = requestBody;
+  const responseBody = facts.responseHead === undefined ? undefined
+    : recordedBody(facts.responseHead, facts.responseBytes, facts.responseContentType, http, pipeline, limit);
+  if (responseBody !== undefined) record.responseBody = responseBody;
+  pipeline.onEvent(http.session, 'http.exchange', record as unknown as Record<string, unknown>);
+}
