@@ -6,12 +6,15 @@
  * - autocannon at 8 and 64 connections: requests/s, p50 and p99 latency;
  * - one kept-alive connection, sequential GETs: p50 and p99 with sub-millisecond precision (Warden's added p50).
  * Goals: Warden's requests/s >= 0.8 of nginx's; added p50 vs direct <= 1 ms.
+ * The upstream runs in a process of its own, so the load generator never steals its event loop.
  * Not a test: it prints numbers and ratios. A side that does not answer 200 (Warden's 501 before the engine) is
  * reported as not measured instead of failing the run.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import http from 'node:http';
+import { createInterface } from 'node:readline';
 import autocannon, { type Result } from 'autocannon';
-import { startHttpUpstream } from '../test/harness/http-upstream.js';
 import { startNginxProxy } from '../test/harness/nginx.js';
 import { ALLOW_ALL_POLICY, startWarden } from '../test/harness/warden.js';
 
@@ -66,6 +69,16 @@ async function load(side: Side, connections: number, seconds: number): Promise<R
   return result;
 }
 
+/** Starts the upstream in its own process (bench/http-upstream-process.ts); resolves with its URL and a stop. */
+async function startUpstreamProcess(): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./http-upstream-process.ts', import.meta.url).pathname],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const [line] = await Promise.race([once(createInterface({ input: child.stdout! }), 'line'),
+    exited.then(() => { throw new Error('the upstream process exited during start'); })]) as [string];
+  return { url: line.trim(), close: async () => { child.stdin!.end(); await exited; } };
+}
+
 /** Registers the upstream as an http target with auth none, allows everything, and returns a caller token. */
 async function prepareWarden(warden: Awaited<ReturnType<typeof startWarden>>, upstreamUrl: string): Promise<string> {
   const res = await fetch(`${warden.url}/api/targets`, { method: 'POST',
@@ -79,9 +92,11 @@ async function prepareWarden(warden: Awaited<ReturnType<typeof startWarden>>, up
 }
 
 async function main(): Promise<void> {
-  const upstream = await startHttpUpstream({ tls: false });
+  const upstream = await startUpstreamProcess();
   const nginx = await startNginxProxy(upstream.url);
-  const warden = await startWarden({ args: ['--log-level', 'warn'] });
+  // BENCH_WARDEN_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Warden during the run.
+  const nodeArgs = process.env.BENCH_WARDEN_NODE_ARGS?.split(/\s+/).filter(Boolean);
+  const warden = await startWarden({ args: ['--log-level', 'warn'], ...(nodeArgs ? { nodeArgs } : {}) });
   try {
     const token = await prepareWarden(warden, upstream.url);
     const sides: Side[] = [
