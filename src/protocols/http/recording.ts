@@ -2,15 +2,15 @@
  * Records one exchange (HTTP.md section 6): the command's outcome (`pipeline.onOutcome`, tag `HTTP <status>`) and the
  * `http.exchange` event (exchange-record.ts) with the path and query as forwarded (never the injected credential),
  * headers without credentials or cookies, sizes, and bodies masked (maskTextBody) and cut to the recording limit.
- * While no masker is available, body text is not kept at all, only sizes. A denied request is recorded by the
+ * A denied request is recorded by the
  * pipeline as a denial; only its exchange is added here.
  */
 import type { IncomingMessage } from 'node:http';
-import type { SessionPipeline } from '../../session/pipeline.js';
+import type { ResultMasking, SessionPipeline } from '../../session/pipeline.js';
 import type { Command } from '../../session/types.js';
 import type { ReadBody } from '../kubernetes/request-body.js';
 import type { HttpExchangeRecord, RecordedBody } from './exchange-record.js';
-import { maskTextBody } from './masking-interim.js';
+import { maskTextBody } from './response-masking.js';
 import { rawPairs, recordedHeaders } from './response-headers.js';
 import type { HttpSession } from './sessions.js';
 
@@ -38,21 +38,26 @@ export interface ExchangeFacts {
   websocket?: boolean;
 }
 
-/** A body as the recording keeps it: masked text cut to `limit`, or only why it is not kept. */
-export function recordedBody(bytes: Buffer, total: number, contentType: string | undefined, http: HttpSession,
-  pipeline: SessionPipeline, limit: number): RecordedBody | undefined {
+/**
+ * A body as the recording keeps it: masked text cut to `limit`, or only why it is not kept. `bytes` must be the whole
+ * body (a request body, masked here as a whole, so JSON field selectors apply) or, with `alreadyMasked`, the head of
+ * an answer as the caller got it (masked by the relay's plan; detectors run again on the cut text).
+ */
+export function recordedBody(bytes: Buffer, total: number, contentType: string | undefined, masking: ResultMasking,
+  limit: number, alreadyMasked: boolean): RecordedBody | undefined {
   if (total === 0) return undefined;
   const base: RecordedBody = contentType === undefined ? {} : { contentType };
-  if (maskTextBody === null) return { ...base, omitted: 'body text is not recorded (no masker in this build)' };
   if (limit === 0) return { ...base, omitted: 'the recording limit is 0' };
+  if (!alreadyMasked && bytes.length < total) return { ...base, omitted: 'larger than Warden reads before deciding' };
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, limit));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(alreadyMasked ? bytes.subarray(0, limit) : bytes, { stream: alreadyMasked });
   } catch {
     return { ...base, omitted: 'binary' };
   }
-  const masked = maskTextBody(text, contentType, pipeline.masking(http.session)).text;
-  return { ...base, text: masked.slice(0, limit), ...(total > limit || masked.length > limit ? { truncated: true } : {}) };
+  const masked = maskTextBody(text, alreadyMasked ? 'text/plain' : contentType, masking).text;
+  const cut = masked.length > limit ? masked.slice(0, limit) : masked;
+  return { ...base, text: cut, ...(total > limit || masked.length > limit ? { truncated: true } : {}) };
 }
 
 /** Records one exchange of a session. */
@@ -75,10 +80,13 @@ export function recordExchange(pipeline: SessionPipeline, http: HttpSession, fac
     ...(facts.websocket ? { websocket: true } : {}),
   };
   const body = facts.body;
-  const requestBody = body === undefined ? undefined : recordedBody(body.head, body.head.length, requestType, http, pipeline, limit);
+  const masking = pipeline.masking(http.session);
+  const requestBody = body === undefined ? undefined
+    : recordedBody(body.head, body.complete ? body.head.length : Math.max(facts.requestBytes, body.head.length + 1), requestType,
+      masking, limit, false);
   if (requestBody !== undefined) record.requestBody = requestBody;
   const responseBody = facts.responseHead === undefined ? undefined
-    : recordedBody(facts.responseHead, facts.responseBytes, facts.responseContentType, http, pipeline, limit);
+    : recordedBody(facts.responseHead, facts.responseBytes, facts.responseContentType, masking, limit, true);
   if (responseBody !== undefined) record.responseBody = responseBody;
   pipeline.onEvent(http.session, 'http.exchange', record as unknown as Record<string, unknown>);
 }

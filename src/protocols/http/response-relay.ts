@@ -12,7 +12,7 @@ import { pipeline as pipe } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { WardenError } from '../../errors.js';
 import type { SessionPipeline } from '../../session/pipeline.js';
-import { planResponseBody, type BodyPlan } from './masking-interim.js';
+import { planResponseBody, type BodyPlan } from './response-masking.js';
 import { callerHeaders, headerPairs, recordedHeaders } from './response-headers.js';
 import { ScrubStream } from './secret-scrub.js';
 import type { HttpSession } from './sessions.js';

@@ -3,7 +3,8 @@
  * redirect's Location, a WWW-Authenticate challenge, a Set-Cookie or an error page. Every form Warden sends it in is
  * searched for (the raw secret, its base64 Basic form, its percent-encoded query form, and Basic's password alone)
  * and overwritten with as many `*` as it has bytes (so a Content-Length stays right), in every response header and in
- * identity-encoded bodies, across chunk boundaries (the stream holds back the last `longest form - 1` bytes).
+ * identity-encoded bodies, across chunk boundaries: the stream holds back only a chunk's tail that could begin a form
+ * (usually nothing, so an event stream is never delayed).
  * Compressed bodies are not searched (docs/http.md "Bad input"). Pure apart from the Transform.
  */
 import { Transform, type TransformCallback } from 'node:stream';
@@ -45,21 +46,15 @@ export function scrubText(text: string, forms: readonly Buffer[]): string {
 export class ScrubStream extends Transform {
   readonly hits = { count: 0 };
   private held = Buffer.alloc(0);
-  private readonly keep: number;
 
   constructor(private readonly forms: readonly Buffer[]) {
     super();
-    this.keep = Math.max(0, ...forms.map((f) => f.length)) - 1;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    // Every occurrence that starts before the held tail ends inside what is searched, so it is replaced before emission.
-    if (this.keep < 0) {
-      done(null, chunk);
-      return;
-    }
+    // Every occurrence inside what arrived is overwritten; only a tail that may be the start of one waits for more.
     const all = scrubBuffer(this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]), this.forms, this.hits);
-    const cut = Math.max(0, all.length - this.keep);
+    const cut = all.length - partialTail(all, this.forms);
     this.held = Buffer.from(all.subarray(cut));
     if (cut > 0) this.push(all.subarray(0, cut));
     done();
@@ -69,4 +64,18 @@ export class ScrubStream extends Transform {
     if (this.held.length > 0) this.push(this.held);
     done();
   }
+}
+
+/** Length of the longest tail of `buffer` that is a proper prefix of some form (0 when none). */
+export function partialTail(buffer: Buffer, forms: readonly Buffer[]): number {
+  let longest = 0;
+  for (const form of forms) {
+    for (let k = Math.min(form.length - 1, buffer.length); k > longest; k--) {
+      if (buffer.compare(form, 0, k, buffer.length - k) === 0) {
+        longest = k;
+        break;
+      }
+    }
+  }
+  return longest;
 }

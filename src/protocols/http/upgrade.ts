@@ -12,11 +12,11 @@ import { WardenError, toWardenError } from '../../errors.js';
 import type { HttpEngine, Joined } from './engine.js';
 import { deniedProblem, problemOf, writeRawProblem } from './errors.js';
 import type { HttpWsCloseRecord, HttpWsMessageRecord } from './exchange-record.js';
-import { maskTextBody } from './masking-interim.js';
+import { maskTextBody } from './response-masking.js';
 import { recordExchange, type ExchangeFacts } from './recording.js';
 import { upstreamHeaders, upstreamQuery } from './request-headers.js';
 import { targetBase } from './upstream.js';
-import { relayWebSocket } from './websocket-interim.js';
+import { relayWebSocket } from './websocket.js';
 
 /** Answers one upgrade request. */
 export async function handleUpgrade(engine: HttpEngine, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -52,11 +52,7 @@ export async function handleUpgrade(engine: HttpEngine, req: IncomingMessage, so
     for (const name of Object.keys(headers)) if (name.startsWith('sec-websocket-')) delete headers[name];
     const session = http.session;
     const masking = engine.deps.pipeline.masking(session);
-    if (masking.rules.length > 0 && maskTextBody === null) {
-      throw new WardenError('WARDEN_ERR_UPSTREAM_PROTOCOL', 'a masking rule applies and this build cannot mask WebSocket messages');
-    }
-    const mask = maskTextBody;
-    const maskServerText = masking.rules.length === 0 || mask === null ? null : (text: string) => mask(text, undefined, masking);
+    const maskServerText = masking.rules.length === 0 ? null : (text: string) => maskTextBody(text, undefined, masking);
     const relay = await relayWebSocket({ req, socket, head, requestId, recordLimit: engine.deps.recordBodyBytes,
       upstreamUrl: `${origin.replace(/^http/, 'ws')}${prefix}${route.path}${q === '' ? '' : `?${q}`}`,
       upstreamHeaders: headers, tls: http.tls, maskServerText,
