@@ -71,14 +71,15 @@ test('exchanges become HAR 1.2 entries with the target URL, query pairs, bodies 
   assert.equal(failed.comment, 'upstream reset the connection');
 });
 
-test('WebSocket messages and the close land on their upgrade entry as Chrome does it', () => {
+test('WebSocket messages and the close land on their upgrade entry (recorded after them) as Chrome does it', () => {
+  // As the engine records them: the upgrade's exchange comes when the socket has ended, after its messages.
   const events = [
-    event('http.exchange', exchange({ requestId: 'req_ws', path: '/ws/echo', query: '', status: 101, websocket: true, responseBody: undefined, responseBytes: 0 })),
     event('http.exchange', exchange({ requestId: 'req_other' })),
     event('http.ws.message', { requestId: 'req_ws', direction: 'client', text: 'hello', bytes: 5, binary: false }, '2030-01-01T00:00:01.500Z'),
     event('http.ws.message', { requestId: 'req_ws', direction: 'server', bytes: 3, binary: true }, '2030-01-01T00:00:01.750Z'),
     event('http.ws.message', { requestId: 'req_gone', direction: 'server', text: 'orphan', bytes: 6, binary: false }),
     event('http.ws.close', { requestId: 'req_ws', code: 1000, reason: 'bye' }),
+    event('http.exchange', exchange({ requestId: 'req_ws', path: '/ws/echo', query: '', status: 101, websocket: true, responseBody: undefined, responseBytes: 0 })),
   ];
   const har = buildHar(SESSION, events, { version: '0' });
   assert.deepEqual(harViolations(JSON.parse(JSON.stringify(har))), []);

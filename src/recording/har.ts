@@ -127,12 +127,15 @@ export function buildHar(session: SessionRecord, events: SessionEventRecord[], o
   const baseUrl = options.baseUrl ?? `http://${session.target}`;
   const entries: HarEntry[] = [];
   const byRequest = new Map<string, HarEntry>();
+  // Two passes: the engine records a WebSocket's upgrade exchange when the socket ends, after its messages.
   for (const e of events) {
-    if (e.type === 'http.exchange') {
-      const entry = exchangeEntry(e.data as unknown as HttpExchangeRecord, baseUrl);
-      entries.push(entry);
-      byRequest.set(entry._requestId, entry);
-    } else if (e.type === 'http.ws.message') {
+    if (e.type !== 'http.exchange') continue;
+    const entry = exchangeEntry(e.data as unknown as HttpExchangeRecord, baseUrl);
+    entries.push(entry);
+    byRequest.set(entry._requestId, entry);
+  }
+  for (const e of events) {
+    if (e.type === 'http.ws.message') {
       const m = e.data as unknown as HttpWsMessageRecord;
       byRequest.get(m.requestId)?._webSocketMessages?.push({
         type: m.direction === 'client' ? 'send' : 'receive', time: Date.parse(e.at) / 1000,
