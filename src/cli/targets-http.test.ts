@@ -101,7 +101,7 @@ describe('warden targets add --type http', () => {
       [['--auth', 'digest', '--secret-stdin'], 'x', /--auth must be none, bearer, basic, header:NAME or query:NAME/],
       [['--auth', 'header:Bad Name', '--secret-stdin'], 'x', /--auth must be/],
       [['--header', 'NoColon'], undefined, /--header must be 'Name: value'/],
-      [['--header', 'Authorization: Bearer x'], undefined, /Warden sets this header itself/],
+      [['--header', 'Authorization: Bearer x'], undefined, /Authorization is set by Warden itself/],
       [['--client-cert', 'x.crt'], undefined, /--client-cert and --client-key go together/],
       [['--database', 'x'], undefined, /--database is not for http targets/],
       [['--token-stdin'], 'x', /--token-stdin is not for http targets/],

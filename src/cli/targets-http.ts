@@ -5,12 +5,13 @@
  * file. `--url` names the upstream here, so the control API's URL comes from `--api-url` (or $WARDEN_URL, ports.json)
  * when `--type http` is given.
  */
+import { readFileSync } from 'node:fs';
 import type { TargetView } from '../control/routes/targets.js';
+import { staticHeaderRefusal } from '../protocols/http/definition.js';
 import { clientFor, seg } from './client.js';
 import { CliError, UsageError, type Io } from './common.js';
 import { json } from './format.js';
 import { parseLabels, readCa } from './targets.js';
-import { readFileSync } from 'node:fs';
 
 /** The parsed flags these functions read. */
 export interface HttpFlags {
@@ -48,10 +49,6 @@ export const HTTP_UPDATE_OPTIONS = { ...HTTP_OPTIONS, 'no-secret': { type: 'bool
   'no-headers': { type: 'boolean' }, 'no-client-key': { type: 'boolean' } } as const;
 
 const AUTH = /^(none|bearer|basic|(header|query):[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128})$/;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
-/** Headers Warden sets or strips itself: a static header may not replace them. */
-const RESERVED_HEADERS = new Set(['host', 'authorization', 'proxy-authorization', 'cookie', 'content-length', 'transfer-encoding',
-  'connection', 'upgrade', 'te', 'trailer', 'keep-alive']);
 
 type Entry = Record<string, unknown>;
 
@@ -75,12 +72,11 @@ export function parseHeaders(items: readonly string[]): Record<string, string> {
   for (const item of items) {
     const colon = item.indexOf(':');
     const name = colon < 0 ? '' : item.slice(0, colon).trim();
-    if (!HEADER_NAME.test(name)) throw new UsageError(`--header must be 'Name: value' with an HTTP header name, got "${item}"`);
+    if (colon <= 0) throw new UsageError(`--header must be 'Name: value', got "${item}"`);
+    const why = staticHeaderRefusal(name);
+    if (why !== undefined) throw new UsageError(`--header: ${why}`);
     const value = item.slice(colon + 1).trim();
     if (/[\r\n\0]/.test(value)) throw new UsageError(`--header ${name}: the value must not hold CR, LF or NUL`);
-    if (RESERVED_HEADERS.has(name.toLowerCase())) {
-      throw new UsageError(`--header ${name}: Warden sets this header itself (use --auth for a credential, --host-header for Host)`);
-    }
     headers[name] = value;
   }
   return headers;
