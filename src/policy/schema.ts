@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../identity/duration.js';
+import { selectorError } from '../masking/json-selectors.js';
 import type { ProtocolRegistry } from '../session/protocol-registry.js';
 import type { Effect } from './types.js';
 
@@ -104,6 +105,10 @@ const maskItemSchema = z
         const why = err instanceof Error ? err.message : String(err);
         ctx.addIssue({ code: 'custom', path: ['patterns', i], message: `not a valid regular expression (${why})` });
       }
+    });
+    item.fields?.forEach((field, i) => {
+      const why = selectorError(field);
+      if (why !== null) ctx.addIssue({ code: 'custom', path: ['fields', i], message: `not a valid field selector: ${why}` });
     });
   });
 
