@@ -3,16 +3,19 @@
  * (or `<!-- test: prints "TEXT" -->`, which also requires TEXT in the block's output) runs in order in one real bash
  * with `set -euo pipefail`, against a live `warden start` and a real PostgreSQL whose target is `pg-main`, from a
  * fresh directory. The CLI finds that Warden through WARDEN_DATA_DIR (its ports.json and admin.token), as a reader
- * in the directory where they ran `warden start` would. Only two things are adapted, and the test says so: the
- * default ports (`127.0.0.1:8080`, `port=15432`) become the test Warden's, and `npx warden` runs this checkout's
- * bin/warden.mjs (npx is never allowed to reach the registry).
+ * in the directory where they ran `warden start` would. Only these things are adapted, and the test says so: the
+ * default ports (`127.0.0.1:8080`, `port=15432`, `:8081`) become the test Warden's, `npx warden` runs this checkout's
+ * bin/warden.mjs (npx is never allowed to reach the registry), and the HTTP examples' `https://billing.internal:8443`
+ * is the test HTTP upstream's echo route (its CA in `billing-ca.crt`, its bearer credential in `$BILLING_API_KEY`);
+ * Warden runs with `--http-domain warden.example` for the host-name example.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { startHttpUpstream, type HttpUpstream } from './harness/http-upstream.js';
 import { runProcess } from './harness/process.js';
 import { startStack, type Stack } from './harness/stack.js';
 import { WARDEN_BIN } from './harness/warden.js';
@@ -54,10 +57,13 @@ export function runnableExamples(readme: string): Example[] {
 
 let stack: Stack;
 let dir: string;
+let billing: HttpUpstream;
 
 before(async () => {
-  stack = await startStack({ policy: NEUTRAL_POLICY });
+  stack = await startStack({ policy: NEUTRAL_POLICY, wardenArgs: ['--http-domain', 'warden.example'] });
   dir = await mkdtemp(join(tmpdir(), 'warden-readme-'));
+  billing = await startHttpUpstream({ auth: { kind: 'bearer' } });
+  await writeFile(join(dir, 'billing-ca.crt'), billing.ca);
   // The reader's environment: `pg-main/otherdb` in the psql example names a second database on the same server.
   const admin = new pg.Client({ host: stack.pg.socketDir, port: stack.pg.port, user: stack.pg.superuser, database: 'postgres' });
   await admin.connect();
@@ -68,6 +74,7 @@ before(async () => {
   }
 });
 after(async () => {
+  await billing?.close();
   await stack?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -75,7 +82,8 @@ after(async () => {
 /** The bash script: a shim for `npx warden`, then each example after a marker line, with the ports adapted. */
 function script(examples: Example[]): string {
   const port = (text: string) => text.replaceAll('127.0.0.1:8080', `127.0.0.1:${stack.warden.ports.api}`)
-    .replaceAll('port=15432', `port=${stack.warden.ports.postgres}`);
+    .replaceAll('port=15432', `port=${stack.warden.ports.postgres}`).replaceAll(':8081', `:${stack.warden.ports.http}`)
+    .replaceAll('https://billing.internal:8443', `${billing.url}/echo`);
   return [
     'set -euo pipefail',
     `npx() { if [ "$1" = warden ]; then shift; node '${WARDEN_BIN}' "$@"; else echo "npx $1: not in the README test" >&2; return 127; fi; }`,
@@ -93,6 +101,7 @@ describe('README examples', () => {
     const env: Record<string, string> = { ...process.env as Record<string, string>, WARDEN_DATA_DIR: stack.warden.dataDir };
     for (const name of ['WARDEN_URL', 'WARDEN_TOKEN', 'PGPASSWORD', 'PGHOST', 'PGPORT', 'PGUSER', 'PGDATABASE']) delete env[name];
     env.PGCONNECT_TIMEOUT = '10';
+    env.BILLING_API_KEY = billing.auth.secret;
     const run = await runProcess('bash', ['--norc', '--noprofile', '-c', script(examples)], { cwd: dir, env, stdin: '' });
     const outputs = run.stdout.split(/^::example \d+::\n/m).slice(1);
     const failed = outputs.length - 1;
@@ -105,6 +114,11 @@ describe('README examples', () => {
     // What the examples left behind is real: the policy is in force, planner has a key, executor's session ran.
     const curl = outputs.find((o) => o.includes('access_token'))!;
     assert.ok(!/invalid_client/.test(curl), curl);
+    // The HTTP examples reached the upstream with the vaulted credential in place of the caller's Warden token.
+    const invoices = billing.received.filter((r) => r.url === '/echo/v1/invoices?status=open');
+    assert.equal(invoices.length, 1, JSON.stringify(billing.received.map((r) => r.url)));
+    assert.equal(invoices[0].headers.authorization, `Bearer ${billing.auth.secret}`);
+    assert.equal(billing.received.filter((r) => r.url === '/echo/v1/invoices').length, 2, 'both host-name examples arrived');
     const sessions = JSON.parse((await stack.warden.cli(['sessions', 'list', '--json'])).stdout) as { subject: string; endReason: string | null }[];
     for (const who of ['alice', 'executor']) {
       assert.ok(sessions.some((s) => s.subject === who && !String(s.endReason).startsWith('refused')), `${who} connected: ${JSON.stringify(sessions)}`);

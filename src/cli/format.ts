@@ -6,6 +6,7 @@
 import type { TargetView } from '../control/routes/targets.js';
 import type { SessionEventRecord, SessionRecord, TokenRecord } from '../store/types.js';
 import { isLongValue, type LongValue } from '../recording/values.js';
+import { httpEventDetails } from './sessions-http.js';
 
 /** Replaces control characters (ANSI escapes, carriage returns, ...) with visible `\xNN` escapes. */
 export function clean(text: string): string {
@@ -54,14 +55,15 @@ export function targetsTable(targets: TargetView[], wide = false): string {
   );
 }
 
-/** Where a target is: `host:port`, or a Kubernetes API server's URL. */
+/** Where a target is: `host:port`, a Kubernetes API server's URL, or an HTTP upstream's URL. */
 function address(t: TargetView): string {
-  return t.server ?? `${t.host ?? '-'}:${t.port ?? '-'}`;
+  return t.server ?? t.url ?? `${t.host ?? '-'}:${t.port ?? '-'}`;
 }
 
 /** The `password` column: whether a password (and, for ssh, a private key) is stored; never the secret itself. */
 function secretsShown(t: TargetView): string {
   if (t.type === 'kubernetes') return t.hasToken ? 'token' : t.hasClientKey ? 'client cert' : 'no';
+  if (t.type === 'http') return t.auth === 'none' ? (t.hasClientKey ? 'client cert' : 'none') : `${t.auth}${t.hasSecret ? '' : ' (no secret)'}`;
   const stored = [...(t.hasPassword ? ['yes'] : []), ...(t.hasPrivateKey ? ['key'] : [])];
   return t.hasPrivateKey && t.hasPassword ? 'yes+key' : stored[0] ?? 'no';
 }
@@ -76,7 +78,11 @@ export function targetDetails(t: TargetView): string {
       ? [['ca', t.hasCa ? 'custom' : 'system'], ['tls name', t.tlsServerName ?? '-'], ['token', set(t.hasToken)],
         ['client', t.hasClientCert ? `certificate, key ${set(t.hasClientKey)}` : 'none'],
         ['identity', t.impersonate ? 'impersonates the caller' : 'the target\'s credential']]
-      : [['user', t.user ?? '-'], ['password', set(t.hasPassword)], ['key', set(t.hasPrivateKey)],
+      : t.type === 'http'
+        ? [['auth', t.auth ?? 'none'], ['secret', set(t.hasSecret)], ['ca', t.hasCa ? 'custom' : 'system'],
+          ['host', t.hostHeader ?? '-'], ['headers', Object.keys(t.headers ?? {}).join(', ') || '-'],
+          ['client', t.hasClientCert ? `certificate, key ${set(t.hasClientKey)}` : 'none']]
+        : [['user', t.user ?? '-'], ['password', set(t.hasPassword)], ['key', set(t.hasPrivateKey)],
         ['host key', t.hostKeyFingerprint ?? 'not pinned yet (the first key seen is recorded)']];
   const rows: [string, string][] = [
     ['name', t.name], ['type', t.type], ['address', address(t)], ...own, ['labels', labels(t.labels)],
@@ -179,7 +185,7 @@ function deniedDetails(d: Record<string, unknown>): string[] {
 /** One timeline line: offset, event type, details. */
 export function eventLine(start: string, e: SessionEventRecord): string {
   const details = e.type === 'statement' ? statementDetails(e.data)
-    : e.type === 'statement.denied' ? deniedDetails(e.data) : genericDetails(e.data);
+    : e.type === 'statement.denied' ? deniedDetails(e.data) : httpEventDetails(e.type, e.data) ?? genericDetails(e.data);
   return `${offset(start, e.at).padStart(10)}  ${oneLine(e.type).padEnd(14)} ${oneLine(details.join('  '))}`.trimEnd();
 }
 

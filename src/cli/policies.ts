@@ -46,12 +46,13 @@ ${CONNECTION_HELP}`;
 
 /** Usage of `warden policy`. */
 export const POLICY_USAGE = `Usage:
-  warden policy test [--user NAME [--kind user|service|agent] [--groups a,b]] --target TARGET "COMMAND" [--json]
+  warden policy test [--user NAME [--kind user|service|agent] [--groups a,b]] --target TARGET "COMMAND" [--body JSON] [--json]
 
   Shows what the policies in force decide for COMMAND run by that caller on that target; nothing is run.
   Without --user, the caller is the token's own holder, with its kind and groups.
   COMMAND is in the target's protocol: SQL for a postgres target, a shell command for an ssh target
-  (as \`ssh TARGET COMMAND\` would run it). \`-\` reads it from standard input.
+  (as \`ssh TARGET COMMAND\` would run it), a request \`METHOD /path?query\` for an http or kubernetes target
+  (--body gives its JSON body). \`-\` reads it from standard input.
 
 Exit status (so scripts can act on the decision): 0 allowed, ${POLICY_TEST_EXIT.deny} denied, ${POLICY_TEST_EXIT.require_approval} needs approval,
 1 the test itself failed (e.g. unknown target), 2 usage error.
@@ -180,7 +181,7 @@ export function testReport(r: PolicyTestResult): string {
 async function test(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     ...CONNECTION_OPTIONS, user: { type: 'string' }, kind: { type: 'string' }, groups: { type: 'string' },
-    target: { type: 'string' }, json: { type: 'boolean' },
+    target: { type: 'string' }, json: { type: 'boolean' }, body: { type: 'string' },
   });
   const [commandArg] = expectPositionals(positionals, ['COMMAND']);
   if (values.kind !== undefined && !KINDS.includes(values.kind)) {
@@ -200,7 +201,8 @@ async function test(argv: string[], io: Io): Promise<number> {
   };
   const command = commandArg === '-' ? await io.readStdin() : commandArg;
   if (command.trim() === '') throw new UsageError('the command to test is empty');
-  const result = await client.post<PolicyTestResult>('/api/policy/test', { ...body, command });
+  const result = await client.post<PolicyTestResult>('/api/policy/test',
+    { ...body, command, ...(values.body !== undefined ? { body: values.body } : {}) });
   io.stdout(values.json ? json(result) : testReport(result));
   // Fail closed: an effect this CLI does not know is not an allow.
   return Object.hasOwn(POLICY_TEST_EXIT, result.effect) ? POLICY_TEST_EXIT[result.effect as keyof typeof POLICY_TEST_EXIT]

@@ -1,5 +1,5 @@
 /**
- * `warden sessions list|show`: read recorded sessions through the control API, as a table, a timeline or JSON.
+ * `warden sessions list|show|kill|replay|export`: read recorded sessions through the control API, as a table, a timeline or JSON.
  * Read-only; everything printed from a recording goes through format.ts, which escapes control characters.
  */
 import type { SessionEventRecord, SessionRecord } from '../store/types.js';
@@ -15,6 +15,7 @@ import {
   type Io,
 } from './common.js';
 import { oneLine, sessionTimeline, sessionsTable } from './format.js';
+import { EXPORT_HELP, EXPORT_USAGE, exportSession } from './sessions-export.js';
 import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 
 /** Usage of `warden sessions`. */
@@ -23,14 +24,17 @@ export const SESSIONS_USAGE = `Usage:
   warden sessions show ID [-o table|json|yaml]
   warden sessions kill ID [--let-statements-finish]
   warden sessions replay ID [--from SECONDS] [--channel N] > session.cast
+${EXPORT_USAGE}
 
   list    newest first (default limit 100, at most 1000); --active shows only sessions still open
   show    the session and a timeline of its events: offset, type, statement, params, the decision and the rule
-          behind it (allows included), duration, rows, error
+          behind it (allows included), duration, rows, error; HTTP: one line per exchange (method, path, status,
+          duration, bytes up and down, values masked) and per WebSocket message
   kill    ends a live session now; the caller is told why (--let-statements-finish: after the running statement)
   replay  writes a terminal session as asciicast v2 (play it with "asciinema play session.cast"), as the caller saw
           it (masked output, echoed input); --from starts that many seconds in, from the nearest screen keyframe;
           --channel picks one terminal of a session that had several
+${EXPORT_HELP}
 ${OUTPUT_HELP}
 ${CONNECTION_HELP}`;
 
@@ -99,5 +103,5 @@ async function replay(argv: string[], io: Io): Promise<number> {
 
 /** Runs `warden sessions ...`; returns the exit code. */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
-  return dispatch(argv, io, SESSIONS_USAGE, { list, ls: list, show, kill, replay });
+  return dispatch(argv, io, SESSIONS_USAGE, { list, ls: list, show, kill, replay, export: exportSession });
 }

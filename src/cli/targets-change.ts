@@ -10,6 +10,7 @@ import { CONNECTION_OPTIONS, UsageError, expectPositionals, parseCommand, type I
 import { json } from './format.js';
 import { TARGET_TYPES, TLS_MODES, parseLabels, parsePort, readCa, readPassword } from './targets.js';
 import { refuseForeignFlags, sshSecrets, sshSummary } from './targets-ssh.js';
+import { HTTP_ONLY, HTTP_UPDATE_OPTIONS, updateHttp } from './targets-http.js';
 import { KUBE_ONLY, KUBE_UPDATE_OPTIONS, kubeSummary, kubeUpdateBody, type KubeFlags } from './targets-kubernetes.js';
 
 /** `warden targets update NAME --type kubernetes ...` (or any kubernetes flag): its fields by their API names. */
@@ -29,9 +30,16 @@ export async function update(argv: string[], io: Io): Promise<number> {
     user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, 'no-password': { type: 'boolean' }, tls: { type: 'string' },
     'ca-file': { type: 'string' }, 'no-ca': { type: 'boolean' }, label: { type: 'string', multiple: true }, json: { type: 'boolean' },
     'private-key-file': { type: 'string' }, 'no-private-key': { type: 'boolean' }, 'host-key-fingerprint': { type: 'string' },
-    ...KUBE_UPDATE_OPTIONS,
+    ...KUBE_UPDATE_OPTIONS, ...HTTP_UPDATE_OPTIONS,
   });
   const [name] = expectPositionals(positionals, ['NAME']);
+  if (values.type === 'http') {
+    refuseForeignFlags('http', values);
+    return updateHttp(name, values, io);
+  }
+  // Without --type http, --url is the control API's: an http flag alone would be ambiguous.
+  const http = HTTP_ONLY.filter((flag) => values[flag] !== undefined);
+  if (http.length > 0) throw new UsageError(`${http.map((f) => `--${f}`).join(', ')}: give --type http to change an http target`);
   if (values.type === 'kubernetes' || KUBE_ONLY.some((flag) => values[flag] !== undefined)) return updateKube(name, values, io);
   // --type only states what the target is (it never changes): flags of the other protocol are then refused here.
   if (values.type !== undefined && !TARGET_TYPES.includes(values.type)) {

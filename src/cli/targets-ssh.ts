@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { needsPassphrase } from '../protocols/ssh/private-key.js';
 import { CliError, UsageError, required, type Io } from './common.js';
 import { parseLabels, parsePort, readPassword } from './targets.js';
+import { HTTP_ONLY } from './targets-http.js';
 import { KUBE_ONLY } from './targets-kubernetes.js';
 
 /** Flags of `targets add|update` that only PostgreSQL targets have. */
@@ -31,8 +32,10 @@ const HOST_FLAGS = ['host', 'port', 'user', 'password-stdin', 'no-password', 'da
 
 /** Refuses flags that belong to another protocol, naming them. */
 export function refuseForeignFlags(type: string, values: Record<string, unknown>): void {
-  const foreign: readonly string[] = type === 'ssh' ? [...POSTGRES_ONLY, ...KUBE_ONLY]
-    : type === 'kubernetes' ? [...HOST_FLAGS, ...SSH_ONLY] : [...SSH_ONLY, ...KUBE_ONLY];
+  const foreign: readonly string[] = type === 'ssh' ? [...POSTGRES_ONLY, ...KUBE_ONLY, ...HTTP_ONLY]
+    : type === 'kubernetes' ? [...HOST_FLAGS, ...SSH_ONLY, ...HTTP_ONLY]
+      : type === 'http' ? [...HOST_FLAGS, ...SSH_ONLY, ...KUBE_ONLY.filter((f) => f !== 'client-cert' && f !== 'client-key')]
+        : [...SSH_ONLY, ...KUBE_ONLY, ...HTTP_ONLY];
   const given = foreign.filter((flag) => values[flag] !== undefined);
   if (given.length > 0) {
     throw new UsageError(`${given.map((f) => `--${f}`).join(', ')} ${given.length > 1 ? 'are' : 'is'} not for ${type} targets`);

@@ -21,6 +21,7 @@ import {
 import { json, oneLine, targetDetails, targetsTable } from './format.js';
 import { OUTPUT_HELP, OUTPUT_OPTIONS, emit } from './output.js';
 import { test, update } from './targets-change.js';
+import { HTTP_OPTIONS, addHttp } from './targets-http.js';
 import { KUBE_OPTIONS, kubeAddBody, kubeSummary } from './targets-kubernetes.js';
 import { refuseForeignFlags, sshAddBody, sshSecrets, sshSummary, type SshFlags } from './targets-ssh.js';
 
@@ -28,7 +29,7 @@ import { refuseForeignFlags, sshAddBody, sshSecrets, sshSummary, type SshFlags }
 export const TLS_MODES = ['disable', 'prefer', 'require', 'verify-full'];
 
 /** The target types `--type` takes. */
-export const TARGET_TYPES = ['postgres', 'ssh', 'kubernetes'];
+export const TARGET_TYPES = ['postgres', 'ssh', 'kubernetes', 'http'];
 
 /** Usage of `warden targets`. */
 export const TARGETS_USAGE = `Usage:
@@ -41,6 +42,10 @@ export const TARGETS_USAGE = `Usage:
   warden targets add NAME --type kubernetes --server https://HOST:6443 [--ca-file PATH] [--tls-server-name NAME]
                      (--token-stdin | --client-cert PATH --client-key PATH | --kubeconfig PATH [--context NAME])
                      [--impersonate] [--label KEY=VALUE ...] [--json]
+  warden targets add NAME --type http --url https://HOST[:PORT][/BASE] [--ca-file PATH]
+                     [--auth none|bearer|basic|header:NAME|query:NAME --secret-stdin] [--host-header HOST]
+                     [--header 'Name: value' ...] [--client-cert PATH --client-key PATH] [--api-url URL]
+                     [--label KEY=VALUE ...] [--json]
   warden targets list [-o table|wide|json|yaml]
   warden targets show NAME [-o table|json|yaml]
   warden targets update NAME [--host HOST] [--port PORT] [--database DB] [--user USER]
@@ -50,6 +55,10 @@ export const TARGETS_USAGE = `Usage:
   warden targets update NAME --type kubernetes [--server URL] [--ca-file PATH | --no-ca] [--tls-server-name NAME]
                      [--token-stdin | --no-token] [--client-cert PATH --client-key PATH | --no-client-cert]
                      [--impersonate | --no-impersonate] [--label KEY=VALUE ...] [--json]
+  warden targets update NAME --type http [--url URL] [--ca-file PATH | --no-ca] [--auth MODE]
+                     [--secret-stdin | --no-secret] [--host-header HOST | --no-host-header]
+                     [--header 'Name: value' ... | --no-headers] [--client-cert PATH --client-key PATH | --no-client-key]
+                     [--api-url URL] [--label KEY=VALUE ...] [--json]
   warden targets test NAME [--json]
   warden targets rm NAME
 
@@ -72,6 +81,16 @@ export const TARGETS_USAGE = `Usage:
                      current context); credential plugins (exec) and auth-providers are refused
   --impersonate      kubernetes: Warden's credential impersonates the caller's user and groups upstream, so the
                      cluster's own RBAC applies too
+  --url              http (with --type http): the upstream's base URL; callers reach it at
+                     http://WARDEN:8081/t/NAME/... (the control API's URL is then --api-url or $WARDEN_URL)
+  --auth             http: how Warden injects the credential upstream: none (default), bearer (Authorization:
+                     Bearer), basic (user:password), header:NAME (NAME: secret) or query:NAME (?NAME=secret)
+  --secret-stdin     http: read that credential from standard input (basic: user:password); stored encrypted
+  --host-header      http: the Host header sent upstream, when not the URL's host
+  --header           http: a static header added to every upstream request, 'Name: value' (repeatable; on
+                     update it replaces them all)
+  --client-cert, --client-key
+                     http: a client certificate Warden presents upstream (mTLS) and its key (stored encrypted)
 ${OUTPUT_HELP}
   update             changes only the flags given (--label replaces all labels); changing host, port, user or
                      CA, or lowering --tls, needs the password again (--password-stdin) or --no-password, so a
@@ -126,13 +145,14 @@ async function add(argv: string[], io: Io): Promise<number> {
     type: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, database: { type: 'string' },
     user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, tls: { type: 'string' },
     'ca-file': { type: 'string' }, label: { type: 'string', multiple: true }, json: { type: 'boolean' },
-    'private-key-file': { type: 'string' }, 'host-key-fingerprint': { type: 'string' }, ...KUBE_OPTIONS,
+    'private-key-file': { type: 'string' }, 'host-key-fingerprint': { type: 'string' }, ...KUBE_OPTIONS, ...HTTP_OPTIONS,
   });
   const [name] = expectPositionals(positionals, ['NAME']);
   const type = required(values.type, 'type');
   if (!TARGET_TYPES.includes(type)) throw new UsageError(`--type must be one of ${TARGET_TYPES.join(', ')}, got "${type}"`);
   refuseForeignFlags(type, values);
   if (type === 'ssh') return addSsh(name, values, io);
+  if (type === 'http') return addHttp(name, values, io);
   if (type === 'kubernetes') {
     const target = await clientFor(values, io).post<TargetView>('/api/targets', await kubeAddBody(name, values, io));
     io.stdout(values.json ? json(target) : `target ${target.name} added (${kubeSummary(target)})\n`);

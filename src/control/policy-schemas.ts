@@ -78,6 +78,8 @@ export interface PolicyTestBody {
   command?: string;
   /** The former name of `command` (SQL), still accepted. */
   sql?: string;
+  /** A request body sent with the command (http, kubernetes: the JSON the request would carry). */
+  body?: string;
 }
 
 /** Schema of PolicyTestBody. */
@@ -93,6 +95,7 @@ export const policyTestBody = {
     target: { type: 'string', pattern: TARGET_NAME_PATTERN },
     command: { type: 'string', minLength: 1, description: 'the command to judge in the target\'s protocol; it is never run' },
     sql: { type: 'string', minLength: 1, description: 'former name of `command`' },
+    body: { type: 'string', maxLength: 1_048_576, description: 'the request body sent with the command (http, kubernetes)' },
   },
 } as const;
 

@@ -4,6 +4,7 @@
  * this module.
  */
 import type { Credentials, Target } from '../session/types.js';
+import { diagnoseHttpTarget } from './http/diagnose.js';
 import { diagnoseKubeTarget } from './kubernetes/diagnose.js';
 import { diagnoseTarget, type Diagnosis } from './postgres/diagnose.js';
 import { diagnoseSshTarget } from './ssh/diagnose.js';
@@ -17,5 +18,6 @@ export function builtinDiagnosers(): Readonly<Record<string, TargetDiagnoser>> {
     postgres: (target, credentials) => diagnoseTarget(target as Extract<Target, { type: 'postgres' }>, credentials),
     ssh: (target) => diagnoseSshTarget(target as Extract<Target, { type: 'ssh' }>),
     kubernetes: (target, credentials) => diagnoseKubeTarget(target as Extract<Target, { type: 'kubernetes' }>, credentials),
+    http: (target, credentials) => diagnoseHttpTarget(target as Extract<Target, { type: 'http' }>, credentials),
   };
 }

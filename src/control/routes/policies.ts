@@ -149,7 +149,8 @@ export function policyRoutes(deps: ControlDeps): FastifyPluginAsync {
         const protocol = deps.protocols.require(target.type);
         const text = request.body.command ?? request.body.sql ?? '';
         // Judged as a fresh session would judge it: no prepared statements, no earlier state.
-        const command = { protocol: protocol.name, kind: protocol.commandKind, text };
+        const attributes = request.body.body === undefined ? {} : { attributes: { body: request.body.body } };
+        const command = { protocol: protocol.name, kind: protocol.commandKind, text, ...attributes };
         const analysis = protocol.analyse(command, protocol.newState?.());
         const input = { subject: testSubject(request.body), target, analysis, protocol };
         const decision = evaluate(deps.policies.current(), input, { defaultEffect: deps.defaultEffect });

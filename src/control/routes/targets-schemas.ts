@@ -3,11 +3,12 @@
  * Data only, like schemas.ts: unknown fields are rejected so a typo never silently changes nothing.
  */
 import type { TlsMode } from '../../session/types.js';
-import { createTargetBody, type CreateKubernetesTargetBody } from '../schemas.js';
+import { createTargetBody, type CreateHttpTargetBody, type CreateKubernetesTargetBody } from '../schemas.js';
 
 /** Body of `PATCH /api/targets/:name`: absent fields stay as they are; `null` removes a password or CA bundle. */
 export interface UpdateTargetBody extends Partial<Pick<CreateKubernetesTargetBody,
-  'server' | 'caCert' | 'tlsServerName' | 'clientCert' | 'impersonate' | 'token' | 'clientKey'>> {
+  'server' | 'caCert' | 'tlsServerName' | 'clientCert' | 'impersonate' | 'token' | 'clientKey'>>,
+  Partial<Pick<CreateHttpTargetBody, 'url' | 'auth' | 'hostHeader' | 'headers' | 'secret'>> {
   host?: string;
   port?: number;
   database?: string;
@@ -48,7 +49,12 @@ export const updateTargetBody = {
     clientCert: fields.clientCert,
     impersonate: fields.impersonate,
     token: { ...fields.token, description: 'kubernetes: stored encrypted, never returned; null removes it' },
-    clientKey: { ...fields.clientKey, description: 'kubernetes: stored encrypted, never returned; null removes it' },
+    clientKey: { ...fields.clientKey, description: 'kubernetes, http: stored encrypted, never returned; null removes it' },
+    url: fields.url,
+    auth: fields.auth,
+    hostHeader: fields.hostHeader,
+    headers: { ...fields.headers, description: 'http: replaces all static headers' },
+    secret: { ...fields.secret, description: 'http: stored encrypted, never returned; null removes it' },
     labels: { ...fields.labels, description: 'replaces all labels' },
   },
 } as const;

@@ -40,6 +40,22 @@ export interface HttpCommandAttributes {
 const pem = z.string().min(1).max(1_000_000);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/**
+ * Headers Warden sets or strips itself on every upstream request (the credential, Host, framing, hop-by-hop): a
+ * static header may not name them (`auth` carries a credential, `hostHeader` the Host).
+ */
+export const RESERVED_STATIC_HEADERS: ReadonlySet<string> = new Set(['host', 'authorization', 'proxy-authorization', 'cookie',
+  'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-connection', 'expect']);
+
+/** Why `name` cannot be a static header of an http target, or undefined when it can. */
+export function staticHeaderRefusal(name: string): string | undefined {
+  if (name.length > 128 || !HEADER_NAME.test(name)) return `"${name}" must be an HTTP header name`;
+  if (RESERVED_STATIC_HEADERS.has(name.toLowerCase())) {
+    return `${name} is set by Warden itself (auth carries a credential, hostHeader the Host)`;
+  }
+  return undefined;
+}
+
 /** How the vaulted secret is injected upstream. */
 export const httpAuthSchema = z.string().refine(
   (v) => v === 'none' || v === 'bearer' || v === 'basic' || /^(header|query):[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/.test(v),
@@ -52,8 +68,13 @@ export const httpTargetSpec = z.strictObject({
   caCert: pem.nullable(),
   auth: httpAuthSchema,
   hostHeader: z.string().min(1).max(255).nullable(),
-  headers: z.record(z.string().regex(HEADER_NAME, 'must be an HTTP header name').max(128), z.string().max(8192)
-    .refine((v) => !/[\r\n\0]/.test(v), 'must not hold CR, LF or NUL')),
+  headers: z.record(z.string(), z.string().max(8192).refine((v) => !/[\r\n\0]/.test(v), 'must not hold CR, LF or NUL'))
+    .superRefine((headers, ctx) => {
+      for (const name of Object.keys(headers)) {
+        const why = staticHeaderRefusal(name);
+        if (why !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: why });
+      }
+    }),
   clientCert: pem.nullable(),
 });
 

@@ -14,8 +14,8 @@ import type { Diagnosis, DiagnosisStep } from '../postgres/diagnose.js';
 import { kubernetesCredentials } from './definition.js';
 import { credentialHeaders, serverBase, upstreamError, upstreamTls } from './upstream.js';
 
-
-function failure(err: unknown, where: string, ms: number): string {
+/** A network failure of a `targets test` step in words (also used by the http diagnosis). */
+export function failure(err: unknown, where: string, ms: number): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
   if (code === 'ETIMEDOUT') return `no answer from ${where} within ${ms / 1000} s`;
   if (code === 'ECONNREFUSED') return `connection refused by ${where}`;
@@ -23,8 +23,8 @@ function failure(err: unknown, where: string, ms: number): string {
   return `${where}: ${code}`;
 }
 
-/** One step that ran (ok) or failed; a failed step skips the ones after it. */
-async function step(steps: DiagnosisStep[], name: DiagnosisStep['step'], run: () => Promise<string>,
+/** One step that ran (ok) or failed; a failed step skips the ones after it (also used by the http diagnosis). */
+export async function step(steps: DiagnosisStep[], name: DiagnosisStep['step'], run: () => Promise<string>,
   fail: (err: unknown) => string): Promise<boolean> {
   if (steps.some((s) => s.status !== 'ok')) {
     steps.push({ step: name, status: 'skipped', message: 'not tried: an earlier step failed' });
