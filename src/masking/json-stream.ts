@@ -18,6 +18,7 @@
  * what follows a syntax error is never passed on unmasked. Member names are decoded (`"\u0065mail"` is `email`)
  * before matching. An empty body (whitespace only) is valid: it holds nothing to mask.
  */
+import { ChunkOutput } from './chunk-output.js';
 import { countHit, mayMatch, maskCounted, type HttpMaskSpec } from './json-spec.js';
 import { SelectorMatcher, type MatchState } from './json-selectors.js';
 import type { ContentAction } from './rules.js';
@@ -49,13 +50,45 @@ const ARRAY = 1;
 
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
-const NUMBER_BYTE = new Uint8Array(256);
-for (const c of '0123456789+-.eE') NUMBER_BYTE[c.charCodeAt(0)] = 1;
+
+/**
+ * The JSON number grammar as a table: NUMBER_NEXT[state << 8 | byte] is the next state, 0 when the byte ends the
+ * number, N_BAD when it is a number byte where none may stand (`01`, `1.e`). States: 0 start, 1 after `-`, 2 a
+ * leading 0, 3 integer digits, 4 after `.`, 5 fraction digits, 6 after `e`, 7 after the exponent's sign, 8 exponent
+ * digits. NUMBER_END marks the states a number may end in.
+ */
+const N_BAD = 15;
+const NUMBER_NEXT = (() => {
+  const table = new Uint8Array(9 * 256);
+  const digits = '0123456789';
+  const set = (state: number, chars: string, next: number): void => {
+    for (const ch of chars) table[(state << 8) | ch.charCodeAt(0)] = next;
+  };
+  for (let state = 0; state < 9; state++) set(state, '0123456789+-.eE', N_BAD);
+  set(0, '-', 1);
+  set(0, '0', 2);
+  set(0, '123456789', 3);
+  set(1, '0', 2);
+  set(1, '123456789', 3);
+  set(2, '.', 4);
+  set(2, 'eE', 6);
+  set(3, digits, 3);
+  set(3, '.', 4);
+  set(3, 'eE', 6);
+  set(4, digits, 5);
+  set(5, digits, 5);
+  set(5, 'eE', 6);
+  set(6, '+-', 7);
+  set(6, digits, 8);
+  set(7, digits, 8);
+  set(8, digits, 8);
+  return table;
+})();
+const NUMBER_END = Uint8Array.from([0, 0, 1, 1, 0, 1, 0, 0, 1]);
 const ESCAPES = new Uint8Array(256);
 for (const c of '"\\/bfnrt') ESCAPES[c.charCodeAt(0)] = 1;
 const HEX = new Uint8Array(256);
 for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const LITERALS = ['true', 'false', 'null'].map((w) => Buffer.from(w));
 
 const EMPTY_MATCHER = new SelectorMatcher([]);
@@ -88,6 +121,8 @@ export class JsonMasker {
   private parts: Buffer[] = [];
   private partBytes = 0;
   private number = '';
+  private numberState = 0;
+  private readonly out = new ChunkOutput();
   private literal = LITERALS[0];
   private literalPos = 0;
   /** The value being read: its whole-mask and scanning fields. */
@@ -103,7 +138,8 @@ export class JsonMasker {
 
   /** Takes a chunk; returns the bytes to emit now. Throws a JsonMaskError when the body is not valid JSON. */
   push(chunk: Buffer): Buffer {
-    const out: Buffer[] = [];
+    const out = this.out;
+    out.begin(chunk);
     let pass = 0;
     let tokenStart = 0;
     const n = chunk.length;
@@ -136,7 +172,9 @@ export class JsonMasker {
         if (this.held) {
           const replacement = this.endString(chunk, tokenStart, i);
           if (replacement !== null) {
-            out.push(replacement);
+            out.run(pass, tokenStart);
+            if (typeof replacement === 'string') out.text(replacement);
+            else out.bytes(replacement);
             pass = i;
           }
         }
@@ -145,13 +183,23 @@ export class JsonMasker {
       }
       if (mode === T_NUMBER) {
         const from = i;
-        while (i < n && NUMBER_BYTE[chunk[i]] === 1) i++;
-        this.number += chunk.toString('latin1', from, i);
-        if (this.number.length > 1024) throw new JsonMaskError('a JSON number longer than 1024 characters');
+        let state = this.numberState;
+        for (; i < n; i++) {
+          const next = NUMBER_NEXT[(state << 8) | chunk[i]];
+          if (next === 0) break;
+          if (next === N_BAD) throw new JsonMaskError('an invalid JSON number');
+          state = next;
+        }
+        this.numberState = state;
+        if (this.held) {
+          this.number += chunk.toString('latin1', from, i);
+          if (this.number.length > 1024) throw new JsonMaskError('a masked JSON number longer than 1024 characters');
+        }
         if (i === n) break;
         const replacement = this.endNumber();
         if (replacement !== null) {
-          out.push(replacement);
+          out.run(pass, tokenStart);
+          out.text(replacement);
           pass = i;
         }
         continue;
@@ -166,7 +214,9 @@ export class JsonMasker {
         if (this.literalPos < word.length) break;
         const replacement = this.endLiteral();
         if (replacement !== null) {
-          out.push(replacement);
+          out.run(pass, tokenStart);
+          if (typeof replacement === 'string') out.text(replacement);
+          else out.bytes(replacement);
           pass = i;
         }
         continue;
@@ -181,27 +231,23 @@ export class JsonMasker {
         i++;
         continue;
       }
-      // A token starts at i. Held tokens (and masked numbers and literals) stop the pass-through here.
-      if (this.held) {
-        if (i > pass) out.push(chunk.subarray(pass, i));
-        pass = i;
-      }
+      // A token starts at i. A held one that ends up replaced cuts the pass-through at tokenStart (an unchanged one
+      // passes in place), as does one that runs past this chunk.
       tokenStart = i;
       if (start === T_STRING) i++;
     }
     if (this.mode === T_STRING && this.held) {
-      if (tokenStart > pass) out.push(chunk.subarray(pass, tokenStart));
-      this.keepPart(chunk.subarray(Math.max(tokenStart, pass)));
-    } else if ((this.mode === T_NUMBER || this.mode === T_LITERAL) && this.held) {
-      if (tokenStart > pass) out.push(chunk.subarray(pass, tokenStart));
-    } else if (pass < n) out.push(chunk.subarray(pass));
-    return out.length === 1 ? out[0] : Buffer.concat(out);
+      this.keepPart(chunk.subarray(tokenStart));
+      return out.finish(pass, tokenStart);
+    }
+    return out.finish(pass, (this.mode === T_NUMBER || this.mode === T_LITERAL) && this.held ? tokenStart : n);
   }
 
   /** Ends the body: returns the last bytes; throws when the JSON is incomplete. */
   end(): Buffer {
     if (this.mode === T_NUMBER && this.kinds.length === 0) {
-      return this.endNumber() ?? Buffer.alloc(0);
+      const replacement = this.endNumber();
+      return replacement === null ? Buffer.alloc(0) : Buffer.from(replacement);
     }
     if (this.mode !== M_DONE && !(this.mode === M_VALUE && !this.started)) throw new JsonMaskError('the JSON body ended before its end');
     return Buffer.alloc(0);
@@ -304,6 +350,7 @@ export class JsonMasker {
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       this.mode = T_NUMBER;
       this.number = '';
+      this.numberState = 0;
       this.held = whole !== -1;
       return T_NUMBER;
     }
@@ -343,7 +390,7 @@ export class JsonMasker {
   }
 
   /** The replacement of the held string ending at chunk[end) (its closing quote included), or null to pass it. */
-  private endString(chunk: Buffer, tokenStart: number, end: number): Buffer | null {
+  private endString(chunk: Buffer, tokenStart: number, end: number): Buffer | string | null {
     let raw: Buffer;
     let start: number;
     if (this.parts.length === 0) {
@@ -370,7 +417,7 @@ export class JsonMasker {
     if (this.isKey) this.memberState = this.wholes[top] === -1 ? this.states[top].member(text.toLowerCase()) : this.states[top];
     let masked = text;
     for (const action of actions) masked = maskCounted(masked, action, this.hashKey, this.hits);
-    return masked === text ? unchanged : Buffer.from(JSON.stringify(masked));
+    return masked === text ? unchanged : JSON.stringify(masked);
   }
 
   /** The content actions that may match the string raw[start, end) (its bytes between the quotes). */
@@ -394,20 +441,20 @@ export class JsonMasker {
     }
   }
 
-  private maskWhole(value: string): Buffer {
+  private maskWhole(value: string): string {
     const field = this.spec.fields[this.whole];
     countHit(this.hits, field.rule);
     const masked = maskValue(field.strategy, value, 'column', this.hashKey);
-    return Buffer.from(masked === null ? 'null' : JSON.stringify(masked));
+    return masked === null ? 'null' : JSON.stringify(masked);
   }
 
-  private endNumber(): Buffer | null {
-    if (!NUMBER.test(this.number)) throw new JsonMaskError(`an invalid JSON number`);
+  private endNumber(): string | null {
+    if (NUMBER_END[this.numberState] !== 1) throw new JsonMaskError('an invalid JSON number');
     this.valueDone();
     return this.held ? this.maskWhole(this.number) : null;
   }
 
-  private endLiteral(): Buffer | null {
+  private endLiteral(): string | null {
     this.valueDone();
     return this.held ? this.maskWhole(this.literal.toString('latin1')) : null;
   }
