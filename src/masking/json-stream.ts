@@ -19,6 +19,7 @@
  * before matching. An empty body (whitespace only) is valid: it holds nothing to mask.
  */
 import { ChunkOutput } from './chunk-output.js';
+import { KeyCache } from './json-key-cache.js';
 import { countHit, mayMatch, maskCounted, type HttpMaskSpec } from './json-spec.js';
 import { SelectorMatcher, type MatchState } from './json-selectors.js';
 import type { ContentAction } from './rules.js';
@@ -123,6 +124,8 @@ export class JsonMasker {
   private number = '';
   private numberState = 0;
   private readonly out = new ChunkOutput();
+  private readonly names = new KeyCache();
+  private readonly found: ContentAction[] = [];
   private literal = LITERALS[0];
   private literalPos = 0;
   /** The value being read: its whole-mask and scanning fields. */
@@ -369,7 +372,7 @@ export class JsonMasker {
     this.isKey = isKey;
     this.escapedInToken = false;
     this.escape = 0;
-    this.parts = [];
+    if (this.parts.length > 0) this.parts = [];
     this.partBytes = 0;
     if (isKey) {
       const top = this.kinds.length - 1;
@@ -399,15 +402,22 @@ export class JsonMasker {
     } else {
       this.keepPart(chunk.subarray(0, end));
       raw = Buffer.concat(this.parts);
+      this.parts = [];
       start = 0;
       end = raw.length;
     }
-    this.parts = [];
     // A spanning token's earlier bytes were held back: passing it means emitting `raw` (null: its bytes pass in place).
     const unchanged = raw === chunk ? null : raw;
     if (!this.isKey && this.whole !== -1) return this.maskWhole(this.decode(raw, start, end));
-    const actions = this.actions(raw, start + 1, end - 1);
     const top = this.kinds.length - 1;
+    // A plain name seen before with no match (the common case: the same names in every record) needs no decoding.
+    const cacheable = this.isKey && this.scan === -1 && !this.escapedInToken;
+    const known = cacheable ? this.names.get(raw, start + 1, end - 1) : undefined;
+    if (known !== undefined) {
+      this.memberState = this.wholes[top] === -1 ? this.states[top].member(known) : this.states[top];
+      return unchanged;
+    }
+    const actions = this.actions(raw, start + 1, end - 1);
     const matchName = this.isKey && this.wholes[top] === -1 && this.states[top].keyDependent;
     if (!matchName && actions.length === 0) {
       if (this.isKey) this.memberState = this.states[top].member('');
@@ -417,12 +427,15 @@ export class JsonMasker {
     if (this.isKey) this.memberState = this.wholes[top] === -1 ? this.states[top].member(text.toLowerCase()) : this.states[top];
     let masked = text;
     for (const action of actions) masked = maskCounted(masked, action, this.hashKey, this.hits);
+    if (masked === text && cacheable) this.names.set(raw, start + 1, end - 1, text.toLowerCase());
     return masked === text ? unchanged : JSON.stringify(masked);
   }
 
   /** The content actions that may match the string raw[start, end) (its bytes between the quotes). */
   private actions(raw: Buffer, start: number, end: number): ContentAction[] {
-    const found: ContentAction[] = [];
+    // One array reused for every string: the scans of a body allocate nothing when nothing matches.
+    const found = this.found;
+    found.length = 0;
     const { content } = this.spec;
     if (content !== null && mayMatch(raw, start, end, this.escapedInToken, content)) found.push(content);
     if (this.scan !== -1) {
