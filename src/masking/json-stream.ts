@@ -22,7 +22,6 @@ import { ChunkOutput } from './chunk-output.js';
 import { KeyCache } from './json-key-cache.js';
 import { countHit, mayMatch, maskCounted, type HttpMaskSpec } from './json-spec.js';
 import { SelectorMatcher, type MatchState } from './json-selectors.js';
-import type { ContentAction } from './rules.js';
 import { maskValue } from './strategies.js';
 
 /** Largest single token (string, member name, number) Warden reads to mask: larger fails closed. */
@@ -90,6 +89,11 @@ const ESCAPES = new Uint8Array(256);
 for (const c of '"\\/bfnrt') ESCAPES[c.charCodeAt(0)] = 1;
 const HEX = new Uint8Array(256);
 for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+/** 1 for the bytes a JSON string may hold as they are: not a quote, a backslash or a control character. */
+const PLAIN = new Uint8Array(256).fill(1);
+for (let c = 0; c < 0x20; c++) PLAIN[c] = 0;
+PLAIN[0x22] = 0;
+PLAIN[0x5c] = 0;
 const LITERALS = ['true', 'false', 'null'].map((w) => Buffer.from(w));
 
 const EMPTY_MATCHER = new SelectorMatcher([]);
@@ -125,7 +129,8 @@ export class JsonMasker {
   private numberState = 0;
   private readonly out = new ChunkOutput();
   private readonly names = new KeyCache();
-  private readonly found: ContentAction[] = [];
+  /** constantWhole's encoded outputs by field. */
+  private readonly constants: Array<Buffer | undefined> = [];
   private literal = LITERALS[0];
   private literalPos = 0;
   /** The value being read: its whole-mask and scanning fields. */
@@ -155,6 +160,11 @@ export class JsonMasker {
         let esc = this.escape;
         let c = 0;
         for (; i < n; i++) {
+          // Most bytes are plain: one table load each, no escape state to carry.
+          if (esc === 0) {
+            while (i < n && PLAIN[chunk[i]] === 1) i++;
+            if (i === n) break;
+          }
           c = chunk[i];
           if (esc !== 0) {
             if (esc === 1) {
@@ -202,7 +212,8 @@ export class JsonMasker {
         const replacement = this.endNumber();
         if (replacement !== null) {
           out.run(pass, tokenStart);
-          out.text(replacement);
+          if (typeof replacement === 'string') out.text(replacement);
+          else out.bytes(replacement);
           pass = i;
         }
         continue;
@@ -408,7 +419,7 @@ export class JsonMasker {
     }
     // A spanning token's earlier bytes were held back: passing it means emitting `raw` (null: its bytes pass in place).
     const unchanged = raw === chunk ? null : raw;
-    if (!this.isKey && this.whole !== -1) return this.maskWhole(this.decode(raw, start, end));
+    if (!this.isKey && this.whole !== -1) return this.constantWhole() ?? this.maskWhole(this.decode(raw, start, end));
     const top = this.kinds.length - 1;
     // A plain name seen before with no match (the common case: the same names in every record) needs no decoding.
     const cacheable = this.isKey && this.scan === -1 && !this.escapedInToken;
@@ -419,28 +430,30 @@ export class JsonMasker {
     }
     const actions = this.actions(raw, start + 1, end - 1);
     const matchName = this.isKey && this.wholes[top] === -1 && this.states[top].keyDependent;
-    if (!matchName && actions.length === 0) {
+    if (!matchName && actions === 0) {
       if (this.isKey) this.memberState = this.states[top].member('');
       return unchanged;
     }
     const text = this.decode(raw, start, end);
     if (this.isKey) this.memberState = this.wholes[top] === -1 ? this.states[top].member(text.toLowerCase()) : this.states[top];
     let masked = text;
-    for (const action of actions) masked = maskCounted(masked, action, this.hashKey, this.hits);
+    if (actions & 1) masked = maskCounted(masked, this.spec.content!, this.hashKey, this.hits);
+    if (actions & 2) masked = maskCounted(masked, this.spec.fields[this.scan].content!, this.hashKey, this.hits);
     if (masked === text && cacheable) this.names.set(raw, start + 1, end - 1, text.toLowerCase());
     return masked === text ? unchanged : JSON.stringify(masked);
   }
 
-  /** The content actions that may match the string raw[start, end) (its bytes between the quotes). */
-  private actions(raw: Buffer, start: number, end: number): ContentAction[] {
-    // One array reused for every string: the scans of a body allocate nothing when nothing matches.
-    const found = this.found;
-    found.length = 0;
+  /**
+   * The content actions that may match the string raw[start, end) (its bytes between the quotes), as bits (no
+   * allocation per string): 1 the body-wide content action, 2 the scanning field's own.
+   */
+  private actions(raw: Buffer, start: number, end: number): number {
+    let found = 0;
     const { content } = this.spec;
-    if (content !== null && mayMatch(raw, start, end, this.escapedInToken, content)) found.push(content);
+    if (content !== null && mayMatch(raw, start, end, this.escapedInToken, content)) found |= 1;
     if (this.scan !== -1) {
       const own = this.spec.fields[this.scan].content;
-      if (own !== null && mayMatch(raw, start, end, this.escapedInToken, own)) found.push(own);
+      if (own !== null && mayMatch(raw, start, end, this.escapedInToken, own)) found |= 2;
     }
     return found;
   }
@@ -454,6 +467,23 @@ export class JsonMasker {
     }
   }
 
+  /**
+   * The output of the whole-masked value under a strategy that ignores the value (redact, null), encoded once per
+   * body; null for one that needs it (hash, partial). Saves decoding and encoding each of a million masked values.
+   */
+  private constantWhole(): Buffer | null {
+    const field = this.spec.fields[this.whole];
+    if (field.strategy !== 'redact' && field.strategy !== 'null') return null;
+    countHit(this.hits, field.rule);
+    let bytes = this.constants[this.whole];
+    if (bytes === undefined) {
+      const masked = maskValue(field.strategy, '', 'column', this.hashKey);
+      bytes = Buffer.from(masked === null ? 'null' : JSON.stringify(masked));
+      this.constants[this.whole] = bytes;
+    }
+    return bytes;
+  }
+
   private maskWhole(value: string): string {
     const field = this.spec.fields[this.whole];
     countHit(this.hits, field.rule);
@@ -461,15 +491,15 @@ export class JsonMasker {
     return masked === null ? 'null' : JSON.stringify(masked);
   }
 
-  private endNumber(): string | null {
+  private endNumber(): Buffer | string | null {
     if (NUMBER_END[this.numberState] !== 1) throw new JsonMaskError('an invalid JSON number');
     this.valueDone();
-    return this.held ? this.maskWhole(this.number) : null;
+    return this.held ? this.constantWhole() ?? this.maskWhole(this.number) : null;
   }
 
-  private endLiteral(): string | null {
+  private endLiteral(): Buffer | string | null {
     this.valueDone();
-    return this.held ? this.maskWhole(this.literal.toString('latin1')) : null;
+    return this.held ? this.constantWhole() ?? this.maskWhole(this.literal.toString('latin1')) : null;
   }
 }
 
