@@ -5,6 +5,9 @@
  * a masked value every few dozen bytes those small allocations cost more than the masking. A buffer handed out is
  * never written again (the socket may still hold it).
  */
+/** Runs up to this many bytes are copied by a loop (see run). */
+const SHORT_RUN = 64;
+
 export class ChunkOutput {
   private chunk: Buffer = Buffer.alloc(0);
   private buf: Buffer | null = null;
@@ -21,7 +24,14 @@ export class ChunkOutput {
   run(start: number, end: number): void {
     if (end <= start) return;
     this.reserve(end - start);
-    this.length += this.chunk.copy(this.buf!, this.length, start, end);
+    // Most runs between masked values are a few dozen bytes: a loop costs less than the native copy's call.
+    if (end - start <= SHORT_RUN) {
+      const buf = this.buf!;
+      const chunk = this.chunk;
+      let at = this.length;
+      for (let i = start; i < end; i++) buf[at++] = chunk[i];
+      this.length = at;
+    } else this.length += this.chunk.copy(this.buf!, this.length, start, end);
   }
 
   /** Appends `text` as UTF-8. */
