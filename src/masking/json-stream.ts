@@ -96,6 +96,9 @@ PLAIN[0x22] = 0;
 PLAIN[0x5c] = 0;
 const LITERALS = ['true', 'false', 'null'].map((w) => Buffer.from(w));
 
+/** Most distinct masked texts whose JSON bytes one body keeps (see JsonMasker.encoded). */
+const MAX_ENCODED = 256;
+
 const EMPTY_MATCHER = new SelectorMatcher([]);
 
 /** Options of a JsonMasker. */
@@ -129,6 +132,8 @@ export class JsonMasker {
   private numberState = 0;
   private readonly out = new ChunkOutput();
   private readonly names = new KeyCache();
+  /** encoded's cache: short masked texts and their JSON bytes. */
+  private readonly encodings = new Map<string, Buffer>();
   /** constantWhole's encoded outputs by field. */
   private readonly constants: Array<Buffer | undefined> = [];
   private literal = LITERALS[0];
@@ -440,7 +445,7 @@ export class JsonMasker {
     if (actions & 1) masked = maskCounted(masked, this.spec.content!, this.hashKey, this.hits);
     if (actions & 2) masked = maskCounted(masked, this.spec.fields[this.scan].content!, this.hashKey, this.hits);
     if (masked === text && cacheable) this.names.set(raw, start + 1, end - 1, text.toLowerCase());
-    return masked === text ? unchanged : JSON.stringify(masked);
+    return masked === text ? unchanged : this.encoded(masked);
   }
 
   /**
@@ -484,11 +489,24 @@ export class JsonMasker {
     return bytes;
   }
 
-  private maskWhole(value: string): string {
+  private maskWhole(value: string): Buffer | string {
     const field = this.spec.fields[this.whole];
     countHit(this.hits, field.rule);
     const masked = maskValue(field.strategy, value, 'column', this.hashKey);
-    return masked === null ? 'null' : JSON.stringify(masked);
+    return masked === null ? 'null' : this.encoded(masked);
+  }
+
+  /**
+   * `masked` as a JSON string: its UTF-8 bytes when a short one came before (masked texts repeat: `[REDACTED]`,
+   * `***@example.com`, so each is encoded once per body), else the JSON text. Bounded by MAX_ENCODED entries.
+   */
+  private encoded(masked: string): Buffer | string {
+    if (masked.length > 64) return JSON.stringify(masked);
+    const known = this.encodings.get(masked);
+    if (known !== undefined) return known;
+    const json = JSON.stringify(masked);
+    if (this.encodings.size < MAX_ENCODED) this.encodings.set(masked, Buffer.from(json));
+    return json;
   }
 
   private endNumber(): Buffer | string | null {
