@@ -34,6 +34,13 @@ export class ChunkOutput {
     } else this.length += this.chunk.copy(this.buf!, this.length, start, end);
   }
 
+  /** Appends chunk[start, end), then a replacement (text as UTF-8, or bytes). */
+  replace(start: number, end: number, replacement: string | Buffer): void {
+    this.run(start, end);
+    if (typeof replacement === 'string') this.text(replacement);
+    else this.bytes(replacement);
+  }
+
   /** Appends `text` as UTF-8. */
   text(text: string): void {
     this.reserve(text.length * 3);

@@ -190,9 +190,7 @@ export class JsonMasker {
         if (this.held) {
           const replacement = this.endString(chunk, tokenStart, i);
           if (replacement !== null) {
-            out.run(pass, tokenStart);
-            if (typeof replacement === 'string') out.text(replacement);
-            else out.bytes(replacement);
+            out.replace(pass, tokenStart, replacement);
             pass = i;
           }
         }
@@ -216,9 +214,7 @@ export class JsonMasker {
         if (i === n) break;
         const replacement = this.endNumber();
         if (replacement !== null) {
-          out.run(pass, tokenStart);
-          if (typeof replacement === 'string') out.text(replacement);
-          else out.bytes(replacement);
+          out.replace(pass, tokenStart, replacement);
           pass = i;
         }
         continue;
@@ -233,9 +229,7 @@ export class JsonMasker {
         if (this.literalPos < word.length) break;
         const replacement = this.endLiteral();
         if (replacement !== null) {
-          out.run(pass, tokenStart);
-          if (typeof replacement === 'string') out.text(replacement);
-          else out.bytes(replacement);
+          out.replace(pass, tokenStart, replacement);
           pass = i;
         }
         continue;
