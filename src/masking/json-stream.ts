@@ -18,9 +18,10 @@
  * what follows a syntax error is never passed on unmasked. Member names are decoded (`"\u0065mail"` is `email`)
  * before matching. An empty body (whitespace only) is valid: it holds nothing to mask.
  */
+import { ChunkOutput } from './chunk-output.js';
+import { KeyCache } from './json-key-cache.js';
 import { countHit, mayMatch, maskCounted, type HttpMaskSpec } from './json-spec.js';
 import { SelectorMatcher, type MatchState } from './json-selectors.js';
-import type { ContentAction } from './rules.js';
 import { maskValue } from './strategies.js';
 
 /** Largest single token (string, member name, number) Warden reads to mask: larger fails closed. */
@@ -49,14 +50,54 @@ const ARRAY = 1;
 
 const WS = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
-const NUMBER_BYTE = new Uint8Array(256);
-for (const c of '0123456789+-.eE') NUMBER_BYTE[c.charCodeAt(0)] = 1;
+
+/**
+ * The JSON number grammar as a table: NUMBER_NEXT[state << 8 | byte] is the next state, 0 when the byte ends the
+ * number, N_BAD when it is a number byte where none may stand (`01`, `1.e`). States: 0 start, 1 after `-`, 2 a
+ * leading 0, 3 integer digits, 4 after `.`, 5 fraction digits, 6 after `e`, 7 after the exponent's sign, 8 exponent
+ * digits. NUMBER_END marks the states a number may end in.
+ */
+const N_BAD = 15;
+const NUMBER_NEXT = (() => {
+  const table = new Uint8Array(9 * 256);
+  const digits = '0123456789';
+  const set = (state: number, chars: string, next: number): void => {
+    for (const ch of chars) table[(state << 8) | ch.charCodeAt(0)] = next;
+  };
+  for (let state = 0; state < 9; state++) set(state, '0123456789+-.eE', N_BAD);
+  set(0, '-', 1);
+  set(0, '0', 2);
+  set(0, '123456789', 3);
+  set(1, '0', 2);
+  set(1, '123456789', 3);
+  set(2, '.', 4);
+  set(2, 'eE', 6);
+  set(3, digits, 3);
+  set(3, '.', 4);
+  set(3, 'eE', 6);
+  set(4, digits, 5);
+  set(5, digits, 5);
+  set(5, 'eE', 6);
+  set(6, '+-', 7);
+  set(6, digits, 8);
+  set(7, digits, 8);
+  set(8, digits, 8);
+  return table;
+})();
+const NUMBER_END = Uint8Array.from([0, 0, 1, 1, 0, 1, 0, 0, 1]);
 const ESCAPES = new Uint8Array(256);
 for (const c of '"\\/bfnrt') ESCAPES[c.charCodeAt(0)] = 1;
 const HEX = new Uint8Array(256);
 for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+/** 1 for the bytes a JSON string may hold as they are: not a quote, a backslash or a control character. */
+const PLAIN = new Uint8Array(256).fill(1);
+for (let c = 0; c < 0x20; c++) PLAIN[c] = 0;
+PLAIN[0x22] = 0;
+PLAIN[0x5c] = 0;
 const LITERALS = ['true', 'false', 'null'].map((w) => Buffer.from(w));
+
+/** Most distinct masked texts whose JSON bytes one body keeps (see JsonMasker.encoded). */
+const MAX_ENCODED = 256;
 
 const EMPTY_MATCHER = new SelectorMatcher([]);
 
@@ -88,6 +129,13 @@ export class JsonMasker {
   private parts: Buffer[] = [];
   private partBytes = 0;
   private number = '';
+  private numberState = 0;
+  private readonly out = new ChunkOutput();
+  private readonly names = new KeyCache();
+  /** encoded's cache: short masked texts and their JSON bytes. */
+  private readonly encodings = new Map<string, Buffer>();
+  /** constantWhole's encoded outputs by field. */
+  private readonly constants: Array<Buffer | undefined> = [];
   private literal = LITERALS[0];
   private literalPos = 0;
   /** The value being read: its whole-mask and scanning fields. */
@@ -103,7 +151,8 @@ export class JsonMasker {
 
   /** Takes a chunk; returns the bytes to emit now. Throws a JsonMaskError when the body is not valid JSON. */
   push(chunk: Buffer): Buffer {
-    const out: Buffer[] = [];
+    const out = this.out;
+    out.begin(chunk);
     let pass = 0;
     let tokenStart = 0;
     const n = chunk.length;
@@ -116,6 +165,11 @@ export class JsonMasker {
         let esc = this.escape;
         let c = 0;
         for (; i < n; i++) {
+          // Most bytes are plain: one table load each, no escape state to carry.
+          if (esc === 0) {
+            while (i < n && PLAIN[chunk[i]] === 1) i++;
+            if (i === n) break;
+          }
           c = chunk[i];
           if (esc !== 0) {
             if (esc === 1) {
@@ -136,7 +190,7 @@ export class JsonMasker {
         if (this.held) {
           const replacement = this.endString(chunk, tokenStart, i);
           if (replacement !== null) {
-            out.push(replacement);
+            out.replace(pass, tokenStart, replacement);
             pass = i;
           }
         }
@@ -145,13 +199,22 @@ export class JsonMasker {
       }
       if (mode === T_NUMBER) {
         const from = i;
-        while (i < n && NUMBER_BYTE[chunk[i]] === 1) i++;
-        this.number += chunk.toString('latin1', from, i);
-        if (this.number.length > 1024) throw new JsonMaskError('a JSON number longer than 1024 characters');
+        let state = this.numberState;
+        for (; i < n; i++) {
+          const next = NUMBER_NEXT[(state << 8) | chunk[i]];
+          if (next === 0) break;
+          if (next === N_BAD) throw new JsonMaskError('an invalid JSON number');
+          state = next;
+        }
+        this.numberState = state;
+        if (this.held) {
+          this.number += chunk.toString('latin1', from, i);
+          if (this.number.length > 1024) throw new JsonMaskError('a masked JSON number longer than 1024 characters');
+        }
         if (i === n) break;
         const replacement = this.endNumber();
         if (replacement !== null) {
-          out.push(replacement);
+          out.replace(pass, tokenStart, replacement);
           pass = i;
         }
         continue;
@@ -166,7 +229,7 @@ export class JsonMasker {
         if (this.literalPos < word.length) break;
         const replacement = this.endLiteral();
         if (replacement !== null) {
-          out.push(replacement);
+          out.replace(pass, tokenStart, replacement);
           pass = i;
         }
         continue;
@@ -181,27 +244,23 @@ export class JsonMasker {
         i++;
         continue;
       }
-      // A token starts at i. Held tokens (and masked numbers and literals) stop the pass-through here.
-      if (this.held) {
-        if (i > pass) out.push(chunk.subarray(pass, i));
-        pass = i;
-      }
+      // A token starts at i. A held one that ends up replaced cuts the pass-through at tokenStart (an unchanged one
+      // passes in place), as does one that runs past this chunk.
       tokenStart = i;
       if (start === T_STRING) i++;
     }
     if (this.mode === T_STRING && this.held) {
-      if (tokenStart > pass) out.push(chunk.subarray(pass, tokenStart));
-      this.keepPart(chunk.subarray(Math.max(tokenStart, pass)));
-    } else if ((this.mode === T_NUMBER || this.mode === T_LITERAL) && this.held) {
-      if (tokenStart > pass) out.push(chunk.subarray(pass, tokenStart));
-    } else if (pass < n) out.push(chunk.subarray(pass));
-    return out.length === 1 ? out[0] : Buffer.concat(out);
+      this.keepPart(chunk.subarray(tokenStart));
+      return out.finish(pass, tokenStart);
+    }
+    return out.finish(pass, (this.mode === T_NUMBER || this.mode === T_LITERAL) && this.held ? tokenStart : n);
   }
 
   /** Ends the body: returns the last bytes; throws when the JSON is incomplete. */
   end(): Buffer {
     if (this.mode === T_NUMBER && this.kinds.length === 0) {
-      return this.endNumber() ?? Buffer.alloc(0);
+      const replacement = this.endNumber();
+      return replacement === null ? Buffer.alloc(0) : Buffer.from(replacement);
     }
     if (this.mode !== M_DONE && !(this.mode === M_VALUE && !this.started)) throw new JsonMaskError('the JSON body ended before its end');
     return Buffer.alloc(0);
@@ -304,6 +363,7 @@ export class JsonMasker {
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       this.mode = T_NUMBER;
       this.number = '';
+      this.numberState = 0;
       this.held = whole !== -1;
       return T_NUMBER;
     }
@@ -322,7 +382,7 @@ export class JsonMasker {
     this.isKey = isKey;
     this.escapedInToken = false;
     this.escape = 0;
-    this.parts = [];
+    if (this.parts.length > 0) this.parts = [];
     this.partBytes = 0;
     if (isKey) {
       const top = this.kinds.length - 1;
@@ -343,7 +403,7 @@ export class JsonMasker {
   }
 
   /** The replacement of the held string ending at chunk[end) (its closing quote included), or null to pass it. */
-  private endString(chunk: Buffer, tokenStart: number, end: number): Buffer | null {
+  private endString(chunk: Buffer, tokenStart: number, end: number): Buffer | string | null {
     let raw: Buffer;
     let start: number;
     if (this.parts.length === 0) {
@@ -352,35 +412,47 @@ export class JsonMasker {
     } else {
       this.keepPart(chunk.subarray(0, end));
       raw = Buffer.concat(this.parts);
+      this.parts = [];
       start = 0;
       end = raw.length;
     }
-    this.parts = [];
     // A spanning token's earlier bytes were held back: passing it means emitting `raw` (null: its bytes pass in place).
     const unchanged = raw === chunk ? null : raw;
-    if (!this.isKey && this.whole !== -1) return this.maskWhole(this.decode(raw, start, end));
-    const actions = this.actions(raw, start + 1, end - 1);
+    if (!this.isKey && this.whole !== -1) return this.constantWhole() ?? this.maskWhole(this.decode(raw, start, end));
     const top = this.kinds.length - 1;
+    // A plain name seen before with no match (the common case: the same names in every record) needs no decoding.
+    const cacheable = this.isKey && this.scan === -1 && !this.escapedInToken;
+    const known = cacheable ? this.names.get(raw, start + 1, end - 1) : undefined;
+    if (known !== undefined) {
+      this.memberState = this.wholes[top] === -1 ? this.states[top].member(known) : this.states[top];
+      return unchanged;
+    }
+    const actions = this.actions(raw, start + 1, end - 1);
     const matchName = this.isKey && this.wholes[top] === -1 && this.states[top].keyDependent;
-    if (!matchName && actions.length === 0) {
+    if (!matchName && actions === 0) {
       if (this.isKey) this.memberState = this.states[top].member('');
       return unchanged;
     }
     const text = this.decode(raw, start, end);
     if (this.isKey) this.memberState = this.wholes[top] === -1 ? this.states[top].member(text.toLowerCase()) : this.states[top];
     let masked = text;
-    for (const action of actions) masked = maskCounted(masked, action, this.hashKey, this.hits);
-    return masked === text ? unchanged : Buffer.from(JSON.stringify(masked));
+    if (actions & 1) masked = maskCounted(masked, this.spec.content!, this.hashKey, this.hits);
+    if (actions & 2) masked = maskCounted(masked, this.spec.fields[this.scan].content!, this.hashKey, this.hits);
+    if (masked === text && cacheable) this.names.set(raw, start + 1, end - 1, text.toLowerCase());
+    return masked === text ? unchanged : this.encoded(masked);
   }
 
-  /** The content actions that may match the string raw[start, end) (its bytes between the quotes). */
-  private actions(raw: Buffer, start: number, end: number): ContentAction[] {
-    const found: ContentAction[] = [];
+  /**
+   * The content actions that may match the string raw[start, end) (its bytes between the quotes), as bits (no
+   * allocation per string): 1 the body-wide content action, 2 the scanning field's own.
+   */
+  private actions(raw: Buffer, start: number, end: number): number {
+    let found = 0;
     const { content } = this.spec;
-    if (content !== null && mayMatch(raw, start, end, this.escapedInToken, content)) found.push(content);
+    if (content !== null && mayMatch(raw, start, end, this.escapedInToken, content)) found |= 1;
     if (this.scan !== -1) {
       const own = this.spec.fields[this.scan].content;
-      if (own !== null && mayMatch(raw, start, end, this.escapedInToken, own)) found.push(own);
+      if (own !== null && mayMatch(raw, start, end, this.escapedInToken, own)) found |= 2;
     }
     return found;
   }
@@ -394,22 +466,52 @@ export class JsonMasker {
     }
   }
 
-  private maskWhole(value: string): Buffer {
+  /**
+   * The output of the whole-masked value under a strategy that ignores the value (redact, null), encoded once per
+   * body; null for one that needs it (hash, partial). Saves decoding and encoding each of a million masked values.
+   */
+  private constantWhole(): Buffer | null {
+    const field = this.spec.fields[this.whole];
+    if (field.strategy !== 'redact' && field.strategy !== 'null') return null;
+    countHit(this.hits, field.rule);
+    let bytes = this.constants[this.whole];
+    if (bytes === undefined) {
+      const masked = maskValue(field.strategy, '', 'column', this.hashKey);
+      bytes = Buffer.from(masked === null ? 'null' : JSON.stringify(masked));
+      this.constants[this.whole] = bytes;
+    }
+    return bytes;
+  }
+
+  private maskWhole(value: string): Buffer | string {
     const field = this.spec.fields[this.whole];
     countHit(this.hits, field.rule);
     const masked = maskValue(field.strategy, value, 'column', this.hashKey);
-    return Buffer.from(masked === null ? 'null' : JSON.stringify(masked));
+    return masked === null ? 'null' : this.encoded(masked);
   }
 
-  private endNumber(): Buffer | null {
-    if (!NUMBER.test(this.number)) throw new JsonMaskError(`an invalid JSON number`);
-    this.valueDone();
-    return this.held ? this.maskWhole(this.number) : null;
+  /**
+   * `masked` as a JSON string: its UTF-8 bytes when a short one came before (masked texts repeat: `[REDACTED]`,
+   * `***@example.com`, so each is encoded once per body), else the JSON text. Bounded by MAX_ENCODED entries.
+   */
+  private encoded(masked: string): Buffer | string {
+    if (masked.length > 64) return JSON.stringify(masked);
+    const known = this.encodings.get(masked);
+    if (known !== undefined) return known;
+    const json = JSON.stringify(masked);
+    if (this.encodings.size < MAX_ENCODED) this.encodings.set(masked, Buffer.from(json));
+    return json;
   }
 
-  private endLiteral(): Buffer | null {
+  private endNumber(): Buffer | string | null {
+    if (NUMBER_END[this.numberState] !== 1) throw new JsonMaskError('an invalid JSON number');
     this.valueDone();
-    return this.held ? this.maskWhole(this.literal.toString('latin1')) : null;
+    return this.held ? this.constantWhole() ?? this.maskWhole(this.number) : null;
+  }
+
+  private endLiteral(): Buffer | string | null {
+    this.valueDone();
+    return this.held ? this.constantWhole() ?? this.maskWhole(this.literal.toString('latin1')) : null;
   }
 }
 

@@ -24,29 +24,29 @@ export function maskingStream(masker: ChunkMasker, decoders: Transform[] = []): 
   return { stream: decoders.length === 0 ? new PlainTransform(masker) : new DecodingTransform(masker, decoders), hits: () => masker.hits() };
 }
 
+/** Pushes what `produce` returns and calls back, or calls back with its error (the Transform then errors). */
+function emit(stream: Transform, produce: () => Buffer, callback: TransformCallback): void {
+  let out: Buffer;
+  try {
+    out = produce();
+  } catch (err) {
+    return callback(err as Error);
+  }
+  if (out.length > 0) stream.push(out);
+  callback();
+}
+
 class PlainTransform extends Transform {
   constructor(private readonly masker: ChunkMasker) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      const out = this.masker.push(chunk);
-      if (out.length > 0) this.push(out);
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
+    emit(this, () => this.masker.push(chunk), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    try {
-      const out = this.masker.end();
-      if (out.length > 0) this.push(out);
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
+    emit(this, () => this.masker.end(), callback);
   }
 }
 
@@ -86,14 +86,7 @@ class DecodingTransform extends Transform {
 
   override _flush(callback: TransformCallback): void {
     this.last.once('end', () => {
-      if (this.failed) return;
-      try {
-        const out = this.masker.end();
-        if (out.length > 0) this.push(out);
-        callback();
-      } catch (err) {
-        callback(err as Error);
-      }
+      if (!this.failed) emit(this, () => this.masker.end(), callback);
     });
     this.first.end();
   }
