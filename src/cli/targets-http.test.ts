@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpUpstream, type HttpUpstream } from '../../test/harness/http-upstream.js';
 import { targetFieldContext } from '../control/routes/target-records.js';
+import { POLICY_TEST_EXIT } from './policies.js';
 import { parseHeaders } from './targets-http.js';
 import { startCliApi, type CliApi } from './test-api.js';
 import { runCaptured } from './test-io.js';
@@ -172,3 +173,20 @@ describe('warden targets update --type http', () => {
     assert.equal((await stored('up')).url, 'https://c.internal');
   });
 });
+
+describe('warden policy test with an http target', () => {
+  it('explains a request, with --body judged like the request\'s JSON body', async () => {
+    const policy = path.join(files, 'policy.yaml');
+    writeFileSync(policy, ['kind: Policy', 'name: http-test', 'rules:', '  - name: no-admin', '    match: { jsonBody: { "**.role": admin } }',
+      '    effect: deny', '  - name: writes', '    match: { classes: [write] }', '    effect: allow', ''].join('\n'));
+    assert.equal((await warden(['apply', '-f', policy])).code, 0);
+    const args = ['policy', 'test', '--user', 'bot', '--kind', 'agent', '--target', 'billing-api', 'POST /v1/users'];
+    const denied = await warden([...args, '--body', '{"user":{"role":"admin"}}']);
+    assert.equal(denied.code, POLICY_TEST_EXIT.deny, denied.stderr);
+    assert.match(denied.stdout, /^deny {2}\(http-test\/no-admin\)/);
+    assert.match(denied.stdout, /1\. write {2}request {2}methods=POST {2}paths=\/v1\/users {2}body=json {2}POST \/v1\/users/);
+    const allowed = await warden([...args, '--body', '{"user":{"role":"viewer"}}']);
+    assert.equal(allowed.code, 0, allowed.stdout);
+  });
+});
+

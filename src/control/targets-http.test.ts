@@ -62,6 +62,7 @@ describe('POST /api/targets with type http', () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ url: 'ftp://h' }, /url/],
       [{ url: 'https://h/?a=1' }, /without query or fragment/],
+      [{ url: 'https://svc:hunter2@h/api' }, /must not hold a user or password/],
       [{ auth: 'digest' }, /must be none, bearer, basic, header:NAME or query:NAME/],
       [{ headers: { 'Bad Name': 'x' } }, /"Bad Name" must be an HTTP header name/],
       [{ headers: { authorization: 'Bearer x' } }, /authorization is set by Warden itself/],
@@ -74,6 +75,7 @@ describe('POST /api/targets with type http', () => {
       const res = await call({ method: 'POST', url: '/api/targets', payload: { ...base, ...extra } });
       assert.equal(res.statusCode, 400, `${JSON.stringify(extra)}: ${res.body}`);
       assert.match(message(res), expected, JSON.stringify(extra));
+      assert.ok(!res.body.includes('hunter2'), 'a refusal never echoes a credential');
     }
     assert.equal(await fx.store.targets.get('bad-http'), undefined);
   });

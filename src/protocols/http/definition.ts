@@ -64,7 +64,9 @@ export const httpAuthSchema = z.string().refine(
 
 /** The fields of an http target besides name, type and labels. */
 export const httpTargetSpec = z.strictObject({
-  url: z.string().url().max(2048).refine((url) => /^https?:\/\//.test(url) && !/[?#]/.test(url), 'must be an http:// or https:// URL without query or fragment'),
+  url: z.string().url().max(2048).refine((url) => /^https?:\/\//.test(url) && !/[?#]/.test(url), 'must be an http:// or https:// URL without query or fragment')
+    // The URL is shown by the API: a credential belongs in the vault (auth basic), never in the URL's user info.
+    .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'must not hold a user or password (use --auth basic with --secret-stdin)'),
   caCert: pem.nullable(),
   auth: httpAuthSchema,
   hostHeader: z.string().min(1).max(255).nullable(),

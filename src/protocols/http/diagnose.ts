@@ -6,13 +6,10 @@
  * 403 as "the upstream refused the credential". Never throws, never shows a credential (no answer body or header is
  * reported), closes everything it opened.
  */
-import { lookup } from 'node:dns/promises';
 import { STATUS_CODES } from 'node:http';
-import net from 'node:net';
-import tls from 'node:tls';
 import { Pool } from 'undici';
 import type { Credentials, HttpCredentials, HttpTarget } from '../../session/types.js';
-import { failure, step } from '../kubernetes/diagnose.js';
+import { reachSteps, step, tlsHandshake } from '../kubernetes/diagnose.js';
 import type { Diagnosis, DiagnosisStep } from '../postgres/diagnose.js';
 import { within } from '../within.js';
 import { httpCredentials } from './definition.js';
@@ -34,35 +31,15 @@ export async function diagnoseHttpTarget(target: HttpTarget, credentials: () => 
   const port = Number(url.port || (secure ? 443 : 80));
   const where = url.host;
   const steps: DiagnosisStep[] = [];
-  await step(steps, 'dns', async () => {
-    if (net.isIP(host)) return `${host} is an IP address, no lookup needed`;
-    const found = await within(lookup(host, { all: true }), ms);
-    return `${host} resolved to ${found.map((a) => a.address).join(', ')}`;
-  }, (err) => failure(err, where, ms));
-  await step(steps, 'tcp', async () => {
-    const socket = net.connect({ host, port });
-    socket.on('error', () => undefined);
-    try {
-      await within(new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject)), ms);
-    } finally {
-      socket.destroy();
-    }
-    return `connected to ${where}`;
-  }, (err) => failure(err, where, ms));
+  await reachSteps(steps, host, port, where, ms);
   let creds: HttpCredentials | undefined;
   await step(steps, 'tls', async () => {
     creds = httpCredentials(await credentials());
     if (!secure) return 'the URL is plain http://: no TLS, the upstream traffic is not encrypted';
     const options = httpUpstreamTls(target, creds);
-    const socket = tls.connect({ host, port, ...options, rejectUnauthorized: true });
-    socket.on('error', () => undefined);
-    try {
-      await within(new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), ms);
-      return `the upstream's certificate is trusted (${target.caCert !== null ? 'the target\'s CA' : 'the system\'s CAs'}`
-        + `${options.cert !== undefined ? ', client certificate presented' : ''})`;
-    } finally {
-      socket.destroy();
-    }
+    await tlsHandshake(host, port, options, ms);
+    return `the upstream's certificate is trusted (${target.caCert !== null ? 'the target\'s CA' : 'the system\'s CAs'}`
+      + `${options.cert !== undefined ? ', client certificate presented' : ''})`;
   }, (err) => httpUpstreamError(target, err).message);
   await step(steps, 'login', () => probe(target, creds!, ms), (err) => {
     const code = (err as { code?: string }).code;

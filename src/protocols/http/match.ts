@@ -8,8 +8,9 @@
  * - `paths`: globs on the normalised path (src/analysis/http/path.ts: what the upstream receives), by segments: `*`
  *   is one non-empty segment (or part of one: `inv-*`), `?` one character other than `/`, `**` any number of
  *   segments (`/v1/**` is `/v1` and everything below it). Restrictive rules match case-insensitively, also the
- *   percent-decoded path and the path without its trailing slash (an upstream may read `/ADMIN/`, `/%61dmin` or
- *   `/admin/` as `/admin`); allow rules match the path exactly as it is forwarded.
+ *   percent-decoded path, the path without `;params` in its segments and without its trailing slash (an upstream
+ *   may read `/ADMIN/`, `/%41dmin`, `/admin;x=1` or `/admin/` as `/admin`); allow rules match the path exactly as
+ *   it is forwarded.
  * - `query`: globs on the parameter names (decoded). Restrictive: some name matches (case-insensitively); allow: the
  *   request has at least one parameter and every name matches (as written).
  * - `jsonBody`: field selector → value. A selector is a dotted path of keys from the top of the body (`role`,
@@ -122,6 +123,8 @@ function readings(path: string): string[] {
     // The normaliser only lets UTF-8 escapes through; keep the encoded form alone otherwise.
   }
   if (decoded !== path) forms.push(decoded);
+  // Servlet containers drop `;params` of a segment (`/admin;x=1/users` is `/admin/users` to them).
+  for (const form of [...forms]) if (form.includes(';')) forms.push(form.replace(/;[^/]*/g, ''));
   for (const form of [...forms]) if (form.length > 1 && form.endsWith('/')) forms.push(form.slice(0, -1));
   return forms;
 }

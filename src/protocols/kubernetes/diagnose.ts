@@ -39,15 +39,8 @@ export async function step(steps: DiagnosisStep[], name: DiagnosisStep['step'], 
   }
 }
 
-/** Tests a kubernetes target: DNS, TCP, TLS and `GET /version` with its credential. */
-export async function diagnoseKubeTarget(target: KubernetesTarget, credentials: () => Promise<Credentials>,
-  stepTimeoutMs = 5000): Promise<Diagnosis> {
-  const ms = stepTimeoutMs;
-  const url = new URL(target.server);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port || 443);
-  const where = `${url.host}`;
-  const steps: DiagnosisStep[] = [];
+/** The dns and tcp steps of a target reached at `host`:`port` (`where` names it in messages); shared with http. */
+export async function reachSteps(steps: DiagnosisStep[], host: string, port: number, where: string, ms: number): Promise<void> {
   await step(steps, 'dns', async () => {
     if (net.isIP(host)) return `${host} is an IP address, no lookup needed`;
     const found = await within(lookup(host, { all: true }), ms);
@@ -63,19 +56,36 @@ export async function diagnoseKubeTarget(target: KubernetesTarget, credentials: 
     }
     return `connected to ${where}`;
   }, (err) => failure(err, where, ms));
+}
+
+/** A verified TLS handshake with `options` (CA, server name, client certificate), closed again; rejects on failure. */
+export async function tlsHandshake(host: string, port: number, options: tls.ConnectionOptions, ms: number): Promise<void> {
+  const socket = tls.connect({ host, port, ...options, rejectUnauthorized: true });
+  socket.on('error', () => undefined);
+  try {
+    await within(new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), ms);
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** Tests a kubernetes target: DNS, TCP, TLS and `GET /version` with its credential. */
+export async function diagnoseKubeTarget(target: KubernetesTarget, credentials: () => Promise<Credentials>,
+  stepTimeoutMs = 5000): Promise<Diagnosis> {
+  const ms = stepTimeoutMs;
+  const url = new URL(target.server);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || 443);
+  const where = `${url.host}`;
+  const steps: DiagnosisStep[] = [];
+  await reachSteps(steps, host, port, where, ms);
   let creds: ReturnType<typeof kubernetesCredentials> | undefined;
   await step(steps, 'tls', async () => {
     creds = kubernetesCredentials(await credentials());
     const options = upstreamTls(target, creds);
-    const socket = tls.connect({ host, port, ...options, rejectUnauthorized: true });
-    socket.on('error', () => undefined);
-    try {
-      await within(new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject)), ms);
-      return `the API server's certificate is trusted (${target.caCert !== null ? 'the target\'s CA' : 'the system\'s CAs'}`
-        + `${options.servername !== undefined ? `, name ${options.servername}` : ''})`;
-    } finally {
-      socket.destroy();
-    }
+    await tlsHandshake(host, port, options, ms);
+    return `the API server's certificate is trusted (${target.caCert !== null ? 'the target\'s CA' : 'the system\'s CAs'}`
+      + `${options.servername !== undefined ? `, name ${options.servername}` : ''})`;
   }, (err) => upstreamError(target, err).callerMessage);
   await step(steps, 'login', async () => {
     const pool = new Pool(serverBase(target).origin, { connect: { ...upstreamTls(target, creds!), rejectUnauthorized: true } });
