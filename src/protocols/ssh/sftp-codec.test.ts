@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WardenError } from '../../errors.js';
-import { SFTP, SftpFramer, decodePacket } from './sftp-codec.js';
+import { MAX_PIECES, SFTP, SPLIT_MIN, SftpFramer, decodePacket, frameBytes, frameHead, frameLength, type SftpFrame } from './sftp-codec.js';
 import { attrs, packet, str, u32, u64 } from './sftp-test-packets.js';
 
 const H = Buffer.from([0, 0, 0, 7]);
@@ -96,6 +96,7 @@ describe('SftpFramer', () => {
       assert.equal(f.pending, 0);
     }
     const f = new SftpFramer();
+    // Small packets are joined when they span chunks: each is one Buffer.
     assert.deepEqual([...stream].flatMap((b) => f.push(Buffer.from([b]))), whole);
   });
 
@@ -116,6 +117,98 @@ describe('SftpFramer', () => {
   });
 });
 
+describe('SftpFramer: bulk packets in slices', () => {
+  const H2 = Buffer.from('hnd2');
+  // A 255 KiB WRITE (OpenSSH's upload size), a 40 KiB DATA, small packets between them, a 20 KiB OPEN path.
+  const BIG = [
+    packet(SFTP.WRITE, u32(40), str(H2), u64(0), str(Buffer.alloc(255 * 1024 - 40, 7))),
+    packet(SFTP.STATUS, u32(41), u32(0), str(''), str('')),
+    packet(SFTP.DATA, u32(42), str(Buffer.alloc(40 * 1024, 9))),
+    packet(SFTP.OPEN, u32(43), str(`/tmp/${'p'.repeat(20 * 1024)}`), u32(0x1a), attrs()),
+    packet(SFTP.WRITE, u32(44), str(Buffer.alloc(2000, 1)), u64(9), str(Buffer.alloc(30 * 1024, 3))),
+    packet(SFTP.WRITE, u32(45), str(H2), u64(1), str('tiny')),
+  ];
+  const stream = Buffer.concat(BIG);
+  const expected = BIG.map((f) => decodePacket(f));
+
+  /** Frames a copy of `stream` cut at `cuts`; checks bytes, decoding and that bulk packets were not copied. */
+  function check(cuts: number[], label: string): SftpFrame[] {
+    const chunks: Buffer[] = [];
+    let at = 0;
+    for (const cut of [...cuts, stream.length]) {
+      chunks.push(Buffer.from(stream.subarray(at, cut)));
+      at = cut;
+    }
+    const f = new SftpFramer();
+    const frames = chunks.flatMap((c) => f.push(c));
+    assert.equal(f.pending, 0, label);
+    assert.deepEqual(frames.map(frameBytes), BIG, label);
+    assert.deepEqual(frames.map((fr) => decodePacket(fr)), expected, label);
+    const inputs = new Set(chunks.map((c) => c.buffer));
+    for (const frame of frames) {
+      if (Buffer.isBuffer(frame)) {
+        assert.ok(inputs.has(frame.buffer) || frame.length <= SPLIT_MIN || chunks.length - 1 > MAX_PIECES, `${label}: a big packet was copied`);
+        continue;
+      }
+      assert.ok(frameLength(frame) > SPLIT_MIN && frame.length <= MAX_PIECES, label);
+      // At most the 4-byte length field is copied (when it spans chunks itself).
+      const copied = frame.filter((p) => !inputs.has(p.buffer)).reduce((n, p) => n + p.length, 0);
+      assert.ok(copied <= 4, `${label}: ${copied} bytes copied`);
+    }
+    return frames;
+  }
+
+  it('gives the same packets, uncopied, for every cut near the packet boundaries and at 32 KiB chunks', () => {
+    let offset = 0;
+    for (const frame of BIG) {
+      for (let d = -6; d <= 40; d++) {
+        const cut = offset + d;
+        if (cut > 0 && cut < stream.length) check([cut], `cut ${cut}`);
+        if (cut > 0 && cut + 3 < stream.length) check([cut, cut + 1, cut + 3], `cuts ${cut}, +1, +3`);
+      }
+      offset += frame.length;
+    }
+    const frames = check(Array.from({ length: Math.floor(stream.length / 32768) }, (_, i) => (i + 1) * 32768), '32 KiB chunks');
+    assert.ok(frames.some((fr) => !Buffer.isBuffer(fr)), 'the 255 KiB WRITE stays in slices');
+  });
+
+  it('gives the same packets for random chunkings', async () => {
+    const { prng } = await import('../../masking/test-random.js');
+    for (let seed = 1; seed <= 100; seed++) {
+      const rand = prng(seed);
+      const max = [16, 1000, 40000][seed % 3];
+      const cuts: number[] = [];
+      for (let at = 1 + Math.floor(rand() * max); at < stream.length; at += 1 + Math.floor(rand() * max)) cuts.push(at);
+      check(cuts, `seed ${seed}`);
+    }
+  });
+
+  it('joins a packet that came in more than MAX_PIECES slices (byte by byte), and decodes it the same', () => {
+    const f = new SftpFramer();
+    const frames = [...BIG[2]].flatMap((b) => f.push(Buffer.from([b])));
+    assert.equal(frames.length, 1);
+    assert.ok(Buffer.isBuffer(frames[0]));
+    assert.deepEqual(frames[0], BIG[2]);
+  });
+
+  it('refuses a WRITE or DATA in slices whose payload length runs past the packet', () => {
+    for (const [type, fields] of [[SFTP.WRITE, [u32(1), str(H2), u64(0)]], [SFTP.DATA, [u32(1)]]] as const) {
+      const body = Buffer.alloc(30 * 1024, 5);
+      const frame = packet(type, ...fields, u32(body.length + 1), body);
+      const parts = [frame.subarray(0, 20000), frame.subarray(20000)];
+      assert.equal(code(() => decodePacket(parts)), 'WARDEN_ERR_PROTOCOL', `type ${type}`);
+      assert.equal(code(() => decodePacket(frame)), 'WARDEN_ERR_PROTOCOL', `type ${type} whole`);
+    }
+  });
+
+  it('reads the head of a frame across slices', () => {
+    const parts = [Buffer.from([0, 0]), Buffer.from([0, 9, 6]), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8])];
+    assert.deepEqual(frameHead(parts, 9), Buffer.from([0, 0, 0, 9, 6, 1, 2, 3, 4]));
+    assert.deepEqual(frameHead(parts, 100), Buffer.concat(parts));
+    assert.equal(frameLength(parts), 13);
+  });
+});
+
 describe('SFTP codec: fuzz', () => {
   it('never fails on random bytes with anything but a WardenError, and never buffers past the limit', async () => {
     const { prng } = await import('../../masking/test-random.js');
@@ -127,7 +220,7 @@ describe('SFTP codec: fuzz', () => {
         const body = Buffer.from(Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)));
         const len = rand() < 0.8 ? body.length : Math.floor(rand() * 2 ** 32);
         const chunk = Buffer.concat([u32(len), body]);
-        let frames: Buffer[] = [];
+        let frames: SftpFrame[] = [];
         try {
           frames = f.push(chunk);
         } catch (err) {

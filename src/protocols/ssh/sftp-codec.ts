@@ -7,8 +7,9 @@
  *
  * Fails closed: a length field above the limit (default OpenSSH's own 256 KiB) is refused before any byte of the
  * packet is buffered, and a packet whose fields run past its end is refused; both throw a WardenError, and the
- * engine ends the channel. Bulk payloads (READ replies' DATA, WRITE data) are never copied: decoding gives their
- * offset in the frame, so a same-length rewrite keeps every length field right. Pure: no I/O.
+ * engine ends the channel. Bulk payloads (READ replies' DATA, WRITE data) are never copied: a packet that spans
+ * channel chunks stays a list of their slices (SftpFrame), WRITE and DATA are decoded from their head, and decoding
+ * gives the payload's offset in the frame, so a same-length rewrite keeps every length field right. Pure: no I/O.
  */
 import { WardenError } from '../../errors.js';
 
@@ -60,8 +61,57 @@ export type SftpPacket =
   | { type: 'extended_reply'; id: number }
   | { type: 'unknown'; id: number; code: number };
 
+/**
+ * One packet as the framer gives it: a Buffer when its bytes came contiguous, or, for a large packet that spanned
+ * several chunks (a 255 KiB WRITE arrives in eight 32 KiB channel chunks), the slices of those chunks in order.
+ * Keeping the slices saves a copy of every bulk packet (and the garbage it makes); frameBytes joins them when a
+ * consumer needs the packet whole (masking a DATA payload in place, decoding anything but WRITE and DATA).
+ */
+export type SftpFrame = Buffer | readonly Buffer[];
+
+/** Packets up to this size are joined when they span chunks, so only bulk packets arrive as slices. */
+export const SPLIT_MIN = 16 * 1024;
+/**
+ * A packet that came in more slices than this is joined: a peer sending tiny channel packets must not turn one SFTP
+ * packet into thousands of writes on the other side (a 255 KiB WRITE normally comes in 9).
+ */
+export const MAX_PIECES = 64;
+
+/** The slices of a frame, in order (one for a contiguous frame). */
+export function framePieces(frame: SftpFrame): readonly Buffer[] {
+  return Buffer.isBuffer(frame) ? [frame] : frame;
+}
+
+/** A frame's length in bytes (with its 4-byte length field). */
+export function frameLength(frame: SftpFrame): number {
+  if (Buffer.isBuffer(frame)) return frame.length;
+  let n = 0;
+  for (const piece of frame) n += piece.length;
+  return n;
+}
+
+/** A frame as one Buffer: itself, or its slices joined (a copy). */
+export function frameBytes(frame: SftpFrame): Buffer {
+  return Buffer.isBuffer(frame) ? frame : Buffer.concat(frame);
+}
+
+/** The first min(n, length) bytes of a frame, contiguous (copied only when they span slices). */
+export function frameHead(frame: SftpFrame, n: number): Buffer {
+  const first = Buffer.isBuffer(frame) ? frame : frame[0];
+  if (first.length >= n || Buffer.isBuffer(frame)) return first.subarray(0, n);
+  const head: Buffer[] = [];
+  let have = 0;
+  for (const piece of frame) {
+    if (have >= n) break;
+    head.push(piece.subarray(0, n - have));
+    have += head[head.length - 1].length;
+  }
+  return Buffer.concat(head, have);
+}
+
 /** Splits one direction's byte stream into whole packets (each with its 4-byte length). One per direction. */
 export class SftpFramer {
+  /** The unfinished packet's slices, their total and the packet's total (-1 until its length field is whole). */
   private parts: Buffer[] = [];
   private have = 0;
   private need = -1;
@@ -74,36 +124,49 @@ export class SftpFramer {
   }
 
   /**
-   * Takes a chunk; returns the packets it completes (slices of the chunk where possible, no copy). Throws
-   * WARDEN_ERR_MESSAGE_TOO_LARGE for a length above the limit and WARDEN_ERR_PROTOCOL for an empty packet.
+   * Takes a chunk; returns the packets it completes, never copying a bulk packet: slices of the chunk, or the slices
+   * of a packet larger than SPLIT_MIN that spanned chunks (see SftpFrame). Throws WARDEN_ERR_MESSAGE_TOO_LARGE for a
+   * length above the limit (before buffering the body) and WARDEN_ERR_PROTOCOL for an empty packet.
    */
-  push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
-    let data = chunk;
+  push(chunk: Buffer): SftpFrame[] {
+    const out: SftpFrame[] = [];
+    let at = 0;
     if (this.have > 0) {
-      this.parts.push(chunk);
-      this.have += chunk.length;
-      if (this.need < 0 && this.have >= 4) this.need = this.checkedLength(Buffer.concat(this.parts).readUInt32BE(0)) + 4;
-      if (this.need < 0 || this.have < this.need) return out;
-      data = Buffer.concat(this.parts, this.have);
+      if (this.need < 0) {
+        // The length field itself spans chunks: at most 3 bytes are held.
+        const take = Math.min(4 - this.have, chunk.length);
+        if (take > 0) this.add(chunk.subarray(0, take));
+        at = take;
+        if (this.have < 4) return out;
+        const field = Buffer.concat(this.parts, 4);
+        this.parts = [field];
+        this.need = this.checkedLength(field.readUInt32BE(0)) + 4;
+      }
+      const take = Math.min(this.need - this.have, chunk.length - at);
+      if (take > 0) this.add(chunk.subarray(at, at + take));
+      at += take;
+      if (this.have < this.need) return out;
+      out.push(this.need <= SPLIT_MIN || this.parts.length > MAX_PIECES ? Buffer.concat(this.parts, this.have) : this.parts);
       this.parts = [];
       this.have = 0;
       this.need = -1;
     }
-    let at = 0;
-    while (data.length - at >= 4) {
-      const total = this.checkedLength(data.readUInt32BE(at)) + 4;
-      if (data.length - at < total) break;
-      out.push(data.subarray(at, at + total));
+    while (chunk.length - at >= 4) {
+      const total = this.checkedLength(chunk.readUInt32BE(at)) + 4;
+      if (chunk.length - at < total) {
+        this.need = total;
+        break;
+      }
+      out.push(chunk.subarray(at, at + total));
       at += total;
     }
-    if (at < data.length) {
-      const rest = data.subarray(at);
-      this.parts = [rest];
-      this.have = rest.length;
-      this.need = rest.length >= 4 ? this.checkedLength(rest.readUInt32BE(0)) + 4 : -1;
-    }
+    if (at < chunk.length) this.add(chunk.subarray(at));
     return out;
+  }
+
+  private add(slice: Buffer): void {
+    this.parts.push(slice);
+    this.have += slice.length;
   }
 
   private checkedLength(length: number): number {
@@ -115,13 +178,16 @@ export class SftpFramer {
   }
 }
 
-/** Bounds-checked reads over one packet. */
+/** Bounds-checked reads over one packet: `frame` holds its first bytes (all of them, or a head), `end` is its length. */
 class Reader {
   at = 5;
-  constructor(private readonly frame: Buffer) {}
+  constructor(private readonly frame: Buffer, readonly end = frame.length) {}
 
-  private need(n: number): void {
-    if (this.at + n > this.frame.length) throw new WardenError('WARDEN_ERR_PROTOCOL', 'truncated SFTP packet');
+  /** n more bytes must lie within the packet; reading them also needs them in `frame` (a head always holds them). */
+  private need(n: number, read = true): void {
+    if (this.at + n > this.end || (read && this.at + n > this.frame.length)) {
+      throw new WardenError('WARDEN_ERR_PROTOCOL', 'truncated SFTP packet');
+    }
   }
 
   u32(): number {
@@ -142,7 +208,7 @@ class Reader {
   /** A string's bounds [start, start + length). */
   span(): [number, number] {
     const length = this.u32();
-    this.need(length);
+    this.need(length, false);
     const start = this.at;
     this.at += length;
     return [start, length];
@@ -150,13 +216,19 @@ class Reader {
 
   text(): string {
     const [start, length] = this.span();
+    this.within(start + length);
     return this.frame.toString('utf8', start, start + length);
   }
 
   /** A handle: opaque bytes, kept as hex so it can key a map and appear in a recording. */
   handle(): string {
     const [start, length] = this.span();
+    this.within(start + length);
     return this.frame.toString('hex', start, start + length);
+  }
+
+  private within(end: number): void {
+    if (end > this.frame.length) throw new WardenError('WARDEN_ERR_PROTOCOL', 'truncated SFTP packet');
   }
 
   attrs(): SftpAttrs {
@@ -193,11 +265,26 @@ function extended(id: number, r: Reader): SftpPacket {
   return { type: 'extended', id, request };
 }
 
-/** Decodes one whole packet (as SftpFramer returns it). Throws WARDEN_ERR_PROTOCOL when its fields do not fit. */
-export function decodePacket(frame: Buffer): SftpPacket {
-  if (frame.length < 5) throw new WardenError('WARDEN_ERR_PROTOCOL', 'truncated SFTP packet');
+/** The bytes of a WRITE or DATA packet before its payload fit in this head (a handle has at most 256 bytes). */
+const HEAD = 1024;
+
+/**
+ * Decodes one packet (as SftpFramer returns it). A WRITE or DATA packet in slices is decoded from its head (its
+ * payload, the last field, is only measured); any other packet in slices is joined first. Throws WARDEN_ERR_PROTOCOL
+ * when its fields do not fit.
+ */
+export function decodePacket(frame: SftpFrame): SftpPacket {
+  if (Buffer.isBuffer(frame)) return decodeFrom(frame, frame.length);
+  const length = frameLength(frame);
+  const head = frameHead(frame, HEAD);
+  const bulk = head.length >= 13 && (head[4] === SFTP.DATA || (head[4] === SFTP.WRITE && 25 + head.readUInt32BE(9) <= head.length));
+  return bulk ? decodeFrom(head, length) : decodeFrom(frameBytes(frame), length);
+}
+
+function decodeFrom(frame: Buffer, end: number): SftpPacket {
+  if (end < 5) throw new WardenError('WARDEN_ERR_PROTOCOL', 'truncated SFTP packet');
   const code = frame[4];
-  const r = new Reader(frame);
+  const r = new Reader(frame, end);
   if (code === SFTP.INIT) return { type: 'init', version: r.u32() };
   if (code === SFTP.VERSION) return { type: 'version', version: r.u32() };
   const id = r.u32();
@@ -233,7 +320,7 @@ export function decodePacket(frame: Buffer): SftpPacket {
     case SFTP.STATUS: {
       const status = r.u32();
       // The message and language tag are optional in practice (some servers omit them).
-      const message = r.at < frame.length ? r.text() : '';
+      const message = r.at < r.end ? r.text() : '';
       return { type: 'status', id, code: status, message };
     }
     case SFTP.HANDLE: return { type: 'handle', id, handle: r.handle() };

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { SameLengthMasker } from '../../masking/same-length.js';
-import { SftpFramer } from './sftp-codec.js';
+import { SftpFramer, framePieces } from './sftp-codec.js';
 import { SftpTracker, type SftpOperation } from './sftp-tracker.js';
 
 const log = process.env.WARDEN_SFTP_LOG ?? '/dev/null';
@@ -24,14 +24,14 @@ function record(ops: SftpOperation[]): void {
 process.stdin.on('data', (chunk: Buffer) => {
   for (const frame of fromClient.push(chunk)) {
     tracker.request(frame);
-    server.stdin.write(frame);
+    for (const piece of framePieces(frame)) server.stdin.write(piece);
   }
 });
 process.stdin.on('end', () => server.stdin.end());
 server.stdout.on('data', (chunk: Buffer) => {
   for (const frame of fromServer.push(chunk)) {
     const { forward, operations } = tracker.reply(frame);
-    for (const out of forward) process.stdout.write(out);
+    for (const out of forward) for (const piece of framePieces(out)) process.stdout.write(piece);
     record(operations);
   }
 });

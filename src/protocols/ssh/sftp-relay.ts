@@ -10,7 +10,7 @@ import type { ClientChannel, ServerChannel } from 'ssh2';
 import { WardenError, toWardenError } from '../../errors.js';
 import type { SameLengthMasker } from '../../masking/same-length.js';
 import type { ConnectionContext } from './context.js';
-import { SFTP, SftpFramer, decodePacket } from './sftp-codec.js';
+import { SFTP, SftpFramer, decodePacket, frameHead, framePieces, type SftpFrame } from './sftp-codec.js';
 import { SftpTracker, type SftpOperation } from './sftp-tracker.js';
 import { sftpDenied, sftpJudgment } from './sftp-policy.js';
 import type { Verdict } from '../../session/types.js';
@@ -25,9 +25,9 @@ const JUDGED_TYPES: ReadonlySet<number> = new Set([SFTP.OPEN, SFTP.SETSTAT, SFTP
 const DENIED: Verdict = { effect: 'deny', message: 'Warden could not judge this request', note: { effect: 'deny', classes: [] } };
 
 /** The pipeline's verdict on one caller request, or undefined when it changes no path (sftp-policy.ts). */
-function judgeSftp(conn: ConnectionContext, stream: ServerChannel, frame: Buffer): Verdict | Promise<Verdict> | undefined {
+function judgeSftp(conn: ConnectionContext, stream: ServerChannel, frame: SftpFrame): Verdict | Promise<Verdict> | undefined {
   // READ and WRITE (the bulk of a transfer) use a judged handle: not decoded twice on the data path.
-  if (!JUDGED_TYPES.has(frame[4])) return undefined;
+  if (!JUDGED_TYPES.has(frameHead(frame, 5)[4])) return undefined;
   const judgment = sftpJudgment(decodePacket(frame));
   if (judgment === undefined) return undefined;
   try {
@@ -39,11 +39,18 @@ function judgeSftp(conn: ConnectionContext, stream: ServerChannel, frame: Buffer
   }
 }
 
-/** Writes frames to `to`; pauses `from` until `to` drains when its buffer is full. */
-function send(frames: Buffer[], to: ServerChannel | ClientChannel, from: ServerChannel | ClientChannel): void {
+type Channel = ServerChannel | ClientChannel;
+
+/**
+ * Writes frames to `to`, a packet in slices slice by slice (ssh2 cuts writes into 32 KiB channel packets anyway, so
+ * joining them first would only copy); pauses `from` until `to` drains when its buffer is full.
+ */
+function send(frames: SftpFrame[], to: Channel, from: Channel): void {
   let full = false;
-  for (const frame of frames) full = !to.write(frame) || full;
-  if (full) {
+  for (const frame of frames) {
+    for (const piece of framePieces(frame)) full = !to.write(piece) || full;
+  }
+  if (full && !from.isPaused()) {
     from.pause();
     to.once('drain', () => from.resume());
   }
@@ -67,18 +74,18 @@ export function relaySftp(conn: ConnectionContext, stream: ServerChannel, upstre
   };
   // Requests that change a path are judged one by one (sftp-policy.ts), in order: while one waits for an approval,
   // later requests wait behind it. A refused request gets a permission-denied status and never reaches the target.
-  const queue: Buffer[] = [];
+  const queue: SftpFrame[] = [];
   let waiting = false;
-  const pass = (frame: Buffer, verdict: Verdict | undefined, out: Buffer[]): void => {
+  const pass = (frame: SftpFrame, verdict: Verdict | undefined, out: SftpFrame[]): void => {
     if (verdict === undefined || verdict.effect === 'allow') {
       tracker.request(frame);
       out.push(frame);
     } else {
-      stream.write(sftpDenied(frame.readUInt32BE(5), `warden: ${verdict.effect === 'deny' ? verdict.message : 'refused'}`));
+      stream.write(sftpDenied(frameHead(frame, 9).readUInt32BE(5), `warden: ${verdict.effect === 'deny' ? verdict.message : 'refused'}`));
     }
   };
   const drain = (): void => {
-    const out: Buffer[] = [];
+    const out: SftpFrame[] = [];
     while (queue.length > 0 && !waiting) {
       const frame = queue.shift()!;
       const verdict = judgeSftp(conn, stream, frame);
@@ -86,7 +93,7 @@ export function relaySftp(conn: ConnectionContext, stream: ServerChannel, upstre
         waiting = true;
         stream.pause();
         verdict.catch((): Verdict => DENIED).then((v) => {
-          const held: Buffer[] = [];
+          const held: SftpFrame[] = [];
           pass(frame, v, held);
           send(held, upstream, stream);
           waiting = false;

@@ -12,19 +12,19 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { SameLengthMasker } from '../../masking/same-length.js';
-import { SFTP, decodePacket } from './sftp-codec.js';
+import { SFTP, SftpFramer, decodePacket, frameBytes, type SftpFrame } from './sftp-codec.js';
 import { MAX_OUTSTANDING, SftpTracker, type SftpOperation } from './sftp-tracker.js';
 import { attrs, packet, str, u32, u64 } from './sftp-test-packets.js';
 
 const H = Buffer.from('h1');
 const CARDS = SameLengthMasker.forRules([{ rule: 't/c', items: [{ detectors: ['card'], strategy: 'redact' }] }])!;
 
-function replyAll(t: SftpTracker, frames: Buffer[]): { forward: Buffer[]; operations: SftpOperation[] } {
+function replyAll(t: SftpTracker, frames: SftpFrame[]): { forward: Buffer[]; operations: SftpOperation[] } {
   const forward: Buffer[] = [];
   const operations: SftpOperation[] = [];
   for (const f of frames) {
     const r = t.reply(f);
-    forward.push(...r.forward);
+    forward.push(...r.forward.map(frameBytes));
     operations.push(...r.operations);
   }
   return { forward, operations };
@@ -129,7 +129,7 @@ describe('SftpTracker: masking READ data', () => {
       assert.deepEqual(r1.forward, [], 'held while the next read is outstanding');
       const r2 = t.reply(second);
       const r3 = t.reply(packet(SFTP.STATUS, u32(4), u32(1)));
-      const out = [...r2.forward, ...r3.forward].filter((f) => f[4] === SFTP.DATA);
+      const out = [...r2.forward, ...r3.forward].map(frameBytes).filter((f) => f[4] === SFTP.DATA);
       assert.equal(r3.forward.length, 2, 'the last data goes out before the EOF status');
       assert.deepEqual(out.map((f) => f.length), lengths);
       const data = out.map((f) => {
@@ -149,6 +149,33 @@ describe('SftpTracker: masking READ data', () => {
     const r = t.reply(packet(SFTP.DATA, u32(2), str(`x ${CARD} y`)));
     assert.equal(r.forward.length, 1);
     assert.match(r.forward[0].toString('latin1'), /x \*{16} y$/);
+  });
+
+  it('masks DATA replies that came in slices (large replies spanning channel chunks), at every chunk size', () => {
+    // Two 40 KiB replies with a card number across their boundary and one inside each, cut into chunks of n bytes.
+    const first = `${'a'.repeat(40 * 1024 - 30)} ${CARD} ${'b'.repeat(11)} 4111 1111`;
+    const second = ` 1111 1111 ${'c'.repeat(20 * 1024)} ${CARD} ${'d'.repeat(20 * 1024)}`;
+    const replies = Buffer.concat([packet(SFTP.DATA, u32(2), str(first)), packet(SFTP.DATA, u32(3), str(second)), packet(SFTP.STATUS, u32(4), u32(1))]);
+    for (const n of [1000, 4096, 32768, 32769]) {
+      const t = new SftpTracker(CARDS);
+      opened(t);
+      t.request(packet(SFTP.READ, u32(2), str(H), u64(0), u32(first.length)));
+      t.request(packet(SFTP.READ, u32(3), str(H), u64(first.length), u32(second.length)));
+      t.request(packet(SFTP.READ, u32(4), str(H), u64(first.length + second.length), u32(100)));
+      const framer = new SftpFramer();
+      const frames: SftpFrame[] = [];
+      for (let at = 0; at < replies.length; at += n) frames.push(...framer.push(Buffer.from(replies.subarray(at, at + n))));
+      assert.ok(n > 32768 || frames.some((f) => !Buffer.isBuffer(f)), `chunks of ${n}: some reply came in slices`);
+      const data = replyAll(t, frames).forward.filter((f) => f[4] === SFTP.DATA).map((f) => {
+        const p = decodePacket(f);
+        assert.ok(p.type === 'data');
+        return f.toString('latin1', p.dataStart, p.dataStart + p.dataLength);
+      }).join('');
+      const expected = (first + second).replaceAll(CARD, '*'.repeat(16)).replaceAll('4111 1111 1111 1111', '*'.repeat(19));
+      const diff = [...data].findIndex((c, i) => c !== expected[i]);
+      assert.equal(diff, -1, `chunks of ${n}: differs at ${diff}: ${JSON.stringify(data.slice(diff - 30, diff + 30))} vs ${JSON.stringify(expected.slice(diff - 30, diff + 30))}`);
+      assert.equal(data.length, expected.length);
+    }
   });
 
   it('passes data through untouched without a masker', () => {

@@ -9,13 +9,14 @@
  * when the next reply of the handle arrives, with the next DATA as lookahead if it continues at the next offset; the
  * released payload becomes the context of the next. A value split over two READ replies is therefore masked in both.
  * SFTP lets replies come in any order, so other replies passing a held one is legal. Masked frames are rewritten in
- * place (no copy of a 256 KiB packet per reply): the engine must not reuse a chunk's buffer after handing it over. Limits (fail closed): at most
+ * place (no copy of a 256 KiB packet per reply, except joining one that came in slices, see SftpFrame): the engine
+ * must not reuse a chunk's buffer after handing it over. Without a masker, frames pass as they came, slices included. Limits (fail closed): at most
  * MAX_OUTSTANDING unanswered requests and MAX_HANDLES open handles, else WARDEN_ERR_PROTOCOL.
  * Owns no I/O: the engine feeds it framed packets (sftp-codec.ts) and forwards what it returns.
  */
 import { WardenError } from '../../errors.js';
 import type { SameLengthMasker } from '../../masking/same-length.js';
-import { STATUS_NAMES, decodePacket, type SftpPacket } from './sftp-codec.js';
+import { STATUS_NAMES, decodePacket, frameBytes, type SftpFrame, type SftpPacket } from './sftp-codec.js';
 
 /** Most requests awaiting a reply (OpenSSH's client keeps up to 64 in flight). */
 export const MAX_OUTSTANDING = 4096;
@@ -67,7 +68,7 @@ type Pending = { packet: Exclude<SftpPacket, { type: 'init' | 'version' }>; hand
 
 /** What a reply gives: the frames to forward now (in order) and finished operations. */
 export interface ReplyResult {
-  forward: Buffer[];
+  forward: SftpFrame[];
   operations: SftpOperation[];
 }
 
@@ -80,7 +81,7 @@ export class SftpTracker {
   constructor(private readonly masker: SameLengthMasker | null = null) {}
 
   /** Reads a client request (a whole frame); returns it decoded, for policy or logging. Forward it unchanged. */
-  request(frame: Buffer): SftpPacket {
+  request(frame: SftpFrame): SftpPacket {
     const packet = decodePacket(frame);
     if (packet.type === 'init' || packet.type === 'version') return packet;
     if (this.pending.size >= MAX_OUTSTANDING) throw new WardenError('WARDEN_ERR_PROTOCOL', 'too many SFTP requests awaiting a reply');
@@ -91,7 +92,7 @@ export class SftpTracker {
   }
 
   /** Reads a server reply (a whole frame); returns the frames to forward now and the operations it finished. */
-  reply(frame: Buffer): ReplyResult {
+  reply(frame: SftpFrame): ReplyResult {
     const packet = decodePacket(frame);
     const result: ReplyResult = { forward: [], operations: [] };
     if (packet.type === 'init' || packet.type === 'version') {
@@ -117,7 +118,7 @@ export class SftpTracker {
     return out;
   }
 
-  private readReply(h: Handle, offset: number, frame: Buffer, packet: SftpPacket, result: ReplyResult): void {
+  private readReply(h: Handle, offset: number, frame: SftpFrame, packet: SftpPacket, result: ReplyResult): void {
     h.reads = Math.max(0, h.reads - 1);
     if (packet.type !== 'data') {
       if (h.held) this.release(h, result.forward, null);
@@ -129,17 +130,19 @@ export class SftpTracker {
       result.forward.push(frame);
       return;
     }
-    const next = { frame, start: packet.dataStart, length: packet.dataLength, offset };
+    // Masking rewrites the payload in place: a packet that came in slices is joined (the only copy on this path).
+    const bytes = frameBytes(frame);
+    const next = { frame: bytes, start: packet.dataStart, length: packet.dataLength, offset };
     if (h.held) {
       const contiguous = h.held.offset + h.held.length === offset;
-      this.release(h, result.forward, contiguous ? frame.subarray(next.start, next.start + Math.min(next.length, LOOKAHEAD)) : null);
+      this.release(h, result.forward, contiguous ? bytes.subarray(next.start, next.start + Math.min(next.length, LOOKAHEAD)) : null);
     }
     h.held = next;
     if (h.reads === 0) this.release(h, result.forward, null);
   }
 
   /** Masks and forwards the held DATA of a handle, with the next payload's start as lookahead when it follows on. */
-  private release(h: Handle, forward: Buffer[], lookahead: Buffer | null): void {
+  private release(h: Handle, forward: SftpFrame[], lookahead: Buffer | null): void {
     const held = h.held!;
     h.held = undefined;
     const payload = held.frame.subarray(held.start, held.start + held.length);
