@@ -334,6 +334,19 @@ describe('bad input', () => {
     assert.equal(queryUpstream.received.length, beforeQ);
   });
 
+  test('a request asking the upstream to run another method (override header, _method) is refused: 400, nothing upstream', async () => {
+    const before = upstream.received.length;
+    for (const request of [
+      `POST /t/echo-api/echo/x HTTP/1.1\r\nHost: x\r\n${auth()}X-HTTP-Method-Override: DELETE\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      `POST /t/echo-api/echo/x?_method=DELETE HTTP/1.1\r\nHost: x\r\n${auth()}Content-Length: 0\r\nConnection: close\r\n\r\n`,
+    ]) {
+      const answer = await raw(request);
+      assert.match(answer, /^HTTP\/1\.1 400 /, request.slice(0, 60));
+      assert.match(answer, /another method/);
+    }
+    assert.equal(upstream.received.length, before);
+  });
+
   test('a caller that sends its head too slowly gets 408, and others are served meanwhile', async () => {
     const slow = raw(`GET /t/echo-api/echo/slow HTTP/1.1\r\nHost: x\r\n`);
     const fine = await fetch(`${base}/t/echo-api/echo/fine`, { headers: bearer() });

@@ -13,7 +13,7 @@ import { describe, test } from 'node:test';
 import type { HttpTarget } from '../../session/types.js';
 import { callerToken, cookieWithoutWarden } from './caller-auth.js';
 import { statusOf } from './errors.js';
-import { queryWithout, upstreamHeaders, upstreamQuery } from './request-headers.js';
+import { methodOverrideRefusal, queryWithout, upstreamHeaders, upstreamQuery } from './request-headers.js';
 import { callerHeaders } from './response-headers.js';
 import { hostTarget, routeRequest } from './routing.js';
 import { ScrubStream, secretForms } from './secret-scrub.js';
@@ -85,6 +85,9 @@ describe('headers and query upstream', () => {
 
   test('a caller parameter named like the query credential is removed, the credential appended', () => {
     assert.equal(queryWithout('api_key=evil&a=1&api%5Fkey=x&b', 'api_key'), 'a=1&b');
+    assert.equal(queryWithout('x=1;api_key=evil&y=2', 'api_key'), 'x=1;y=2', 'a ; separator smuggles no credential');
+    assert.equal(queryWithout('x=1;y=2&api_key=e;', 'api_key'), 'x=1;y=2');
+    assert.equal(queryWithout('a=1&&b=2', 'api_key'), 'a=1&&b=2', 'raw otherwise');
     assert.equal(upstreamQuery('a=1', 'query:api_key', 'k&y'), 'a=1&api_key=k%26y');
     assert.equal(upstreamQuery('', 'bearer', 'k'), '');
   });
@@ -94,6 +97,18 @@ describe('headers and query upstream', () => {
     assert.deepEqual(callerHeaders({ connection: 'x-h', 'x-h': '1', 'transfer-encoding': 'chunked', 'www-authenticate': 'Basic',
       location: '/?k=S3cr3t', 'set-cookie': ['a=S3cr3t', 'b=1'], 'x-warden-request-id': 'fake' }, forms),
     { location: '/?k=******', 'set-cookie': ['a=******', 'b=1'] });
+  });
+});
+
+describe('method overrides', () => {
+  test('a header or _method parameter asking for another method is refused; ordinary requests pass', () => {
+    for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
+      assert.match(methodOverrideRefusal({ [name]: 'DELETE' }, '') ?? '', new RegExp(name));
+    }
+    assert.match(methodOverrideRefusal({}, 'a=1&_method=DELETE') ?? '', /_method/);
+    assert.match(methodOverrideRefusal({}, 'a=1;_METHOD=delete') ?? '', /_method/);
+    assert.match(methodOverrideRefusal({}, '%5Fmethod=DELETE') ?? '', /_method/);
+    assert.equal(methodOverrideRefusal({ 'content-type': 'application/json' }, 'method=x&a_method=1'), undefined);
   });
 });
 

@@ -24,7 +24,7 @@ import type { HttpCommandAttributes } from './definition.js';
 import { deniedProblem, problemOf, sendProblem } from './errors.js';
 import { recordExchange, type ExchangeFacts } from './recording.js';
 import { announcesBody, forwardedBody, judgedJson } from './request-body.js';
-import { queryCredentialName, queryWithout, upstreamHeaders, upstreamQuery } from './request-headers.js';
+import { methodOverrideRefusal, queryCredentialName, queryWithout, upstreamHeaders, upstreamQuery } from './request-headers.js';
 import { relayAnswer } from './response-relay.js';
 import { routeRequest, type HttpRoute } from './routing.js';
 import { HttpSessions, type ActiveRequest, type HttpSession } from './sessions.js';
@@ -104,6 +104,8 @@ export class HttpEngine {
   /** Routes and authenticates a request and joins (or opens) its session. */
   async join(req: IncomingMessage): Promise<Joined> {
     const route = routeRequest(req.url ?? '', req.headers.host, this.deps.domain);
+    const override = methodOverrideRefusal(req.headers, route.query);
+    if (override !== undefined) throw new WardenError('WARDEN_ERR_BAD_REQUEST', override);
     const token = callerToken(req.headers, req.rawHeaders);
     if (token === undefined) {
       throw new WardenError('WARDEN_ERR_UNAUTHENTICATED', 'send your Warden token: Authorization: Bearer <token> '

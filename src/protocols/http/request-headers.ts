@@ -86,10 +86,38 @@ function paramName(part: string): string {
   }
 }
 
-/** The caller's query without any parameter named `credentialName` (raw otherwise, order kept). */
+/**
+ * The caller's query without any parameter named `credentialName` (raw otherwise, order and separators kept).
+ * Parameters are split at `&` and at `;`, since some servers read `;` as a separator too: `x=1;api_key=evil` must
+ * not smuggle a second credential next to the injected one.
+ */
 export function queryWithout(query: string, credentialName: string | undefined): string {
   if (credentialName === undefined || query === '') return query;
-  return query.split('&').filter((part) => paramName(part) !== credentialName).join('&');
+  const kept: string[] = [];
+  for (const [, part, separator] of query.matchAll(/([^&;]*)([&;]?)/g)) {
+    if (part === '' && separator === '') continue;
+    if (paramName(part) !== credentialName) kept.push(part, separator);
+  }
+  return kept.join('').replace(/[&;]+$/, '');
+}
+
+/** Headers and the query parameter frameworks read as "run this request as another method". */
+const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/**
+ * Why a request that asks the upstream to run it as another method is refused, or undefined. Many frameworks
+ * (Express's method-override, Rails, Laravel, ASP.NET, Google APIs) run a POST carrying `X-HTTP-Method-Override:
+ * DELETE` or `?_method=DELETE` as a DELETE: Warden would judge one method while the upstream runs another, so such a
+ * request is refused rather than guessed at. (A `_method` field in a form body is not read: the body of a form is
+ * judged unread, see docs/http.md.)
+ */
+export function methodOverrideRefusal(headers: Readonly<Record<string, unknown>>, query: string): string | undefined {
+  const header = METHOD_OVERRIDE_HEADERS.find((name) => headers[name] !== undefined);
+  if (header !== undefined) return `the ${header} header asks the upstream to run another method than the one Warden judges; send the real method instead`;
+  if (query !== '' && query.split(/[&;]/).some((part) => paramName(part).toLowerCase() === '_method')) {
+    return 'the _method query parameter asks the upstream to run another method than the one Warden judges; send the real method instead';
+  }
+  return undefined;
 }
 
 /** The name of a `query:NAME` credential, else undefined. */
