@@ -33,8 +33,9 @@ test('first start, shutdown with a live session, restart on the same data dir', 
   assert.match(warden.output().stdout, /Admin token \(shown once/);
   assert.ok(warden.output().stdout.includes(warden.adminToken));
   const ports = JSON.parse(await fs.readFile(path.join(dataDir, 'ports.json'), 'utf8'));
-  assert.deepEqual(Object.keys(ports).sort(), ['api', 'kubernetes', 'postgres', 'ssh']);
+  assert.deepEqual(Object.keys(ports).sort(), ['api', 'http', 'kubernetes', 'postgres', 'ssh']);
   assert.ok(Number.isInteger(ports.ssh) && ports.ssh > 0, 'the SSH listener is on and its port discoverable');
+  assert.ok(Number.isInteger(ports.http) && ports.http > 0, 'the HTTP listener is on and its port discoverable');
   assert.equal((await fs.stat(dataDir)).mode & 0o777, 0o700);
   for (const file of ['admin.token', 'signing-key.json', 'vault.key', 'tls.key', 'tls.crt', 'ssh_host_ed25519_key']) {
     assert.equal((await fs.stat(path.join(dataDir, file))).mode & 0o777, 0o600, file);

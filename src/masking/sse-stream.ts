@@ -94,7 +94,10 @@ export class SseMasker implements ChunkMasker {
     let dataLines: Line[] = [];
     if (firstData !== -1) {
       const joined = data.join('\n');
-      const masked = maskJsonText(joined, this.spec, this.hashKey, this.counts) ?? this.text(joined);
+      const json = maskJsonText(joined, this.spec, this.hashKey, this.counts);
+      // An event whose data is not JSON while a rule masks JSON fields could hold those values: cut the stream.
+      if (json === null && this.spec.matcher !== null) throw new Error('an event\'s data is not JSON, and a rule masks JSON fields');
+      const masked = json ?? this.text(joined);
       if (masked !== joined) {
         changed = true;
         dataLines = masked.split('\n').map((part) => ({ text: `data: ${part}`, eol: lines[firstData].eol || '\n' }));

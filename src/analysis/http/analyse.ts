@@ -66,7 +66,10 @@ function analyse(text: string, facts: HttpRequestFacts): Analysis {
 
   const classes = facts.upgrade === 'websocket' ? ['read', 'write'] : [METHOD_CLASSES[method] ?? 'unknown'];
   const detail = bodyDetail(facts);
-  const attributes: Record<string, string[]> = { methods: [method], paths: [normal.path], query };
+  // A WebSocket upgrade is a GET that opens a two-way channel: its methods are GET and WEBSOCKET, so an allow rule
+  // naming only GET (every method must match) never lets a caller open one, while a deny of GET still holds.
+  const methods = facts.upgrade === 'websocket' ? [method, 'WEBSOCKET'] : [method];
+  const attributes: Record<string, string[]> = { methods, paths: [normal.path], query };
   if (detail.body !== 'none') attributes.body = [detail.body];
   const unit: AnalysedUnit = { text, classes, attributes, detail };
   return { units: [unit], classes };

@@ -114,8 +114,11 @@ export class HttpAnalysisState implements AnalysisState {
 
   keyAlso(command: Command): string[] {
     const attributes = (command.attributes ?? {}) as HttpCommandAttributes;
+    // The Content-Type (and so a Content-Encoding the engine judged unread) joins the key: the same bytes sent as
+    // another type may be read otherwise by the upstream.
     return [attributes.bodyUnread === 'true' ? `unread:${randomUUID()}`
-      : attributes.body === undefined ? '' : `sha256:${createHash('sha256').update(attributes.body).digest('hex')}`];
+      : attributes.body === undefined ? '' : `sha256:${createHash('sha256').update(attributes.body).digest('hex')}`,
+    attributes.contentType ?? ''];
   }
 }
 

@@ -14,6 +14,8 @@ import type { HttpTarget } from '../../session/types.js';
 import { callerToken, cookieWithoutWarden } from './caller-auth.js';
 import { statusOf } from './errors.js';
 import { methodOverrideRefusal, queryWithout, upstreamHeaders, upstreamQuery } from './request-headers.js';
+import { judgedJson } from './request-body.js';
+import { httpProtocol } from './definition.js';
 import { callerHeaders } from './response-headers.js';
 import { hostTarget, routeRequest } from './routing.js';
 import { ScrubStream, secretForms } from './secret-scrub.js';
@@ -77,8 +79,10 @@ describe('headers and query upstream', () => {
       'X-Secret-Hop', '1', 'Keep-Alive', '5', 'TE', 'trailers', 'Forwarded', 'for=1.2.3.4', 'X-Forwarded-For', '1.2.3.4',
       'X-Api-Key', 'caller', 'Accept', 'a', 'Accept', 'b', 'Cookie', 'warden_token=t; k=v', 'Accept-Encoding', 'gzip'];
     const out = upstreamHeaders(raw, target({ auth: 'header:X-Api-Key', headers: { 'X-Static': 's' }, hostHeader: 'api.internal' }), 'S3', facts);
-    assert.deepEqual(out, { accept: ['a', 'b'], 'accept-encoding': 'gzip', cookie: 'k=v', 'x-forwarded-for': '10.0.0.9',
+    // With a credential injected, the answer must come uncompressed so the scrubber can see an echoed credential.
+    assert.deepEqual(out, { accept: ['a', 'b'], 'accept-encoding': 'identity', cookie: 'k=v', 'x-forwarded-for': '10.0.0.9',
       'x-forwarded-proto': 'https', 'x-static': 's', 'x-api-key': 'S3', host: 'api.internal' });
+    assert.equal(upstreamHeaders(raw, target({ auth: 'none' }), null, facts)['accept-encoding'], 'gzip', 'no credential: as the caller asked');
     assert.equal(upstreamHeaders([], target({ auth: 'basic' }), 'u:p', facts).authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
     assert.equal(upstreamHeaders([], target(), 'S3', { ...facts, host: 'api.gw' })['x-forwarded-host'], 'api.gw');
   });
@@ -97,6 +101,30 @@ describe('headers and query upstream', () => {
     assert.deepEqual(callerHeaders({ connection: 'x-h', 'x-h': '1', 'transfer-encoding': 'chunked', 'www-authenticate': 'Basic',
       location: '/?k=S3cr3t', 'set-cookie': ['a=S3cr3t', 'b=1'], 'x-warden-request-id': 'fake' }, forms),
     { location: '/?k=******', 'set-cookie': ['a=******', 'b=1'] });
+  });
+});
+
+describe('request bodies and approval windows', () => {
+  test('a body is judged as JSON only when declared JSON or undeclared', () => {
+    const body = { head: Buffer.from('{"a":"&role=admin&x=","b":1}'), complete: true };
+    assert.equal(judgedJson(body, 'application/x-www-form-urlencoded'), undefined, 'a form is read as a form upstream');
+    assert.equal(judgedJson(body, 'text/plain'), undefined);
+    assert.equal(judgedJson(body, 'application/json; charset=utf-8'), body.head.toString());
+    assert.equal(judgedJson(body, 'application/merge-patch+json'), body.head.toString());
+    assert.equal(judgedJson(body), body.head.toString());
+  });
+
+  test('an approval window covers the same body only under the same Content-Type', () => {
+    const state = httpProtocol.newState!();
+    const key = (contentType: string) => state.keyAlso!({ protocol: 'http', kind: 'request', text: 'POST /x',
+      attributes: { body: '{"a":1}', contentType } });
+    assert.deepEqual(key('application/json'), key('application/json'));
+    assert.notDeepEqual(key('application/json'), key('application/vnd.x+json'));
+  });
+
+  test('the credential\'s forms include how a JSON string holds it', () => {
+    const forms = secretForms('bearer', 'ab/cd"e').map(String);
+    assert.ok(forms.includes('ab\\/cd\\"e') && forms.includes('ab/cd\\"e'), forms.join(' | '));
   });
 });
 

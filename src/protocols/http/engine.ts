@@ -27,6 +27,7 @@ import { announcesBody, forwardedBody, judgedJson } from './request-body.js';
 import { methodOverrideRefusal, queryCredentialName, queryWithout, upstreamHeaders, upstreamQuery } from './request-headers.js';
 import { relayAnswer } from './response-relay.js';
 import { routeRequest, type HttpRoute } from './routing.js';
+import { maskTextBody } from './response-masking.js';
 import { HttpSessions, type ActiveRequest, type HttpSession } from './sessions.js';
 import { HttpUpstreamPools, targetBase } from './upstream.js';
 
@@ -62,6 +63,9 @@ export interface Joined {
 const NO_BODY: ReadBody = { head: Buffer.alloc(0), complete: true };
 
 /** The HTTP request handler of one listener. */
+
+/** Most of a request body an approver is shown (characters). */
+const SHOWN_BODY = 16 * 1024;
 export class HttpEngine {
   readonly sessions: HttpSessions;
   readonly pools: HttpUpstreamPools;
@@ -123,13 +127,27 @@ export class HttpEngine {
     const attributes: HttpCommandAttributes = {};
     if (contentType !== undefined) attributes.contentType = contentType;
     if (body !== null && body.head.length > 0) {
-      const text = judgedJson(body);
+      const text = judgedJson(body, contentType);
       if (text !== undefined) attributes.body = text;
       else attributes.bodyUnread = 'true';
     }
     if (upgrade) attributes.upgrade = 'websocket';
     return { protocol: 'http', kind: 'request', text: `${method} ${path}${query === '' ? '' : `?${query}`}`,
       attributes: attributes as Record<string, string> };
+  }
+
+  /**
+   * A request body as approvers read it: the judged JSON masked like a recorded body and cut to SHOWN_BODY characters;
+   * a body Warden did not read as JSON is described, never shown.
+   */
+  shownBody(http: HttpSession, command: Command, body: ReadBody): string {
+    const attributes = (command.attributes ?? {}) as HttpCommandAttributes;
+    const described = `[body not read as JSON: ${body.complete ? `${body.head.length} bytes` : 'more than Warden reads'} of `
+      + `${attributes.contentType ?? 'no content type'}]`;
+    if (attributes.body === undefined) return described;
+    const masked = maskTextBody(attributes.body, 'application/json', this.deps.pipeline.masking(http.session));
+    if (masked.unmaskable) return described;
+    return masked.text.length > SHOWN_BODY ? `${masked.text.slice(0, SHOWN_BODY)}...(${masked.text.length} characters)` : masked.text;
   }
 
   /** Asks the pipeline; a held request waits and is withdrawn when `caller` (response or socket) closes first. */
@@ -158,6 +176,8 @@ export class HttpEngine {
     const body = announcesBody(req) ? await readBodyHead(req) : NO_BODY;
     facts.body = body;
     const command = this.command(method, route.path, query, req.headers['content-type'], body);
+    // What an approver reads with the request line (never used to decide): the body masked, or what it was.
+    if (body.head.length > 0) command.params = [this.shownBody(http, command, body)];
     facts.command = command;
     const verdict = await this.decide(http, command, res);
     if (verdict.effect === 'deny') {

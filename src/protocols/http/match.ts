@@ -55,7 +55,7 @@ export interface HttpMatch {
 export function httpUnitMatches(conditions: MatchConditions, unit: AnalysedUnit, restrictive: boolean): boolean {
   const match = conditions as HttpMatch;
   const { attributes } = unit;
-  if (match.methods && !holds(match.methods, attributes.methods, restrictive, methodIs)) return false;
+  if (match.methods && !holds(match.methods, attributes.methods, restrictive, restrictive ? methodMayBe : methodIs)) return false;
   if (match.paths && !holds(match.paths, attributes.paths, restrictive, restrictive ? pathMayBe : pathIs)) return false;
   if (match.query && !holds(match.query, attributes.query, restrictive, restrictive ? nameMayBe : globMatch)) return false;
   if (match.jsonBody && !bodyHolds(match.jsonBody, unit.detail as HttpUnitDetail | undefined, restrictive)) return false;
@@ -74,8 +74,22 @@ function methodIs(pattern: string, method: string): boolean {
   return globMatch(pattern.toUpperCase(), method.toUpperCase());
 }
 
+/**
+ * A restrictive method rule also holds for HEAD when it names GET: most frameworks run a GET's handler for a HEAD
+ * (and send its headers), so `deny methods: [GET]` must not be stepped around with HEAD.
+ */
+function methodMayBe(pattern: string, method: string): boolean {
+  return methodIs(pattern, method) || (method.toUpperCase() === 'HEAD' && methodIs(pattern, 'GET'));
+}
+
+/**
+ * A restrictive query rule also holds for the name without a trailing `[...]` (PHP, Rails and qs read `debug[]=1`
+ * and `debug[x]=1` as parameter `debug`).
+ */
 function nameMayBe(pattern: string, name: string): boolean {
-  return globMatch(pattern.toLowerCase(), name.toLowerCase());
+  const lower = pattern.toLowerCase();
+  const bare = name.replace(/\[[^\]]*\].*$/s, '');
+  return globMatch(lower, name.toLowerCase()) || (bare !== '' && globMatch(lower, bare.toLowerCase()));
 }
 
 const compiled = new Map<string, RegExp>();
@@ -156,7 +170,7 @@ export function selectorMatches(selector: string, path: readonly string[], loose
       for (let j = 0; j <= path.length; j++) next[j] = any = any || reach[j];
     } else {
       for (let j = 1; j <= path.length; j++) {
-        next[j] = reach[j - 1] && (key === '*' || (loose ? key.toLowerCase() === path[j - 1].toLowerCase() : key === path[j - 1]));
+        next[j] = reach[j - 1] && (key === '*' || (loose ? foldKey(key) === foldKey(path[j - 1]) : key === path[j - 1]));
       }
     }
     reach = next;
@@ -189,4 +203,13 @@ function valueMayBe(expected: Expected, value: JsonFieldValue): boolean {
   if (typeof value === 'object' && value !== null) return false;
   if (value === expected) return true;
   return String(value).trim().toLowerCase() === String(expected).trim().toLowerCase();
+}
+
+/**
+ * A member name as case-insensitive JSON decoders compare it: lower-cased, with the two characters Go's
+ * encoding/json also folds into ASCII letters (U+017F long s to `s`, U+212A Kelvin sign to `k`), so `{"iſ_admin":
+ * true}` is `is_admin` to a restrictive rule as it is to a Go upstream.
+ */
+function foldKey(key: string): string {
+  return key.toLowerCase().replace(/\u017f/g, 's').replace(/\u212a/g, 'k');
 }

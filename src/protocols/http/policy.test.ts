@@ -152,6 +152,35 @@ describe('http match keys', () => {
     assert.deepEqual([ruleFitsProtocol(withMethods, http), ruleFitsProtocol(withMethods, registry.require('ssh'))], [true, false]);
   });
 
+  it('what frameworks read alike is alike to a deny: HEAD runs GET, debug[] is debug, Go folds ſ and K', () => {
+    const noGet = policy({ name: 'no-get', match: { methods: ['GET'], paths: ['/secret'] }, effect: 'deny' }, ALLOW_ALL);
+    assert.equal(decide(noGet, alice, 'HEAD /secret').effect, 'deny', 'HEAD runs the GET handler');
+    assert.equal(decide(noGet, alice, 'OPTIONS /secret').effect, 'allow');
+    const allowGet = policy({ name: 'get', match: { methods: ['GET'] }, effect: 'allow' });
+    assert.equal(decide(allowGet, alice, 'HEAD /x').effect, 'deny', 'an allow of GET does not allow HEAD');
+    const noDebug = policy({ name: 'no-debug', match: { query: ['debug'] }, effect: 'deny' }, ALLOW_ALL);
+    for (const text of ['GET /x?debug[]=1', 'GET /x?debug[a][b]=1', 'GET /x?debug%5B%5D=1']) assert.equal(decide(noDebug, alice, text).effect, 'deny', text);
+    assert.equal(decide(noDebug, alice, 'GET /x?[]=1').effect, 'allow');
+    const noAdmin = policy({ name: 'no-admin', match: { jsonBody: { is_admin: true } }, effect: 'deny' },
+      { name: 'no-k', match: { jsonBody: { kind: 'k' } }, effect: 'deny' }, ALLOW_ALL);
+    for (const body of ['{"i\u017f_admin":true}', '{"is_admin":true}', '{"\u212aind":"k"}']) {
+      assert.equal(decide(noAdmin, alice, 'POST /users', { body }).effect, 'deny', body);
+    }
+  });
+
+  it('a WebSocket upgrade is GET and WEBSOCKET: an allow of GET alone never opens one', () => {
+    const upgrade: HttpCommandAttributes = { upgrade: 'websocket' };
+    const getOnly = policy({ name: 'get', match: { methods: ['GET'], paths: ['/v1/**'] }, effect: 'allow' });
+    assert.equal(decide(getOnly, alice, 'GET /v1/ws', upgrade).effect, 'deny');
+    assert.equal(decide(getOnly, alice, 'GET /v1/ws').effect, 'allow');
+    const ws = policy({ name: 'ws', match: { methods: ['GET', 'WEBSOCKET'], paths: ['/v1/**'] }, effect: 'allow' });
+    assert.equal(decide(ws, alice, 'GET /v1/ws', upgrade).effect, 'allow');
+    const reads = policy({ name: 'reads', match: { classes: ['read'] }, effect: 'allow' });
+    assert.equal(decide(reads, alice, 'GET /v1/ws', upgrade).effect, 'deny', 'an upgrade also writes');
+    const noGet = policy({ name: 'no-get', match: { methods: ['GET'] }, effect: 'deny' }, ALLOW_ALL);
+    assert.equal(decide(noGet, alice, 'GET /v1/ws', upgrade).effect, 'deny');
+  });
+
   it('query: a deny holds for any parameter name, case-insensitively', () => {
     const p = policy({ name: 'no-debug', match: { query: ['debug*'] }, effect: 'deny' }, ALLOW_ALL);
     for (const text of ['GET /x?debug=1', 'GET /x?a=1&DEBUG', 'GET /x?%64ebug_level=2', 'GET /x?a=1;debug=1']) {

@@ -55,7 +55,10 @@ export function recordedBody(bytes: Buffer, total: number, contentType: string |
   } catch {
     return { ...base, omitted: 'binary' };
   }
-  const masked = maskTextBody(text, alreadyMasked ? 'text/plain' : contentType, masking).text;
+  const result = maskTextBody(text, alreadyMasked ? 'text/plain' : contentType, masking);
+  // Only a body the relay already masked may be kept when its text is not JSON (a rule on JSON fields found nothing).
+  if (result.unmaskable && !alreadyMasked) return { ...base, omitted: 'not JSON, and a rule masks JSON fields' };
+  const masked = result.text;
   const cut = masked.length > limit ? masked.slice(0, limit) : masked;
   return { ...base, text: cut, ...(total > limit || masked.length > limit ? { truncated: true } : {}) };
 }

@@ -26,11 +26,14 @@ export function announcesBody(req: IncomingMessage): boolean {
 }
 
 /**
- * The JSON text the analyser gets: the whole body when it was read completely and is UTF-8 JSON (whatever its
- * declared type: the upstream may read it as JSON anyway); undefined when it must be judged unread.
+ * The JSON text the analyser gets: the whole body when it was read completely, is UTF-8 JSON and is declared JSON
+ * (`application/json`, `+json`) or not declared at all; undefined when it must be judged unread. A body declared as
+ * anything else (a form, text) is judged unread even when it parses as JSON: `{"a":"&role=admin&x="}` is JSON with
+ * field `a` but a form with field `role`, and the upstream reads it by its declared type.
  */
-export function judgedJson(body: ReadBody): string | undefined {
+export function judgedJson(body: ReadBody, contentType?: string): string | undefined {
   if (!body.complete) return undefined;
+  if (contentType !== undefined && !isJsonType(contentType)) return undefined;
   try {
     const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body.head);
     JSON.parse(text);
@@ -56,4 +59,10 @@ export function forwardedBody(req: IncomingMessage, body: ReadBody, onTooLarge: 
     }
   }
   return Readable.from(rest());
+}
+
+/** True for `application/json`, `text/json` and any `+json` media type, whatever its parameters. */
+export function isJsonType(contentType: string): boolean {
+  const type = contentType.split(';')[0].trim().toLowerCase();
+  return type === 'application/json' || type === 'text/json' || type.endsWith('+json');
 }

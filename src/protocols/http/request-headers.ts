@@ -68,6 +68,9 @@ export function upstreamHeaders(rawHeaders: readonly string[], target: HttpTarge
   out['x-forwarded-proto'] = facts.proto;
   if (facts.host !== undefined) out['x-forwarded-host'] = facts.host;
   Object.assign(out, injected);
+  // With a credential injected, answers come uncompressed: Warden scrubs the credential from identity bodies only,
+  // and an upstream that echoes it (an echo route, an error page) must not hide it from the scrubber in gzip.
+  if (secret !== null && target.auth !== 'none') out['accept-encoding'] = 'identity';
   if (target.hostHeader !== null) out.host = target.hostHeader;
   return out;
 }

@@ -135,16 +135,34 @@ describe('HTTP response body plans', () => {
     const whole = await run(plan, Buffer.from(text));
     assert.equal(whole.out, 'Contact [REDACTED] or [REDACTED] for card [REDACTED].\nBye\n');
     assert.equal((await run(plan, Buffer.from(text), Array<number>(text.length).fill(1))).out, whole.out);
-    const fieldsOnly = planResponseBody(masking({ fields: ['**.ssn'], strategy: 'redact' }), { 'content-type': 'text/html' });
-    assert.equal((await run(fieldsOnly, Buffer.from('<p>ssn</p>'))).out, '<p>ssn</p>', 'selectors select nothing in text');
+  });
+
+  it('refuses a text body when a rule masks JSON fields: JSON served as text/html, CSV, XML or JSONP could hold them', () => {
+    for (const type of ['text/html', 'text/plain; charset=utf-8', 'text/csv', 'application/xml', 'text/javascript']) {
+      for (const rules of [masking({ fields: ['**.ssn'], strategy: 'redact' }), FIELDS]) {
+        const plan = planResponseBody(rules, { 'content-type': type });
+        assert.equal(plan.kind, 'refuse', type);
+        assert.match((plan as { reason: string }).reason, /masks JSON fields/);
+      }
+    }
+    assert.equal(planResponseBody(FIELDS, { 'content-type': 'application/json' }).kind, 'mask');
   });
 
   it('masks server-sent events one by one, at every split point', async () => {
-    const events = 'id: 1\nevent: customer\ndata: {"ssn":"123","name":"A"}\n\n: ping from ops@example.com\r\n\r\ndata: plain text to a@example.com\ndata: second line\n\ndata: untouched\n\n';
-    const expected = 'id: 1\nevent: customer\ndata: {"ssn":"[REDACTED]","name":"A"}\n\n: ping from [REDACTED]\r\n\r\ndata: plain text to [REDACTED]\ndata: second line\n\ndata: untouched\n\n';
+    const events = 'id: 1\nevent: customer\ndata: {"ssn":"123","name":"A"}\n\n: ping from ops@example.com\r\n\r\ndata: {"note":"to a@example.com"}\n\ndata: 7\n\n';
+    const expected = 'id: 1\nevent: customer\ndata: {"ssn":"[REDACTED]","name":"A"}\n\n: ping from [REDACTED]\r\n\r\ndata: {"note":"to [REDACTED]"}\n\ndata: 7\n\n';
     const plan = planResponseBody(FIELDS, { 'content-type': 'text/event-stream' });
     assert.equal((await run(plan, Buffer.from(events))).out, expected);
     assert.equal((await run(plan, Buffer.from(events), Array<number>(events.length).fill(1))).out, expected);
+    // Detectors alone also mask an event whose data is plain text.
+    const text = 'data: plain text to a@example.com\ndata: second line\n\n';
+    const detectors = planResponseBody(masking({ detectors: ['email'], strategy: 'redact' }), { 'content-type': 'text/event-stream' });
+    assert.equal((await run(detectors, Buffer.from(text))).out, 'data: plain text to [REDACTED]\ndata: second line\n\n');
+    // With a field rule, an event whose data is not JSON could hold the field under another name: the stream is cut.
+    const first = 'data: {"ssn":"1"}\n\n';
+    const cut = await run(plan, Buffer.from(`${first}${text}data: {"ssn":"2"}\n\n`), [first.length]);
+    assert.ok(cut.error, 'the stream errors');
+    assert.equal(cut.out, 'data: {"ssn":"[REDACTED]"}\n\n', 'the event before passes, nothing after the fault');
     // An event goes out as soon as its blank line arrives, before the next one.
     const masker = maskPlan(plan).open();
     const seen: string[] = [];
@@ -158,8 +176,11 @@ describe('HTTP response body plans', () => {
   it('masks a whole text: JSON when it parses, else with detectors', () => {
     assert.deepEqual(maskTextBody(BODY, 'application/json', FIELDS), { text: MASKED, hits: { 'p/r': 2 } });
     assert.deepEqual(maskTextBody(BODY, undefined, FIELDS), { text: MASKED, hits: { 'p/r': 2 } });
-    assert.deepEqual(maskTextBody('mail x@example.com', undefined, FIELDS), { text: 'mail [REDACTED]', hits: { 'p/r': 1 } });
-    assert.deepEqual(maskTextBody('{"ssn":1', 'application/json', FIELDS), { text: '{"ssn":1', hits: {} });
+    // Not JSON while a field rule applies: detectors ran, and the text is marked as not to be passed on or kept.
+    assert.deepEqual(maskTextBody('mail x@example.com', undefined, FIELDS), { text: 'mail [REDACTED]', hits: { 'p/r': 1 }, unmaskable: true });
+    assert.deepEqual(maskTextBody('{"ssn":1', 'application/json', FIELDS), { text: '{"ssn":1', hits: {}, unmaskable: true });
+    const detectors = masking({ detectors: ['email'], strategy: 'redact' });
+    assert.deepEqual(maskTextBody('mail x@example.com', undefined, detectors), { text: 'mail [REDACTED]', hits: { 'p/r': 1 } });
     assert.deepEqual(maskTextBody(BODY, undefined, masking()), { text: BODY, hits: {} });
   });
 

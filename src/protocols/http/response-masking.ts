@@ -79,6 +79,16 @@ function one(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/**
+ * A text masked by maskTextBody. `unmaskable`: a rule masks JSON fields and the text is not JSON, so values it masks
+ * could remain under other names: the text must not be passed on or recorded (detectors were applied to `text`).
+ */
+export interface MaskedText {
+  text: string;
+  hits: Record<string, number>;
+  unmaskable?: true;
+}
+
 /** The plan for a body with these (lower-case named) headers under the session's masking. */
 export function planResponseBody(masking: ResultMasking, headers: Record<string, string | string[] | undefined>): BodyPlan {
   const spec = httpMaskSpec(masking.rules);
@@ -93,6 +103,9 @@ export function planResponseBody(masking: ResultMasking, headers: Record<string,
   const kind = bodyKind(type);
   if (kind === null) return refuse(type === '' ? 'it has no Content-Type' : `Warden cannot inspect ${type} content`);
   if (charset !== null && !ASCII_CHARSETS.test(charset)) return refuse(`Warden cannot inspect text in charset ${charset}`);
+  // Field selectors find values only in JSON: a text body (JSON served as text/html, CSV, XML, JSONP) may hold the
+  // same values under other names, so it is refused rather than passed with only the detectors applied.
+  if (kind === 'text' && spec.matcher !== null) return refuse(`a rule masks JSON fields and this is ${type}, not JSON`);
   const hashKey = masking.hashKey;
   return {
     kind: 'mask',
@@ -117,7 +130,7 @@ function masker(kind: BodyKind, spec: HttpMaskSpec, hashKey: Buffer): ChunkMaske
  * A whole text masked (a WebSocket text message, a recorded request or response body): as JSON (field selectors and
  * detectors) when the content type is JSON or absent and the text is valid JSON, else with detectors and patterns.
  */
-export function maskTextBody(text: string, contentType: string | undefined, masking: ResultMasking): { text: string; hits: Record<string, number> } {
+export function maskTextBody(text: string, contentType: string | undefined, masking: ResultMasking): MaskedText {
   const hits: Record<string, number> = {};
   const spec = httpMaskSpec(masking.rules);
   if (spec === null || text.length === 0) return { text, hits };
@@ -126,6 +139,8 @@ export function maskTextBody(text: string, contentType: string | undefined, mask
     const json = maskJsonText(text, spec, masking.hashKey, hits, { sequence: kind === 'ndjson' });
     if (json !== null) return { text: json, hits };
   }
-  // Not JSON (or not valid JSON): every detector and pattern still applies; a selector has nothing to select.
-  return { text: spec.content === null ? text : maskCounted(text, spec.content, masking.hashKey, hits), hits };
+  // Not JSON (or not valid JSON): every detector and pattern still applies, but a selector finds nothing, so the text
+  // may still hold a value a field rule masks: `unmaskable` tells the caller to withhold it.
+  const masked = spec.content === null ? text : maskCounted(text, spec.content, masking.hashKey, hits);
+  return spec.matcher === null ? { text: masked, hits } : { text: masked, hits, unmaskable: true };
 }

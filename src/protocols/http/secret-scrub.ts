@@ -12,7 +12,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 /** The byte forms in which `secret` travels upstream under `auth`, longest first; [] when nothing is injected. */
 export function secretForms(auth: string, secret: string | null): Buffer[] {
   if (secret === null || secret === '' || auth === 'none') return [];
-  const forms = new Set<string>([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')]);
+  // As sent, percent-encoded, base64 (Basic), and as a JSON string holds it (escaped, and with `/` as `\/`).
+  const json = JSON.stringify(secret).slice(1, -1);
+  const forms = new Set<string>([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), json,
+    json.replaceAll('/', '\\/')]);
   if (auth === 'basic') {
     const password = secret.slice(secret.indexOf(':') + 1);
     if (password.length >= 4) forms.add(password).add(encodeURIComponent(password));

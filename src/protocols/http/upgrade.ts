@@ -13,6 +13,7 @@ import type { HttpEngine, Joined } from './engine.js';
 import { deniedProblem, problemOf, writeRawProblem } from './errors.js';
 import type { HttpWsCloseRecord, HttpWsMessageRecord } from './exchange-record.js';
 import { maskTextBody } from './response-masking.js';
+import { scrubBuffer } from './secret-scrub.js';
 import { recordExchange, type ExchangeFacts } from './recording.js';
 import { upstreamHeaders, upstreamQuery } from './request-headers.js';
 import { targetBase } from './upstream.js';
@@ -52,10 +53,16 @@ export async function handleUpgrade(engine: HttpEngine, req: IncomingMessage, so
     for (const name of Object.keys(headers)) if (name.startsWith('sec-websocket-')) delete headers[name];
     const session = http.session;
     const masking = engine.deps.pipeline.masking(session);
-    const maskServerText = masking.rules.length === 0 ? null : (text: string) => maskTextBody(text, undefined, masking);
+    const maskServerText = masking.rules.length === 0 ? null : (text: string) => {
+      const masked = maskTextBody(text, undefined, masking);
+      // Not JSON while a rule masks JSON fields: the relay closes the WebSocket (1011) rather than pass it on.
+      if (masked.unmaskable) throw new WardenError('WARDEN_ERR_UNSUPPORTED', 'a WebSocket text message that is not JSON, while a rule masks JSON fields');
+      return { text: masked.text, hits: masked.hits };
+    };
     const relay = await relayWebSocket({ req, socket, head, requestId, recordLimit: engine.deps.recordBodyBytes,
       upstreamUrl: `${origin.replace(/^http/, 'ws')}${prefix}${route.path}${q === '' ? '' : `?${q}`}`,
       upstreamHeaders: headers, tls: http.tls, maskServerText,
+      ...(http.secretForms.length > 0 ? { scrubServer: (data: Buffer) => scrubBuffer(data, http.secretForms) } : {}),
       record: (m: HttpWsMessageRecord) => engine.deps.pipeline.onEvent(session, 'http.ws.message', m as unknown as Record<string, unknown>),
       recordClose: (c: HttpWsCloseRecord) => engine.deps.pipeline.onEvent(session, 'http.ws.close', c as unknown as Record<string, unknown>),
       activity: () => {} });

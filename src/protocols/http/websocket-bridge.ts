@@ -31,6 +31,7 @@ export type TextMasker = (text: string) => { text: string; hits: Record<string, 
 /** What the bridge reports to and needs from the engine. */
 export interface BridgeHooks {
   maskServerText: TextMasker | null;
+  scrubServer?: (data: Buffer) => Buffer;
   record(message: HttpWsMessageRecord): void;
   recordClose(close: HttpWsCloseRecord): void;
   requestId: string;
@@ -98,10 +99,12 @@ export class WebSocketBridge {
   }
 
   /** One message from `from`, sent on to the other side (or refused). */
-  private relay(from: Side, data: Buffer, binary: boolean): void {
+  private relay(from: Side, received: Buffer, binary: boolean): void {
     if (this.ending) return; // Warden is closing: nothing more passes either way
     const masker = this.hooks.maskServerText;
     try {
+      // An upstream that echoes Warden's credential (an echo service, an error) never shows it to the caller.
+      const data = from === 'upstream' && this.hooks.scrubServer ? this.hooks.scrubServer(received) : received;
       if (from === 'upstream' && masker) {
         if (binary) {
           this.shut({ code: 1008, reason: 'warden: binary message refused: masking applies and Warden cannot inspect it' });

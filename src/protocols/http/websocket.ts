@@ -32,6 +32,11 @@ export interface WebSocketRelayOptions {
   tls: { ca?: string; cert?: string; key?: string; servername?: string };
   /** Masks a server-to-caller text message; null when no masking applies. Binary messages are refused (close 1008) when masking applies. */
   maskServerText: ((text: string) => { text: string; hits: Record<string, number> }) | null;
+  /**
+   * Overwrites the upstream credential in a server-to-caller message (text or binary, same length), before masking;
+   * absent when no credential is injected.
+   */
+  scrubServer?: (data: Buffer) => Buffer;
   /** Called for every message relayed either way (text masked and cut to recordLimit bytes, binary by size). */
   record(message: HttpWsMessageRecord): void;
   /** Called once, when both sides are closed. */
