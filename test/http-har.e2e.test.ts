@@ -60,8 +60,9 @@ test('an HTTP session exports as HAR 1.2 with masked bodies, WebSocket messages 
   const ws = new WebSocket(`ws://127.0.0.1:${warden.ports.http}/t/billing/ws/echo`, { headers: auth });
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
   const echoed = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
-  ws.send('hello upstream');
-  assert.equal(await echoed, 'hello upstream');
+  // JSON: with a rule masking JSON fields, a text message that is not JSON would close the WebSocket (1011).
+  ws.send('{"hello":"upstream"}');
+  assert.equal(await echoed, '{"hello":"upstream"}');
   ws.close(1000, 'done');
   await new Promise((resolve) => ws.once('close', resolve));
 
@@ -92,7 +93,7 @@ test('an HTTP session exports as HAR 1.2 with masked bodies, WebSocket messages 
   assert.equal(post.request.postData?.text, '{"name":"widget"}');
   const upgrade = byPath('/ws/echo')!;
   assert.equal(upgrade._resourceType, 'websocket');
-  assert.deepEqual(upgrade._webSocketMessages?.map((m) => [m.type, m.data]), [['send', 'hello upstream'], ['receive', 'hello upstream']]);
+  assert.deepEqual(upgrade._webSocketMessages?.map((m) => [m.type, m.data]), [['send', '{"hello":"upstream"}'], ['receive', '{"hello":"upstream"}']]);
   assert.equal(upgrade._webSocketClose?.code, 1000);
   assert.ok(!text.includes(upstream.auth.secret), 'the upstream credential is not in the HAR');
   assert.ok(!text.includes(token), 'the Warden token is not in the HAR');
@@ -104,5 +105,5 @@ test('an HTTP session exports as HAR 1.2 with masked bodies, WebSocket messages 
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /http\.exchange\s+GET \/json\/customers 200 \S+ms up=0B down=\S+ masked=\d+/);
   assert.match(show.stdout, /http\.exchange\s+POST \/echo\/items\?kind=a 200 \S+ms up=17B down=/);
-  assert.match(show.stdout, /http\.ws\.message client->server 14B "hello upstream"/);
+  assert.match(show.stdout, /http\.ws\.message client->server 20B "\{\\"hello\\":\\"upstream\\"\}"/);
 });
